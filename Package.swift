@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "Allot",
+  products: [
+    .library(name: "TensorCore", targets: ["TensorCore"]),
+    .library(name: "NN", targets: ["NN"]),
+    .library(name: "Optim", targets: ["Optim"]),
+    .library(name: "Checkpoint", targets: ["Checkpoint"]),
+    .library(name: "TaskAllocation", targets: ["TaskAllocation"]),
+    .executable(name: "train", targets: ["train"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // System-library shims: a module map and a header of small wrappers. Not public API.
+    .systemLibrary(
+      name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+    .systemLibrary(name: "CGLPK", providers: [.apt(["libglpk-dev"])]),
+
+    // Libraries, each importing only those above it.
+    .target(name: "TensorCore", dependencies: ["CBLAS"]),
+    .target(name: "NN", dependencies: ["TensorCore"]),
+    .target(name: "Optim", dependencies: ["TensorCore"]),
+    .target(name: "Checkpoint", dependencies: ["TensorCore", "CHDF5"]),
+    .target(name: "TaskAllocation", dependencies: ["TensorCore", "NN", "Optim", "CGLPK"]),
+
+    // Executables.
+    .executableTarget(
+      name: "train",
+      dependencies: [
+        "TensorCore", "NN", "Optim", "Checkpoint",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
+      name: "allot-bench", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "CBLAS"],
+      path: "Benchmarks/AllotBench"),
+
+    // Tests (Swift Testing).
+    .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
+    .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+    .testTarget(name: "NNTests", dependencies: ["NN", "Optim", "TensorCore", "TestSupport"]),
+    .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore", "TestSupport"]),
+    .testTarget(name: "TaskAllocationTests", dependencies: ["TaskAllocation", "TestSupport"]),
+  ]
+)

@@ -1,0 +1,1 @@
+// The Checkpoint module; see docs/architecture.md.

@@ -1,0 +1,1 @@
+// NN: modules and layers.

@@ -1,0 +1,1 @@
+// The TaskAllocation module; see docs/architecture.md.

@@ -1,0 +1,216 @@
+import Foundation
+
+// Elementwise ops with their backward rules. Binary ops broadcast (NumPy rules); their
+// rules return output-shaped gradients that `backward()` reduces to each input's shape.
+
+extension Tensor {
+  /// Elementwise sum with broadcasting.
+  public static func + (a: Tensor, b: Tensor) -> Tensor {
+    let out = broadcastZip(a, b, op: "add") { $0 + $1 }
+    return result(out, op: "add", inputs: [a, b]) { g in [g, g] }
+  }
+
+  /// Elementwise difference with broadcasting.
+  public static func - (a: Tensor, b: Tensor) -> Tensor {
+    let out = broadcastZip(a, b, op: "sub") { $0 - $1 }
+    return result(out, op: "sub", inputs: [a, b]) { g in [g, b.requiresGrad ? -g : nil] }
+  }
+
+  /// Elementwise product with broadcasting.
+  public static func * (a: Tensor, b: Tensor) -> Tensor {
+    let out = broadcastZip(a, b, op: "mul") { $0 * $1 }
+    return result(out, op: "mul", inputs: [a, b]) { g in
+      [a.requiresGrad ? g * b : nil, b.requiresGrad ? g * a : nil]
+    }
+  }
+
+  /// Elementwise quotient with broadcasting.
+  public static func / (a: Tensor, b: Tensor) -> Tensor {
+    let out = broadcastZip(a, b, op: "div") { $0 / $1 }
+    return result(out, op: "div", inputs: [a, b]) { g in
+      [
+        a.requiresGrad ? g / b : nil,
+        b.requiresGrad ? -(g * out) / b : nil,
+      ]
+    }
+  }
+
+  public static func + (a: Tensor, b: Float) -> Tensor { a + Tensor(scalar: b) }
+  public static func + (a: Float, b: Tensor) -> Tensor { Tensor(scalar: a) + b }
+  public static func - (a: Tensor, b: Float) -> Tensor { a - Tensor(scalar: b) }
+  public static func - (a: Float, b: Tensor) -> Tensor { Tensor(scalar: a) - b }
+  public static func * (a: Tensor, b: Float) -> Tensor { a * Tensor(scalar: b) }
+  public static func * (a: Float, b: Tensor) -> Tensor { Tensor(scalar: a) * b }
+  public static func / (a: Tensor, b: Float) -> Tensor { a / Tensor(scalar: b) }
+  public static func / (a: Float, b: Tensor) -> Tensor { Tensor(scalar: a) / b }
+
+  /// Elementwise negation.
+  public static prefix func - (x: Tensor) -> Tensor {
+    result(map(x) { -$0 }, op: "neg", inputs: [x]) { g in [-g] }
+  }
+
+  /// The elementwise larger of two tensors; on ties the gradient is shared equally.
+  public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let out = broadcastZip(a, b, op: "maximum") { Swift.max($0, $1) }
+    return result(out, op: "maximum", inputs: [a, b]) { g in
+      let wa = broadcastZip(a, b, op: "maximum") { $0 > $1 ? 1 : ($0 == $1 ? 0.5 : 0) }
+      return [g * wa, g * (1 - wa)]
+    }
+  }
+
+  /// The elementwise smaller of two tensors; on ties the gradient is shared equally.
+  public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let out = broadcastZip(a, b, op: "minimum") { Swift.min($0, $1) }
+    return result(out, op: "minimum", inputs: [a, b]) { g in
+      let wa = broadcastZip(a, b, op: "minimum") { $0 < $1 ? 1 : ($0 == $1 ? 0.5 : 0) }
+      return [g * wa, g * (1 - wa)]
+    }
+  }
+
+  /// `a` where `condition` is non-zero, `b` elsewhere; all three broadcast together.
+  /// No gradient flows to `condition`.
+  public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+    let shape = Shape.broadcast(
+      Shape.broadcast(condition.shape, a.shape, op: "where"), b.shape, op: "where")
+    let out = Tensor(uninitialized: shape)
+    let strides = [
+      Shape.strides(shape), Shape.broadcastStrides(condition.shape, to: shape),
+      Shape.broadcastStrides(a.shape, to: shape), Shape.broadcastStrides(b.shape, to: shape),
+    ]
+    let (d, pc, pa, pb) = (out.pointer, condition.pointer, a.pointer, b.pointer)
+    forEachRun(shape: shape, strides: strides) { off, n, s in
+      for i in 0..<n {
+        d[off[0] + i] = pc[off[1] + i * s[1]] != 0 ? pa[off[2] + i * s[2]] : pb[off[3] + i * s[3]]
+      }
+    }
+    return result(out, op: "where", inputs: [a, b]) { g in
+      let zero = Tensor(scalar: 0)
+      return [
+        a.requiresGrad ? Tensor.where(condition, g, zero) : nil,
+        b.requiresGrad ? Tensor.where(condition, zero, g) : nil,
+      ]
+    }
+  }
+
+  /// This tensor with `value` wherever `mask` (broadcast to this shape) is non-zero.
+  public func maskedFill(_ mask: Tensor, _ value: Float) -> Tensor {
+    require(
+      Shape.broadcast(mask.shape, shape, op: "maskedFill") == shape,
+      "maskedFill: mask of shape \(mask.shape) does not broadcast to \(shape)")
+    return Tensor.where(mask, Tensor(scalar: value), self)
+  }
+
+  /// 1 where this tensor is greater than `other` (broadcast), else 0. No gradient.
+  public func isGreater(than other: Tensor) -> Tensor {
+    Tensor.broadcastZip(self, other, op: "isGreater") { $0 > $1 ? 1 : 0 }
+  }
+
+  /// 1 where this tensor equals `other` (broadcast), else 0. No gradient.
+  public func isEqual(to other: Tensor) -> Tensor {
+    Tensor.broadcastZip(self, other, op: "isEqual") { $0 == $1 ? 1 : 0 }
+  }
+}
+
+// MARK: - Unary functions
+
+extension Tensor {
+  /// eˣ.
+  public func exp() -> Tensor {
+    let out = Tensor.map(self) { Foundation.exp($0) }
+    return Tensor.result(out, op: "exp", inputs: [self]) { g in [g * out] }
+  }
+
+  /// Natural logarithm.
+  public func log() -> Tensor {
+    let out = Tensor.map(self) { Foundation.log($0) }
+    return Tensor.result(out, op: "log", inputs: [self]) { g in [g / self] }
+  }
+
+  /// Square root.
+  public func sqrt() -> Tensor {
+    let out = Tensor.map(self) { $0.squareRoot() }
+    return Tensor.result(out, op: "sqrt", inputs: [self]) { g in
+      [Tensor.combine(g, out) { g, y in 0.5 * g / y }]
+    }
+  }
+
+  /// Each element raised to `exponent`.
+  public func pow(_ exponent: Float) -> Tensor {
+    let out = Tensor.map(self) { Foundation.pow($0, exponent) }
+    return Tensor.result(out, op: "pow", inputs: [self]) { g in
+      [Tensor.combine(g, self) { g, x in g * exponent * Foundation.pow(x, exponent - 1) }]
+    }
+  }
+
+  /// Absolute value; the gradient at 0 is 0.
+  public func abs() -> Tensor {
+    let out = Tensor.map(self) { Swift.abs($0) }
+    return Tensor.result(out, op: "abs", inputs: [self]) { g in
+      [Tensor.combine(g, self) { g, x in x > 0 ? g : (x < 0 ? -g : 0) }]
+    }
+  }
+
+  /// Hyperbolic tangent.
+  public func tanh() -> Tensor {
+    let out = Tensor.map(self) { Foundation.tanh($0) }
+    return Tensor.result(out, op: "tanh", inputs: [self]) { g in
+      [Tensor.combine(g, out) { g, y in g * (1 - y * y) }]
+    }
+  }
+
+  /// Logistic sigmoid 1 / (1 + e⁻ˣ).
+  public func sigmoid() -> Tensor {
+    let out = Tensor.map(self) { x in
+      x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
+    }
+    return Tensor.result(out, op: "sigmoid", inputs: [self]) { g in
+      [Tensor.combine(g, out) { g, y in g * y * (1 - y) }]
+    }
+  }
+
+  /// max(x, 0); the gradient at 0 is 0.
+  public func relu() -> Tensor {
+    let out = Tensor.map(self) { $0 > 0 ? $0 : 0 }
+    return Tensor.result(out, op: "relu", inputs: [self]) { g in
+      [Tensor.combine(g, out) { g, y in y > 0 ? g : 0 }]
+    }
+  }
+
+  /// x for x > 0, `slope`·x otherwise.
+  public func leakyRelu(slope: Float = 0.01) -> Tensor {
+    let out = Tensor.map(self) { $0 > 0 ? $0 : slope * $0 }
+    return Tensor.result(out, op: "leakyRelu", inputs: [self]) { g in
+      [Tensor.combine(g, self) { g, x in x > 0 ? g : slope * g }]
+    }
+  }
+
+  /// GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as PyTorch's
+  /// `gelu(approximate="tanh")`.
+  public func gelu() -> Tensor {
+    let c: Float = 0.797_884_56  // √(2/π)
+    let out = Tensor.map(self) { x in
+      0.5 * x * (1 + Foundation.tanh(c * (x + 0.044715 * x * x * x)))
+    }
+    return Tensor.result(out, op: "gelu", inputs: [self]) { g in
+      [
+        Tensor.combine(g, self) { g, x in
+          let t = Foundation.tanh(c * (x + 0.044715 * x * x * x))
+          let dt = (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+          return g * (0.5 * (1 + t) + 0.5 * x * dt)
+        }
+      ]
+    }
+  }
+
+  /// Each element limited to [low, high]; the gradient passes where low ≤ x ≤ high.
+  public func clamp(min low: Float = -.infinity, max high: Float = .infinity) -> Tensor {
+    require(low <= high, "clamp: min \(low) is greater than max \(high)")
+    let out = Tensor.map(self) { Swift.min(Swift.max($0, low), high) }
+    return Tensor.result(out, op: "clamp", inputs: [self]) { g in
+      [Tensor.combine(g, self) { g, x in x >= low && x <= high ? g : 0 }]
+    }
+  }
+
+  /// The square of each element.
+  public func square() -> Tensor { self * self }
+}

@@ -1,0 +1,146 @@
+/// The buffer behind one or more tensors. Reshapes and `detach()` share it.
+final class Storage: @unchecked Sendable {
+  let pointer: UnsafeMutablePointer<Float>
+  let count: Int
+
+  init(count: Int) {
+    self.count = count
+    pointer = .allocate(capacity: max(count, 1))
+  }
+
+  deinit { pointer.deallocate() }
+}
+
+/// An n-dimensional array of `Float` in contiguous row-major storage that records the
+/// operations applied to it, so that `backward()` can compute gradients.
+///
+/// Tensors are reference types: operations return new tensors and leave their inputs
+/// unchanged. The only in-place mutations are the explicit `assign`/`update` methods used
+/// by optimizers and checkpoint loading.
+public final class Tensor: @unchecked Sendable {
+  /// The size of each dimension; `[]` for a scalar.
+  public let shape: [Int]
+  /// The number of elements, the product of `shape`.
+  public let count: Int
+  let storage: Storage
+
+  /// Whether gradients flow to this tensor. Leaf tensors with this flag set receive
+  /// `grad` from `backward()`.
+  public var requiresGrad: Bool
+  /// The accumulated gradient of a leaf tensor after `backward()`.
+  public var grad: Tensor?
+  /// How this tensor was computed, when it is part of a recorded graph.
+  let gradFn: GradFn?
+
+  /// The number of dimensions.
+  public var rank: Int { shape.count }
+  /// A pointer to the first element.
+  var pointer: UnsafeMutablePointer<Float> { storage.pointer }
+
+  init(shape: [Int], storage: Storage, gradFn: GradFn? = nil, requiresGrad: Bool = false) {
+    self.shape = shape
+    self.count = storage.count
+    self.storage = storage
+    self.gradFn = gradFn
+    self.requiresGrad = requiresGrad || gradFn != nil
+  }
+
+  /// A tensor with uninitialised contents (internal: kernels fill it).
+  init(uninitialized shape: [Int]) {
+    let n = Shape.count(shape, op: "Tensor")
+    self.shape = shape
+    self.count = n
+    self.storage = Storage(count: n)
+    self.gradFn = nil
+    self.requiresGrad = false
+  }
+
+  /// A tensor holding `values` in row-major order.
+  public convenience init(_ values: [Float], shape: [Int], requiresGrad: Bool = false) {
+    let n = Shape.count(shape, op: "Tensor(_:shape:)")
+    require(
+      n == values.count,
+      "Tensor(_:shape:): \(values.count) values cannot fill shape \(shape) (\(n) elements)")
+    self.init(uninitialized: shape)
+    values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: n) }
+    self.requiresGrad = requiresGrad
+  }
+
+  /// A one-dimensional tensor holding `values`.
+  public convenience init(_ values: [Float], requiresGrad: Bool = false) {
+    self.init(values, shape: [values.count], requiresGrad: requiresGrad)
+  }
+
+  /// A scalar (rank-0) tensor.
+  public convenience init(scalar: Float, requiresGrad: Bool = false) {
+    self.init([scalar], shape: [], requiresGrad: requiresGrad)
+  }
+
+  /// The elements in row-major order.
+  public var scalars: [Float] {
+    Array(UnsafeBufferPointer(start: pointer, count: count))
+  }
+
+  /// The single element of a tensor with one element.
+  public var item: Float {
+    require(count == 1, "item: tensor of shape \(shape) has \(count) elements, not 1")
+    return pointer[0]
+  }
+
+  /// Read-only access to the elements.
+  public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R)
+    rethrows -> R
+  {
+    try body(UnsafeBufferPointer(start: pointer, count: count))
+  }
+
+  /// Mutable access to the elements, for optimizers and loaders. Mutating a tensor that a
+  /// recorded graph still needs for its backward pass gives wrong gradients.
+  public func withUnsafeMutableBufferPointer<R>(
+    _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+  ) rethrows -> R {
+    try body(UnsafeMutableBufferPointer(start: pointer, count: count))
+  }
+
+  /// Copies the elements of `other`, which must have the same shape, into this tensor.
+  public func assign(_ other: Tensor) {
+    require(
+      other.shape == shape, "assign: source shape \(other.shape) differs from target \(shape)")
+    pointer.update(from: other.pointer, count: count)
+  }
+
+  /// Copies `values` into this tensor.
+  public func assign(_ values: [Float]) {
+    require(
+      values.count == count,
+      "assign: \(values.count) values for a tensor of shape \(shape) (\(count) elements)")
+    values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
+  }
+
+  /// A tensor sharing this one's storage, cut from the graph.
+  public func detached() -> Tensor {
+    Tensor(shape: shape, storage: storage)
+  }
+
+  /// A new tensor with a copy of the elements, cut from the graph.
+  public func copy() -> Tensor {
+    let out = Tensor(uninitialized: shape)
+    out.pointer.update(from: pointer, count: count)
+    return out
+  }
+}
+
+extension Tensor: CustomStringConvertible {
+  public var description: String {
+    let shown = scalars.prefix(8).map { "\($0)" }.joined(separator: ", ")
+    let more = count > 8 ? ", … (\(count) elements)" : ""
+    return "Tensor(shape: \(shape), [\(shown)\(more)])"
+  }
+}
+
+/// Stops with `message` when `condition` is false, in every build configuration.
+/// Used for programmer errors: wrong shapes, axes or indices.
+@inline(__always)
+func require(_ condition: Bool, _ message: @autoclosure () -> String) {
+  if !condition { fatalError(message()) }
+}

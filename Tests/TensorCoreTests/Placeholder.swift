@@ -1,0 +1,3 @@
+import Testing
+
+@Test func tensorcoreBuilds() { #expect(Bool(true)) }
