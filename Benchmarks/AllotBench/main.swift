@@ -1,1 +1,29 @@
-print("bench")
+// allot-bench: speed figures for docs/performance.md. Run in release:
+import Foundation
+//   swift run -c release allot-bench [suite ...] [--threads N]
+// Suites: core, checkpoint, taskallocation (all when none is named).
+import TensorCore
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+var threads = 1
+if let i = arguments.firstIndex(of: "--threads"), i + 1 < arguments.count, let n = Int(arguments[i + 1]) {
+  threads = n
+  arguments.removeSubrange(i...(i + 1))
+}
+BLAS.setThreads(threads)
+print("allot-bench: OpenBLAS threads = \(BLAS.threads)")
+
+let suites: [(String, () -> Void)] = [
+  ("core", benchmarkCore),
+  ("checkpoint", benchmarkCheckpoint),
+  ("taskallocation", benchmarkTaskAllocation),
+]
+let chosen = arguments.isEmpty ? suites.map(\.0) : arguments
+for name in chosen {
+  guard let suite = suites.first(where: { $0.0 == name }) else {
+    print("allot-bench: unknown suite '\(name)'; choose from \(suites.map(\.0).joined(separator: ", "))")
+    exit(2)
+  }
+  print("\n== \(name) ==")
+  suite.1()
+}

@@ -1,0 +1,1 @@
+func benchmarkCheckpoint() { print("checkpoint benchmarks: not yet written") }

@@ -1,0 +1,1 @@
+func benchmarkCore() { print("core benchmarks: not yet written") }

@@ -1,0 +1,1 @@
+func benchmarkTaskAllocation() { print("task-allocation benchmarks: not yet written") }
