@@ -22,10 +22,13 @@ let package = Package(
       name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(name: "CGLPK", providers: [.apt(["libglpk-dev"])]),
 
+    // C loops that Swift does not vectorise. Not public API.
+    .target(name: "CKernels"),
+
     // Libraries, each importing only those above it.
-    .target(name: "TensorCore", dependencies: ["CBLAS"]),
+    .target(name: "TensorCore", dependencies: ["CBLAS", "CKernels"]),
     .target(name: "NN", dependencies: ["TensorCore"]),
-    .target(name: "Optim", dependencies: ["TensorCore"]),
+    .target(name: "Optim", dependencies: ["TensorCore", "CKernels"]),
     .target(name: "Checkpoint", dependencies: ["TensorCore", "CHDF5"]),
     .target(name: "TaskAllocation", dependencies: ["TensorCore", "NN", "Optim", "CGLPK"]),
 

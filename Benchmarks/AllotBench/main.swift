@@ -1,7 +1,7 @@
 // allot-bench: speed figures for docs/performance.md. Run in release:
 import Foundation
 //   swift run -c release allot-bench [suite ...] [--threads N]
-// Suites: core, checkpoint, taskallocation (all when none is named).
+// Suites: matmul, mlp, block, checkpoint, taskallocation (all when none is named).
 import TensorCore
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -14,7 +14,10 @@ BLAS.setThreads(threads)
 print("allot-bench: OpenBLAS threads = \(BLAS.threads)")
 
 let suites: [(String, () -> Void)] = [
-  ("core", benchmarkCore),
+  ("matmul", benchmarkMatmul),
+  ("mlp", benchmarkMLP),
+  ("mlp-profile", profileMLP),
+  ("block", benchmarkTransformerBlock),
   ("checkpoint", benchmarkCheckpoint),
   ("taskallocation", benchmarkTaskAllocation),
 ]

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import TensorCore
 
@@ -73,17 +74,13 @@ public final class Adam: Optimizer {
           m.withUnsafeMutableBufferPointer { m in
             v.withUnsafeMutableBufferPointer { v in
               let (w, g, m, v) = (w.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!)
-              for i in 0..<p.count {
-                var gi = g[i]
-                if decoupled {
-                  w[i] *= 1 - lr * wd
-                } else {
-                  gi += wd * w[i]
-                }
-                m[i] = b1 * m[i] + (1 - b1) * gi
-                v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                w[i] -= stepSize * m[i] / (v[i].squareRoot() / rootCorrection2 + eps)
+              let n = p.count
+              if decoupled && wd != 0 {
+                let shrink = 1 - lr * wd
+                for i in 0..<n { w[i] *= shrink }
               }
+              allot_adam_update(
+                w, g, m, v, n, b1, b2, stepSize, 1 / rootCorrection2, eps, decoupled ? 0 : wd)
             }
           }
         }

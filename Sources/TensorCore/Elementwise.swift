@@ -116,7 +116,7 @@ extension Tensor {
 extension Tensor {
   /// eˣ.
   public func exp() -> Tensor {
-    let out = Tensor.map(self) { Foundation.exp($0) }
+    let out = Tensor.map(self) { fastExp($0) }
     return Tensor.result(out, op: "exp", inputs: [self]) { g in [g * out] }
   }
 
@@ -152,7 +152,7 @@ extension Tensor {
 
   /// Hyperbolic tangent.
   public func tanh() -> Tensor {
-    let out = Tensor.map(self) { Foundation.tanh($0) }
+    let out = Tensor.map(self) { fastTanh($0) }
     return Tensor.result(out, op: "tanh", inputs: [self]) { g in
       [Tensor.combine(g, out) { g, y in g * (1 - y * y) }]
     }
@@ -161,7 +161,8 @@ extension Tensor {
   /// Logistic sigmoid 1 / (1 + e⁻ˣ).
   public func sigmoid() -> Tensor {
     let out = Tensor.map(self) { x in
-      x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
+      let e = fastExp(-Swift.abs(x))
+      return x >= 0 ? 1 / (1 + e) : e / (1 + e)
     }
     return Tensor.result(out, op: "sigmoid", inputs: [self]) { g in
       [Tensor.combine(g, out) { g, y in g * y * (1 - y) }]
@@ -189,12 +190,12 @@ extension Tensor {
   public func gelu() -> Tensor {
     let c: Float = 0.797_884_56  // √(2/π)
     let out = Tensor.map(self) { x in
-      0.5 * x * (1 + Foundation.tanh(c * (x + 0.044715 * x * x * x)))
+      0.5 * x * (1 + fastTanh(c * (x + 0.044715 * x * x * x)))
     }
     return Tensor.result(out, op: "gelu", inputs: [self]) { g in
       [
         Tensor.combine(g, self) { g, x in
-          let t = Foundation.tanh(c * (x + 0.044715 * x * x * x))
+          let t = fastTanh(c * (x + 0.044715 * x * x * x))
           let dt = (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
           return g * (0.5 * (1 + t) + 0.5 * x * dt)
         }

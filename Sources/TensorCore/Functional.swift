@@ -27,7 +27,7 @@ extension Tensor {
       if !m.isFinite { m = 0 }
       var total: Float = 0
       for j in 0..<n {
-        let e = Foundation.exp(x[off + j * s] - m)
+        let e = fastExp(x[off + j * s] - m)
         y[off + j * s] = e
         total += e
       }
@@ -62,7 +62,7 @@ extension Tensor {
         var total: Float = 0
         for j in 0..<n { total += gp[off + j * s] }
         for j in 0..<n {
-          d[off + j * s] = gp[off + j * s] - Foundation.exp(y[off + j * s]) * total
+          d[off + j * s] = gp[off + j * s] - fastExp(y[off + j * s]) * total
         }
       }
       return [dx]
@@ -76,7 +76,7 @@ extension Tensor {
     for j in 0..<n { m = Swift.max(m, x[j * stride]) }
     if !m.isFinite { return m }
     var total: Float = 0
-    for j in 0..<n { total += Foundation.exp(x[j * stride] - m) }
+    for j in 0..<n { total += fastExp(x[j * stride] - m) }
     return m + Foundation.log(total)
   }
 
@@ -105,7 +105,7 @@ extension Tensor {
       let dx = Tensor(uninitialized: self.shape)
       for r in 0..<rows {
         let (x, d, gr, l) = (self.pointer + r * c, dx.pointer + r * c, g.pointer[r], lse[r])
-        for j in 0..<c { d[j] = -gr * Foundation.exp(x[j] - l) }
+        for j in 0..<c { d[j] = -gr * fastExp(x[j] - l) }
         d[indices[r]] += gr
       }
       return [dx]

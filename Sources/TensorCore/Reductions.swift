@@ -103,12 +103,12 @@ extension Tensor {
     let keptOut: Tensor = withoutGrad {
       let m = reduce(kept: kept, initial: -.infinity) { Swift.max($0, $1) }
       let safeM = Tensor.map(m) { $0.isFinite ? $0 : 0 }
-      let shifted = Tensor.broadcastZip(self, safeM, op: "logSumExp") { Foundation.exp($0 - $1) }
+      let shifted = Tensor.broadcastZip(self, safeM, op: "logSumExp") { fastExp($0 - $1) }
       let s = shifted.reduce(kept: kept, initial: 0) { $0 + $1 }
       return Tensor.combine(s, safeM) { Foundation.log($0) + $1 }
     }
     return Tensor.result(keptOut.reshaped(outShape), op: "logSumExp", inputs: [self]) { g in
-      let p = Tensor.broadcastZip(self, keptOut, op: "logSumExp") { Foundation.exp($0 - $1) }
+      let p = Tensor.broadcastZip(self, keptOut, op: "logSumExp") { fastExp($0 - $1) }
       return [p * g.reshaped(kept)]
     }
   }

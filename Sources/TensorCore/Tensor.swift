@@ -1,12 +1,24 @@
+import CKernels
+
 /// The buffer behind one or more tensors. Reshapes and `detach()` share it.
 final class Storage: @unchecked Sendable {
   let pointer: UnsafeMutablePointer<Float>
   let count: Int
 
   init(count: Int) {
+    _ = Storage.allocatorConfigured
     self.count = count
     pointer = .allocate(capacity: max(count, 1))
   }
+
+  /// Training allocates and frees the same large buffers every step. glibc serves
+  /// buffers over 128 KiB with fresh mmap pages (a page fault per 4 KiB on first touch)
+  /// and returns them on free; keeping them in the heap instead removes that cost.
+  /// Set once per process, on the first tensor.
+  private static let allocatorConfigured: Bool = {
+    allot_configure_allocator()
+    return true
+  }()
 
   deinit { pointer.deallocate() }
 }

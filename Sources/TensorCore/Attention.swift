@@ -1,0 +1,120 @@
+import CBLAS
+
+/// One sgemm on sub-matrices with explicit leading dimensions (row strides).
+@inline(__always)
+func sgemm(
+  _ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+  _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+  beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  if m == 0 || n == 0 { return }
+  cblas_sgemm(
+    CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+extension Tensor {
+  /// Fused multi-head scaled dot-product attention with a causal mask.
+  ///
+  /// `query` is `[B, T, D]`; `key` and `value` are `[B, C, D]`, of which the first
+  /// `keyLength` positions (all C by default) are attended. Heads split D into
+  /// `heads` slices of D/heads. Query i sits at absolute position `keyLength − T + i` and
+  /// sees keys up to that position. `keyPadding[b]` leading keys of batch row b are
+  /// masked too (left-padded prompts). Returns `[B, T, D]` with heads concatenated.
+  ///
+  /// Every product is a strided sgemm on the `[B, T, D]` layout, so no head permutation
+  /// is materialised; the backward rule is hand-written.
+  public static func attention(
+    query: Tensor, key: Tensor, value: Tensor, heads: Int, keyLength: Int? = nil,
+    keyPadding: [Int]? = nil
+  ) -> Tensor {
+    require(
+      query.rank == 3 && key.rank == 3 && key.shape == value.shape
+        && key.shape[0] == query.shape[0] && key.shape[2] == query.shape[2],
+      "attention: query \(query.shape), key \(key.shape), value \(value.shape) should be "
+        + "[B, T, D], [B, C, D], [B, C, D]")
+    let (b, t, d) = (query.shape[0], query.shape[1], query.shape[2])
+    let c = key.shape[1]
+    let s = keyLength ?? c
+    require(heads > 0 && d % heads == 0, "attention: width \(d) is not divisible by \(heads) heads")
+    require(s >= t && s <= c, "attention: keyLength \(s) must lie in \(t)...\(c)")
+    if let keyPadding {
+      require(
+        keyPadding.count == b && keyPadding.allSatisfy { $0 >= 0 && $0 < s - t + 1 },
+        "attention: keyPadding \(keyPadding) needs \(b) counts, each below the first query position \(s - t + 1)")
+    }
+    let hd = d / heads
+    let scale = 1 / Float(hd).squareRoot()
+    let offset = s - t
+    let out = Tensor(uninitialized: [b, t, d])
+    // Attention weights, kept for the backward pass: [B, H, T, S].
+    let probabilities = Tensor(uninitialized: [b, heads, t, s])
+    let (q, k, v, o, p) = (query.pointer, key.pointer, value.pointer, out.pointer, probabilities.pointer)
+    for bi in 0..<b {
+      let pad = keyPadding?[bi] ?? 0
+      for h in 0..<heads {
+        let pbh = p + (bi * heads + h) * t * s
+        sgemm(
+          false, true, m: t, n: s, k: hd, alpha: scale, q + bi * t * d + h * hd, lda: d,
+          k + bi * c * d + h * hd, ldb: d, pbh, ldc: s)
+        for i in 0..<t {
+          maskedSoftmaxRow(pbh + i * s, from: pad, to: offset + i + 1, count: s)
+        }
+        sgemm(
+          false, false, m: t, n: hd, k: s, pbh, lda: s, v + bi * c * d + h * hd, ldb: d,
+          o + bi * t * d + h * hd, ldc: d)
+      }
+    }
+    return result(out, op: "attention", inputs: [query, key, value]) { g in
+      let dq = Tensor(uninitialized: query.shape)
+      let dk = Tensor.zeros(key.shape)
+      let dv = Tensor.zeros(value.shape)
+      let scratch = Tensor(uninitialized: [t, s])
+      let ds = scratch.pointer
+      for bi in 0..<b {
+        for h in 0..<heads {
+          let pbh = p + (bi * heads + h) * t * s
+          let (qo, ko) = (bi * t * d + h * hd, bi * c * d + h * hd)
+          // dP = dO · Vᵀ, then the softmax rule dS = P ⊙ (dP − rowsum(dP ⊙ P)).
+          sgemm(false, true, m: t, n: s, k: hd, g.pointer + qo, lda: d, v + ko, ldb: d, ds, ldc: s)
+          for i in 0..<t {
+            let (row, prob) = (ds + i * s, pbh + i * s)
+            var dot: Float = 0
+            for j in 0..<s { dot += row[j] * prob[j] }
+            for j in 0..<s { row[j] = prob[j] * (row[j] - dot) }
+          }
+          // dQ = scale · dS · K;  dK = scale · dSᵀ · Q;  dV = Pᵀ · dO.
+          sgemm(
+            false, false, m: t, n: hd, k: s, alpha: scale, ds, lda: s, k + ko, ldb: d,
+            dq.pointer + qo, ldc: d)
+          sgemm(
+            true, false, m: s, n: hd, k: t, alpha: scale, ds, lda: s, q + qo, ldb: d,
+            dk.pointer + ko, ldc: d)
+          sgemm(
+            true, false, m: s, n: hd, k: t, pbh, lda: s, g.pointer + qo, ldb: d,
+            dv.pointer + ko, ldc: d)
+        }
+      }
+      return [dq, dk, dv]
+    }
+  }
+
+  /// Softmax of `row[from..<to]` in place; every other entry of the `count` becomes 0.
+  @inline(__always)
+  static func maskedSoftmaxRow(
+    _ row: UnsafeMutablePointer<Float>, from: Int, to: Int, count: Int
+  ) {
+    var m = -Float.infinity
+    for j in from..<to { m = Swift.max(m, row[j]) }
+    var total: Float = 0
+    for j in from..<to {
+      let e = fastExp(row[j] - m)
+      row[j] = e
+      total += e
+    }
+    let inv = 1 / total
+    for j in from..<to { row[j] *= inv }
+    for j in 0..<from { row[j] = 0 }
+    for j in to..<count { row[j] = 0 }
+  }
+}
