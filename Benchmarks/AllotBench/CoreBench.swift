@@ -140,7 +140,12 @@ func mlpGemmOnlySeconds() -> Double {
 }
 
 /// 3. One transformer block, width 128, 4 heads, batch 16 × sequence 64, forward + backward.
-func benchmarkTransformerBlock() {
+func benchmarkTransformerBlock() { benchmarkTransformerBlock(withReferences: true) }
+
+/// The block step alone, for profilers.
+func profileBlock() { benchmarkTransformerBlock(withReferences: false) }
+
+func benchmarkTransformerBlock(withReferences: Bool) {
   let (b, t, d) = (16, 64, 128)
   var rng = RandomState(seed: 0)
   let block = TransformerBlock(width: d, heads: 4, rng: &rng)
@@ -156,7 +161,7 @@ func benchmarkTransformerBlock() {
   let allot = Double(b * t) / seconds
   print("Transformer block d=128, 4 heads, batch 16 × seq 64, fwd+bwd:")
   print(String(format: "  Allot    %9.0f tokens/s", allot))
-  if let torch = pytorchReference("transformer_block.py", key: "tokens_per_sec") {
+  if withReferences, let torch = pytorchReference("transformer_block.py", key: "tokens_per_sec") {
     print(String(format: "  PyTorch  %9.0f tokens/s   Allot/PyTorch = %.2f×", torch, allot / torch))
   }
 }

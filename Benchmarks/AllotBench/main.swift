@@ -17,6 +17,7 @@ let suites: [(String, () -> Void)] = [
   ("matmul", benchmarkMatmul),
   ("mlp", benchmarkMLP),
   ("mlp-profile", profileMLP),
+  ("block-profile", profileBlock),
   ("block", benchmarkTransformerBlock),
   ("checkpoint", benchmarkCheckpoint),
   ("taskallocation", benchmarkTaskAllocation),

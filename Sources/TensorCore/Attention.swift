@@ -20,7 +20,8 @@ extension Tensor {
   /// `keyLength` positions (all C by default) are attended. Heads split D into
   /// `heads` slices of D/heads. Query i sits at absolute position `keyLength − T + i` and
   /// sees keys up to that position. `keyPadding[b]` leading keys of batch row b are
-  /// masked too (left-padded prompts). Returns `[B, T, D]` with heads concatenated.
+  /// masked too (left-padded prompts); a query that sees no key at all (a padding position)
+  /// gets zero weights and a zero output. Returns `[B, T, D]` with heads concatenated.
   ///
   /// Every product is a strided sgemm on the `[B, T, D]` layout, so no head permutation
   /// is materialised; the backward rule is hand-written.
@@ -40,8 +41,8 @@ extension Tensor {
     require(s >= t && s <= c, "attention: keyLength \(s) must lie in \(t)...\(c)")
     if let keyPadding {
       require(
-        keyPadding.count == b && keyPadding.allSatisfy { $0 >= 0 && $0 < s - t + 1 },
-        "attention: keyPadding \(keyPadding) needs \(b) counts, each below the first query position \(s - t + 1)")
+        keyPadding.count == b && keyPadding.allSatisfy { $0 >= 0 && $0 < s },
+        "attention: keyPadding \(keyPadding) needs \(b) counts, each below the key length \(s)")
     }
     let hd = d / heads
     let scale = 1 / Float(hd).squareRoot()
@@ -71,6 +72,7 @@ extension Tensor {
       let dv = Tensor.zeros(value.shape)
       let scratch = Tensor(uninitialized: [t, s])
       let ds = scratch.pointer
+      let p = probabilities.pointer  // keeps the weights alive until the backward pass
       for bi in 0..<b {
         for h in 0..<heads {
           let pbh = p + (bi * heads + h) * t * s
@@ -104,6 +106,10 @@ extension Tensor {
   static func maskedSoftmaxRow(
     _ row: UnsafeMutablePointer<Float>, from: Int, to: Int, count: Int
   ) {
+    if to <= from {
+      row.initialize(repeating: 0, count: count)
+      return
+    }
     var m = -Float.infinity
     for j in from..<to { m = Swift.max(m, row[j]) }
     var total: Float = 0

@@ -185,19 +185,17 @@ extension Tensor {
     }
   }
 
-  /// GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as PyTorch's
-  /// `gelu(approximate="tanh")`.
+  /// GELU, tanh approximation: 0.5·x·(1 + tanh(u)) with u = √(2/π)·(x + 0.044715·x³), as
+  /// PyTorch's `gelu(approximate="tanh")`. Computed as x·σ(2u), which is the same function
+  /// with one exponential and no cancellation near zero.
   public func gelu() -> Tensor {
     let c: Float = 0.797_884_56  // √(2/π)
-    let out = Tensor.map(self) { x in
-      0.5 * x * (1 + fastTanh(c * (x + 0.044715 * x * x * x)))
-    }
+    let gate = Tensor.map(self) { x in 1 / (1 + fastExp(-2 * c * (x + 0.044715 * x * x * x))) }
+    let out = Tensor.combine(self, gate) { x, s in x * s }
     return Tensor.result(out, op: "gelu", inputs: [self]) { g in
       [
-        Tensor.combine(g, self) { g, x in
-          let t = fastTanh(c * (x + 0.044715 * x * x * x))
-          let dt = (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
-          return g * (0.5 * (1 + t) + 0.5 * x * dt)
+        Tensor.combine(g, self, gate) { g, x, s in
+          g * (s + x * s * (1 - s) * 2 * c * (1 + 3 * 0.044715 * x * x))
         }
       ]
     }
