@@ -9,6 +9,7 @@ let package = Package(
     .library(name: "Optim", targets: ["Optim"]),
     .library(name: "Checkpoint", targets: ["Checkpoint"]),
     .library(name: "TaskAllocation", targets: ["TaskAllocation"]),
+    .library(name: "Training", targets: ["Training"]),
     .executable(name: "train", targets: ["train"]),
   ],
   dependencies: [
@@ -31,12 +32,13 @@ let package = Package(
     .target(name: "Optim", dependencies: ["TensorCore", "CKernels"]),
     .target(name: "Checkpoint", dependencies: ["TensorCore", "CHDF5"]),
     .target(name: "TaskAllocation", dependencies: ["TensorCore", "NN", "Optim", "CGLPK"]),
+    .target(name: "Training", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint"]),
 
     // Executables.
     .executableTarget(
       name: "train",
       dependencies: [
-        "TensorCore", "NN", "Optim", "Checkpoint",
+        "TensorCore", "NN", "Optim", "Checkpoint", "Training",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -49,5 +51,6 @@ let package = Package(
     .testTarget(name: "NNTests", dependencies: ["NN", "Optim", "TensorCore", "TestSupport"]),
     .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore", "TestSupport"]),
     .testTarget(name: "TaskAllocationTests", dependencies: ["TaskAllocation", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
   ]
 )

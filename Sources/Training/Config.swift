@@ -1,0 +1,189 @@
+import Foundation
+
+/// A whole experiment: which trainer runs, on what, for how long, and how it saves and
+/// logs. Built from the defaults below, then an experiment file, then `--set` overrides;
+/// the resolved config is printed at start and saved in the run directory and every
+/// checkpoint. Every key is documented in docs/config.md.
+public struct ExperimentConfig: Codable, Equatable, Sendable {
+  /// The config format this build reads.
+  public static let currentSchemaVersion = 1
+
+  /// The config format version; a file with another version is refused.
+  public var schemaVersion = ExperimentConfig.currentSchemaVersion
+  /// Which trainer runs.
+  public var kind = TrainerKind.classifier
+  /// What this experiment shows; free text kept with the run.
+  public var notes = ""
+  public var run = RunConfig()
+  public var model = ModelConfig()
+  public var task = TaskConfig()
+  public var optimizer = OptimizerConfig()
+  public var checkpoint = CheckpointConfig()
+  public var logging = LoggingConfig()
+
+  public init() {}
+}
+
+/// The trainers Allot has.
+public enum TrainerKind: String, ConfigChoice {
+  /// Supervised classification with an MLP on a built-in synthetic data set.
+  case classifier
+}
+
+/// What the run is called, its seed and its length.
+public struct RunConfig: Codable, Equatable, Sendable {
+  /// The experiment's name: the first part of the run directory's name.
+  public var name = "quickstart"
+  /// The seed of every random stream in the run.
+  public var seed = 0
+  /// Optimizer steps to train for.
+  public var steps = 1500
+  /// The folder run directories are created in.
+  public var outputDir = "Checkpoints"
+  /// OpenBLAS threads.
+  public var blasThreads = 1
+}
+
+/// The classifier's network.
+public struct ModelConfig: Codable, Equatable, Sendable {
+  /// Hidden layer widths of the MLP, input to output.
+  public var hidden = [64, 64]
+  /// The nonlinearity between layers.
+  public var activation = ActivationChoice.relu
+}
+
+/// The nonlinearity between MLP layers.
+public enum ActivationChoice: String, ConfigChoice {
+  case relu, gelu, tanh, sigmoid
+}
+
+/// The data the classifier learns.
+public struct TaskConfig: Codable, Equatable, Sendable {
+  /// The synthetic data set.
+  public var name = TaskName.spirals
+  /// The number of classes (spiral arms or blobs; XOR always has 2).
+  public var classes = 3
+  /// Training examples, drawn once from the run's seed.
+  public var trainSize = 3000
+  /// Held-out examples for evaluation.
+  public var testSize = 600
+  /// Standard deviation of the Gaussian noise added to each point.
+  public var noise = 0.15
+  /// Examples per optimizer step.
+  public var batchSize = 128
+}
+
+/// Built-in synthetic data sets.
+public enum TaskName: String, ConfigChoice {
+  /// Interleaved spiral arms in the plane, one per class.
+  case spirals
+  /// Gaussian blobs around points on a circle, one per class.
+  case blobs
+  /// The four XOR corners with noise; two classes.
+  case xor
+}
+
+/// The optimizer and its learning-rate schedule.
+public struct OptimizerConfig: Codable, Equatable, Sendable {
+  public var kind = OptimizerKind.adamw
+  /// The learning rate before the schedule.
+  public var learningRate = 0.01
+  /// Adam's first-moment decay.
+  public var beta1 = 0.9
+  /// Adam's second-moment decay.
+  public var beta2 = 0.999
+  /// Adam's denominator constant.
+  public var eps = 1e-8
+  /// Weight decay: decoupled for AdamW, L2 added to the gradient for Adam and SGD.
+  public var weightDecay = 0.0
+  /// SGD momentum (ignored by Adam).
+  public var momentum = 0.9
+  /// How the learning rate changes over the run.
+  public var schedule = ScheduleKind.cosine
+  /// Linear warm-up steps (for `linearWarmup` and `cosine`).
+  public var warmupSteps = 50
+  /// The cosine schedule's final fraction of the learning rate.
+  public var minLearningRateFactor = 0.05
+  /// Global gradient-norm clip; 0 turns clipping off.
+  public var gradClip = 1.0
+}
+
+public enum OptimizerKind: String, ConfigChoice {
+  case sgd, adam, adamw
+}
+
+public enum ScheduleKind: String, ConfigChoice {
+  case constant, linearWarmup, cosine
+}
+
+/// When checkpoints are written and how many are kept.
+public struct CheckpointConfig: Codable, Equatable, Sendable {
+  /// Save every this many steps (and always at the end); 0 saves only at the end.
+  public var every = 500
+  /// Keep the newest this many checkpoints in the run directory.
+  public var keep = 3
+}
+
+/// What is logged and how often.
+public struct LoggingConfig: Codable, Equatable, Sendable {
+  /// Write a metrics line every this many steps.
+  public var every = 10
+  /// Evaluate on the test split every this many steps (and at the end); 0: only at the end.
+  public var evalEvery = 250
+  /// Plain log lines instead of a progress bar, even on a terminal.
+  public var quiet = false
+}
+
+extension ExperimentConfig {
+  /// Checks ranges and combinations that types alone do not.
+  public func validate(source: String) throws {
+    var errors: [ConfigError] = []
+    func check(_ ok: Bool, _ path: String, _ value: Any, _ allowed: String) {
+      if !ok {
+        errors.append(ConfigError(source: source, path: path, message: "is \(value); \(allowed)"))
+      }
+    }
+    check(
+      schemaVersion == Self.currentSchemaVersion, "schemaVersion", schemaVersion,
+      "this build reads version \(Self.currentSchemaVersion)")
+    check(
+      !run.name.isEmpty && run.name.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+        && !run.name.contains("__"),
+      "run.name", JSONValue.quote(run.name),
+      "use letters, digits, '-', '_' and '.', without '__' (it names directories)")
+    check(run.seed >= 0, "run.seed", run.seed, "must be ≥ 0")
+    check(run.steps >= 1, "run.steps", run.steps, "must be ≥ 1")
+    check(!run.outputDir.isEmpty, "run.outputDir", "\"\"", "must name a folder")
+    check(run.blasThreads >= 1, "run.blasThreads", run.blasThreads, "must be ≥ 1")
+    check(
+      model.hidden.allSatisfy { $0 >= 1 }, "model.hidden", model.hidden,
+      "every width must be ≥ 1")
+    check(task.classes >= 2, "task.classes", task.classes, "must be ≥ 2")
+    check(
+      task.name != .xor || task.classes == 2, "task.classes", task.classes,
+      "the xor task has exactly 2 classes")
+    check(task.trainSize >= 1, "task.trainSize", task.trainSize, "must be ≥ 1")
+    check(task.testSize >= 1, "task.testSize", task.testSize, "must be ≥ 1")
+    check(task.noise >= 0, "task.noise", task.noise, "must be ≥ 0")
+    check(
+      task.batchSize >= 1 && task.batchSize <= task.trainSize, "task.batchSize", task.batchSize,
+      "must lie in 1...task.trainSize (\(task.trainSize))")
+    check(
+      optimizer.learningRate > 0, "optimizer.learningRate", optimizer.learningRate, "must be > 0")
+    check((0..<1).contains(optimizer.beta1), "optimizer.beta1", optimizer.beta1, "must lie in [0, 1)")
+    check((0..<1).contains(optimizer.beta2), "optimizer.beta2", optimizer.beta2, "must lie in [0, 1)")
+    check(optimizer.eps > 0, "optimizer.eps", optimizer.eps, "must be > 0")
+    check(optimizer.weightDecay >= 0, "optimizer.weightDecay", optimizer.weightDecay, "must be ≥ 0")
+    check((0..<1).contains(optimizer.momentum), "optimizer.momentum", optimizer.momentum, "must lie in [0, 1)")
+    check(optimizer.warmupSteps >= 0, "optimizer.warmupSteps", optimizer.warmupSteps, "must be ≥ 0")
+    check(
+      (0...1).contains(optimizer.minLearningRateFactor), "optimizer.minLearningRateFactor",
+      optimizer.minLearningRateFactor, "must lie in [0, 1]")
+    check(optimizer.gradClip >= 0, "optimizer.gradClip", optimizer.gradClip, "must be ≥ 0 (0: off)")
+    check(checkpoint.every >= 0, "checkpoint.every", checkpoint.every, "must be ≥ 0 (0: only at the end)")
+    check(checkpoint.keep >= 1, "checkpoint.keep", checkpoint.keep, "must be ≥ 1")
+    check(logging.every >= 1, "logging.every", logging.every, "must be ≥ 1")
+    check(logging.evalEvery >= 0, "logging.evalEvery", logging.evalEvery, "must be ≥ 0 (0: only at the end)")
+    if !errors.isEmpty { throw ConfigErrors(errors: errors) }
+  }
+}

@@ -1,0 +1,206 @@
+import Foundation
+
+/// Builds an `ExperimentConfig` from the defaults, an optional experiment file and `--set`
+/// overrides (in that order), reporting every unknown key, wrong type and out-of-range
+/// value by key path before anything is written.
+public enum ConfigLoader {
+  /// The resolved config and the tree it was decoded from.
+  public static func resolve(
+    file: String?, overrides: [String] = [], defaults: ExperimentConfig = ExperimentConfig()
+  ) throws -> ExperimentConfig {
+    let schema = try JSONValue(encoding: defaults)
+    var tree = schema
+    var origins: [String: String] = [:]  // key path → where its value came from
+
+    if let file {
+      let url = URL(fileURLWithPath: file)
+      guard let data = FileManager.default.contents(atPath: url.path) else {
+        let exists = FileManager.default.fileExists(atPath: url.path)
+        throw ConfigError(
+          source: file, path: "",
+          message: exists ? "cannot be read (is it a folder, or unreadable?)" : "file does not exist")
+      }
+      let document = try JSONValue.parse(data, source: file)
+      guard case .object = document else {
+        throw ConfigError(source: file, path: "", message: "must be a JSON object, got \(document.kindName)")
+      }
+      if let version = document.value(at: ["schemaVersion"]),
+        version != .number(Double(ExperimentConfig.currentSchemaVersion))
+      {
+        throw ConfigError(
+          source: file, path: "schemaVersion",
+          message: "is \(version.brief); this build reads version \(ExperimentConfig.currentSchemaVersion)")
+      }
+      var errors: [ConfigError] = []
+      checkKeys(document, against: schema, path: [], source: file, errors: &errors)
+      if !errors.isEmpty { throw ConfigErrors(errors: errors) }
+      for path in leafPaths(document) { origins[path.joined(separator: ".")] = file }
+      tree = tree.merging(document)
+    }
+
+    for override in overrides {
+      let source = "--set \(override)"
+      guard let eq = override.firstIndex(of: "="), eq != override.startIndex else {
+        throw ConfigError(source: source, path: "", message: "override must look like key.path=value")
+      }
+      let path = override[..<eq].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+      let text = String(override[override.index(after: eq)...])
+      guard let target = schema.value(at: path) else {
+        throw ConfigError(
+          source: source, path: path.joined(separator: "."),
+          message: "is not a config key" + suggestion(for: path, in: schema))
+      }
+      if case .object = target {
+        throw ConfigError(
+          source: source, path: path.joined(separator: "."),
+          message: "is a section; set one of its keys: "
+            + sectionKeys(target).map { "\(path.joined(separator: ".")).\($0)" }.joined(separator: ", "))
+      }
+      let value = parseOverride(text, target: target)
+      tree = tree.setting(value, at: path)
+      origins[path.joined(separator: ".")] = source
+    }
+
+    var errors: [ConfigError] = []
+    checkTypes(tree, against: schema, path: [], origins: origins, errors: &errors)
+    if !errors.isEmpty { throw ConfigErrors(errors: errors) }
+    let config: ExperimentConfig
+    do {
+      config = try tree.decode(ExperimentConfig.self)
+    } catch let error as DecodingError {
+      throw describe(error, tree: tree, origins: origins)
+    }
+    try config.validate(source: file ?? "defaults")
+    return config
+  }
+
+  /// Every leaf key path of the defaults: the keys docs/config.md must describe.
+  public static func documentedKeyPaths() -> [String] {
+    let schema = (try? JSONValue(encoding: ExperimentConfig())) ?? .object([:])
+    return leafPaths(schema).map { $0.joined(separator: ".") }.sorted()
+  }
+
+  // MARK: - Checks
+
+  static func checkKeys(
+    _ value: JSONValue, against schema: JSONValue, path: [String], source: String,
+    errors: inout [ConfigError]
+  ) {
+    guard case .object(let fields) = value, case .object(let known) = schema else { return }
+    for key in fields.keys.sorted() {
+      let here = path + [key]
+      if let expected = known[key] {
+        checkKeys(fields[key]!, against: expected, path: here, source: source, errors: &errors)
+      } else {
+        errors.append(
+          ConfigError(
+            source: source, path: here.joined(separator: "."),
+            message: "is not a config key" + suggestion(for: here, in: schema, relative: true)))
+      }
+    }
+  }
+
+  static func checkTypes(
+    _ value: JSONValue, against schema: JSONValue, path: [String], origins: [String: String],
+    errors: inout [ConfigError]
+  ) {
+    let key = path.joined(separator: ".")
+    func fail(_ expected: String) {
+      errors.append(
+        ConfigError(
+          source: origins[key] ?? "defaults", path: key,
+          message: "is \(value.brief); expected \(expected)"))
+    }
+    switch (schema, value) {
+    case (.object(let known), .object(let fields)):
+      for (k, v) in fields where known[k] != nil {
+        checkTypes(v, against: known[k]!, path: path + [k], origins: origins, errors: &errors)
+      }
+    case (.object, _): fail("an object")
+    case (.number, .number), (.bool, .bool), (.string, .string): break
+    case (.number, _): fail("a number")
+    case (.bool, _): fail("true or false")
+    case (.string, _): fail("a string")
+    case (.array(let items), .array(let given)):
+      if let model = items.first {
+        for (i, item) in given.enumerated() where item.kindName != model.kindName {
+          errors.append(
+            ConfigError(
+              source: origins[key] ?? "defaults", path: "\(key)[\(i)]",
+              message: "is \(item.brief); expected \(model.kindName)"))
+        }
+      }
+    case (.array, _): fail("an array")
+    case (.null, _): break
+    }
+  }
+
+  static func describe(
+    _ error: DecodingError, tree: JSONValue, origins: [String: String]
+  ) -> ConfigError {
+    func location(_ context: DecodingError.Context) -> (String, JSONValue?) {
+      let keys = context.codingPath.map(\.stringValue)
+      return (keys.joined(separator: "."), tree.value(at: keys))
+    }
+    switch error {
+    case .dataCorrupted(let context):
+      let (path, value) = location(context)
+      let message =
+        context.debugDescription.hasPrefix("is ")
+        ? context.debugDescription
+        : "is \(value?.brief ?? "invalid"); expected " + (value.map {
+          if case .number = $0 { "a whole number" } else { "a valid value" }
+        } ?? "a valid value")
+      return ConfigError(source: origins[path] ?? "defaults", path: path, message: message)
+    case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+      let (path, value) = location(context)
+      let expected = type == Int.self ? "a whole number" : "\(type)"
+      return ConfigError(
+        source: origins[path] ?? "defaults", path: path,
+        message: "is \(value?.brief ?? "missing"); expected \(expected)")
+    case .keyNotFound(let key, let context):
+      let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
+      return ConfigError(source: "defaults", path: path, message: "is missing")
+    @unknown default:
+      return ConfigError(source: "", path: "", message: "could not be decoded: \(error)")
+    }
+  }
+
+  // MARK: - Helpers
+
+  static func parseOverride(_ text: String, target: JSONValue) -> JSONValue {
+    if case .string = target {
+      // Strings are taken as typed; JSON quotes are optional.
+      if let parsed = try? JSONValue.parse(Data(text.utf8), source: ""), case .string = parsed {
+        return parsed
+      }
+      return .string(text)
+    }
+    return (try? JSONValue.parse(Data(text.utf8), source: "")) ?? .string(text)
+  }
+
+  static func leafPaths(_ value: JSONValue, prefix: [String] = []) -> [[String]] {
+    guard case .object(let fields) = value else { return [prefix] }
+    return fields.keys.sorted().flatMap { leafPaths(fields[$0]!, prefix: prefix + [$0]) }
+  }
+
+  static func sectionKeys(_ value: JSONValue) -> [String] {
+    if case .object(let fields) = value { return fields.keys.sorted() }
+    return []
+  }
+
+  /// "; did you mean 'x.y'?" for the closest known key at the same level, if close enough.
+  static func suggestion(for path: [String], in schema: JSONValue, relative: Bool = false) -> String {
+    guard let last = path.last else { return "" }
+    let parentPath = Array(path.dropLast())
+    guard let parent = schema.value(at: parentPath), case .object(let fields) = parent else {
+      // The parent itself is unknown: suggest among top-level sections.
+      return suggestion(for: [path[0]], in: schema)
+    }
+    let ranked = fields.keys.map { ($0, editDistance($0, last)) }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+    guard let best = ranked.first, best.1 <= max(2, last.count / 3) else {
+      return "; known keys here: " + fields.keys.sorted().joined(separator: ", ")
+    }
+    return "; did you mean '\((parentPath + [best.0]).joined(separator: "."))'?"
+  }
+}

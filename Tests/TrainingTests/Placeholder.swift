@@ -1,0 +1,3 @@
+import Testing
+
+@Test func trainingBuilds() { #expect(Bool(true)) }
