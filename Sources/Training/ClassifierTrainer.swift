@@ -1,0 +1,135 @@
+import Foundation
+import NN
+import Optim
+import TensorCore
+
+/// Supervised classification of synthetic points in the plane with an MLP: the quickstart
+/// trainer, and the smallest complete example of a `Trainer`.
+public final class ClassifierTrainer: Trainer {
+  public let config: ExperimentConfig
+  public let model: MLP
+  public let optimizer: any Optimizer
+  public let train: LabelledPoints
+  public let test: LabelledPoints
+  public private(set) var step = 0
+  var cursor: EpochCursor
+
+  public init(config: ExperimentConfig) {
+    self.config = config
+    var root = RandomState(seed: UInt64(config.run.seed))
+    var modelRNG = root.split()
+    var dataRNG = root.split()
+    let cursorSeed = root.next()
+    let task = config.task
+    train = .generate(
+      task.name, classes: task.classes, count: task.trainSize, noise: task.noise, rng: &dataRNG)
+    test = .generate(
+      task.name, classes: task.classes, count: task.testSize, noise: task.noise, rng: &dataRNG)
+    let activation = Activation(rawValue: config.model.activation.rawValue)!
+    model = MLP([2] + config.model.hidden + [task.classes], activation: activation, rng: &modelRNG)
+    optimizer = makeOptimizer(config.optimizer, steps: config.run.steps, parameters: model.namedParameters())
+    cursor = EpochCursor(count: train.count, seed: cursorSeed)
+  }
+
+  public var progressKeys: [String] { ["loss/train", "eval/accuracy"] }
+
+  public var modelFingerprint: String {
+    "classifier mlp " + model.namedParameters().map { "\($0.0)\($0.1.shape)" }.joined(separator: " ")
+  }
+
+  public func trainStep() -> [String: Double] {
+    let (x, y) = train.batch(cursor.next(config.task.batchSize))
+    let learningRate = optimizer.currentLearningRate
+    optimizer.zeroGrad()
+    let logits = model(x)
+    let loss = logits.crossEntropy(targets: y)
+    loss.backward()
+    let gradNorm =
+      config.optimizer.gradClip > 0
+      ? clipGradientNorm(model.parameters, maxNorm: Float(config.optimizer.gradClip))
+      : clipGradientNorm(model.parameters, maxNorm: .infinity)
+    optimizer.step()
+    step += 1
+    return [
+      "loss/train": Double(loss.item),
+      "train/accuracy": accuracy(logits, y),
+      "grad/norm": Double(gradNorm),
+      "optim/learningRate": Double(learningRate),
+      "data/epoch": Double(cursor.epoch),
+    ]
+  }
+
+  public func evaluate() -> [String: Double] {
+    withoutGrad {
+      let (x, y) = test.batch(Array(0..<test.count))
+      let logits = model(x)
+      return [
+        "eval/loss": Double(logits.crossEntropy(targets: y).item),
+        "eval/accuracy": accuracy(logits, y),
+      ]
+    }
+  }
+
+  public func state() -> TrainingState {
+    var state = TrainingState()
+    state.add(model, prefix: "model")
+    state.add(optimizer, prefix: "optimizer")
+    state.integers["trainer/step"] = [Int64(step)]
+    state.integers["trainer/cursor"] = [Int64(cursor.epoch), Int64(cursor.position)]
+    return state
+  }
+
+  public func restore(_ state: TrainingState) throws {
+    var problems: [String] = []
+    let modelTargets = model.namedParameters().map { ("model/\($0.0)", $0.1) }
+    let optimizerTargets = optimizer.namedState().map { ("optimizer/\($0.0)", $0.1) }
+    state.copy(into: modelTargets + optimizerTargets, problems: &problems)
+    problems += state.unexpected(prefix: "model", expected: Set(modelTargets.map(\.0)))
+    problems += state.unexpected(prefix: "optimizer", expected: Set(optimizerTargets.map(\.0)))
+    let savedStep = state.integer("trainer/step", count: 1, problems: &problems)
+    let optimizerStep = state.integer("optimizer/step", count: 1, problems: &problems)
+    let position = state.integer("trainer/cursor", count: 2, problems: &problems)
+    if !problems.isEmpty { throw StateMismatch(problems: problems) }
+    step = Int(savedStep[0])
+    optimizer.stepCount = Int(optimizerStep[0])
+    cursor = EpochCursor(
+      count: train.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
+  }
+
+  private func accuracy(_ logits: Tensor, _ labels: [Int]) -> Double {
+    let classes = logits.shape[1]
+    let values = logits.scalars
+    var correct = 0
+    for (row, label) in labels.enumerated() {
+      let scores = values[(row * classes)..<((row + 1) * classes)]
+      if scores.indices.max(by: { scores[$0] < scores[$1] })! - row * classes == label { correct += 1 }
+    }
+    return Double(correct) / Double(max(labels.count, 1))
+  }
+}
+
+/// The optimizer a config asks for, with its schedule over `steps`.
+public func makeOptimizer(
+  _ config: OptimizerConfig, steps: Int, parameters: [(String, Tensor)]
+) -> any Optimizer {
+  let schedule: LearningRateSchedule =
+    switch config.schedule {
+    case .constant: .constant
+    case .linearWarmup: .linearWarmup(warmup: config.warmupSteps)
+    case .cosine:
+      .cosine(
+        warmup: config.warmupSteps, total: steps, minFactor: Float(config.minLearningRateFactor))
+    }
+  let lr = Float(config.learningRate)
+  switch config.kind {
+  case .sgd:
+    return SGD(
+      parameters: parameters, learningRate: lr, momentum: Float(config.momentum),
+      weightDecay: Float(config.weightDecay), schedule: schedule)
+  case .adam, .adamw:
+    return Adam(
+      parameters: parameters, learningRate: lr, beta1: Float(config.beta1),
+      beta2: Float(config.beta2), eps: Float(config.eps), weightDecay: Float(config.weightDecay),
+      decoupledWeightDecay: config.kind == .adamw, schedule: schedule)
+  }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// One run's folder: `<outputDir>/<name>__seed<k>__<timestamp>/` holding `config.json`,
+/// `command.txt`, `metrics.jsonl`, `metrics.csv` and the checkpoints.
+public struct RunDirectory: Sendable {
+  public let url: URL
+
+  /// The folder name for a new run of `config`, stamped with `date` (UTC).
+  public static func name(for config: ExperimentConfig, date: Date = Date()) -> String {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    formatter.dateFormat = "yyyyMMdd-HHmmss"
+    return "\(config.run.name)__seed\(config.run.seed)__\(formatter.string(from: date))"
+  }
+
+  /// Creates a fresh run directory under `config.run.outputDir`; never reuses one.
+  public static func create(for config: ExperimentConfig, command: [String]) throws -> RunDirectory {
+    let root = URL(fileURLWithPath: config.run.outputDir, isDirectory: true)
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    var url = root.appendingPathComponent(name(for: config))
+    var suffix = 1
+    while FileManager.default.fileExists(atPath: url.path) {
+      suffix += 1
+      url = root.appendingPathComponent("\(name(for: config))-\(suffix)")
+    }
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false)
+    let run = RunDirectory(url: url)
+    try run.writeConfig(config)
+    try run.appendCommand(command)
+    return run
+  }
+
+  public init(url: URL) { self.url = url }
+
+  public var configURL: URL { url.appendingPathComponent("config.json") }
+  public var metricsURL: URL { url.appendingPathComponent("metrics.jsonl") }
+  public var metricsCSVURL: URL { url.appendingPathComponent("metrics.csv") }
+  public var commandURL: URL { url.appendingPathComponent("command.txt") }
+
+  /// Writes the resolved config as pretty JSON.
+  public func writeConfig(_ config: ExperimentConfig) throws {
+    try JSONValue(encoding: config).data(pretty: true).write(to: configURL, options: .atomic)
+  }
+
+  /// Reads the resolved config a run was started with.
+  public func readConfig() throws -> ExperimentConfig {
+    guard let data = FileManager.default.contents(atPath: configURL.path) else {
+      throw ConfigError(source: configURL.path, path: "", message: "file does not exist")
+    }
+    return try JSONValue.parse(data, source: configURL.path).decode(ExperimentConfig.self)
+  }
+
+  /// Appends the command line (shell-quoted) to `command.txt`; a resumed run adds a line.
+  public func appendCommand(_ arguments: [String]) throws {
+    let line = arguments.map(shellQuote).joined(separator: " ") + "\n"
+    try append(line, to: commandURL)
+  }
+
+  func append(_ text: String, to file: URL) throws {
+    if !FileManager.default.fileExists(atPath: file.path) {
+      FileManager.default.createFile(atPath: file.path, contents: nil)
+    }
+    let handle = try FileHandle(forWritingTo: file)
+    defer { try? handle.close() }
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data(text.utf8))
+  }
+}
+
+/// `'…'`-quotes an argument when the shell would split or expand it.
+func shellQuote(_ s: String) -> String {
+  let safe = s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
+  return safe && !s.isEmpty ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}

@@ -1,0 +1,96 @@
+import Foundation
+import NN
+import Optim
+import TensorCore
+
+/// Everything a trainer needs to continue a run exactly, as named arrays: checkpoints store
+/// it and hand it back. Tensor names are full paths such as `model/layers.0.weight` or
+/// `optimizer/layers.0.weight/m`; integer arrays hold RNG states, cursors and counters.
+public struct TrainingState {
+  public var tensors: [(String, Tensor)] = []
+  public var integers: [String: [Int64]] = [:]
+  public var doubles: [String: [Double]] = [:]
+
+  public init() {}
+
+  /// The tensor stored under `name`.
+  public func tensor(_ name: String) -> Tensor? { tensors.first { $0.0 == name }?.1 }
+}
+
+/// A training algorithm driven by `TrainingSession`: one optimizer step at a time, with
+/// evaluation and exact save/restore of its state.
+public protocol Trainer: AnyObject {
+  /// Optimizer steps completed.
+  var step: Int { get }
+  /// The metrics shown on the progress line, in order.
+  var progressKeys: [String] { get }
+  /// A fingerprint of the model's structure; checkpoints of another model are refused.
+  var modelFingerprint: String { get }
+  /// One optimizer step; returns its metrics (see docs/metrics.md).
+  func trainStep() -> [String: Double]
+  /// Metrics on held-out data, namespaced `eval/…`.
+  func evaluate() -> [String: Double]
+  /// The complete state for a checkpoint.
+  func state() -> TrainingState
+  /// Continues from a saved state (strict: every expected entry must be present and fit).
+  func restore(_ state: TrainingState) throws
+}
+
+/// A restore that does not fit the trainer, naming every offending entry.
+public struct StateMismatch: Error, CustomStringConvertible {
+  public var problems: [String]
+  public var description: String {
+    "the checkpoint does not fit this model:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+  }
+}
+
+extension TrainingState {
+  /// Adds a module's parameters under `prefix/`.
+  mutating func add(_ module: any Module, prefix: String) {
+    tensors += module.namedParameters().map { ("\(prefix)/\($0.0)", $0.1) }
+  }
+
+  /// Adds an optimizer's per-parameter state and step under `prefix/`.
+  mutating func add(_ optimizer: any Optimizer, prefix: String) {
+    tensors += optimizer.namedState().map { ("\(prefix)/\($0.0)", $0.1) }
+    integers["\(prefix)/step"] = [Int64(optimizer.stepCount)]
+  }
+
+  /// Copies saved values into `targets` (name → tensor), collecting every missing or
+  /// mis-shaped entry into `problems`.
+  func copy(into targets: [(String, Tensor)], problems: inout [String]) {
+    let saved = Dictionary(tensors, uniquingKeysWith: { a, _ in a })
+    for (name, target) in targets {
+      guard let source = saved[name] else {
+        problems.append("missing \(name) \(target.shape)")
+        continue
+      }
+      guard source.shape == target.shape else {
+        problems.append("\(name) has shape \(source.shape), the model needs \(target.shape)")
+        continue
+      }
+      target.assign(source)
+    }
+  }
+
+  /// Entries under `prefix/` that no target claims.
+  func unexpected(prefix: String, expected: Set<String>) -> [String] {
+    tensors.map(\.0).filter { $0.hasPrefix(prefix + "/") && !expected.contains($0) }
+      .map { "unexpected \($0)" }
+  }
+
+  func integer(_ name: String, count: Int, problems: inout [String]) -> [Int64] {
+    guard let values = integers[name], values.count == count else {
+      problems.append("missing \(name) (\(count) integers)")
+      return [Int64](repeating: 0, count: count)
+    }
+    return values
+  }
+}
+
+extension RandomState {
+  /// The state as integers for a checkpoint.
+  var savedWords: [Int64] { state.map { Int64(bitPattern: $0) } }
+
+  init(savedWords: [Int64]) { self.init(state: savedWords.map { UInt64(bitPattern: $0) }) }
+}
