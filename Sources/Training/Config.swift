@@ -68,7 +68,7 @@ public struct TaskConfig: Codable, Equatable, Sendable {
   /// Held-out examples for evaluation.
   public var testSize = 600
   /// Standard deviation of the Gaussian noise added to each point.
-  public var noise = 0.15
+  public var noise = 0.08
   /// Examples per optimizer step.
   public var batchSize = 128
 }
@@ -127,7 +127,7 @@ public struct CheckpointConfig: Codable, Equatable, Sendable {
 /// What is logged and how often.
 public struct LoggingConfig: Codable, Equatable, Sendable {
   /// Write a metrics line every this many steps.
-  public var every = 10
+  public var every = 25
   /// Evaluate on the test split every this many steps (and at the end); 0: only at the end.
   public var evalEvery = 250
   /// Plain log lines instead of a progress bar, even on a terminal.

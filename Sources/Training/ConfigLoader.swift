@@ -204,3 +204,33 @@ public enum ConfigLoader {
     return "; did you mean '\((parentPath + [best.0]).joined(separator: "."))'?"
   }
 }
+
+extension ConfigLoader {
+  /// Decodes a resolved config saved with a run or checkpoint.
+  public static func decode(configJSON: String, source: String) throws -> ExperimentConfig {
+    let tree = try JSONValue.parse(Data(configJSON.utf8), source: source)
+    do {
+      let config = try tree.decode(ExperimentConfig.self)
+      try config.validate(source: source)
+      return config
+    } catch let error as DecodingError {
+      throw describe(error, tree: tree, origins: [:])
+    }
+  }
+
+  /// The leaf key paths whose values differ between two configs.
+  public static func differences(_ a: ExperimentConfig, _ b: ExperimentConfig) throws -> [String] {
+    let (ta, tb) = (try JSONValue(encoding: a), try JSONValue(encoding: b))
+    return Set(leafPaths(ta) + leafPaths(tb)).filter { ta.value(at: $0) != tb.value(at: $0) }
+      .map { $0.joined(separator: ".") }.sorted()
+  }
+
+  /// `target` with the value at a dotted key path taken from `source`.
+  public static func copyValue(
+    at key: String, from source: ExperimentConfig, into target: ExperimentConfig
+  ) throws -> ExperimentConfig {
+    let path = key.split(separator: ".").map(String.init)
+    guard let value = try JSONValue(encoding: source).value(at: path) else { return target }
+    return try JSONValue(encoding: target).setting(value, at: path).decode(ExperimentConfig.self)
+  }
+}

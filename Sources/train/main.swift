@@ -1,1 +1,88 @@
-print("placeholder")
+import ArgumentParser
+import Foundation
+import Training
+
+/// `train --config exp.json [--set key.path=value]... [--resume PATH|auto]`
+struct Train: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train a policy or model from an experiment config.",
+    discussion: """
+      The config is built from the defaults, then --config, then each --set in order; the \
+      resolved config is printed and saved in the run directory \
+      <outputDir>/<name>__seed<k>__<timestamp>/. With no --config, the built-in quickstart \
+      runs. Ctrl-C saves a checkpoint and exits; --resume continues the run. Every config \
+      key is documented in docs/config.md.
+      """)
+
+  @Option(name: .long, help: ArgumentHelp("An experiment file (JSON).", valueName: "exp.json"))
+  var config: String?
+
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp(
+      "Override one config key, e.g. --set optimizer.learningRate=0.003 (repeatable).",
+      valueName: "key.path=value"))
+  var overrides: [String] = []
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Continue a run: a checkpoint file, a run directory (its newest valid checkpoint) or "
+        + "'auto' (the newest run of this experiment).", valueName: "PATH|auto"))
+  var resume: String?
+
+  @Option(name: .long, help: ArgumentHelp("The folder for run directories (run.outputDir).", valueName: "DIR"))
+  var output: String?
+
+  @Flag(name: .long, help: "Plain log lines instead of a progress bar.")
+  var quiet = false
+
+  @Flag(name: .customLong("print-config"), help: "Print the resolved config and exit without training.")
+  var printConfig = false
+
+  @Option(name: .customLong("stop-after"), help: .hidden)
+  var stopAfter: Int?
+
+  mutating func run() throws {
+    var sets = overrides
+    if let output { sets.append("run.outputDir=\(output)") }
+    let resolved: ExperimentConfig
+    do {
+      resolved = try ConfigLoader.resolve(file: config, overrides: sets)
+    } catch {
+      fail("\(error)", code: 2)
+    }
+    let text = String(decoding: try JSONValue(encoding: resolved).data(pretty: true), as: UTF8.self)
+    if printConfig {
+      print(text)
+      return
+    }
+    var session = TrainingSession(config: resolved, command: CommandLine.arguments, quiet: quiet)
+    session.stopAfter = stopAfter
+    StopSignal.install()
+    let outcome: SessionOutcome
+    do {
+      if let resume {
+        outcome = try session.resume(
+          ResumeTarget(resume), checkAgainstConfig: config != nil || !sets.isEmpty)
+      } else {
+        print("config:\n\(text)")
+        outcome = try session.start()
+      }
+    } catch {
+      fail("\(error)", code: 1)
+    }
+    if case .interrupted(_, _, let signal) = outcome {
+      throw ExitCode(signal > 0 ? 128 + signal : 130)
+    }
+  }
+
+  /// Prints one readable paragraph to stderr and exits.
+  func fail(_ message: String, code: Int32) -> Never {
+    FileHandle.standardError.write(Data("train: error: \(message)\n".utf8))
+    Foundation.exit(code)
+  }
+}
+
+Train.main()

@@ -1,0 +1,154 @@
+import Foundation
+import TensorCore
+
+/// Where a resumed run continues from: a checkpoint file, a run directory (its newest
+/// valid checkpoint) or `auto` (the newest run of the experiment under the output folder).
+public enum ResumeTarget: Equatable, Sendable {
+  case path(String)
+  case auto
+
+  public init(_ argument: String) {
+    self = argument == "auto" ? .auto : .path(argument)
+  }
+}
+
+/// How a session ended.
+public enum SessionOutcome: Equatable, Sendable {
+  /// Trained to `run.steps`.
+  case finished(run: URL, step: Int)
+  /// Stopped by a signal after saving a checkpoint.
+  case interrupted(run: URL, step: Int, signal: Int32)
+}
+
+/// Runs a trainer from a config to the end: creates or reopens the run directory, logs
+/// metrics, shows progress, evaluates, checkpoints, resumes exactly and stops cleanly on
+/// SIGINT/SIGTERM.
+public struct TrainingSession {
+  public var config: ExperimentConfig
+  public var command: [String]
+  public var quiet: Bool
+  /// Stop (as if signalled) after this many steps in this process; for tests.
+  public var stopAfter: Int?
+
+  public init(config: ExperimentConfig, command: [String], quiet: Bool = false) {
+    self.config = config
+    self.command = command
+    self.quiet = quiet || config.logging.quiet
+  }
+
+  /// Keys that may differ between a run's saved config and a resume command: they change
+  /// how long a run goes and what it writes, never what it computes.
+  public static let resumableKeys: Set<String> = [
+    "run.steps", "run.outputDir", "run.blasThreads", "checkpoint.every", "checkpoint.keep",
+    "logging.every", "logging.evalEvery", "logging.quiet", "notes",
+  ]
+
+  /// A new run.
+  public func start() throws -> SessionOutcome {
+    let run = try RunDirectory.create(for: config, command: command)
+    let trainer = try makeTrainer(config)
+    let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
+    try metrics.start()
+    announce("run directory: \(run.url.path)")
+    return try loop(trainer: trainer, run: run, metrics: metrics)
+  }
+
+  /// Continues a saved run. With `checkAgainstConfig` (the user gave --config or --set),
+  /// `config` must match the run's saved config except for `resumableKeys`, whose new
+  /// values are taken; otherwise the saved config is used as it is.
+  public func resume(_ target: ResumeTarget, checkAgainstConfig: Bool) throws -> SessionOutcome {
+    let found = try CheckpointFiles.locate(target, experiment: config.run.name, root: config.run.outputDir)
+    for warning in found.warnings { announce("warning: \(warning)") }
+    let run = RunDirectory(url: found.checkpoint.deletingLastPathComponent())
+    let saved = found.loaded
+    var resolved = try ConfigLoader.decode(configJSON: saved.configJSON, source: found.checkpoint.path)
+    if checkAgainstConfig {
+      let differences = try ConfigLoader.differences(resolved, config)
+      let refused = differences.filter { !Self.resumableKeys.contains($0) }
+      if !refused.isEmpty {
+        throw ConfigError(
+          source: found.checkpoint.path, path: refused.joined(separator: ", "),
+          message: "differs from the run being resumed; a resumed run keeps its config except "
+            + Self.resumableKeys.sorted().joined(separator: ", "))
+      }
+      for key in differences {
+        resolved = try ConfigLoader.copyValue(at: key, from: config, into: resolved)
+      }
+      try resolved.validate(source: "resume")
+    }
+    let trainer = try makeTrainer(resolved)
+    guard trainer.modelFingerprint == saved.fingerprint else {
+      throw StateMismatch(problems: [
+        "\(found.checkpoint.path) holds model '\(saved.fingerprint)'",
+        "this config builds '\(trainer.modelFingerprint)'",
+      ])
+    }
+    try trainer.restore(saved.state)
+    try run.writeConfig(resolved)
+    try run.appendCommand(command)
+    let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
+    try metrics.resume(atStep: trainer.step)
+    announce("resuming \(run.url.path) at step \(trainer.step) from \(found.checkpoint.lastPathComponent)")
+    var session = self
+    session.config = resolved
+    return try session.loop(trainer: trainer, run: run, metrics: metrics)
+  }
+
+  private func loop(trainer: any Trainer, run: RunDirectory, metrics: MetricsLog) throws -> SessionOutcome {
+    BLAS.setThreads(config.run.blasThreads)
+    let total = config.run.steps
+    let progress = ProgressReporter(
+      totalSteps: total, startStep: trainer.step, quiet: quiet, keys: trainer.progressKeys)
+    let startStep = trainer.step
+    let save = { (step: Int) throws in
+      let url = try CheckpointFiles.save(
+        trainer.state(), step: step, config: config, fingerprint: trainer.modelFingerprint,
+        in: run.url, keep: config.checkpoint.keep)
+      return url
+    }
+    while trainer.step < total {
+      let started = DispatchTime.now().uptimeNanoseconds
+      var values = trainer.trainStep()
+      let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+      values["perf/stepSeconds"] = seconds
+      let step = trainer.step
+      let evalEvery = config.logging.evalEvery
+      if step == total || (evalEvery > 0 && step % evalEvery == 0) {
+        values.merge(trainer.evaluate()) { $1 }
+      }
+      let logged = step % config.logging.every == 0 || step == total || values["eval/accuracy"] != nil
+      if logged { try metrics.append(MetricsRecord(step: step, values: values)) }
+      progress.update(step: step, metrics: values, logged: logged)
+      let every = config.checkpoint.every
+      if step == total || (every > 0 && step % every == 0) {
+        let url = try save(step)
+        if step != total { progress.note("checkpoint: \(url.lastPathComponent)") }
+      }
+      let stopRequested = StopSignal.requested || stopAfter.map { step - startStep >= $0 } == true
+      if stopRequested && step < total {
+        let url = try save(step)
+        progress.note("stopped at step \(step); saved \(url.path)")
+        progress.note("continue with: train --resume \(run.url.path)")
+        return .interrupted(run: run.url, step: step, signal: StopSignal.signalNumber)
+      }
+    }
+    let last = metrics.all.last?.values ?? [:]
+    let summary = last.keys.filter { $0.hasPrefix("eval/") }.sorted()
+      .map { "\($0) \(String(format: "%.4f", last[$0]!))" }.joined(separator: "  ")
+    progress.note("done: step \(trainer.step)  \(summary)")
+    progress.note("run directory: \(run.url.path)")
+    return .finished(run: run.url, step: trainer.step)
+  }
+
+  private func announce(_ text: String) {
+    print(text)
+    fflush(nil)
+  }
+}
+
+/// The trainer a config's `kind` names.
+public func makeTrainer(_ config: ExperimentConfig) throws -> any Trainer {
+  switch config.kind {
+  case .classifier: ClassifierTrainer(config: config)
+  }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+@testable import Training
+
+private func temporaryFile(_ text: String) throws -> String {
+  let url = FileManager.default.temporaryDirectory
+    .appendingPathComponent("allot-config-\(UUID().uuidString).json")
+  try Data(text.utf8).write(to: url)
+  return url.path
+}
+
+private func problems(_ body: () throws -> Void) -> String {
+  do {
+    try body()
+    return ""
+  } catch {
+    return "\(error)"
+  }
+}
+
+@Test func defaultsFileAndOverridesApplyInOrder() throws {
+  let file = try temporaryFile(#"{"run": {"steps": 40, "name": "demo"}, "optimizer": {"learningRate": 0.5}}"#)
+  let config = try ConfigLoader.resolve(
+    file: file, overrides: ["optimizer.learningRate=0.25", "model.hidden=[8,8,8]", "run.name=x1"])
+  #expect(config.run.steps == 40)  // file over default
+  #expect(config.optimizer.learningRate == 0.25)  // --set over file
+  #expect(config.model.hidden == [8, 8, 8])
+  #expect(config.run.name == "x1")  // strings need no quotes
+  #expect(config.task.classes == ExperimentConfig().task.classes)  // untouched default
+}
+
+@Test func unknownKeysAreNamedWithSuggestions() throws {
+  let file = try temporaryFile(#"{"optimizer": {"learningrate": 0.1, "bogus": 1}, "modle": {}}"#)
+  let message = problems { _ = try ConfigLoader.resolve(file: file) }
+  #expect(message.contains("'optimizer.learningrate' is not a config key; did you mean 'optimizer.learningRate'?"))
+  #expect(message.contains("'optimizer.bogus' is not a config key"))
+  #expect(message.contains("'modle' is not a config key; did you mean 'model'?"))
+  #expect(message.contains(file))
+  let override = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run.stpes=3"]) }
+  #expect(override.contains("--set run.stpes=3"))
+  #expect(override.contains("did you mean 'run.steps'?"))
+}
+
+@Test func wrongTypesNameKeyValueAndExpectation() throws {
+  let file = try temporaryFile(#"{"run": {"steps": "many"}, "logging": {"quiet": 3}}"#)
+  let message = problems { _ = try ConfigLoader.resolve(file: file) }
+  #expect(message.contains("'run.steps' is \"many\"; expected a number"))
+  #expect(message.contains("'logging.quiet' is 3; expected true or false"))
+  let fraction = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run.steps=2.5"]) }
+  #expect(fraction.contains("'run.steps' is 2.5; expected a whole number"))
+  let list = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["model.hidden=[8,\"x\"]"]) }
+  #expect(list.contains("'model.hidden[1]' is \"x\"; expected a number"))
+}
+
+@Test func choicesListAllowedValues() {
+  let message = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["optimizer.kind=adagrad"]) }
+  #expect(message.contains("'optimizer.kind' is \"adagrad\"; allowed: \"sgd\", \"adam\", \"adamw\""))
+}
+
+@Test func outOfRangeValuesAndImpossibleCombinations() {
+  let message = problems {
+    _ = try ConfigLoader.resolve(
+      file: nil,
+      overrides: ["optimizer.learningRate=-1", "task.batchSize=5000", "task.name=xor", "task.classes=3"])
+  }
+  #expect(message.contains("'optimizer.learningRate' is -1.0; must be > 0"))
+  #expect(message.contains("'task.batchSize' is 5000; must lie in 1...task.trainSize (3000)"))
+  #expect(message.contains("'task.classes' is 3; the xor task has exactly 2 classes"))
+  let name = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run.name=a b"]) }
+  #expect(name.contains("'run.name'"))
+}
+
+@Test func malformedFilesAreReported() throws {
+  let missing = problems { _ = try ConfigLoader.resolve(file: "/nonexistent/exp.json") }
+  #expect(missing.contains("/nonexistent/exp.json: config file does not exist"))
+  let broken = try temporaryFile(#"{"run": {"steps": 4,}"#)
+  #expect(problems { _ = try ConfigLoader.resolve(file: broken) }.contains("is not valid JSON"))
+  let array = try temporaryFile("[1, 2]")
+  #expect(problems { _ = try ConfigLoader.resolve(file: array) }.contains("must be a JSON object"))
+  let version = try temporaryFile(#"{"schemaVersion": 99}"#)
+  #expect(problems { _ = try ConfigLoader.resolve(file: version) }.contains("'schemaVersion' is 99"))
+  let section = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run=3"]) }
+  #expect(section.contains("is a section; set one of its keys: run.blasThreads"))
+  let noEquals = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run.steps"]) }
+  #expect(noEquals.contains("override must look like key.path=value"))
+}
+
+@Test func everyConfigKeyIsDocumented() throws {
+  let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../../docs/config.md").standardized
+  let text = try String(contentsOf: docs, encoding: .utf8)
+  let missing = ConfigLoader.documentedKeyPaths().filter { !text.contains("`\($0)`") }
+  #expect(missing.isEmpty, "keys missing from docs/config.md: \(missing)")
+}
+
+@Test func resolvedConfigRoundTripsThroughJSON() throws {
+  let config = try ConfigLoader.resolve(file: nil, overrides: ["run.seed=7", "notes=hello \"world\""])
+  let text = String(decoding: try JSONValue(encoding: config).data(pretty: true), as: UTF8.self)
+  #expect(try ConfigLoader.decode(configJSON: text, source: "test") == config)
+  #expect(try ConfigLoader.differences(config, ExperimentConfig()) == ["notes", "run.seed"])
+}
