@@ -15,7 +15,7 @@ public struct CheckpointData {
   public var tensors: [(String, Tensor)] = []
   public var integers: [String: [Int64]] = [:]
   public var doubles: [String: [Double]] = [:]
-  /// Root attributes. `write` adds `formatVersion` and `createdAt`.
+  /// Root attributes. `write` adds `formatVersion` and `createdAt` unless they are set.
   public var attributes: [String: AttributeValue] = [:]
 
   public init() {}
@@ -64,7 +64,7 @@ public struct CheckpointData {
       }
     }
     var all = attributes
-    all["formatVersion"] = .integer(Self.formatVersion)
+    if all["formatVersion"] == nil { all["formatVersion"] = .integer(Self.formatVersion) }
     if all["createdAt"] == nil {
       all["createdAt"] = .string(ISO8601DateFormatter().string(from: Date()))
     }
