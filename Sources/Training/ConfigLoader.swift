@@ -32,7 +32,7 @@ public enum ConfigLoader {
           message: "is \(version.brief); this build reads version \(ExperimentConfig.currentSchemaVersion)")
       }
       var errors: [ConfigError] = []
-      checkKeys(document, against: schema, path: [], source: file, errors: &errors)
+      checkKeys(document, against: schema, root: schema, path: [], source: file, errors: &errors)
       if !errors.isEmpty { throw ConfigErrors(errors: errors) }
       for path in leafPaths(document) { origins[path.joined(separator: ".")] = file }
       tree = tree.merging(document)
@@ -83,19 +83,19 @@ public enum ConfigLoader {
   // MARK: - Checks
 
   static func checkKeys(
-    _ value: JSONValue, against schema: JSONValue, path: [String], source: String,
+    _ value: JSONValue, against schema: JSONValue, root: JSONValue, path: [String], source: String,
     errors: inout [ConfigError]
   ) {
     guard case .object(let fields) = value, case .object(let known) = schema else { return }
     for key in fields.keys.sorted() {
       let here = path + [key]
       if let expected = known[key] {
-        checkKeys(fields[key]!, against: expected, path: here, source: source, errors: &errors)
+        checkKeys(fields[key]!, against: expected, root: root, path: here, source: source, errors: &errors)
       } else {
         errors.append(
           ConfigError(
             source: source, path: here.joined(separator: "."),
-            message: "is not a config key" + suggestion(for: here, in: schema, relative: true)))
+            message: "is not a config key" + suggestion(for: here, in: root)))
       }
     }
   }
@@ -117,17 +117,25 @@ public enum ConfigLoader {
         checkTypes(v, against: known[k]!, path: path + [k], origins: origins, errors: &errors)
       }
     case (.object, _): fail("an object")
-    case (.number, .number), (.bool, .bool), (.string, .string): break
+    case (.number, .number(let x)):
+      if integerKeyPaths.contains(key) && x.rounded() != x { fail("a whole number") }
+    case (.bool, .bool), (.string, .string): break
     case (.number, _): fail("a number")
     case (.bool, _): fail("true or false")
     case (.string, _): fail("a string")
     case (.array(let items), .array(let given)):
       if let model = items.first {
-        for (i, item) in given.enumerated() where item.kindName != model.kindName {
-          errors.append(
-            ConfigError(
-              source: origins[key] ?? "defaults", path: "\(key)[\(i)]",
-              message: "is \(item.brief); expected \(model.kindName)"))
+        for (i, item) in given.enumerated() {
+          var expected: String? = item.kindName != model.kindName ? model.kindName : nil
+          if case .number(let x) = item, integerKeyPaths.contains(key), x.rounded() != x {
+            expected = "a whole number"
+          }
+          if let expected {
+            errors.append(
+              ConfigError(
+                source: origins[key] ?? "defaults", path: "\(key)[\(i)]",
+                message: "is \(item.brief); expected \(expected)"))
+          }
         }
       }
     case (.array, _): fail("an array")
@@ -166,6 +174,26 @@ public enum ConfigLoader {
     }
   }
 
+  /// The numeric keys that hold whole numbers, found once by probing the decoder with a
+  /// fraction at each numeric key (the JSON tree alone cannot tell 1 from 1.0).
+  static let integerKeyPaths: Set<String> = {
+    guard let schema = try? JSONValue(encoding: ExperimentConfig()) else { return [] }
+    var found: Set<String> = []
+    for path in leafPaths(schema) {
+      let probe: JSONValue
+      switch schema.value(at: path) {
+      case .number?: probe = .number(0.5)
+      case .array(let items)? where items.first.map({ if case .number = $0 { true } else { false } }) ?? false:
+        probe = .array([.number(0.5)])
+      default: continue
+      }
+      if (try? schema.setting(probe, at: path).decode(ExperimentConfig.self)) == nil {
+        found.insert(path.joined(separator: "."))
+      }
+    }
+    return found
+  }()
+
   // MARK: - Helpers
 
   static func parseOverride(_ text: String, target: JSONValue) -> JSONValue {
@@ -190,7 +218,7 @@ public enum ConfigLoader {
   }
 
   /// "; did you mean 'x.y'?" for the closest known key at the same level, if close enough.
-  static func suggestion(for path: [String], in schema: JSONValue, relative: Bool = false) -> String {
+  static func suggestion(for path: [String], in schema: JSONValue) -> String {
     guard let last = path.last else { return "" }
     let parentPath = Array(path.dropLast())
     guard let parent = schema.value(at: parentPath), case .object(let fields) = parent else {
@@ -223,14 +251,5 @@ extension ConfigLoader {
     let (ta, tb) = (try JSONValue(encoding: a), try JSONValue(encoding: b))
     return Set(leafPaths(ta) + leafPaths(tb)).filter { ta.value(at: $0) != tb.value(at: $0) }
       .map { $0.joined(separator: ".") }.sorted()
-  }
-
-  /// `target` with the value at a dotted key path taken from `source`.
-  public static func copyValue(
-    at key: String, from source: ExperimentConfig, into target: ExperimentConfig
-  ) throws -> ExperimentConfig {
-    let path = key.split(separator: ".").map(String.init)
-    guard let value = try JSONValue(encoding: source).value(at: path) else { return target }
-    return try JSONValue(encoding: target).setting(value, at: path).decode(ExperimentConfig.self)
   }
 }

@@ -53,28 +53,23 @@ public struct TrainingSession {
     return try loop(trainer: trainer, run: run, metrics: metrics)
   }
 
-  /// Continues a saved run. With `checkAgainstConfig` (the user gave --config or --set),
-  /// `config` must match the run's saved config except for `resumableKeys`, whose new
-  /// values are taken; otherwise the saved config is used as it is.
-  public func resume(_ target: ResumeTarget, checkAgainstConfig: Bool) throws -> SessionOutcome {
+  /// Continues a saved run with the config saved in its checkpoint. An experiment `file`
+  /// and `overrides`, when given, are laid over that saved config; the result may differ
+  /// from it only in `resumableKeys`. `auto` looks for the newest run of `config.run.name`
+  /// under `config.run.outputDir`.
+  public func resume(_ target: ResumeTarget, file: String?, overrides: [String]) throws -> SessionOutcome {
     let found = try CheckpointFiles.locate(target, experiment: config.run.name, root: config.run.outputDir)
     for warning in found.warnings { announce("warning: \(warning)") }
     let run = RunDirectory(url: found.checkpoint.deletingLastPathComponent())
     let saved = found.loaded
-    var resolved = try ConfigLoader.decode(configJSON: saved.configJSON, source: found.checkpoint.path)
-    if checkAgainstConfig {
-      let differences = try ConfigLoader.differences(resolved, config)
-      let refused = differences.filter { !Self.resumableKeys.contains($0) }
-      if !refused.isEmpty {
-        throw ConfigError(
-          source: found.checkpoint.path, path: refused.joined(separator: ", "),
-          message: "differs from the run being resumed; a resumed run keeps its config except "
-            + Self.resumableKeys.sorted().joined(separator: ", "))
-      }
-      for key in differences {
-        resolved = try ConfigLoader.copyValue(at: key, from: config, into: resolved)
-      }
-      try resolved.validate(source: "resume")
+    let savedConfig = try ConfigLoader.decode(configJSON: saved.configJSON, source: found.checkpoint.path)
+    let resolved = try ConfigLoader.resolve(file: file, overrides: overrides, defaults: savedConfig)
+    let refused = try ConfigLoader.differences(savedConfig, resolved).filter { !Self.resumableKeys.contains($0) }
+    if !refused.isEmpty {
+      throw ConfigError(
+        source: found.checkpoint.path, path: refused.joined(separator: ", "),
+        message: "differs from the run being resumed; a resumed run keeps its config except "
+          + Self.resumableKeys.sorted().joined(separator: ", "))
     }
     let trainer = try makeTrainer(resolved)
     guard trainer.modelFingerprint == saved.fingerprint else {

@@ -64,8 +64,7 @@ struct Train: ParsableCommand {
     let outcome: SessionOutcome
     do {
       if let resume {
-        outcome = try session.resume(
-          ResumeTarget(resume), checkAgainstConfig: config != nil || !sets.isEmpty)
+        outcome = try session.resume(ResumeTarget(resume), file: config, overrides: sets)
       } else {
         print("config:\n\(text)")
         outcome = try session.start()

@@ -1,0 +1,196 @@
+import Checkpoint
+import Foundation
+import Testing
+
+@testable import Training
+
+/// Runs the real `train` executable (built next to the test bundle).
+struct TrainProcess {
+  static let executable = URL(fileURLWithPath: CommandLine.arguments[0])
+    .deletingLastPathComponent().appendingPathComponent("train")
+
+  let process = Process()
+  let stdout = Pipe()
+  let stderr = Pipe()
+
+  init(_ arguments: [String]) throws {
+    process.executableURL = Self.executable
+    process.arguments = arguments
+    process.standardOutput = stdout
+    process.standardError = stderr
+    try process.run()
+  }
+
+  /// Waits for the exit; returns (status, stdout, stderr).
+  func finish() -> (Int32, String, String) {
+    let out = stdout.fileHandleForReading.readDataToEndOfFile()
+    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+  }
+
+  static func run(_ arguments: [String]) throws -> (Int32, String, String) {
+    try TrainProcess(arguments).finish()
+  }
+}
+
+private func scratch() throws -> URL {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent("allot-train-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
+
+private func runDirectories(_ root: URL) -> [URL] {
+  ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
+    .map { root.appendingPathComponent($0) }
+}
+
+/// A tiny, fast experiment.
+private let tiny = [
+  "--quiet", "--set", "run.steps=60", "--set", "checkpoint.every=20", "--set", "checkpoint.keep=2",
+  "--set", "logging.every=10", "--set", "logging.evalEvery=30", "--set", "task.trainSize=400",
+  "--set", "task.testSize=100", "--set", "model.hidden=[16]", "--set", "task.batchSize=32",
+]
+
+/// Metrics lines without the timing metrics, which legitimately differ between runs.
+private func deterministicMetrics(_ run: URL) throws -> [MetricsRecord] {
+  try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).map { record in
+    MetricsRecord(step: record.step, values: record.values.filter { !$0.key.hasPrefix("perf/") })
+  }
+}
+
+private func finalModel(_ run: URL) throws -> [(String, [Float])] {
+  let newest = try RunCheckpoints(directory: run).newestValid()
+  return newest.data.tensors.map { ($0.0, $0.1.scalars) }.sorted { $0.0 < $1.0 }
+}
+
+@Test func configErrorsExitNonZeroNameTheKeyAndCreateNothing() throws {
+  let root = try scratch()
+  let file = root.appendingPathComponent("bad.json")
+  try Data(#"{"optimizer": {"learningrate": 0.1}}"#.utf8).write(to: file)
+  let cases: [([String], String)] = [
+    (["--config", file.path], "'optimizer.learningrate' is not a config key; did you mean 'optimizer.learningRate'?"),
+    (["--set", "run.steps=lots"], "'run.steps' is \"lots\"; expected a number"),
+    (["--set", "optimizer.beta1=1.5"], "'optimizer.beta1' is 1.5; must lie in [0, 1)"),
+    (["--set", "task.name=xor"], "'task.classes' is 3; the xor task has exactly 2 classes"),
+    (["--set", "optimizer.schedule=exponential"], "allowed: \"constant\", \"linearWarmup\", \"cosine\""),
+    (["--config", root.appendingPathComponent("missing.json").path], "missing.json: config file does not exist"),
+  ]
+  for (arguments, expected) in cases {
+    let (status, _, stderr) = try TrainProcess.run(["--output", root.appendingPathComponent("runs").path] + arguments)
+    #expect(status == 2, "\(arguments)")
+    #expect(stderr.contains(expected), "\(arguments): \(stderr)")
+  }
+  #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("runs").path))
+}
+
+@Test func aRunWritesConfigMetricsAndCheckpointsThatReloadStrictly() throws {
+  let root = try scratch()
+  let (status, stdout, stderr) = try TrainProcess.run(
+    tiny + ["--output", root.path, "--set", "run.name=probe", "--set", "optimizer.learningRate=0.02"])
+  #expect(status == 0, "\(stderr)")
+  let runs = runDirectories(root)
+  try #require(runs.count == 1)
+  let run = runs[0]
+  #expect(run.lastPathComponent.hasPrefix("probe__seed0__"))
+  #expect(stdout.contains("done: step 60"))
+  // --set overrides land in the saved config.
+  let saved = try RunDirectory(url: run).readConfig()
+  #expect(saved.optimizer.learningRate == 0.02)
+  #expect(saved.run.steps == 60)
+  let command = try String(contentsOf: run.appendingPathComponent("command.txt"), encoding: .utf8)
+  #expect(command.contains("optimizer.learningRate=0.02"))
+  // Metrics every 10 steps, evaluations at 30 and 60.
+  let metrics = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl"))
+  #expect(metrics.map(\.step) == [10, 20, 30, 40, 50, 60])
+  #expect(metrics.filter { $0.values["eval/accuracy"] != nil }.map(\.step) == [30, 60])
+  let csv = try String(contentsOf: run.appendingPathComponent("metrics.csv"), encoding: .utf8)
+  #expect(csv.split(separator: "\n").count == 7)
+  #expect(csv.hasPrefix("step,"))
+  // keep = 2: checkpoints at 40 and 60 remain; the newest reloads strictly into the model.
+  #expect(RunCheckpoints(directory: run).all().map(\.step) == [40, 60])
+  let trainer = ClassifierTrainer(config: saved)
+  let newest = try RunCheckpoints(directory: run).newestValid()
+  try newest.data.restore(trainer.model.namedParameters(), prefix: "model", file: newest.url.path)
+  #expect(newest.data.attributes["step"] == .integer(60))
+  #expect(newest.data.attributes["model"] == .string(trainer.modelFingerprint))
+}
+
+@Test func stopAndResumeEqualsAnUninterruptedRunBitForBit() throws {
+  let root = try scratch()
+  let straightRoot = root.appendingPathComponent("straight")
+  let resumedRoot = root.appendingPathComponent("resumed")
+  #expect(try TrainProcess.run(tiny + ["--output", straightRoot.path]).0 == 0)
+  let (stopStatus, stopOut, _) = try TrainProcess.run(tiny + ["--output", resumedRoot.path, "--stop-after", "27"])
+  #expect(stopStatus == 130)
+  #expect(stopOut.contains("stopped at step 27"))
+  let run = runDirectories(resumedRoot)[0]
+  #expect(RunCheckpoints(directory: run).all().last?.step == 27)
+  let (status, out, err) = try TrainProcess.run(["--quiet", "--resume", run.path])
+  #expect(status == 0, "\(err)")
+  #expect(out.contains("resuming") && out.contains("at step 27"))
+  let straight = runDirectories(straightRoot)[0]
+  #expect(try deterministicMetrics(run) == deterministicMetrics(straight))
+  let a = try finalModel(run)
+  let b = try finalModel(straight)
+  #expect(a.map(\.0) == b.map(\.0))
+  #expect(a.map(\.1) == b.map(\.1))
+}
+
+@Test func sigintSavesACheckpointAndResumeMatchesTheStraightRun() throws {
+  let root = try scratch()
+  let slow = [
+    "--quiet", "--set", "run.steps=2500", "--set", "checkpoint.every=0", "--set", "logging.every=5",
+    "--set", "model.hidden=[128,128]", "--set", "task.batchSize=256", "--set", "logging.evalEvery=0",
+  ]
+  let interrupted = try TrainProcess(slow + ["--output", root.appendingPathComponent("a").path])
+  // Wait until training is under way, then interrupt it.
+  let deadline = Date().addingTimeInterval(60)
+  var metricsFile: URL?
+  while Date() < deadline {
+    if let run = runDirectories(root.appendingPathComponent("a")).first {
+      let file = run.appendingPathComponent("metrics.jsonl")
+      if let text = try? String(contentsOf: file, encoding: .utf8), text.split(separator: "\n").count >= 2 {
+        metricsFile = file
+        break
+      }
+    }
+    Thread.sleep(forTimeInterval: 0.02)
+  }
+  try #require(metricsFile != nil, "training never started")
+  kill(interrupted.process.processIdentifier, SIGINT)
+  let (status, out, _) = interrupted.finish()
+  try #require(status == 130, "exit status \(status); output: \(out)")
+  let run = metricsFile!.deletingLastPathComponent()
+  let stoppedAt = try #require(RunCheckpoints(directory: run).all().last?.step)
+  #expect(stoppedAt < 2500)
+  #expect(out.contains("stopped at step \(stoppedAt)"))
+  #expect(try TrainProcess.run(["--quiet", "--resume", "auto", "--output", root.appendingPathComponent("a").path]).0 == 0)
+  #expect(try TrainProcess.run(slow + ["--output", root.appendingPathComponent("b").path]).0 == 0)
+  let straight = runDirectories(root.appendingPathComponent("b"))[0]
+  #expect(try deterministicMetrics(run) == deterministicMetrics(straight))
+  #expect(try finalModel(run).map(\.1) == finalModel(straight).map(\.1))
+}
+
+@Test func resumeRefusesAChangedModelOrMissingRun() throws {
+  let root = try scratch()
+  #expect(try TrainProcess.run(tiny + ["--output", root.path, "--stop-after", "5"]).0 == 130)
+  let run = runDirectories(root)[0]
+  let (status, _, stderr) = try TrainProcess.run(
+    tiny + ["--output", root.path, "--resume", run.path, "--set", "model.hidden=[8]"])
+  #expect(status == 1)
+  #expect(stderr.contains("model.hidden"))
+  #expect(stderr.contains("differs from the run being resumed"))
+  let (missing, _, missingErr) = try TrainProcess.run(["--resume", root.appendingPathComponent("nowhere").path])
+  #expect(missing == 1)
+  #expect(missingErr.contains("no such file or directory to resume from"))
+  let empty = root.appendingPathComponent("empty")
+  try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+  let (noCheckpoint, _, noCheckpointErr) = try TrainProcess.run(["--resume", empty.path])
+  #expect(noCheckpoint == 1)
+  #expect(noCheckpointErr.contains("holds no checkpoints"))
+  // More steps on resume are allowed.
+  let (more, moreOut, moreErr) = try TrainProcess.run(["--quiet", "--resume", run.path, "--set", "run.steps=70"])
+  #expect(more == 0, "\(moreErr)")
+  #expect(moreOut.contains("done: step 70"))
+}
