@@ -89,6 +89,14 @@ public final class Adam: Optimizer {
     stepCount += 1
   }
 
+  public var hyperparameters: [String: Double] {
+    [
+      "learningRate": Double(baseLearningRate), "beta1": Double(beta1), "beta2": Double(beta2),
+      "eps": Double(eps), "weightDecay": Double(weightDecay),
+      "decoupledWeightDecay": decoupledWeightDecay ? 1 : 0,
+    ]
+  }
+
   public func namedState() -> [(String, Tensor)] {
     parameters.flatMap { name, _ in
       [("\(name)/m", firstMoments[name]!), ("\(name)/v", secondMoments[name]!)]

@@ -16,6 +16,8 @@ public protocol Optimizer: AnyObject {
   func step()
   /// Per-parameter state tensors, named `<parameter>/<slot>` (e.g. `fc.weight/m`).
   func namedState() -> [(String, Tensor)]
+  /// The settings that define the update, by name (saved with checkpoints for reference).
+  var hyperparameters: [String: Double] { get }
 }
 
 extension Optimizer {

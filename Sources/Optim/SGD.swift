@@ -50,6 +50,13 @@ public final class SGD: Optimizer {
     stepCount += 1
   }
 
+  public var hyperparameters: [String: Double] {
+    [
+      "learningRate": Double(baseLearningRate), "momentum": Double(momentum),
+      "nesterov": nesterov ? 1 : 0, "weightDecay": Double(weightDecay),
+    ]
+  }
+
   public func namedState() -> [(String, Tensor)] {
     parameters.compactMap { name, p in
       momentum == 0 ? nil : ("\(name)/momentum", buffers[name] ?? materialise(name, p))

@@ -54,6 +54,7 @@ extension TrainingState {
   mutating func add(_ optimizer: any Optimizer, prefix: String) {
     tensors += optimizer.namedState().map { ("\(prefix)/\($0.0)", $0.1) }
     integers["\(prefix)/step"] = [Int64(optimizer.stepCount)]
+    for (name, value) in optimizer.hyperparameters { doubles["\(prefix)/hyperparameters/\(name)"] = [value] }
   }
 
   /// Copies saved values into `targets` (name → tensor), collecting every missing or
