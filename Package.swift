@@ -11,6 +11,7 @@ let package = Package(
     .library(name: "TaskAllocation", targets: ["TaskAllocation"]),
     .library(name: "Training", targets: ["Training"]),
     .executable(name: "train", targets: ["train"]),
+    .executable(name: "allot", targets: ["allot"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -42,6 +43,12 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
+      name: "allot",
+      dependencies: [
+        "TensorCore", "Checkpoint", "Training",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
       name: "allot-bench", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "CBLAS"],
       path: "Benchmarks/AllotBench"),
 
@@ -52,6 +59,7 @@ let package = Package(
     .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore", "TestSupport"]),
     .testTarget(name: "TaskAllocationTests", dependencies: ["TaskAllocation", "TestSupport"]),
     .testTarget(
-      name: "TrainingTests", dependencies: ["Training", "Checkpoint", "TestSupport", "train"]),
+      name: "TrainingTests",
+      dependencies: ["Training", "Checkpoint", "TestSupport", "train", "allot"]),
   ]
 )

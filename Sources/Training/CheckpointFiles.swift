@@ -66,3 +66,16 @@ enum CheckpointFiles {
     return (found.url, try decode(found.data, file: found.url.path), found.warnings)
   }
 }
+
+/// A trainer built from a checkpoint's saved config with its state restored, for
+/// evaluation.
+public func restoredTrainer(_ data: CheckpointData, file: String) throws -> any Trainer {
+  let loaded = try CheckpointFiles.decode(data, file: file)
+  let config = try ConfigLoader.decode(configJSON: loaded.configJSON, source: file)
+  let trainer = try makeTrainer(config)
+  guard trainer.modelFingerprint == loaded.fingerprint else {
+    throw StateMismatch(problems: ["\(file) holds model '\(loaded.fingerprint)'", "its config builds '\(trainer.modelFingerprint)'"])
+  }
+  try trainer.restore(loaded.state)
+  return trainer
+}

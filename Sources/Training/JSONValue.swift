@@ -127,6 +127,12 @@ public enum JSONValue: Equatable, Sendable {
     }
   }
 
+  /// Compact JSON text (`[64,64]`, `0.01`, `"relu"` without quotes for strings).
+  public var compactText: String {
+    if case .string(let s) = self { return s }
+    return String(decoding: (try? data()) ?? Data(), as: UTF8.self)
+  }
+
   /// The JSON kind, for error messages.
   public var kindName: String {
     switch self {

@@ -1,0 +1,185 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+import TensorCore
+import Training
+
+/// Companion commands to `train`: look into checkpoints and runs, evaluate, summarise
+/// sweeps and plot curves.
+struct Allot: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "allot",
+    abstract: "Inspect, evaluate, summarise and plot Allot runs.",
+    subcommands: [Inspect.self, Evaluate.self, Summarize.self, Plot.self])
+}
+
+/// Prints `message` as one paragraph on stderr and exits non-zero.
+func fail(_ message: String) -> Never {
+  FileHandle.standardError.write(Data("allot: error: \(message)\n".utf8))
+  Foundation.exit(1)
+}
+
+/// A checkpoint named by its file or its run directory (the newest valid one).
+func openCheckpoint(_ argument: String) -> (URL, CheckpointData) {
+  do {
+    let found = try RunCheckpoints.locate(argument, experiment: "", root: ".")
+    for warning in found.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+    return (found.url, found.data)
+  } catch {
+    fail("\(error)")
+  }
+}
+
+struct Inspect: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show a checkpoint: step, model, parameter names and shapes, and the run's metrics so far.")
+
+  @Argument(help: "A checkpoint file or a run directory.")
+  var path: String
+
+  @Flag(help: "Also print the resolved config saved in the checkpoint.")
+  var config = false
+
+  func run() throws {
+    let (url, data) = openCheckpoint(path)
+    print("checkpoint: \(url.path)")
+    for key in ["step", "kind", "createdAt", "allotVersion", "formatVersion"] {
+      if let value = data.attributes[key] { print("\(key): \(value)") }
+    }
+    let model = data.tensors.filter { $0.0.hasPrefix("model/") }
+    let count = model.reduce(0) { $0 + $1.1.count }
+    print("parameters: \(count) in \(model.count) tensors")
+    let width = model.map(\.0.count).max() ?? 0
+    for (name, tensor) in model {
+      print("  \(name.dropFirst(6))\(String(repeating: " ", count: width - name.count + 2)) \(tensor.shape)")
+    }
+    let others = data.tensors.count - model.count
+    print("other tensors: \(others) (optimizer moments, trainer state)")
+    for (name, values) in data.integers.sorted(by: { $0.key < $1.key }) {
+      print("  \(name) = \(values)")
+    }
+    let metrics = (try? MetricsLog.read(url.deletingLastPathComponent().appendingPathComponent("metrics.jsonl"))) ?? []
+    if let last = metrics.last {
+      print("metrics: \(metrics.count) lines, last at step \(last.step):")
+      for key in last.values.keys.sorted() { print("  \(key) = \(last.values[key]!)") }
+    }
+    if config, case .string(let text)? = data.attributes["config"] { print("config:\n\(text)") }
+  }
+}
+
+struct Evaluate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Evaluate a checkpoint on its task's test split and print the eval metrics.")
+
+  @Argument(help: "A checkpoint file or a run directory.")
+  var path: String
+
+  func run() throws {
+    let (url, data) = openCheckpoint(path)
+    do {
+      let trainer = try restoredTrainer(data, file: url.path)
+      print("checkpoint: \(url.path) (step \(trainer.step))")
+      for (key, value) in trainer.evaluate().sorted(by: { $0.key < $1.key }) { print("\(key) \(value)") }
+    } catch {
+      fail("\(error)")
+    }
+  }
+}
+
+struct Summarize: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Summarise a sweep: one row per setting, mean ± std over seeds, best marked.")
+
+  @Argument(help: "A folder of run directories (a sweep).")
+  var folder: String
+
+  @Option(help: "The metric to score runs by (its last logged value).")
+  var metric = "eval/accuracy"
+
+  @Flag(help: "Lower is better (for losses).")
+  var minimize = false
+
+  func run() throws {
+    do {
+      let runs = try RunSummary.runs(in: URL(fileURLWithPath: folder))
+      guard !runs.isEmpty else { fail("\(folder) holds no run directories (folders with a config.json)") }
+      let table = try SweepTable(runs: runs, metric: metric)
+      print(table.markdown(minimize: minimize))
+      if let best = table.best(minimize: minimize) {
+        print("\nbest: " + (best.setting.isEmpty ? "(single setting)" : best.setting.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
+          + String(format: "  %@ %.4f ± %.4f over %d runs", metric, best.mean, best.std, best.values.count))
+      }
+    } catch {
+      fail("\(error)")
+    }
+  }
+}
+
+struct Plot: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Plot a metric against the step for one or more runs, as an SVG file.")
+
+  @Argument(help: "Run directories, sweep folders (every run inside) or metrics.jsonl files.")
+  var paths: [String]
+
+  @Option(help: "The metric to plot.")
+  var metric = "loss/train"
+
+  @Option(name: .shortAndLong, help: "The SVG file to write.")
+  var output: String
+
+  @Option(help: "The chart title (default: the metric).")
+  var title: String?
+
+  func run() throws {
+    var series: [SVGPlot.Series] = []
+    do {
+      for path in paths {
+        let url = URL(fileURLWithPath: path)
+        let files: [(String, URL)]
+        if path.hasSuffix(".jsonl") {
+          files = [(url.deletingLastPathComponent().lastPathComponent, url)]
+        } else {
+          files = try RunSummary.runs(in: url).map {
+            ($0.directory.lastPathComponent, $0.directory.appendingPathComponent("metrics.jsonl"))
+          }
+        }
+        for (label, file) in files {
+          let points = try MetricsLog.read(file).compactMap { r in r.values[metric].map { (Double(r.step), $0) } }
+          if points.isEmpty { FileHandle.standardError.write(Data("warning: \(file.path) has no \(metric)\n".utf8)) }
+          series.append(SVGPlot.Series(label: label, points: points))
+        }
+      }
+    } catch {
+      fail("\(error)")
+    }
+    guard series.contains(where: { !$0.points.isEmpty }) else { fail("no run had the metric \(metric)") }
+    series = Self.shortLabels(series)
+    let svg = SVGPlot(title: title ?? metric, yLabel: metric, series: series).render()
+    do {
+      try Data(svg.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+    } catch {
+      fail("cannot write \(output): \(error.localizedDescription)")
+    }
+    print("wrote \(output) (\(series.count) runs)")
+  }
+
+  /// `name__seed3__20261124-203539` becomes `name s3`; the timestamp is kept only where
+  /// two runs would otherwise share a label.
+  static func shortLabels(_ series: [SVGPlot.Series]) -> [SVGPlot.Series] {
+    func short(_ label: String) -> String {
+      let parts = label.components(separatedBy: "__")
+      guard parts.count == 3, parts[1].hasPrefix("seed") else { return label }
+      return "\(parts[0]) s\(parts[1].dropFirst(4))"
+    }
+    let counts = Dictionary(grouping: series.map { short($0.label) }, by: { $0 }).mapValues(\.count)
+    return series.map { s in
+      var copy = s
+      let label = short(s.label)
+      copy.label = counts[label]! > 1 ? "\(label) \(s.label.components(separatedBy: "__").last ?? "")" : label
+      return copy
+    }
+  }
+}
+
+Allot.main()

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+@testable import Training
+
+/// Runs the real `allot` executable (built next to the test bundle).
+private func allot(_ arguments: [String]) throws -> (Int32, String, String) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    .deletingLastPathComponent().appendingPathComponent("allot")
+  process.arguments = arguments
+  let (out, err) = (Pipe(), Pipe())
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  let o = out.fileHandleForReading.readDataToEndOfFile()
+  let e = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+/// A small sweep: two learning rates × two seeds.
+private func makeSweep() throws -> URL {
+  let root = FileManager.default.temporaryDirectory.appendingPathComponent("allot-sweep-\(UUID().uuidString)")
+  for lr in ["0.01", "0.003"] {
+    for seed in ["0", "1"] {
+      let (status, _, err) = try TrainProcess.run([
+        "--quiet", "--output", root.path, "--set", "run.name=lr\(lr)", "--set", "run.seed=\(seed)",
+        "--set", "optimizer.learningRate=\(lr)", "--set", "run.steps=40", "--set", "logging.evalEvery=20",
+        "--set", "task.trainSize=300", "--set", "task.testSize=100", "--set", "model.hidden=[8]",
+      ])
+      #expect(status == 0, "\(err)")
+    }
+  }
+  return root
+}
+
+@Test func summarizeGroupsSeedsPerSettingAndMarksTheBest() throws {
+  let root = try makeSweep()
+  let (status, out, err) = try allot(["summarize", root.path])
+  #expect(status == 0, "\(err)")
+  let lines = out.split(separator: "\n").map(String.init)
+  #expect(lines[0] == "| optimizer.learningRate | runs | eval/accuracy mean ± std |")
+  #expect(lines.filter { $0.hasPrefix("| 0.01 | 2 |") || $0.hasPrefix("| 0.003 | 2 |") }.count == 2)
+  #expect(out.contains("**best**"))
+  // The table's numbers are the runs' own final eval/accuracy values.
+  let runs = try RunSummary.runs(in: root)
+  let table = try SweepTable(runs: runs, metric: "eval/accuracy")
+  let row = try #require(table.rows.first { $0.setting[0].1 == "0.01" })
+  let finals = runs.filter { $0.config.optimizer.learningRate == 0.01 }.compactMap { $0.last("eval/accuracy") }
+  #expect(row.values.sorted() == finals.sorted())
+  #expect(abs(row.mean - finals.reduce(0, +) / 2) < 1e-12)
+  #expect(out.contains(String(format: "%.4f ± %.4f", row.mean, row.std)))
+}
+
+@Test func plotWritesAnSVGWithOneLinePerRun() throws {
+  let root = try makeSweep()
+  let svg = root.appendingPathComponent("loss.svg")
+  let (status, out, err) = try allot(["plot", root.path, "--metric", "loss/train", "-o", svg.path])
+  #expect(status == 0, "\(err)")
+  #expect(out.contains("wrote \(svg.path) (4 runs)"))
+  let text = try String(contentsOf: svg, encoding: .utf8)
+  #expect(text.hasPrefix("<svg"))
+  #expect(text.components(separatedBy: "<polyline").count - 1 == 4)
+  #expect(text.contains("lr0.01 s0") && text.contains("lr0.003 s1"))
+  let (missing, _, missingErr) = try allot(["plot", root.path, "--metric", "no/such", "-o", svg.path])
+  #expect(missing == 1)
+  #expect(missingErr.contains("no run had the metric no/such"))
+}
+
+@Test func inspectAndEvaluateACheckpoint() throws {
+  let root = try makeSweep()
+  let run = try #require(RunSummary.runs(in: root).first)
+  let (status, out, err) = try allot(["inspect", run.directory.path])
+  #expect(status == 0, "\(err)")
+  #expect(out.contains("step: 40"))
+  #expect(out.contains("parameters: 51 in 4 tensors"))  // 2·8 + 8 + 8·3 + 3
+  #expect(out.contains("layers.0.weight"))
+  #expect(out.contains("[8, 2]"))
+  #expect(out.contains("metrics: "))
+  let (evalStatus, evalOut, evalErr) = try allot(["evaluate", run.directory.path])
+  #expect(evalStatus == 0, "\(evalErr)")
+  let reported = try #require(
+    evalOut.split(separator: "\n").first { $0.hasPrefix("eval/accuracy ") }.flatMap { Double($0.split(separator: " ")[1]) })
+  #expect(reported == run.last("eval/accuracy"))  // the same number the run logged at its end
+  let (bad, _, badErr) = try allot(["inspect", root.appendingPathComponent("nothing").path])
+  #expect(bad == 1)
+  #expect(badErr.contains("no such file or directory"))
+}
