@@ -9,6 +9,8 @@ public final class ProgressReporter {
   let startStep: Int
   let start = Date()
   private var lastDraw = Date.distantPast
+  /// The latest value of each shown key (evaluations happen only every so often).
+  private var latest: [String: Double] = [:]
 
   /// `keys` are the metrics shown on each line, in order.
   public init(totalSteps: Int, startStep: Int, quiet: Bool, keys: [String]) {
@@ -23,7 +25,8 @@ public final class ProgressReporter {
     let elapsed = Date().timeIntervalSince(start)
     let done = step - startStep
     let eta = done > 0 ? elapsed / Double(done) * Double(totalSteps - step) : 0
-    let shown = keys.compactMap { k in metrics[k].map { "\(k) \(String(format: "%.4g", $0))" } }
+    for k in keys { if let v = metrics[k] { latest[k] = v } }
+    let shown = keys.compactMap { k in latest[k].map { "\(k) \(String(format: "%.4g", $0))" } }
       .joined(separator: "  ")
     if interactive {
       guard Date().timeIntervalSince(lastDraw) > 0.1 || step == totalSteps else { return }
