@@ -10,11 +10,13 @@ func benchmarkCheckpoint() {
   let blocks = ModuleList((0..<4).map { _ in TransformerBlock(width: 144, heads: 4, rng: &rng) })
   let adam = Adam(parameters: blocks.namedParameters())
   var data = CheckpointData()
-  data.tensors = blocks.namedParameters().map { ("model/\($0.0)", $0.1) }
+  data.tensors =
+    blocks.namedParameters().map { ("model/\($0.0)", $0.1) }
     + adam.namedState().map { ("optimizer/\($0.0)", $0.1) }
   data.integers = ["optimizer/step": [0], "rng/data": [1, 2, 3, 4]]
   let floats = data.tensors.reduce(0) { $0 + $1.1.count }
-  let folder = FileManager.default.temporaryDirectory.appendingPathComponent("allot-bench-\(UUID().uuidString)")
+  let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "allot-bench-\(UUID().uuidString)")
   try! FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
   defer { try? FileManager.default.removeItem(at: folder) }
   let url = folder.appendingPathComponent("ckpt.h5")
@@ -35,5 +37,8 @@ func benchmarkCheckpoint() {
   print(
     "checkpoint: \(blocks.parameterCount) parameters + Adam m, v = \(floats) floats in "
       + "\(data.tensors.count) tensors, \(bytes / 1024) KiB on disk")
-  print(String(format: "  save (atomic, fsync) %.1f ms   load + strict restore %.1f ms   (median of 7)", median(saves), median(loads)))
+  print(
+    String(
+      format: "  save (atomic, fsync) %.1f ms   load + strict restore %.1f ms   (median of 7)",
+      median(saves), median(loads)))
 }

@@ -104,7 +104,9 @@ func benchmarkMLP(withReferences: Bool) {
       format: "  GEMM-only floor %7.1f steps/s (Allot reaches %.0f%% of it)", 1 / floorSeconds,
       100 * floorSeconds / seconds))
   if let torch = pytorchReference("mlp.py", key: "steps_per_sec") {
-    print(String(format: "  PyTorch         %7.1f steps/s   Allot/PyTorch = %.2f×", torch, allot / torch))
+    print(
+      String(
+        format: "  PyTorch         %7.1f steps/s   Allot/PyTorch = %.2f×", torch, allot / torch))
   }
 }
 
@@ -118,7 +120,9 @@ func mlpGemmOnlySeconds() -> Double {
   let outputs = sizes.map { Tensor.zeros([batch, $0.1]) }
   let weightGrads = sizes.map { Tensor.zeros([$0.1, $0.0]) }
   let inputGrads = sizes.map { Tensor.zeros([batch, $0.0]) }
-  func raw(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: Tensor, _ b: Tensor, _ c: Tensor) {
+  func raw(
+    _ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: Tensor, _ b: Tensor, _ c: Tensor
+  ) {
     a.withUnsafeBufferPointer { pa in
       b.withUnsafeBufferPointer { pb in
         c.withUnsafeMutableBufferPointer { pc in

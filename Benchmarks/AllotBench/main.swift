@@ -6,7 +6,9 @@ import TensorCore
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 var threads = 1
-if let i = arguments.firstIndex(of: "--threads"), i + 1 < arguments.count, let n = Int(arguments[i + 1]) {
+if let i = arguments.firstIndex(of: "--threads"), i + 1 < arguments.count,
+  let n = Int(arguments[i + 1])
+{
   threads = n
   arguments.removeSubrange(i...(i + 1))
 }
@@ -25,7 +27,9 @@ let suites: [(String, () -> Void)] = [
 let chosen = arguments.isEmpty ? suites.map(\.0) : arguments
 for name in chosen {
   guard let suite = suites.first(where: { $0.0 == name }) else {
-    print("allot-bench: unknown suite '\(name)'; choose from \(suites.map(\.0).joined(separator: ", "))")
+    print(
+      "allot-bench: unknown suite '\(name)'; choose from \(suites.map(\.0).joined(separator: ", "))"
+    )
     exit(2)
   }
   print("\n== \(name) ==")

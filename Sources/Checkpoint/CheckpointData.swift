@@ -28,12 +28,17 @@ public struct CheckpointData {
   public func write(to url: URL) throws {
     let folder = url.deletingLastPathComponent()
     let temporary = folder.appendingPathComponent(
-      ".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
+      ".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
+    )
     do {
       try writeUnsafely(to: temporary.path)
       try fsync(path: temporary.path)
       guard rename(temporary.path, url.path) == 0 else {
-        throw CheckpointError(file: url.path, message: "cannot rename the finished temporary file into place (\(String(cString: strerror(errno))))")
+        throw CheckpointError(
+          file: url.path,
+          message:
+            "cannot rename the finished temporary file into place (\(String(cString: strerror(errno))))"
+        )
       }
       try fsync(path: folder.path)
     } catch {
@@ -44,23 +49,27 @@ public struct CheckpointData {
 
   private func writeUnsafely(to path: String) throws {
     let names = tensors.map(\.0) + Array(integers.keys) + Array(doubles.keys)
-    if let duplicate = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 }) {
+    if let duplicate = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })
+    {
       throw CheckpointError(file: path, object: "/" + duplicate.key, message: "is named twice")
     }
     let file = try H5File.create(path)
     for (name, tensor) in tensors {
       try tensor.withUnsafeBufferPointer { buffer in
-        try file.write("/" + name, shape: tensor.shape, type: allot_h5t_native_float(), buffer.baseAddress)
+        try file.write(
+          "/" + name, shape: tensor.shape, type: allot_h5t_native_float(), buffer.baseAddress)
       }
     }
     for (name, values) in integers.sorted(by: { $0.key < $1.key }) {
       try values.withUnsafeBufferPointer {
-        try file.write("/" + name, shape: [values.count], type: allot_h5t_native_int64(), $0.baseAddress)
+        try file.write(
+          "/" + name, shape: [values.count], type: allot_h5t_native_int64(), $0.baseAddress)
       }
     }
     for (name, values) in doubles.sorted(by: { $0.key < $1.key }) {
       try values.withUnsafeBufferPointer {
-        try file.write("/" + name, shape: [values.count], type: allot_h5t_native_double(), $0.baseAddress)
+        try file.write(
+          "/" + name, shape: [values.count], type: allot_h5t_native_double(), $0.baseAddress)
       }
     }
     var all = attributes
@@ -80,7 +89,8 @@ public struct CheckpointData {
     var data = CheckpointData()
     for name in file.attributeNames() { data.attributes[name] = try file.attribute(name) }
     guard let version = data.attributes["formatVersion"] else {
-      throw CheckpointError(file: path, object: "@formatVersion", message: "missing: this is not an Allot checkpoint")
+      throw CheckpointError(
+        file: path, object: "@formatVersion", message: "missing: this is not an Allot checkpoint")
     }
     guard version == .integer(formatVersion) else {
       throw CheckpointError(
@@ -95,16 +105,26 @@ public struct CheckpointData {
       case .float32:
         let tensor = Tensor.zeros(shape)
         try tensor.withUnsafeMutableBufferPointer { buffer in
-          if count > 0 { try file.read(name, type: allot_h5t_native_float(), into: buffer.baseAddress!) }
+          if count > 0 {
+            try file.read(name, type: allot_h5t_native_float(), into: buffer.baseAddress!)
+          }
         }
         data.tensors.append((key, tensor))
       case .int64:
         var values = [Int64](repeating: 0, count: count)
-        if count > 0 { try values.withUnsafeMutableBytes { try file.read(name, type: allot_h5t_native_int64(), into: $0.baseAddress!) } }
+        if count > 0 {
+          try values.withUnsafeMutableBytes {
+            try file.read(name, type: allot_h5t_native_int64(), into: $0.baseAddress!)
+          }
+        }
         data.integers[key] = values
       case .float64:
         var values = [Double](repeating: 0, count: count)
-        if count > 0 { try values.withUnsafeMutableBytes { try file.read(name, type: allot_h5t_native_double(), into: $0.baseAddress!) } }
+        if count > 0 {
+          try values.withUnsafeMutableBytes {
+            try file.read(name, type: allot_h5t_native_double(), into: $0.baseAddress!)
+          }
+        }
         data.doubles[key] = values
       }
     }
@@ -115,7 +135,9 @@ public struct CheckpointData {
   /// Every missing, unexpected or mis-shaped entry is reported together in one error.
   public func restore(_ targets: [(String, Tensor)], prefix: String, file: String) throws {
     let saved = Dictionary(
-      tensors.filter { $0.0.hasPrefix(prefix + "/") }.map { (String($0.0.dropFirst(prefix.count + 1)), $0.1) },
+      tensors.filter { $0.0.hasPrefix(prefix + "/") }.map {
+        (String($0.0.dropFirst(prefix.count + 1)), $0.1)
+      },
       uniquingKeysWith: { a, _ in a })
     var problems: [String] = []
     for (name, target) in targets {
@@ -134,7 +156,8 @@ public struct CheckpointData {
     guard problems.isEmpty else {
       throw CheckpointError(
         file: file, object: "/" + prefix,
-        message: "does not fit (\(problems.count) problems):\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
+        message: "does not fit (\(problems.count) problems):\n"
+          + problems.map { "  - \($0)" }.joined(separator: "\n"))
     }
     for (name, target) in targets { target.assign(saved[name]!) }
   }
@@ -145,5 +168,7 @@ private func fsync(path: String) throws {
   let fd = open(path, O_RDONLY)
   guard fd >= 0 else { throw CheckpointError(file: path, message: "cannot open for fsync") }
   defer { close(fd) }
-  guard Foundation.fsync(fd) == 0 else { throw CheckpointError(file: path, message: "fsync failed") }
+  guard Foundation.fsync(fd) == 0 else {
+    throw CheckpointError(file: path, message: "fsync failed")
+  }
 }

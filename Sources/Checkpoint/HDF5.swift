@@ -63,13 +63,16 @@ final class H5File {
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
       throw CheckpointError(file: path, message: "no such file")
     }
-    if isDirectory.boolValue { throw CheckpointError(file: path, message: "is a directory, not a checkpoint file") }
+    if isDirectory.boolValue {
+      throw CheckpointError(file: path, message: "is a directory, not a checkpoint file")
+    }
     if H5Fis_hdf5(path) <= 0 {
       throw CheckpointError(file: path, message: "is not an HDF5 file (or its header is damaged)")
     }
     let id = H5Fopen(path, allot_h5f_acc_rdonly(), allot_h5p_default())
     guard id >= 0 else {
-      throw CheckpointError(file: path, message: "cannot be opened: the file is truncated or corrupt")
+      throw CheckpointError(
+        file: path, message: "cannot be opened: the file is truncated or corrupt")
     }
     return H5File(path: path, id: id)
   }
@@ -89,11 +92,16 @@ final class H5File {
     let space = try dataspace(shape, object: name)
     let lcpl = H5Handle(H5Pcreate(allot_h5p_link_create()), H5Pclose)
     H5Pset_create_intermediate_group(lcpl.id, 1)
-    let dataset = H5Dcreate2(handle.id, name, type, space.id, lcpl.id, allot_h5p_default(), allot_h5p_default())
-    guard dataset >= 0 else { throw CheckpointError(file: path, object: name, message: "cannot create the dataset") }
+    let dataset = H5Dcreate2(
+      handle.id, name, type, space.id, lcpl.id, allot_h5p_default(), allot_h5p_default())
+    guard dataset >= 0 else {
+      throw CheckpointError(file: path, object: name, message: "cannot create the dataset")
+    }
     let d = H5Handle(dataset, H5Dclose)
     if shape.reduce(1, *) > 0 {
-      guard H5Dwrite(d.id, type, allot_h5s_all(), allot_h5s_all(), allot_h5p_default(), pointer) >= 0 else {
+      guard
+        H5Dwrite(d.id, type, allot_h5s_all(), allot_h5s_all(), allot_h5p_default(), pointer) >= 0
+      else {
         throw CheckpointError(file: path, object: name, message: "writing the data failed")
       }
     }
@@ -108,7 +116,9 @@ final class H5File {
     case (H5T_FLOAT, 4): kind = .float32
     case (H5T_FLOAT, 8): kind = .float64
     case (H5T_INTEGER, 8): kind = .int64
-    default: throw CheckpointError(file: path, object: name, message: "has an element type Allot does not store")
+    default:
+      throw CheckpointError(
+        file: path, object: name, message: "has an element type Allot does not store")
     }
     return (kind, try shape(of: d, name: name))
   }
@@ -117,8 +127,10 @@ final class H5File {
   func read(_ name: String, type: hid_t, into pointer: UnsafeMutableRawPointer) throws {
     let d = try openDataset(name)
     if try shape(of: d, name: name).reduce(1, *) == 0 { return }
-    guard H5Dread(d.id, type, allot_h5s_all(), allot_h5s_all(), allot_h5p_default(), pointer) >= 0 else {
-      throw CheckpointError(file: path, object: name, message: "cannot be read: the file is truncated or corrupt")
+    guard H5Dread(d.id, type, allot_h5s_all(), allot_h5s_all(), allot_h5p_default(), pointer) >= 0
+    else {
+      throw CheckpointError(
+        file: path, object: name, message: "cannot be read: the file is truncated or corrupt")
     }
   }
 
@@ -131,25 +143,33 @@ final class H5File {
         handle.id, H5_INDEX_NAME, H5_ITER_INC,
         { _, name, info, context in
           if let info, info.pointee.type == H5O_TYPE_DATASET, let name, let context {
-            Unmanaged<Box>.fromOpaque(context).takeUnretainedValue().paths.append("/" + String(cString: name))
+            Unmanaged<Box>.fromOpaque(context).takeUnretainedValue().paths.append(
+              "/" + String(cString: name))
           }
           return 0
         }, Unmanaged.passUnretained(box).toOpaque(), UInt32(H5O_INFO_BASIC))
     }
-    guard status >= 0 else { throw CheckpointError(file: path, message: "cannot list its contents: the file is truncated or corrupt") }
+    guard status >= 0 else {
+      throw CheckpointError(
+        file: path, message: "cannot list its contents: the file is truncated or corrupt")
+    }
     return box.paths
   }
 
   private func openDataset(_ name: String) throws -> H5Handle {
     let id = H5Dopen2(handle.id, name, allot_h5p_default())
-    guard id >= 0 else { throw CheckpointError(file: path, object: name, message: "no such dataset") }
+    guard id >= 0 else {
+      throw CheckpointError(file: path, object: name, message: "no such dataset")
+    }
     return H5Handle(id, H5Dclose)
   }
 
   private func shape(of d: H5Handle, name: String) throws -> [Int] {
     let space = H5Handle(H5Dget_space(d.id), H5Sclose)
     let rank = Int(H5Sget_simple_extent_ndims(space.id))
-    guard rank >= 0 else { throw CheckpointError(file: path, object: name, message: "has an unreadable shape") }
+    guard rank >= 0 else {
+      throw CheckpointError(file: path, object: name, message: "has an unreadable shape")
+    }
     var dims = [hsize_t](repeating: 0, count: max(rank, 1))
     H5Sget_simple_extent_dims(space.id, &dims, nil)
     return dims.prefix(rank).map { Int($0) }
@@ -160,7 +180,9 @@ final class H5File {
       shape.isEmpty
       ? H5Screate(H5S_SCALAR)
       : H5Screate_simple(Int32(shape.count), shape.map { hsize_t($0) }, nil)
-    guard id >= 0 else { throw CheckpointError(file: path, object: object, message: "bad shape \(shape)") }
+    guard id >= 0 else {
+      throw CheckpointError(file: path, object: object, message: "bad shape \(shape)")
+    }
     return H5Handle(id, H5Sclose)
   }
 
@@ -174,8 +196,11 @@ final class H5File {
     case .integer: type = H5Handle(H5Tcopy(allot_h5t_native_int64()), H5Tclose)
     case .double: type = H5Handle(H5Tcopy(allot_h5t_native_double()), H5Tclose)
     }
-    let id = H5Acreate2(handle.id, name, type.id, scalar.id, allot_h5p_default(), allot_h5p_default())
-    guard id >= 0 else { throw CheckpointError(file: path, object: "@" + name, message: "cannot create the attribute") }
+    let id = H5Acreate2(
+      handle.id, name, type.id, scalar.id, allot_h5p_default(), allot_h5p_default())
+    guard id >= 0 else {
+      throw CheckpointError(file: path, object: "@" + name, message: "cannot create the attribute")
+    }
     let attribute = H5Handle(id, H5Aclose)
     let status: herr_t
     switch value {
@@ -187,27 +212,34 @@ final class H5File {
     case .integer(var i): status = H5Awrite(attribute.id, type.id, &i)
     case .double(var d): status = H5Awrite(attribute.id, type.id, &d)
     }
-    guard status >= 0 else { throw CheckpointError(file: path, object: "@" + name, message: "writing failed") }
+    guard status >= 0 else {
+      throw CheckpointError(file: path, object: "@" + name, message: "writing failed")
+    }
   }
 
   func attributeNames() -> [String] {
     var info = H5O_info_t()
     guard H5Oget_info2(handle.id, &info, UInt32(H5O_INFO_NUM_ATTRS)) >= 0 else { return [] }
     return (0..<Int(info.num_attrs)).compactMap { i in
-      let id = H5Aopen_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(i), allot_h5p_default(), allot_h5p_default())
+      let id = H5Aopen_by_idx(
+        handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(i), allot_h5p_default(),
+        allot_h5p_default())
       guard id >= 0 else { return nil }
       let attribute = H5Handle(id, H5Aclose)
       let length = H5Aget_name(attribute.id, 0, nil)
       guard length >= 0 else { return nil }
       var buffer = [CChar](repeating: 0, count: Int(length) + 1)
       H5Aget_name(attribute.id, buffer.count, &buffer)
-      return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      return String(
+        decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
   }
 
   func attribute(_ name: String) throws -> AttributeValue {
     let id = H5Aopen(handle.id, name, allot_h5p_default())
-    guard id >= 0 else { throw CheckpointError(file: path, object: "@" + name, message: "missing attribute") }
+    guard id >= 0 else {
+      throw CheckpointError(file: path, object: "@" + name, message: "missing attribute")
+    }
     let attribute = H5Handle(id, H5Aclose)
     let stored = H5Handle(H5Aget_type(attribute.id), H5Tclose)
     switch H5Tget_class(stored.id) {
@@ -241,7 +273,8 @@ final class H5File {
       }
       return .double(value)
     default:
-      throw CheckpointError(file: path, object: "@" + name, message: "has a type Allot does not store")
+      throw CheckpointError(
+        file: path, object: "@" + name, message: "has a type Allot does not store")
     }
   }
 

@@ -20,8 +20,10 @@ public struct RunCheckpoints: Sendable {
   /// Every checkpoint file, oldest first.
   public func all() -> [(step: Int, url: URL)] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-    return names.compactMap { name in Self.step(of: name).map { ($0, directory.appendingPathComponent(name)) } }
-      .sorted { $0.step < $1.step }
+    return names.compactMap { name in
+      Self.step(of: name).map { ($0, directory.appendingPathComponent(name)) }
+    }
+    .sorted { $0.step < $1.step }
   }
 
   /// Writes `data` as the checkpoint of `step`, then deletes older ones beyond `keep`,
@@ -52,7 +54,8 @@ public struct RunCheckpoints: Sendable {
     }
     throw CheckpointError(
       file: directory.path,
-      message: "holds no valid checkpoint:\n" + warnings.map { "  - \($0)" }.joined(separator: "\n"))
+      message: "holds no valid checkpoint:\n" + warnings.map { "  - \($0)" }.joined(separator: "\n")
+    )
   }
 
   /// Resolves a resume argument: a checkpoint file, a run directory (its newest valid
@@ -71,7 +74,9 @@ public struct RunCheckpoints: Sendable {
       guard let newest = runs.last else {
         throw CheckpointError(
           file: rootURL.path,
-          message: "has no run of experiment '\(experiment)' with a checkpoint to resume (looked for \(experiment)__*/ckpt_*.h5)")
+          message:
+            "has no run of experiment '\(experiment)' with a checkpoint to resume (looked for \(experiment)__*/ckpt_*.h5)"
+        )
       }
       return try RunCheckpoints(directory: newest).newestValid()
     }
@@ -80,7 +85,8 @@ public struct RunCheckpoints: Sendable {
       throw CheckpointError(file: argument, message: "no such file or directory to resume from")
     }
     if isDirectory.boolValue {
-      return try RunCheckpoints(directory: URL(fileURLWithPath: argument, isDirectory: true)).newestValid()
+      return try RunCheckpoints(directory: URL(fileURLWithPath: argument, isDirectory: true))
+        .newestValid()
     }
     let url = URL(fileURLWithPath: argument)
     return (url, try CheckpointData.read(from: url), [])

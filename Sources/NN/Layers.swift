@@ -6,8 +6,7 @@ public final class Linear: Module {
   public let weight: Tensor
   public let bias: Tensor?
 
-  public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: inout RandomState)
-  {
+  public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: inout RandomState) {
     let bound = 1 / Float(max(inFeatures, 1)).squareRoot()
     weight = .uniform(
       [outFeatures, inFeatures], low: -bound, high: bound, rng: &rng, requiresGrad: true)

@@ -50,7 +50,9 @@ extension Tensor {
     let out = Tensor(uninitialized: [b, t, d])
     // Attention weights, kept for the backward pass: [B, H, T, S].
     let probabilities = Tensor(uninitialized: [b, heads, t, s])
-    let (q, k, v, o, p) = (query.pointer, key.pointer, value.pointer, out.pointer, probabilities.pointer)
+    let (q, k, v, o, p) = (
+      query.pointer, key.pointer, value.pointer, out.pointer, probabilities.pointer
+    )
     for bi in 0..<b {
       let pad = keyPadding?[bi] ?? 0
       for h in 0..<heads {

@@ -74,7 +74,8 @@ extension Tensor {
       "oneHot: \(indices.count) indices do not fill shape \(outer)")
     let t = zeros(outer + [classes])
     for (i, k) in indices.enumerated() {
-      require(k >= 0 && k < classes, "oneHot: index \(k) at position \(i) is outside 0..<\(classes)")
+      require(
+        k >= 0 && k < classes, "oneHot: index \(k) at position \(i) is outside 0..<\(classes)")
       t.pointer[i * classes + k] = 1
     }
     return t

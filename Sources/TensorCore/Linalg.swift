@@ -158,7 +158,9 @@ extension Tensor {
     let rows = x.count / Swift.max(inFeatures, 1)
     let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
     if let bias {
-      for r in 0..<rows { (out.pointer + r * outFeatures).update(from: bias.pointer, count: outFeatures) }
+      for r in 0..<rows {
+        (out.pointer + r * outFeatures).update(from: bias.pointer, count: outFeatures)
+      }
     }
     sgemm(
       false, true, m: rows, n: outFeatures, k: inFeatures, x.pointer, weight.pointer,

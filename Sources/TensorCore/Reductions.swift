@@ -10,7 +10,8 @@ extension Tensor {
   {
     let reduce = Set((axes ?? Array(0..<rank)).map { Shape.axis($0, rank: rank, op: op) })
     let kept = shape.enumerated().map { reduce.contains($0.offset) ? 1 : $0.element }
-    let out = keepDims ? kept : shape.enumerated().filter { !reduce.contains($0.offset) }.map(\.element)
+    let out =
+      keepDims ? kept : shape.enumerated().filter { !reduce.contains($0.offset) }.map(\.element)
     return (kept, out)
   }
 

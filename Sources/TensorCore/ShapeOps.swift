@@ -88,7 +88,9 @@ extension Tensor {
   public func transposed(_ axis0: Int = -2, _ axis1: Int = -1) -> Tensor {
     require(rank >= 2, "transpose: needs rank ≥ 2, got shape \(shape)")
     var perm = Array(0..<rank)
-    perm.swapAt(Shape.axis(axis0, rank: rank, op: "transpose"), Shape.axis(axis1, rank: rank, op: "transpose"))
+    perm.swapAt(
+      Shape.axis(axis0, rank: rank, op: "transpose"), Shape.axis(axis1, rank: rank, op: "transpose")
+    )
     return permuted(perm)
   }
 
@@ -126,7 +128,10 @@ extension Tensor {
       var lhs = t.shape
       var rhs = first.shape
       require(
-        t.rank == first.rank && { lhs[a] = 0; rhs[a] = 0; return lhs == rhs }(),
+        t.rank == first.rank
+          && {
+            lhs[a] = 0; rhs[a] = 0; return lhs == rhs
+          }(),
         "concat: shapes \(tensors.map(\.shape)) differ outside axis \(axis)")
     }
     var outShape = first.shape
@@ -169,7 +174,8 @@ extension Tensor {
     for (i, k) in indices.enumerated() {
       require(
         k >= 0 && k < size,
-        "indexSelect: index \(k) at position \(i) is outside 0..<\(size) on axis \(axis) of shape \(shape)")
+        "indexSelect: index \(k) at position \(i) is outside 0..<\(size) on axis \(axis) of shape \(shape)"
+      )
     }
     var outShape = shape
     outShape[a] = indices.count

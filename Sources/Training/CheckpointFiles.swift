@@ -16,14 +16,16 @@ enum CheckpointFiles {
   }
 
   static func save(
-    _ state: TrainingState, step: Int, config: ExperimentConfig, fingerprint: String, in directory: URL,
+    _ state: TrainingState, step: Int, config: ExperimentConfig, fingerprint: String,
+    in directory: URL,
     keep: Int
   ) throws -> URL {
     var data = CheckpointData()
     data.tensors = state.tensors
     data.integers = state.integers
     data.doubles = state.doubles
-    let configText = String(decoding: try JSONValue(encoding: config).data(pretty: true), as: UTF8.self)
+    let configText = String(
+      decoding: try JSONValue(encoding: config).data(pretty: true), as: UTF8.self)
     data.attributes = [
       "step": .integer(Int64(step)),
       "config": .string(configText),
@@ -44,7 +46,8 @@ enum CheckpointFiles {
       case .integer(let step)? = data.attributes["step"]
     else {
       throw CheckpointError(
-        file: file, message: "lacks the root attributes config, model and step of an Allot training checkpoint")
+        file: file,
+        message: "lacks the root attributes config, model and step of an Allot training checkpoint")
     }
     var state = TrainingState()
     state.tensors = data.tensors
@@ -74,7 +77,10 @@ public func restoredTrainer(_ data: CheckpointData, file: String) throws -> any 
   let config = try ConfigLoader.decode(configJSON: loaded.configJSON, source: file)
   let trainer = try makeTrainer(config)
   guard trainer.modelFingerprint == loaded.fingerprint else {
-    throw StateMismatch(problems: ["\(file) holds model '\(loaded.fingerprint)'", "its config builds '\(trainer.modelFingerprint)'"])
+    throw StateMismatch(problems: [
+      "\(file) holds model '\(loaded.fingerprint)'",
+      "its config builds '\(trainer.modelFingerprint)'",
+    ])
   }
   try trainer.restore(loaded.state)
   return trainer

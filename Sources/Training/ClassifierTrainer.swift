@@ -27,14 +27,16 @@ public final class ClassifierTrainer: Trainer {
       task.name, classes: task.classes, count: task.testSize, noise: task.noise, rng: &dataRNG)
     let activation = Activation(rawValue: config.model.activation.rawValue)!
     model = MLP([2] + config.model.hidden + [task.classes], activation: activation, rng: &modelRNG)
-    optimizer = makeOptimizer(config.optimizer, steps: config.run.steps, parameters: model.namedParameters())
+    optimizer = makeOptimizer(
+      config.optimizer, steps: config.run.steps, parameters: model.namedParameters())
     cursor = EpochCursor(count: train.count, seed: cursorSeed)
   }
 
   public var progressKeys: [String] { ["loss/train", "eval/accuracy"] }
 
   public var modelFingerprint: String {
-    "classifier mlp " + model.namedParameters().map { "\($0.0)\($0.1.shape)" }.joined(separator: " ")
+    "classifier mlp "
+      + model.namedParameters().map { "\($0.0)\($0.1.shape)" }.joined(separator: " ")
   }
 
   public func trainStep() -> [String: Double] {
@@ -102,7 +104,9 @@ public final class ClassifierTrainer: Trainer {
     var correct = 0
     for (row, label) in labels.enumerated() {
       let scores = values[(row * classes)..<((row + 1) * classes)]
-      if scores.indices.max(by: { scores[$0] < scores[$1] })! - row * classes == label { correct += 1 }
+      if scores.indices.max(by: { scores[$0] < scores[$1] })! - row * classes == label {
+        correct += 1
+      }
     }
     return Double(correct) / Double(max(labels.count, 1))
   }

@@ -170,20 +170,28 @@ extension ExperimentConfig {
       "must lie in 1...task.trainSize (\(task.trainSize))")
     check(
       optimizer.learningRate > 0, "optimizer.learningRate", optimizer.learningRate, "must be > 0")
-    check((0..<1).contains(optimizer.beta1), "optimizer.beta1", optimizer.beta1, "must lie in [0, 1)")
-    check((0..<1).contains(optimizer.beta2), "optimizer.beta2", optimizer.beta2, "must lie in [0, 1)")
+    check(
+      (0..<1).contains(optimizer.beta1), "optimizer.beta1", optimizer.beta1, "must lie in [0, 1)")
+    check(
+      (0..<1).contains(optimizer.beta2), "optimizer.beta2", optimizer.beta2, "must lie in [0, 1)")
     check(optimizer.eps > 0, "optimizer.eps", optimizer.eps, "must be > 0")
     check(optimizer.weightDecay >= 0, "optimizer.weightDecay", optimizer.weightDecay, "must be ≥ 0")
-    check((0..<1).contains(optimizer.momentum), "optimizer.momentum", optimizer.momentum, "must lie in [0, 1)")
+    check(
+      (0..<1).contains(optimizer.momentum), "optimizer.momentum", optimizer.momentum,
+      "must lie in [0, 1)")
     check(optimizer.warmupSteps >= 0, "optimizer.warmupSteps", optimizer.warmupSteps, "must be ≥ 0")
     check(
       (0...1).contains(optimizer.minLearningRateFactor), "optimizer.minLearningRateFactor",
       optimizer.minLearningRateFactor, "must lie in [0, 1]")
     check(optimizer.gradClip >= 0, "optimizer.gradClip", optimizer.gradClip, "must be ≥ 0 (0: off)")
-    check(checkpoint.every >= 0, "checkpoint.every", checkpoint.every, "must be ≥ 0 (0: only at the end)")
+    check(
+      checkpoint.every >= 0, "checkpoint.every", checkpoint.every,
+      "must be ≥ 0 (0: only at the end)")
     check(checkpoint.keep >= 1, "checkpoint.keep", checkpoint.keep, "must be ≥ 1")
     check(logging.every >= 1, "logging.every", logging.every, "must be ≥ 1")
-    check(logging.evalEvery >= 0, "logging.evalEvery", logging.evalEvery, "must be ≥ 0 (0: only at the end)")
+    check(
+      logging.evalEvery >= 0, "logging.evalEvery", logging.evalEvery,
+      "must be ≥ 0 (0: only at the end)")
     if !errors.isEmpty { throw ConfigErrors(errors: errors) }
   }
 }

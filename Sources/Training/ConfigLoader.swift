@@ -18,18 +18,22 @@ public enum ConfigLoader {
         let exists = FileManager.default.fileExists(atPath: url.path)
         throw ConfigError(
           source: file, path: "",
-          message: exists ? "cannot be read (is it a folder, or unreadable?)" : "file does not exist")
+          message: exists
+            ? "cannot be read (is it a folder, or unreadable?)" : "file does not exist")
       }
       let document = try JSONValue.parse(data, source: file)
       guard case .object = document else {
-        throw ConfigError(source: file, path: "", message: "must be a JSON object, got \(document.kindName)")
+        throw ConfigError(
+          source: file, path: "", message: "must be a JSON object, got \(document.kindName)")
       }
       if let version = document.value(at: ["schemaVersion"]),
         version != .number(Double(ExperimentConfig.currentSchemaVersion))
       {
         throw ConfigError(
           source: file, path: "schemaVersion",
-          message: "is \(version.brief); this build reads version \(ExperimentConfig.currentSchemaVersion)")
+          message:
+            "is \(version.brief); this build reads version \(ExperimentConfig.currentSchemaVersion)"
+        )
       }
       var errors: [ConfigError] = []
       checkKeys(document, against: schema, root: schema, path: [], source: file, errors: &errors)
@@ -41,9 +45,11 @@ public enum ConfigLoader {
     for override in overrides {
       let source = "--set \(override)"
       guard let eq = override.firstIndex(of: "="), eq != override.startIndex else {
-        throw ConfigError(source: source, path: "", message: "override must look like key.path=value")
+        throw ConfigError(
+          source: source, path: "", message: "override must look like key.path=value")
       }
-      let path = override[..<eq].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+      let path = override[..<eq].split(separator: ".", omittingEmptySubsequences: false).map(
+        String.init)
       let text = String(override[override.index(after: eq)...])
       guard let target = schema.value(at: path) else {
         throw ConfigError(
@@ -54,7 +60,8 @@ public enum ConfigLoader {
         throw ConfigError(
           source: source, path: path.joined(separator: "."),
           message: "is a section; set one of its keys: "
-            + sectionKeys(target).map { "\(path.joined(separator: ".")).\($0)" }.joined(separator: ", "))
+            + sectionKeys(target).map { "\(path.joined(separator: ".")).\($0)" }.joined(
+              separator: ", "))
       }
       let value = parseOverride(text, target: target)
       tree = tree.setting(value, at: path)
@@ -90,7 +97,8 @@ public enum ConfigLoader {
     for key in fields.keys.sorted() {
       let here = path + [key]
       if let expected = known[key] {
-        checkKeys(fields[key]!, against: expected, root: root, path: here, source: source, errors: &errors)
+        checkKeys(
+          fields[key]!, against: expected, root: root, path: here, source: source, errors: &errors)
       } else {
         errors.append(
           ConfigError(
@@ -156,9 +164,10 @@ public enum ConfigLoader {
       let message =
         context.debugDescription.hasPrefix("is ")
         ? context.debugDescription
-        : "is \(value?.brief ?? "invalid"); expected " + (value.map {
-          if case .number = $0 { "a whole number" } else { "a valid value" }
-        } ?? "a valid value")
+        : "is \(value?.brief ?? "invalid"); expected "
+          + (value.map {
+            if case .number = $0 { "a whole number" } else { "a valid value" }
+          } ?? "a valid value")
       return ConfigError(source: origins[path] ?? "defaults", path: path, message: message)
     case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
       let (path, value) = location(context)
@@ -183,7 +192,8 @@ public enum ConfigLoader {
       let probe: JSONValue
       switch schema.value(at: path) {
       case .number?: probe = .number(0.5)
-      case .array(let items)? where items.first.map({ if case .number = $0 { true } else { false } }) ?? false:
+      case .array(let items)?
+      where items.first.map({ if case .number = $0 { true } else { false } }) ?? false:
         probe = .array([.number(0.5)])
       default: continue
       }
@@ -225,7 +235,9 @@ public enum ConfigLoader {
       // The parent itself is unknown: suggest among top-level sections.
       return suggestion(for: [path[0]], in: schema)
     }
-    let ranked = fields.keys.map { ($0, editDistance($0, last)) }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+    let ranked = fields.keys.map { ($0, editDistance($0, last)) }.sorted {
+      ($0.1, $0.0) < ($1.1, $1.0)
+    }
     guard let best = ranked.first, best.1 <= max(2, last.count / 3) else {
       return "; known keys here: " + fields.keys.sorted().joined(separator: ", ")
     }

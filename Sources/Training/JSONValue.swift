@@ -29,7 +29,9 @@ public enum JSONValue: Equatable, Sendable {
     case is NSNull: self = .null
     case let n as NSNumber:
       // JSONSerialization gives booleans as NSNumber too; their type code is "c".
-      if String(cString: n.objCType) == "c" { self = .bool(n.boolValue) } else {
+      if String(cString: n.objCType) == "c" {
+        self = .bool(n.boolValue)
+      } else {
         self = .number(n.doubleValue)
       }
     case let s as String: self = .string(s)
@@ -70,13 +72,17 @@ public enum JSONValue: Equatable, Sendable {
     case .string(let s): out += JSONValue.quote(s)
     case .array(let items):
       if items.isEmpty { out += "[]"; return }
-      let scalar = items.allSatisfy { if case .object = $0 { false } else if case .array = $0 { false } else { true } }
+      let scalar = items.allSatisfy {
+        if case .object = $0 { false } else if case .array = $0 { false } else { true }
+      }
       if scalar || !pretty {
-        out += "[" + items.map { v -> String in
-          var s = ""
-          v.write(into: &s, pretty: false, indent: 0)
-          return s
-        }.joined(separator: pretty ? ", " : ",") + "]"
+        out +=
+          "["
+          + items.map { v -> String in
+            var s = ""
+            v.write(into: &s, pretty: false, indent: 0)
+            return s
+          }.joined(separator: pretty ? ", " : ",") + "]"
         return
       }
       out += "[" + newline

@@ -39,7 +39,8 @@ public final class MetricsLog {
     for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
       let value = try JSONValue.parse(Data(line.utf8), source: "\(url.path):\(i + 1)")
       guard case .object(let fields) = value, case .number(let step)? = fields["step"] else {
-        throw ConfigError(source: "\(url.path):\(i + 1)", path: "", message: "line has no numeric 'step'")
+        throw ConfigError(
+          source: "\(url.path):\(i + 1)", path: "", message: "line has no numeric 'step'")
       }
       var values: [String: Double] = [:]
       for (k, v) in fields where k != "step" {

@@ -33,7 +33,8 @@ public final class ProgressReporter {
       lastDraw = Date()
       let width = 24
       let filled = totalSteps > 0 ? width * step / totalSteps : width
-      let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+      let bar =
+        String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
       let line = "\r\u{1B}[2K\(bar) \(step)/\(totalSteps)  ETA \(formatDuration(eta))  \(shown)"
       FileHandle.standardError.write(Data(line.utf8))
       if step == totalSteps { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -53,6 +54,7 @@ public final class ProgressReporter {
 
 func formatDuration(_ seconds: Double) -> String {
   let s = Int(seconds.rounded())
-  return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+  return s >= 3600
+    ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
     : String(format: "%d:%02d", s / 60, s % 60)
 }

@@ -15,7 +15,8 @@ public struct RunDirectory: Sendable {
   }
 
   /// Creates a fresh run directory under `config.run.outputDir`; never reuses one.
-  public static func create(for config: ExperimentConfig, command: [String]) throws -> RunDirectory {
+  public static func create(for config: ExperimentConfig, command: [String]) throws -> RunDirectory
+  {
     let root = URL(fileURLWithPath: config.run.outputDir, isDirectory: true)
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     var url = root.appendingPathComponent(name(for: config))

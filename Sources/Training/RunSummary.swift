@@ -25,7 +25,9 @@ public struct RunSummary: Sendable {
     }
     let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
     return try names.map { folder.appendingPathComponent($0) }
-      .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }
+      .filter {
+        FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path)
+      }
       .map { try RunSummary(directory: $0) }
   }
 }
@@ -43,7 +45,8 @@ public struct SweepTable: Sendable {
     public var std: Double {
       guard values.count > 1 else { return 0 }
       let m = mean
-      return (values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
+      return (values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(values.count - 1))
+        .squareRoot()
     }
   }
 
@@ -57,7 +60,9 @@ public struct SweepTable: Sendable {
   public init(runs: [RunSummary], metric: String) throws {
     self.metric = metric
     // Keys that never change what a run computes.
-    let ignored: Set<String> = ["run.seed", "run.outputDir", "run.name", "run.blasThreads", "notes"]
+    let ignored: Set<String> = [
+      "run.seed", "run.outputDir", "run.name", "run.blasThreads", "notes",
+    ]
     var keys = Set<String>()
     for run in runs.dropFirst() {
       keys.formUnion(try ConfigLoader.differences(runs[0].config, run.config))
@@ -102,7 +107,10 @@ public struct SweepTable: Sendable {
       let cells = (varying.isEmpty ? ["(all)"] : row.setting.map(\.1))
       let mark = bestRow.map { $0.runs == row.runs } == true ? " **best**" : ""
       lines.append(
-        "| " + (cells + ["\(row.values.count)", String(format: "%.4f ± %.4f", row.mean, row.std) + mark])
+        "| "
+          + (cells + [
+            "\(row.values.count)", String(format: "%.4f ± %.4f", row.mean, row.std) + mark,
+          ])
           .joined(separator: " | ") + " |")
     }
     if !missing.isEmpty { lines.append("\nNo \(metric) yet: " + missing.joined(separator: ", ")) }

@@ -25,7 +25,10 @@ public struct SVGPlot {
     self.series = series
   }
 
-  static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+  static let colors = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    "#7f7f7f", "#bcbd22",
+  ]
 
   /// Round tick values covering `lo…hi`.
   static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
@@ -55,7 +58,8 @@ public struct SVGPlot {
     func py(_ y: Double) -> Double { bottom - (y - ys.0) / (ys.1 - ys.0) * (bottom - top) }
     func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
     func label(_ v: Double) -> String {
-      abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0) ? String(format: "%.2g", v) : String(format: "%g", (v * 1e6).rounded() / 1e6)
+      abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0)
+        ? String(format: "%.2g", v) : String(format: "%g", (v * 1e6).rounded() / 1e6)
     }
     var svg = [
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",
@@ -63,23 +67,43 @@ public struct SVGPlot {
       "<text x=\"\(fmt(width / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>",
     ]
     for t in Self.ticks(xs.0, xs.1) {
-      svg.append("<line x1=\"\(fmt(px(t)))\" y1=\"\(fmt(top))\" x2=\"\(fmt(px(t)))\" y2=\"\(fmt(bottom))\" stroke=\"#eee\"/>")
-      svg.append("<text x=\"\(fmt(px(t)))\" y=\"\(fmt(bottom + 16))\" text-anchor=\"middle\">\(label(t))</text>")
+      svg.append(
+        "<line x1=\"\(fmt(px(t)))\" y1=\"\(fmt(top))\" x2=\"\(fmt(px(t)))\" y2=\"\(fmt(bottom))\" stroke=\"#eee\"/>"
+      )
+      svg.append(
+        "<text x=\"\(fmt(px(t)))\" y=\"\(fmt(bottom + 16))\" text-anchor=\"middle\">\(label(t))</text>"
+      )
     }
     for t in Self.ticks(ys.0, ys.1) {
-      svg.append("<line x1=\"\(fmt(left))\" y1=\"\(fmt(py(t)))\" x2=\"\(fmt(right))\" y2=\"\(fmt(py(t)))\" stroke=\"#eee\"/>")
-      svg.append("<text x=\"\(fmt(left - 6))\" y=\"\(fmt(py(t) + 4))\" text-anchor=\"end\">\(label(t))</text>")
+      svg.append(
+        "<line x1=\"\(fmt(left))\" y1=\"\(fmt(py(t)))\" x2=\"\(fmt(right))\" y2=\"\(fmt(py(t)))\" stroke=\"#eee\"/>"
+      )
+      svg.append(
+        "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(py(t) + 4))\" text-anchor=\"end\">\(label(t))</text>"
+      )
     }
-    svg.append("<rect x=\"\(fmt(left))\" y=\"\(fmt(top))\" width=\"\(fmt(right - left))\" height=\"\(fmt(bottom - top))\" fill=\"none\" stroke=\"#333\"/>")
-    svg.append("<text x=\"\(fmt((left + right) / 2))\" y=\"\(fmt(height - 12))\" text-anchor=\"middle\">\(escape(xLabel))</text>")
-    svg.append("<text transform=\"translate(16 \(fmt((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>")
+    svg.append(
+      "<rect x=\"\(fmt(left))\" y=\"\(fmt(top))\" width=\"\(fmt(right - left))\" height=\"\(fmt(bottom - top))\" fill=\"none\" stroke=\"#333\"/>"
+    )
+    svg.append(
+      "<text x=\"\(fmt((left + right) / 2))\" y=\"\(fmt(height - 12))\" text-anchor=\"middle\">\(escape(xLabel))</text>"
+    )
+    svg.append(
+      "<text transform=\"translate(16 \(fmt((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>"
+    )
     for (i, s) in series.enumerated() {
       let color = Self.colors[i % Self.colors.count]
-      let path = s.points.filter { $0.y.isFinite }.map { "\(fmt(px($0.x))),\(fmt(py($0.y)))" }.joined(separator: " ")
-      svg.append("<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\" points=\"\(path)\"/>")
+      let path = s.points.filter { $0.y.isFinite }.map { "\(fmt(px($0.x))),\(fmt(py($0.y)))" }
+        .joined(separator: " ")
+      svg.append(
+        "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\" points=\"\(path)\"/>")
       let ly = top + 14 + Double(i) * 18
-      svg.append("<line x1=\"\(fmt(right + 12))\" y1=\"\(fmt(ly - 4))\" x2=\"\(fmt(right + 32))\" y2=\"\(fmt(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\"/>")
-      svg.append("<text x=\"\(fmt(right + 38))\" y=\"\(fmt(ly))\">\(escape(String(s.label.prefix(32))))</text>")
+      svg.append(
+        "<line x1=\"\(fmt(right + 12))\" y1=\"\(fmt(ly - 4))\" x2=\"\(fmt(right + 32))\" y2=\"\(fmt(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+      )
+      svg.append(
+        "<text x=\"\(fmt(right + 38))\" y=\"\(fmt(ly))\">\(escape(String(s.label.prefix(32))))</text>"
+      )
     }
     svg.append("</svg>")
     return svg.joined(separator: "\n") + "\n"

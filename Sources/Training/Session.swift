@@ -57,14 +57,20 @@ public struct TrainingSession {
   /// and `overrides`, when given, are laid over that saved config; the result may differ
   /// from it only in `resumableKeys`. `auto` looks for the newest run of `config.run.name`
   /// under `config.run.outputDir`.
-  public func resume(_ target: ResumeTarget, file: String?, overrides: [String]) throws -> SessionOutcome {
-    let found = try CheckpointFiles.locate(target, experiment: config.run.name, root: config.run.outputDir)
+  public func resume(_ target: ResumeTarget, file: String?, overrides: [String]) throws
+    -> SessionOutcome
+  {
+    let found = try CheckpointFiles.locate(
+      target, experiment: config.run.name, root: config.run.outputDir)
     for warning in found.warnings { announce("warning: \(warning)") }
     let run = RunDirectory(url: found.checkpoint.deletingLastPathComponent())
     let saved = found.loaded
-    let savedConfig = try ConfigLoader.decode(configJSON: saved.configJSON, source: found.checkpoint.path)
+    let savedConfig = try ConfigLoader.decode(
+      configJSON: saved.configJSON, source: found.checkpoint.path)
     let resolved = try ConfigLoader.resolve(file: file, overrides: overrides, defaults: savedConfig)
-    let refused = try ConfigLoader.differences(savedConfig, resolved).filter { !Self.resumableKeys.contains($0) }
+    let refused = try ConfigLoader.differences(savedConfig, resolved).filter {
+      !Self.resumableKeys.contains($0)
+    }
     if !refused.isEmpty {
       throw ConfigError(
         source: found.checkpoint.path, path: refused.joined(separator: ", "),
@@ -83,13 +89,16 @@ public struct TrainingSession {
     try run.appendCommand(command)
     let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
     try metrics.resume(atStep: trainer.step)
-    announce("resuming \(run.url.path) at step \(trainer.step) from \(found.checkpoint.lastPathComponent)")
+    announce(
+      "resuming \(run.url.path) at step \(trainer.step) from \(found.checkpoint.lastPathComponent)")
     var session = self
     session.config = resolved
     return try session.loop(trainer: trainer, run: run, metrics: metrics)
   }
 
-  private func loop(trainer: any Trainer, run: RunDirectory, metrics: MetricsLog) throws -> SessionOutcome {
+  private func loop(trainer: any Trainer, run: RunDirectory, metrics: MetricsLog) throws
+    -> SessionOutcome
+  {
     BLAS.setThreads(config.run.blasThreads)
     let total = config.run.steps
     let progress = ProgressReporter(
@@ -111,7 +120,8 @@ public struct TrainingSession {
       if step == total || (evalEvery > 0 && step % evalEvery == 0) {
         values.merge(trainer.evaluate()) { $1 }
       }
-      let logged = step % config.logging.every == 0 || step == total || values["eval/accuracy"] != nil
+      let logged =
+        step % config.logging.every == 0 || step == total || values["eval/accuracy"] != nil
       if logged { try metrics.append(MetricsRecord(step: step, values: values)) }
       progress.update(step: step, metrics: values, logged: logged)
       let every = config.checkpoint.every

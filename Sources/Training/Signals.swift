@@ -19,7 +19,8 @@ public enum StopSignal {
       let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
       source.setEventHandler {
         if flag.value {
-          FileHandle.standardError.write(Data("\nsecond signal: stopping now without saving\n".utf8))
+          FileHandle.standardError.write(
+            Data("\nsecond signal: stopping now without saving\n".utf8))
           exit(128 + sig)
         }
         flag.set(sig)

@@ -40,7 +40,8 @@ public protocol Trainer: AnyObject {
 public struct StateMismatch: Error, CustomStringConvertible {
   public var problems: [String]
   public var description: String {
-    "the checkpoint does not fit this model:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+    "the checkpoint does not fit this model:\n"
+      + problems.map { "  - \($0)" }.joined(separator: "\n")
   }
 }
 
@@ -54,7 +55,9 @@ extension TrainingState {
   mutating func add(_ optimizer: any Optimizer, prefix: String) {
     tensors += optimizer.namedState().map { ("\(prefix)/\($0.0)", $0.1) }
     integers["\(prefix)/step"] = [Int64(optimizer.stepCount)]
-    for (name, value) in optimizer.hyperparameters { doubles["\(prefix)/hyperparameters/\(name)"] = [value] }
+    for (name, value) in optimizer.hyperparameters {
+      doubles["\(prefix)/hyperparameters/\(name)"] = [value]
+    }
   }
 
   /// Copies saved values into `targets` (name → tensor), collecting every missing or

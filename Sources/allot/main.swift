@@ -23,7 +23,9 @@ func fail(_ message: String) -> Never {
 func openCheckpoint(_ argument: String) -> (URL, CheckpointData) {
   do {
     let found = try RunCheckpoints.locate(argument, experiment: "", root: ".")
-    for warning in found.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+    for warning in found.warnings {
+      FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+    }
     return (found.url, found.data)
   } catch {
     fail("\(error)")
@@ -32,7 +34,8 @@ func openCheckpoint(_ argument: String) -> (URL, CheckpointData) {
 
 struct Inspect: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Show a checkpoint: step, model, parameter names and shapes, and the run's metrics so far.")
+    abstract:
+      "Show a checkpoint: step, model, parameter names and shapes, and the run's metrics so far.")
 
   @Argument(help: "A checkpoint file or a run directory.")
   var path: String
@@ -51,14 +54,18 @@ struct Inspect: ParsableCommand {
     print("parameters: \(count) in \(model.count) tensors")
     let width = model.map(\.0.count).max() ?? 0
     for (name, tensor) in model {
-      print("  \(name.dropFirst(6))\(String(repeating: " ", count: width - name.count + 2)) \(tensor.shape)")
+      print(
+        "  \(name.dropFirst(6))\(String(repeating: " ", count: width - name.count + 2)) \(tensor.shape)"
+      )
     }
     let others = data.tensors.count - model.count
     print("other tensors: \(others) (optimizer moments, trainer state)")
     for (name, values) in data.integers.sorted(by: { $0.key < $1.key }) {
       print("  \(name) = \(values)")
     }
-    let metrics = (try? MetricsLog.read(url.deletingLastPathComponent().appendingPathComponent("metrics.jsonl"))) ?? []
+    let metrics =
+      (try? MetricsLog.read(url.deletingLastPathComponent().appendingPathComponent("metrics.jsonl")))
+      ?? []
     if let last = metrics.last {
       print("metrics: \(metrics.count) lines, last at step \(last.step):")
       for key in last.values.keys.sorted() { print("  \(key) = \(last.values[key]!)") }
@@ -79,7 +86,9 @@ struct Evaluate: ParsableCommand {
     do {
       let trainer = try restoredTrainer(data, file: url.path)
       print("checkpoint: \(url.path) (step \(trainer.step))")
-      for (key, value) in trainer.evaluate().sorted(by: { $0.key < $1.key }) { print("\(key) \(value)") }
+      for (key, value) in trainer.evaluate().sorted(by: { $0.key < $1.key }) {
+        print("\(key) \(value)")
+      }
     } catch {
       fail("\(error)")
     }
@@ -102,12 +111,19 @@ struct Summarize: ParsableCommand {
   func run() throws {
     do {
       let runs = try RunSummary.runs(in: URL(fileURLWithPath: folder))
-      guard !runs.isEmpty else { fail("\(folder) holds no run directories (folders with a config.json)") }
+      guard !runs.isEmpty else {
+        fail("\(folder) holds no run directories (folders with a config.json)")
+      }
       let table = try SweepTable(runs: runs, metric: metric)
       print(table.markdown(minimize: minimize))
       if let best = table.best(minimize: minimize) {
-        print("\nbest: " + (best.setting.isEmpty ? "(single setting)" : best.setting.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
-          + String(format: "  %@ %.4f ± %.4f over %d runs", metric, best.mean, best.std, best.values.count))
+        print(
+          "\nbest: "
+            + (best.setting.isEmpty
+              ? "(single setting)" : best.setting.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
+            + String(
+              format: "  %@ %.4f ± %.4f over %d runs", metric, best.mean, best.std,
+              best.values.count))
       }
     } catch {
       fail("\(error)")
@@ -145,15 +161,21 @@ struct Plot: ParsableCommand {
           }
         }
         for (label, file) in files {
-          let points = try MetricsLog.read(file).compactMap { r in r.values[metric].map { (Double(r.step), $0) } }
-          if points.isEmpty { FileHandle.standardError.write(Data("warning: \(file.path) has no \(metric)\n".utf8)) }
+          let points = try MetricsLog.read(file).compactMap { r in
+            r.values[metric].map { (Double(r.step), $0) }
+          }
+          if points.isEmpty {
+            FileHandle.standardError.write(Data("warning: \(file.path) has no \(metric)\n".utf8))
+          }
           series.append(SVGPlot.Series(label: label, points: points))
         }
       }
     } catch {
       fail("\(error)")
     }
-    guard series.contains(where: { !$0.points.isEmpty }) else { fail("no run had the metric \(metric)") }
+    guard series.contains(where: { !$0.points.isEmpty }) else {
+      fail("no run had the metric \(metric)")
+    }
     series = Self.shortLabels(series)
     let svg = SVGPlot(title: title ?? metric, yLabel: metric, series: series).render()
     do {
@@ -176,7 +198,8 @@ struct Plot: ParsableCommand {
     return series.map { s in
       var copy = s
       let label = short(s.label)
-      copy.label = counts[label]! > 1 ? "\(label) \(s.label.components(separatedBy: "__").last ?? "")" : label
+      copy.label =
+        counts[label]! > 1 ? "\(label) \(s.label.components(separatedBy: "__").last ?? "")" : label
       return copy
     }
   }

@@ -32,13 +32,16 @@ struct Train: ParsableCommand {
         + "'auto' (the newest run of this experiment).", valueName: "PATH|auto"))
   var resume: String?
 
-  @Option(name: .long, help: ArgumentHelp("The folder for run directories (run.outputDir).", valueName: "DIR"))
+  @Option(
+    name: .long,
+    help: ArgumentHelp("The folder for run directories (run.outputDir).", valueName: "DIR"))
   var output: String?
 
   @Flag(name: .long, help: "Plain log lines instead of a progress bar.")
   var quiet = false
 
-  @Flag(name: .customLong("print-config"), help: "Print the resolved config and exit without training.")
+  @Flag(
+    name: .customLong("print-config"), help: "Print the resolved config and exit without training.")
   var printConfig = false
 
   @Option(name: .customLong("stop-after"), help: .hidden)

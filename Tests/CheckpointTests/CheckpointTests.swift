@@ -5,7 +5,8 @@ import TestSupport
 import Testing
 
 private func scratchDirectory() throws -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("allot-ckpt-\(UUID().uuidString)")
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "allot-ckpt-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
@@ -22,7 +23,8 @@ private func sampleData() -> CheckpointData {
   data.integers = ["rng/data": [Int64.min, -1, 0, Int64.max], "trainer/none": []]
   data.doubles = ["trainer/history": [0.25, -1e300, 3]]
   data.attributes = [
-    "config": .string("{\"note\": \"ünïcödé ✓\"}"), "step": .integer(42), "temperature": .double(0.7),
+    "config": .string("{\"note\": \"ünïcödé ✓\"}"), "step": .integer(42),
+    "temperature": .double(0.7),
   ]
   return data
 }
@@ -80,7 +82,8 @@ private func messageOf(_ body: () throws -> Void) -> String {
   let absent = Tensor.zeros([1])
   let message = messageOf {
     try data.restore(
-      [("layers.0.weight", weight), ("scale", wrong), ("bias", absent)], prefix: "model", file: "x.h5")
+      [("layers.0.weight", weight), ("scale", wrong), ("bias", absent)], prefix: "model",
+      file: "x.h5")
   }
   #expect(message.contains("x.h5: /model: does not fit (4 problems)"))
   #expect(message.contains("model/scale has shape [], expected [3]"))
@@ -97,7 +100,9 @@ private func messageOf(_ body: () throws -> Void) -> String {
 
 @Test func badFilesGiveClearErrors() throws {
   let dir = try scratchDirectory()
-  #expect(messageOf { _ = try CheckpointData.read(from: dir.appendingPathComponent("nope.h5")) }.contains("no such file"))
+  #expect(
+    messageOf { _ = try CheckpointData.read(from: dir.appendingPathComponent("nope.h5")) }.contains(
+      "no such file"))
   #expect(messageOf { _ = try CheckpointData.read(from: dir) }.contains("is a directory"))
   let text = dir.appendingPathComponent("notes.h5")
   try Data("hello, not hdf5".utf8).write(to: text)
@@ -113,7 +118,9 @@ private func messageOf(_ body: () throws -> Void) -> String {
   future.attributes["formatVersion"] = .integer(99)
   let futureURL = dir.appendingPathComponent("future.h5")
   try future.write(to: futureURL)
-  #expect(messageOf { _ = try CheckpointData.read(from: futureURL) }.contains("@formatVersion: is 99; this build reads format 1"))
+  #expect(
+    messageOf { _ = try CheckpointData.read(from: futureURL) }.contains(
+      "@formatVersion: is 99; this build reads format 1"))
   // Nothing was overwritten by any of this.
   #expect(try Data(contentsOf: good) == bytes)
 }
@@ -161,14 +168,20 @@ private func messageOf(_ body: () throws -> Void) -> String {
   #expect(byDirectory.url.lastPathComponent == "ckpt_00000005.h5")
   let file = older.appendingPathComponent("ckpt_00000005.h5").path
   #expect(try RunCheckpoints.locate(file, experiment: "exp", root: root.path).url.path == file)
-  #expect(messageOf { _ = try RunCheckpoints.locate("auto", experiment: "none", root: root.path) }
-    .contains("has no run of experiment 'none'"))
-  #expect(messageOf { _ = try RunCheckpoints.locate(root.path + "/missing", experiment: "exp", root: root.path) }
+  #expect(
+    messageOf { _ = try RunCheckpoints.locate("auto", experiment: "none", root: root.path) }
+      .contains("has no run of experiment 'none'"))
+  #expect(
+    messageOf {
+      _ = try RunCheckpoints.locate(root.path + "/missing", experiment: "exp", root: root.path)
+    }
     .contains("no such file or directory"))
 }
 
 @Test func filesAreReadableByH5dump() throws {
-  let h5dump = ["/usr/bin/h5dump", "/usr/local/bin/h5dump"].first { FileManager.default.isExecutableFile(atPath: $0) }
+  let h5dump = ["/usr/bin/h5dump", "/usr/local/bin/h5dump"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+  }
   guard let h5dump else {
     Issue.record("h5dump not found: install hdf5-tools (bash .ci/setup does)")
     return

@@ -11,7 +11,10 @@ struct Case: CustomTestStringConvertible, Sendable {
   let f: @Sendable ([Tensor]) -> Tensor
   var testDescription: String { name }
 
-  init(_ name: String, _ inputs: @escaping @Sendable () -> [Tensor], _ f: @escaping @Sendable ([Tensor]) -> Tensor) {
+  init(
+    _ name: String, _ inputs: @escaping @Sendable () -> [Tensor],
+    _ f: @escaping @Sendable ([Tensor]) -> Tensor
+  ) {
     self.name = name
     self.inputs = inputs
     self.f = f
@@ -61,7 +64,9 @@ let elementwiseCases: [Case] = [
   Case("where", { [s([2, 3], 1), s([3], 2)] }) {
     Tensor.where(Tensor([1, 0, 1, 0, 0, 1], shape: [2, 3]), $0[0], $0[1])
   },
-  Case("maskedFill", { [s([2, 3], 1)] }) { $0[0].maskedFill(Tensor([0, 1, 0], shape: [1, 3]), 5) },
+  Case("maskedFill", { [s([2, 3], 1)] }) {
+    $0[0].maskedFill(Tensor([0, 1, 0], shape: [1, 3]), 5)
+  },
   Case("square", { [s([3], 1)] }) { $0[0].square() },
 ]
 
@@ -76,7 +81,9 @@ let reductionCases: [Case] = [
   Case("max all keepDims", { [s([3, 4], 1)] }) { $0[0].max(keepDims: true) },
   Case("min axes [0,1]", { [s([2, 3, 2], 1)] }) { $0[0].min(axes: [0, 1]) },
   Case("logSumExp axis -1", { [s([3, 5], 1, low: -3, high: 3)] }) { $0[0].logSumExp(axis: -1) },
-  Case("logSumExp axes [0,2] keepDims", { [s([2, 3, 2], 1)] }) { $0[0].logSumExp(axes: [0, 2], keepDims: true) },
+  Case("logSumExp axes [0,2] keepDims", { [s([2, 3, 2], 1)] }) {
+    $0[0].logSumExp(axes: [0, 2], keepDims: true)
+  },
   Case("sum of a scalar", { [s([], 1)] }) { $0[0].sum() },
   Case("sum size-1 dims", { [s([1, 3, 1], 1)] }) { $0[0].sum(axes: [0, 2]) },
 ]
@@ -87,8 +94,12 @@ let matmulCases: [Case] = [
   Case("matmul 4D", { [s([2, 2, 3, 2], 1), s([2, 2, 2, 3], 2)] }) { Tensor.matmul($0[0], $0[1]) },
   Case("matmul shared right", { [s([2, 3, 4], 1), s([4, 2], 2)] }) { Tensor.matmul($0[0], $0[1]) },
   Case("matmul shared left", { [s([3, 4], 1), s([2, 4, 2], 2)] }) { Tensor.matmul($0[0], $0[1]) },
-  Case("matmul Aᵀ", { [s([4, 3], 1), s([4, 2], 2)] }) { Tensor.matmul($0[0], $0[1], transposeA: true) },
-  Case("matmul Bᵀ", { [s([3, 4], 1), s([2, 4], 2)] }) { Tensor.matmul($0[0], $0[1], transposeB: true) },
+  Case("matmul Aᵀ", { [s([4, 3], 1), s([4, 2], 2)] }) {
+    Tensor.matmul($0[0], $0[1], transposeA: true)
+  },
+  Case("matmul Bᵀ", { [s([3, 4], 1), s([2, 4], 2)] }) {
+    Tensor.matmul($0[0], $0[1], transposeB: true)
+  },
   Case("matmul AᵀBᵀ", { [s([4, 3], 1), s([2, 4], 2)] }) {
     Tensor.matmul($0[0], $0[1], transposeA: true, transposeB: true)
   },
@@ -112,14 +123,18 @@ let matmulCases: [Case] = [
 let shapeCases: [Case] = [
   Case("reshape", { [s([2, 6], 1)] }) { $0[0].reshaped([3, -1]) * s([3, 4], 9) },
   Case("flattened", { [s([2, 3], 1)] }) { $0[0].flattened() * s([6], 9) },
-  Case("unsqueeze + squeeze", { [s([2, 3], 1)] }) { $0[0].unsqueezed(axis: 1).squeezed(axis: 1).exp() },
+  Case("unsqueeze + squeeze", { [s([2, 3], 1)] }) {
+    $0[0].unsqueezed(axis: 1).squeezed(axis: 1).exp()
+  },
   Case("broadcast(to:)", { [s([3, 1], 1)] }) { $0[0].broadcast(to: [2, 3, 4]) },
   Case("permuted", { [s([2, 3, 4], 1)] }) { $0[0].permuted([2, 0, 1]) },
   Case("transposed", { [s([3, 5], 1)] }) { $0[0].transposed() },
   Case("transposed middle axes", { [s([2, 3, 4], 1)] }) { $0[0].transposed(0, 1) },
   Case("slice axis 1", { [s([3, 5], 1)] }) { $0[0].slice(axis: 1, 1..<4) },
   Case("slice axis 0", { [s([4, 2], 1)] }) { $0[0].slice(axis: 0, 2..<4) },
-  Case("concat axis 0", { [s([2, 3], 1), s([1, 3], 2)] }) { Tensor.concat([$0[0], $0[1]], axis: 0) },
+  Case("concat axis 0", { [s([2, 3], 1), s([1, 3], 2)] }) {
+    Tensor.concat([$0[0], $0[1]], axis: 0)
+  },
   Case("concat axis -1", { [s([2, 1], 1), s([2, 3], 2), s([2, 2], 3)] }) {
     Tensor.concat([$0[0], $0[1], $0[2]], axis: -1)
   },
@@ -134,11 +149,15 @@ let fusedCases: [Case] = [
   Case("softmax last axis", { [s([3, 5], 1, low: -2, high: 2)] }) { $0[0].softmax() },
   Case("softmax middle axis", { [s([2, 4, 3], 1, low: -2, high: 2)] }) { $0[0].softmax(axis: 1) },
   Case("logSoftmax last axis", { [s([3, 5], 1, low: -2, high: 2)] }) { $0[0].logSoftmax() },
-  Case("logSoftmax middle axis", { [s([2, 4, 3], 1, low: -2, high: 2)] }) { $0[0].logSoftmax(axis: 1) },
+  Case("logSoftmax middle axis", { [s([2, 4, 3], 1, low: -2, high: 2)] }) {
+    $0[0].logSoftmax(axis: 1)
+  },
   Case("logProbabilities(of:)", { [s([2, 3, 4], 1, low: -2, high: 2)] }) {
     $0[0].logProbabilities(of: [0, 3, 1, 2, 2, 0])
   },
-  Case("crossEntropy", { [s([4, 3], 1, low: -2, high: 2)] }) { $0[0].crossEntropy(targets: [0, 2, 1, 1]) },
+  Case("crossEntropy", { [s([4, 3], 1, low: -2, high: 2)] }) {
+    $0[0].crossEntropy(targets: [0, 2, 1, 1])
+  },
   Case("layerNorm weight+bias", { [s([3, 5], 1), s([5], 2), s([5], 3)] }) {
     $0[0].layerNorm(weight: $0[1], bias: $0[2])
   },

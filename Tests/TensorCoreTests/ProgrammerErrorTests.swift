@@ -33,7 +33,9 @@ import Testing
     _ = Tensor.zeros([3, 2]).indexSelect(axis: 0, [0, 3])
   }
   let selectText = String(decoding: select?.standardErrorContent ?? [], as: UTF8.self)
-  #expect(selectText.contains("indexSelect: index 3 at position 1 is outside 0..<3 on axis 0 of shape [3, 2]"))
+  #expect(
+    selectText.contains(
+      "indexSelect: index 3 at position 1 is outside 0..<3 on axis 0 of shape [3, 2]"))
   let gather = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
     _ = Tensor.zeros([2, 4]).gatherLast([1, 4])
   }

@@ -16,17 +16,22 @@ private func allot(_ arguments: [String]) throws -> (Int32, String, String) {
   let o = out.fileHandleForReading.readDataToEndOfFile()
   let e = err.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
-  return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+  return (
+    process.terminationStatus, String(decoding: o, as: UTF8.self),
+    String(decoding: e, as: UTF8.self)
+  )
 }
 
 /// A small sweep: two learning rates × two seeds.
 private func makeSweep() throws -> URL {
-  let root = FileManager.default.temporaryDirectory.appendingPathComponent("allot-sweep-\(UUID().uuidString)")
+  let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "allot-sweep-\(UUID().uuidString)")
   for lr in ["0.01", "0.003"] {
     for seed in ["0", "1"] {
       let (status, _, err) = try TrainProcess.run([
         "--quiet", "--output", root.path, "--set", "run.name=lr\(lr)", "--set", "run.seed=\(seed)",
-        "--set", "optimizer.learningRate=\(lr)", "--set", "run.steps=40", "--set", "logging.evalEvery=20",
+        "--set", "optimizer.learningRate=\(lr)", "--set", "run.steps=40", "--set",
+        "logging.evalEvery=20",
         "--set", "task.trainSize=300", "--set", "task.testSize=100", "--set", "model.hidden=[8]",
       ])
       #expect(status == 0, "\(err)")
@@ -47,7 +52,9 @@ private func makeSweep() throws -> URL {
   let runs = try RunSummary.runs(in: root)
   let table = try SweepTable(runs: runs, metric: "eval/accuracy")
   let row = try #require(table.rows.first { $0.setting[0].1 == "0.01" })
-  let finals = runs.filter { $0.config.optimizer.learningRate == 0.01 }.compactMap { $0.last("eval/accuracy") }
+  let finals = runs.filter { $0.config.optimizer.learningRate == 0.01 }.compactMap {
+    $0.last("eval/accuracy")
+  }
   #expect(row.values.sorted() == finals.sorted())
   #expect(abs(row.mean - finals.reduce(0, +) / 2) < 1e-12)
   #expect(out.contains(String(format: "%.4f ± %.4f", row.mean, row.std)))
@@ -63,7 +70,9 @@ private func makeSweep() throws -> URL {
   #expect(text.hasPrefix("<svg"))
   #expect(text.components(separatedBy: "<polyline").count - 1 == 4)
   #expect(text.contains("lr0.01 s0") && text.contains("lr0.003 s1"))
-  let (missing, _, missingErr) = try allot(["plot", root.path, "--metric", "no/such", "-o", svg.path])
+  let (missing, _, missingErr) = try allot([
+    "plot", root.path, "--metric", "no/such", "-o", svg.path,
+  ])
   #expect(missing == 1)
   #expect(missingErr.contains("no run had the metric no/such"))
 }
@@ -81,7 +90,9 @@ private func makeSweep() throws -> URL {
   let (evalStatus, evalOut, evalErr) = try allot(["evaluate", run.directory.path])
   #expect(evalStatus == 0, "\(evalErr)")
   let reported = try #require(
-    evalOut.split(separator: "\n").first { $0.hasPrefix("eval/accuracy ") }.flatMap { Double($0.split(separator: " ")[1]) })
+    evalOut.split(separator: "\n").first { $0.hasPrefix("eval/accuracy ") }.flatMap {
+      Double($0.split(separator: " ")[1])
+    })
   #expect(reported == run.last("eval/accuracy"))  // the same number the run logged at its end
   let (bad, _, badErr) = try allot(["inspect", root.appendingPathComponent("nothing").path])
   #expect(bad == 1)

@@ -20,7 +20,8 @@ private func problems(_ body: () throws -> Void) -> String {
 }
 
 @Test func defaultsFileAndOverridesApplyInOrder() throws {
-  let file = try temporaryFile(#"{"run": {"steps": 40, "name": "demo"}, "optimizer": {"learningRate": 0.5}}"#)
+  let file = try temporaryFile(
+    #"{"run": {"steps": 40, "name": "demo"}, "optimizer": {"learningRate": 0.5}}"#)
   let config = try ConfigLoader.resolve(
     file: file, overrides: ["optimizer.learningRate=0.25", "model.hidden=[8,8,8]", "run.name=x1"])
   #expect(config.run.steps == 40)  // file over default
@@ -33,7 +34,9 @@ private func problems(_ body: () throws -> Void) -> String {
 @Test func unknownKeysAreNamedWithSuggestions() throws {
   let file = try temporaryFile(#"{"optimizer": {"learningrate": 0.1, "bogus": 1}, "modle": {}}"#)
   let message = problems { _ = try ConfigLoader.resolve(file: file) }
-  #expect(message.contains("'optimizer.learningrate' is not a config key; did you mean 'optimizer.learningRate'?"))
+  #expect(
+    message.contains(
+      "'optimizer.learningrate' is not a config key; did you mean 'optimizer.learningRate'?"))
   #expect(message.contains("'optimizer.bogus' is not a config key"))
   #expect(message.contains("'modle' is not a config key; did you mean 'model'?"))
   #expect(message.contains(file))
@@ -49,20 +52,27 @@ private func problems(_ body: () throws -> Void) -> String {
   #expect(message.contains("'logging.quiet' is 3; expected true or false"))
   let fraction = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run.steps=2.5"]) }
   #expect(fraction.contains("'run.steps' is 2.5; expected a whole number"))
-  let list = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["model.hidden=[8,\"x\"]"]) }
+  let list = problems {
+    _ = try ConfigLoader.resolve(file: nil, overrides: ["model.hidden=[8,\"x\"]"])
+  }
   #expect(list.contains("'model.hidden[1]' is \"x\"; expected a number"))
 }
 
 @Test func choicesListAllowedValues() {
-  let message = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["optimizer.kind=adagrad"]) }
-  #expect(message.contains("'optimizer.kind' is \"adagrad\"; allowed: \"sgd\", \"adam\", \"adamw\""))
+  let message = problems {
+    _ = try ConfigLoader.resolve(file: nil, overrides: ["optimizer.kind=adagrad"])
+  }
+  #expect(
+    message.contains("'optimizer.kind' is \"adagrad\"; allowed: \"sgd\", \"adam\", \"adamw\""))
 }
 
 @Test func outOfRangeValuesAndImpossibleCombinations() {
   let message = problems {
     _ = try ConfigLoader.resolve(
       file: nil,
-      overrides: ["optimizer.learningRate=-1", "task.batchSize=5000", "task.name=xor", "task.classes=3"])
+      overrides: [
+        "optimizer.learningRate=-1", "task.batchSize=5000", "task.name=xor", "task.classes=3",
+      ])
   }
   #expect(message.contains("'optimizer.learningRate' is -1.0; must be > 0"))
   #expect(message.contains("'task.batchSize' is 5000; must lie in 1...task.trainSize (3000)"))
@@ -79,7 +89,8 @@ private func problems(_ body: () throws -> Void) -> String {
   let array = try temporaryFile("[1, 2]")
   #expect(problems { _ = try ConfigLoader.resolve(file: array) }.contains("must be a JSON object"))
   let version = try temporaryFile(#"{"schemaVersion": 99}"#)
-  #expect(problems { _ = try ConfigLoader.resolve(file: version) }.contains("'schemaVersion' is 99"))
+  #expect(
+    problems { _ = try ConfigLoader.resolve(file: version) }.contains("'schemaVersion' is 99"))
   let section = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run=3"]) }
   #expect(section.contains("is a section; set one of its keys: run.blasThreads"))
   let noEquals = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run.steps"]) }
@@ -95,7 +106,8 @@ private func problems(_ body: () throws -> Void) -> String {
 }
 
 @Test func resolvedConfigRoundTripsThroughJSON() throws {
-  let config = try ConfigLoader.resolve(file: nil, overrides: ["run.seed=7", "notes=hello \"world\""])
+  let config = try ConfigLoader.resolve(
+    file: nil, overrides: ["run.seed=7", "notes=hello \"world\""])
   let text = String(decoding: try JSONValue(encoding: config).data(pretty: true), as: UTF8.self)
   #expect(try ConfigLoader.decode(configJSON: text, source: "test") == config)
   #expect(try ConfigLoader.differences(config, ExperimentConfig()) == ["notes", "run.seed"])

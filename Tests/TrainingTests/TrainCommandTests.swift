@@ -26,7 +26,10 @@ struct TrainProcess {
     let out = stdout.fileHandleForReading.readDataToEndOfFile()
     let err = stderr.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    return (
+      process.terminationStatus, String(decoding: out, as: UTF8.self),
+      String(decoding: err, as: UTF8.self)
+    )
   }
 
   static func run(_ arguments: [String]) throws -> (Int32, String, String) {
@@ -35,7 +38,8 @@ struct TrainProcess {
 }
 
 private func scratch() throws -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("allot-train-\(UUID().uuidString)")
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "allot-train-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
@@ -69,15 +73,25 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   let file = root.appendingPathComponent("bad.json")
   try Data(#"{"optimizer": {"learningrate": 0.1}}"#.utf8).write(to: file)
   let cases: [([String], String)] = [
-    (["--config", file.path], "'optimizer.learningrate' is not a config key; did you mean 'optimizer.learningRate'?"),
+    (
+      ["--config", file.path],
+      "'optimizer.learningrate' is not a config key; did you mean 'optimizer.learningRate'?"
+    ),
     (["--set", "run.steps=lots"], "'run.steps' is \"lots\"; expected a number"),
     (["--set", "optimizer.beta1=1.5"], "'optimizer.beta1' is 1.5; must lie in [0, 1)"),
     (["--set", "task.name=xor"], "'task.classes' is 3; the xor task has exactly 2 classes"),
-    (["--set", "optimizer.schedule=exponential"], "allowed: \"constant\", \"linearWarmup\", \"cosine\""),
-    (["--config", root.appendingPathComponent("missing.json").path], "missing.json: config file does not exist"),
+    (
+      ["--set", "optimizer.schedule=exponential"],
+      "allowed: \"constant\", \"linearWarmup\", \"cosine\""
+    ),
+    (
+      ["--config", root.appendingPathComponent("missing.json").path],
+      "missing.json: config file does not exist"
+    ),
   ]
   for (arguments, expected) in cases {
-    let (status, _, stderr) = try TrainProcess.run(["--output", root.appendingPathComponent("runs").path] + arguments)
+    let (status, _, stderr) = try TrainProcess.run(
+      ["--output", root.appendingPathComponent("runs").path] + arguments)
     #expect(status == 2, "\(arguments)")
     #expect(stderr.contains(expected), "\(arguments): \(stderr)")
   }
@@ -87,7 +101,9 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
 @Test func aRunWritesConfigMetricsAndCheckpointsThatReloadStrictly() throws {
   let root = try scratch()
   let (status, stdout, stderr) = try TrainProcess.run(
-    tiny + ["--output", root.path, "--set", "run.name=probe", "--set", "optimizer.learningRate=0.02"])
+    tiny + [
+      "--output", root.path, "--set", "run.name=probe", "--set", "optimizer.learningRate=0.02",
+    ])
   #expect(status == 0, "\(stderr)")
   let runs = runDirectories(root)
   try #require(runs.count == 1)
@@ -121,7 +137,8 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   let straightRoot = root.appendingPathComponent("straight")
   let resumedRoot = root.appendingPathComponent("resumed")
   #expect(try TrainProcess.run(tiny + ["--output", straightRoot.path]).0 == 0)
-  let (stopStatus, stopOut, _) = try TrainProcess.run(tiny + ["--output", resumedRoot.path, "--stop-after", "27"])
+  let (stopStatus, stopOut, _) = try TrainProcess.run(
+    tiny + ["--output", resumedRoot.path, "--stop-after", "27"])
   #expect(stopStatus == 130)
   #expect(stopOut.contains("stopped at step 27"))
   let run = runDirectories(resumedRoot)[0]
@@ -141,7 +158,8 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   let root = try scratch()
   let slow = [
     "--quiet", "--set", "run.steps=2500", "--set", "checkpoint.every=0", "--set", "logging.every=5",
-    "--set", "model.hidden=[128,128]", "--set", "task.batchSize=256", "--set", "logging.evalEvery=0",
+    "--set", "model.hidden=[128,128]", "--set", "task.batchSize=256", "--set",
+    "logging.evalEvery=0",
   ]
   let interrupted = try TrainProcess(slow + ["--output", root.appendingPathComponent("a").path])
   // Wait until training is under way, then interrupt it.
@@ -150,7 +168,9 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   while Date() < deadline {
     if let run = runDirectories(root.appendingPathComponent("a")).first {
       let file = run.appendingPathComponent("metrics.jsonl")
-      if let text = try? String(contentsOf: file, encoding: .utf8), text.split(separator: "\n").count >= 2 {
+      if let text = try? String(contentsOf: file, encoding: .utf8),
+        text.split(separator: "\n").count >= 2
+      {
         metricsFile = file
         break
       }
@@ -165,7 +185,10 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   let stoppedAt = try #require(RunCheckpoints(directory: run).all().last?.step)
   #expect(stoppedAt < 2500)
   #expect(out.contains("stopped at step \(stoppedAt)"))
-  #expect(try TrainProcess.run(["--quiet", "--resume", "auto", "--output", root.appendingPathComponent("a").path]).0 == 0)
+  #expect(
+    try TrainProcess.run([
+      "--quiet", "--resume", "auto", "--output", root.appendingPathComponent("a").path,
+    ]).0 == 0)
   #expect(try TrainProcess.run(slow + ["--output", root.appendingPathComponent("b").path]).0 == 0)
   let straight = runDirectories(root.appendingPathComponent("b"))[0]
   #expect(try deterministicMetrics(run) == deterministicMetrics(straight))
@@ -181,7 +204,9 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   #expect(status == 1)
   #expect(stderr.contains("model.hidden"))
   #expect(stderr.contains("differs from the run being resumed"))
-  let (missing, _, missingErr) = try TrainProcess.run(["--resume", root.appendingPathComponent("nowhere").path])
+  let (missing, _, missingErr) = try TrainProcess.run([
+    "--resume", root.appendingPathComponent("nowhere").path,
+  ])
   #expect(missing == 1)
   #expect(missingErr.contains("no such file or directory to resume from"))
   let empty = root.appendingPathComponent("empty")
@@ -190,7 +215,9 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   #expect(noCheckpoint == 1)
   #expect(noCheckpointErr.contains("holds no checkpoints"))
   // More steps on resume are allowed.
-  let (more, moreOut, moreErr) = try TrainProcess.run(["--quiet", "--resume", run.path, "--set", "run.steps=70"])
+  let (more, moreOut, moreErr) = try TrainProcess.run([
+    "--quiet", "--resume", run.path, "--set", "run.steps=70",
+  ])
   #expect(more == 0, "\(moreErr)")
   #expect(moreOut.contains("done: step 70"))
 }
