@@ -14,6 +14,8 @@ void allot_configure_allocator(void) {
 #endif
 }
 
+/* Compiled twice, for AVX2 + FMA and for the baseline; the loader picks one per CPU. */
+__attribute__((target_clones("avx2", "default")))
 void allot_adam_update(float *restrict w, const float *restrict g, float *restrict m,
                        float *restrict v, long n, float beta1, float beta2, float step,
                        float invRootCorrection2, float eps, float l2) {

@@ -259,7 +259,8 @@ final class H5File {
       guard H5Aread(attribute.id, fixed.id, &buffer) >= 0 else {
         throw CheckpointError(file: path, object: "@" + name, message: "cannot be read")
       }
-      return .string(String(cString: buffer))
+      let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+      return .string(String(decoding: bytes, as: UTF8.self))
     case H5T_INTEGER:
       var value: Int64 = 0
       guard H5Aread(attribute.id, allot_h5t_native_int64(), &value) >= 0 else {
