@@ -82,16 +82,16 @@ public final class ClassifierTrainer: Trainer {
   }
 
   public func restore(_ state: TrainingState) throws {
-    var problems: [String] = []
     let modelTargets = model.namedParameters().map { ("model/\($0.0)", $0.1) }
     let optimizerTargets = optimizer.namedState().map { ("optimizer/\($0.0)", $0.1) }
-    state.copy(into: modelTargets + optimizerTargets, problems: &problems)
+    var problems = state.problems(fitting: modelTargets + optimizerTargets)
     problems += state.unexpected(prefix: "model", expected: Set(modelTargets.map(\.0)))
     problems += state.unexpected(prefix: "optimizer", expected: Set(optimizerTargets.map(\.0)))
     let savedStep = state.integer("trainer/step", count: 1, problems: &problems)
     let optimizerStep = state.integer("optimizer/step", count: 1, problems: &problems)
     let position = state.integer("trainer/cursor", count: 2, problems: &problems)
     if !problems.isEmpty { throw StateMismatch(problems: problems) }
+    state.assign(to: modelTargets + optimizerTargets)
     step = Int(savedStep[0])
     optimizer.stepCount = Int(optimizerStep[0])
     cursor = EpochCursor(

@@ -60,21 +60,20 @@ extension TrainingState {
     }
   }
 
-  /// Copies saved values into `targets` (name → tensor), collecting every missing or
-  /// mis-shaped entry into `problems`.
-  func copy(into targets: [(String, Tensor)], problems: inout [String]) {
+  /// Every missing or mis-shaped entry among `targets` (name → tensor).
+  func problems(fitting targets: [(String, Tensor)]) -> [String] {
     let saved = Dictionary(tensors, uniquingKeysWith: { a, _ in a })
-    for (name, target) in targets {
-      guard let source = saved[name] else {
-        problems.append("missing \(name) \(target.shape)")
-        continue
-      }
-      guard source.shape == target.shape else {
-        problems.append("\(name) has shape \(source.shape), the model needs \(target.shape)")
-        continue
-      }
-      target.assign(source)
+    return targets.compactMap { name, target in
+      guard let source = saved[name] else { return "missing \(name) \(target.shape)" }
+      return source.shape == target.shape
+        ? nil : "\(name) has shape \(source.shape), the model needs \(target.shape)"
     }
+  }
+
+  /// Copies saved values into `targets`; call only once `problems(fitting:)` is empty.
+  func assign(to targets: [(String, Tensor)]) {
+    let saved = Dictionary(tensors, uniquingKeysWith: { a, _ in a })
+    for (name, target) in targets { target.assign(saved[name]!) }
   }
 
   /// Entries under `prefix/` that no target claims.

@@ -221,3 +221,43 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   #expect(more == 0, "\(moreErr)")
   #expect(moreOut.contains("done: step 70"))
 }
+
+@Test func resumeFromBadFilesFailsCleanlyAndOverwritesNothing() throws {
+  let root = try scratch()
+  let text = root.appendingPathComponent("ckpt_00000010.h5")
+  try Data("not a checkpoint".utf8).write(to: text)
+  let (status, _, stderr) = try TrainProcess.run(["--resume", text.path])
+  #expect(status == 1)
+  #expect(stderr.contains("is not an HDF5 file"))
+  #expect(try Data(contentsOf: text) == Data("not a checkpoint".utf8))
+  // A truncated checkpoint inside a run directory: named, skipped, nothing else valid.
+  #expect(try TrainProcess.run(tiny + ["--output", root.appendingPathComponent("runs").path, "--stop-after", "5"]).0 == 130)
+  let run = runDirectories(root.appendingPathComponent("runs"))[0]
+  let file = try #require(RunCheckpoints(directory: run).all().last?.url)
+  let bytes = try Data(contentsOf: file)
+  try bytes.prefix(bytes.count / 2).write(to: file)
+  let (truncated, _, truncatedErr) = try TrainProcess.run(["--resume", file.path])
+  #expect(truncated == 1)
+  #expect(truncatedErr.contains(file.lastPathComponent))
+  let (viaDirectory, _, viaDirectoryErr) = try TrainProcess.run(["--resume", run.path])
+  #expect(viaDirectory == 1)
+  #expect(viaDirectoryErr.contains("holds no valid checkpoint"))
+  #expect(try Data(contentsOf: file) == bytes.prefix(bytes.count / 2))
+}
+
+@Test func aCheckpointOfAnotherModelIsRefusedWithEveryMismatch() throws {
+  var small = ExperimentConfig()
+  small.model.hidden = [8]
+  var large = ExperimentConfig()
+  large.model.hidden = [8, 4]  // layers.0 fits; the rest does not
+  let saved = ClassifierTrainer(config: small).state()
+  let target = ClassifierTrainer(config: large)
+  let before = target.model.parameters.map(\.scalars)
+  var message = ""
+  do { try target.restore(saved) } catch { message = "\(error)" }
+  #expect(message.contains("model/layers.1.weight has shape [3, 8], the model needs [4, 8]"))
+  #expect(message.contains("missing model/layers.2.weight [3, 4]"))
+  #expect(message.contains("optimizer/layers.1.weight/m has shape [3, 8], the model needs [4, 8]"))
+  #expect(!message.contains("layers.0.weight"))
+  #expect(target.model.parameters.map(\.scalars) == before)  // nothing copied, not even layers.0
+}
