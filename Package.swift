@@ -9,6 +9,7 @@ let package = Package(
     .library(name: "Optim", targets: ["Optim"]),
     .library(name: "Checkpoint", targets: ["Checkpoint"]),
     .library(name: "TaskAllocation", targets: ["TaskAllocation"]),
+    .library(name: "Reasoning", targets: ["Reasoning"]),
     .library(name: "Training", targets: ["Training"]),
     .executable(name: "train", targets: ["train"]),
     .executable(name: "allot", targets: ["allot"]),
@@ -33,7 +34,8 @@ let package = Package(
     .target(name: "Optim", dependencies: ["TensorCore", "CKernels"]),
     .target(name: "Checkpoint", dependencies: ["TensorCore", "CHDF5"]),
     .target(name: "TaskAllocation", dependencies: ["TensorCore", "NN", "Optim", "CGLPK"]),
-    .target(name: "Training", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint"]),
+    .target(name: "Reasoning", dependencies: ["TensorCore", "NN"]),
+    .target(name: "Training", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "Reasoning"]),
 
     // Executables.
     .executableTarget(
@@ -58,6 +60,7 @@ let package = Package(
     .testTarget(name: "NNTests", dependencies: ["NN", "Optim", "TensorCore", "TestSupport"]),
     .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore", "TestSupport"]),
     .testTarget(name: "TaskAllocationTests", dependencies: ["TaskAllocation", "TestSupport"]),
+    .testTarget(name: "ReasoningTests", dependencies: ["Reasoning", "TestSupport"]),
     .testTarget(
       name: "TrainingTests",
       dependencies: ["Training", "Checkpoint", "TestSupport", "train", "allot"]),

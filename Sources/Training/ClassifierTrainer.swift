@@ -20,13 +20,13 @@ public final class ClassifierTrainer: Trainer {
     var modelRNG = root.split()
     var dataRNG = root.split()
     let cursorSeed = root.next()
-    let task = config.task
+    let task = config.classifier
     train = .generate(
-      task.name, classes: task.classes, count: task.trainSize, noise: task.noise, rng: &dataRNG)
+      task.dataset, classes: task.classes, count: task.trainSize, noise: task.noise, rng: &dataRNG)
     test = .generate(
-      task.name, classes: task.classes, count: task.testSize, noise: task.noise, rng: &dataRNG)
-    let activation = Activation(rawValue: config.model.activation.rawValue)!
-    model = MLP([2] + config.model.hidden + [task.classes], activation: activation, rng: &modelRNG)
+      task.dataset, classes: task.classes, count: task.testSize, noise: task.noise, rng: &dataRNG)
+    let activation = Activation(rawValue: task.activation.rawValue)!
+    model = MLP([2] + task.hidden + [task.classes], activation: activation, rng: &modelRNG)
     optimizer = makeOptimizer(
       config.optimizer, steps: config.run.steps, parameters: model.namedParameters())
     cursor = EpochCursor(count: train.count, seed: cursorSeed)
@@ -40,7 +40,7 @@ public final class ClassifierTrainer: Trainer {
   }
 
   public func trainStep() -> [String: Double] {
-    let (x, y) = train.batch(cursor.next(config.task.batchSize))
+    let (x, y) = train.batch(cursor.next(config.classifier.batchSize))
     let learningRate = optimizer.currentLearningRate
     optimizer.zeroGrad()
     let logits = model(x)

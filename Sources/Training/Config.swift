@@ -15,8 +15,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   /// What this experiment shows; free text kept with the run.
   public var notes = ""
   public var run = RunConfig()
-  public var model = ModelConfig()
-  public var task = TaskConfig()
+  public var classifier = ClassifierConfig()
   public var optimizer = OptimizerConfig()
   public var checkpoint = CheckpointConfig()
   public var logging = LoggingConfig()
@@ -44,23 +43,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
   public var blasThreads = 1
 }
 
-/// The classifier's network.
-public struct ModelConfig: Codable, Equatable, Sendable {
+/// The classifier trainer's network and data (`kind: "classifier"`).
+public struct ClassifierConfig: Codable, Equatable, Sendable {
   /// Hidden layer widths of the MLP, input to output.
   public var hidden = [64, 64]
   /// The nonlinearity between layers.
   public var activation = ActivationChoice.relu
-}
-
-/// The nonlinearity between MLP layers.
-public enum ActivationChoice: String, ConfigChoice {
-  case relu, gelu, tanh, sigmoid
-}
-
-/// The data the classifier learns.
-public struct TaskConfig: Codable, Equatable, Sendable {
   /// The synthetic data set.
-  public var name = TaskName.spirals
+  public var dataset = DatasetName.spirals
   /// The number of classes (spiral arms or blobs; XOR always has 2).
   public var classes = 3
   /// Training examples, drawn once from the run's seed.
@@ -73,8 +63,13 @@ public struct TaskConfig: Codable, Equatable, Sendable {
   public var batchSize = 128
 }
 
+/// The nonlinearity between MLP layers.
+public enum ActivationChoice: String, ConfigChoice {
+  case relu, gelu, tanh, sigmoid
+}
+
 /// Built-in synthetic data sets.
-public enum TaskName: String, ConfigChoice {
+public enum DatasetName: String, ConfigChoice {
   /// Interleaved spiral arms in the plane, one per class.
   case spirals
   /// Gaussian blobs around points on a circle, one per class.
@@ -155,19 +150,19 @@ extension ExperimentConfig {
     check(run.steps >= 1, "run.steps", run.steps, "must be ≥ 1")
     check(!run.outputDir.isEmpty, "run.outputDir", "\"\"", "must name a folder")
     check(run.blasThreads >= 1, "run.blasThreads", run.blasThreads, "must be ≥ 1")
+    let c = classifier
     check(
-      model.hidden.allSatisfy { $0 >= 1 }, "model.hidden", model.hidden,
-      "every width must be ≥ 1")
-    check(task.classes >= 2, "task.classes", task.classes, "must be ≥ 2")
+      c.hidden.allSatisfy { $0 >= 1 }, "classifier.hidden", c.hidden, "every width must be ≥ 1")
+    check(c.classes >= 2, "classifier.classes", c.classes, "must be ≥ 2")
     check(
-      task.name != .xor || task.classes == 2, "task.classes", task.classes,
-      "the xor task has exactly 2 classes")
-    check(task.trainSize >= 1, "task.trainSize", task.trainSize, "must be ≥ 1")
-    check(task.testSize >= 1, "task.testSize", task.testSize, "must be ≥ 1")
-    check(task.noise >= 0, "task.noise", task.noise, "must be ≥ 0")
+      c.dataset != .xor || c.classes == 2, "classifier.classes", c.classes,
+      "the xor data set has exactly 2 classes")
+    check(c.trainSize >= 1, "classifier.trainSize", c.trainSize, "must be ≥ 1")
+    check(c.testSize >= 1, "classifier.testSize", c.testSize, "must be ≥ 1")
+    check(c.noise >= 0, "classifier.noise", c.noise, "must be ≥ 0")
     check(
-      task.batchSize >= 1 && task.batchSize <= task.trainSize, "task.batchSize", task.batchSize,
-      "must lie in 1...task.trainSize (\(task.trainSize))")
+      c.batchSize >= 1 && c.batchSize <= c.trainSize, "classifier.batchSize", c.batchSize,
+      "must lie in 1...classifier.trainSize (\(c.trainSize))")
     check(
       optimizer.learningRate > 0, "optimizer.learningRate", optimizer.learningRate, "must be > 0")
     check(

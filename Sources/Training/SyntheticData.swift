@@ -10,7 +10,7 @@ public struct LabelledPoints: Sendable {
 
   /// `count` points of `task` drawn from `rng`.
   public static func generate(
-    _ task: TaskName, classes: Int, count: Int, noise: Double, rng: inout RandomState
+    _ task: DatasetName, classes: Int, count: Int, noise: Double, rng: inout RandomState
   ) -> LabelledPoints {
     var points: [Float] = []
     var labels: [Int] = []

@@ -32,7 +32,7 @@ private func makeSweep() throws -> URL {
         "--quiet", "--output", root.path, "--set", "run.name=lr\(lr)", "--set", "run.seed=\(seed)",
         "--set", "optimizer.learningRate=\(lr)", "--set", "run.steps=40", "--set",
         "logging.evalEvery=20",
-        "--set", "task.trainSize=300", "--set", "task.testSize=100", "--set", "model.hidden=[8]",
+        "--set", "classifier.trainSize=300", "--set", "classifier.testSize=100", "--set", "classifier.hidden=[8]",
       ])
       #expect(status == 0, "\(err)")
     }

@@ -23,12 +23,12 @@ private func problems(_ body: () throws -> Void) -> String {
   let file = try temporaryFile(
     #"{"run": {"steps": 40, "name": "demo"}, "optimizer": {"learningRate": 0.5}}"#)
   let config = try ConfigLoader.resolve(
-    file: file, overrides: ["optimizer.learningRate=0.25", "model.hidden=[8,8,8]", "run.name=x1"])
+    file: file, overrides: ["optimizer.learningRate=0.25", "classifier.hidden=[8,8,8]", "run.name=x1"])
   #expect(config.run.steps == 40)  // file over default
   #expect(config.optimizer.learningRate == 0.25)  // --set over file
-  #expect(config.model.hidden == [8, 8, 8])
+  #expect(config.classifier.hidden == [8, 8, 8])
   #expect(config.run.name == "x1")  // strings need no quotes
-  #expect(config.task.classes == ExperimentConfig().task.classes)  // untouched default
+  #expect(config.classifier.classes == ExperimentConfig().classifier.classes)  // untouched default
 }
 
 @Test func unknownKeysAreNamedWithSuggestions() throws {
@@ -53,9 +53,9 @@ private func problems(_ body: () throws -> Void) -> String {
   let fraction = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run.steps=2.5"]) }
   #expect(fraction.contains("'run.steps' is 2.5; expected a whole number"))
   let list = problems {
-    _ = try ConfigLoader.resolve(file: nil, overrides: ["model.hidden=[8,\"x\"]"])
+    _ = try ConfigLoader.resolve(file: nil, overrides: ["classifier.hidden=[8,\"x\"]"])
   }
-  #expect(list.contains("'model.hidden[1]' is \"x\"; expected a number"))
+  #expect(list.contains("'classifier.hidden[1]' is \"x\"; expected a number"))
 }
 
 @Test func choicesListAllowedValues() {
@@ -71,12 +71,12 @@ private func problems(_ body: () throws -> Void) -> String {
     _ = try ConfigLoader.resolve(
       file: nil,
       overrides: [
-        "optimizer.learningRate=-1", "task.batchSize=5000", "task.name=xor", "task.classes=3",
+        "optimizer.learningRate=-1", "classifier.batchSize=5000", "classifier.dataset=xor", "classifier.classes=3",
       ])
   }
   #expect(message.contains("'optimizer.learningRate' is -1.0; must be > 0"))
-  #expect(message.contains("'task.batchSize' is 5000; must lie in 1...task.trainSize (3000)"))
-  #expect(message.contains("'task.classes' is 3; the xor task has exactly 2 classes"))
+  #expect(message.contains("'classifier.batchSize' is 5000; must lie in 1...classifier.trainSize (3000)"))
+  #expect(message.contains("'classifier.classes' is 3; the xor data set has exactly 2 classes"))
   let name = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run.name=a b"]) }
   #expect(name.contains("'run.name'"))
 }

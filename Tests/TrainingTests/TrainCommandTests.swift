@@ -52,8 +52,8 @@ private func runDirectories(_ root: URL) -> [URL] {
 /// A tiny, fast experiment.
 private let tiny = [
   "--quiet", "--set", "run.steps=60", "--set", "checkpoint.every=20", "--set", "checkpoint.keep=2",
-  "--set", "logging.every=10", "--set", "logging.evalEvery=30", "--set", "task.trainSize=400",
-  "--set", "task.testSize=100", "--set", "model.hidden=[16]", "--set", "task.batchSize=32",
+  "--set", "logging.every=10", "--set", "logging.evalEvery=30", "--set", "classifier.trainSize=400",
+  "--set", "classifier.testSize=100", "--set", "classifier.hidden=[16]", "--set", "classifier.batchSize=32",
 ]
 
 /// Metrics lines without the timing metrics, which legitimately differ between runs.
@@ -79,7 +79,7 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
     ),
     (["--set", "run.steps=lots"], "'run.steps' is \"lots\"; expected a number"),
     (["--set", "optimizer.beta1=1.5"], "'optimizer.beta1' is 1.5; must lie in [0, 1)"),
-    (["--set", "task.name=xor"], "'task.classes' is 3; the xor task has exactly 2 classes"),
+    (["--set", "classifier.dataset=xor"], "'classifier.classes' is 3; the xor data set has exactly 2 classes"),
     (
       ["--set", "optimizer.schedule=exponential"],
       "allowed: \"constant\", \"linearWarmup\", \"cosine\""
@@ -158,7 +158,7 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   let root = try scratch()
   let slow = [
     "--quiet", "--set", "run.steps=2500", "--set", "checkpoint.every=0", "--set", "logging.every=5",
-    "--set", "model.hidden=[128,128]", "--set", "task.batchSize=256", "--set",
+    "--set", "classifier.hidden=[128,128]", "--set", "classifier.batchSize=256", "--set",
     "logging.evalEvery=0",
   ]
   let interrupted = try TrainProcess(slow + ["--output", root.appendingPathComponent("a").path])
@@ -200,9 +200,9 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   #expect(try TrainProcess.run(tiny + ["--output", root.path, "--stop-after", "5"]).0 == 130)
   let run = runDirectories(root)[0]
   let (status, _, stderr) = try TrainProcess.run(
-    tiny + ["--output", root.path, "--resume", run.path, "--set", "model.hidden=[8]"])
+    tiny + ["--output", root.path, "--resume", run.path, "--set", "classifier.hidden=[8]"])
   #expect(status == 1)
-  #expect(stderr.contains("model.hidden"))
+  #expect(stderr.contains("classifier.hidden"))
   #expect(stderr.contains("differs from the run being resumed"))
   let (missing, _, missingErr) = try TrainProcess.run([
     "--resume", root.appendingPathComponent("nowhere").path,
@@ -247,9 +247,9 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
 
 @Test func aCheckpointOfAnotherModelIsRefusedWithEveryMismatch() throws {
   var small = ExperimentConfig()
-  small.model.hidden = [8]
+  small.classifier.hidden = [8]
   var large = ExperimentConfig()
-  large.model.hidden = [8, 4]  // layers.0 fits; the rest does not
+  large.classifier.hidden = [8, 4]  // layers.0 fits; the rest does not
   let saved = ClassifierTrainer(config: small).state()
   let target = ClassifierTrainer(config: large)
   let before = target.model.parameters.map(\.scalars)

@@ -1,0 +1,192 @@
+import Foundation
+import TensorCore
+
+/// How completions are drawn.
+public struct SamplingOptions: Equatable, Sendable {
+  /// Logits are divided by this before everything else (log-probs and entropies included).
+  public var temperature: Float = 1
+  /// Nucleus sampling: keep the smallest set of tokens whose probability reaches this.
+  public var topP: Float = 1
+  /// Keep only the k most likely tokens; 0 keeps all.
+  public var topK = 0
+  /// Take the most likely token instead of sampling.
+  public var greedy = false
+  /// Stop after this many new tokens when no EOS came.
+  public var maxNewTokens = 64
+
+  public init(
+    temperature: Float = 1, topP: Float = 1, topK: Int = 0, greedy: Bool = false, maxNewTokens: Int = 64
+  ) {
+    self.temperature = temperature
+    self.topP = topP
+    self.topK = topK
+    self.greedy = greedy
+    self.maxNewTokens = maxNewTokens
+  }
+}
+
+/// One sampled completion.
+public struct Rollout: Equatable, Sendable {
+  /// Which prompt (index into the prompts given) it continues.
+  public var promptIndex: Int
+  /// The completion's token ids, ending with EOS when one was produced.
+  public var tokens: [Int]
+  /// log π(token) of each completion token under the temperature-scaled distribution.
+  public var logProbs: [Float]
+  /// The entropy (nats) of the temperature-scaled distribution at each token.
+  public var entropies: [Float]
+  /// Whether it ended with EOS (false: cut at `maxNewTokens`).
+  public var finished: Bool
+}
+
+extension TransformerLM {
+  /// Samples `counts[i]` completions for each prompt `prompts[i]` (token ids, usually
+  /// starting with BOS), all in one batch: prompts are left-padded, decoding runs without
+  /// the tape and with a KV cache, and each row stops at EOS or `maxNewTokens`.
+  public func sample(
+    prompts: [[Int]], counts: [Int], options: SamplingOptions, rng: inout RandomState
+  ) -> [Rollout] {
+    precondition(prompts.count == counts.count, "sample: \(prompts.count) prompts but \(counts.count) counts")
+    precondition(options.temperature > 0, "sample: temperature must be > 0")
+    let rows = zip(prompts.indices, counts).flatMap { i, n in [Int](repeating: i, count: n) }
+    guard !rows.isEmpty else { return [] }
+    let b = rows.count
+    let longest = prompts.map(\.count).max() ?? 0
+    precondition(!prompts.contains { $0.isEmpty }, "sample: every prompt needs at least one token")
+    let capacity = longest + options.maxNewTokens
+    precondition(
+      capacity <= shape.context,
+      "sample: prompt (\(longest)) + maxNewTokens (\(options.maxNewTokens)) exceed the context \(shape.context)")
+    let pads = rows.map { longest - prompts[$0].count }
+    var ids: [Int] = []
+    var positionIDs: [Int] = []
+    for (r, p) in zip(rows, pads) {
+      ids += [Int](repeating: Tokenizer.pad, count: p) + prompts[r]
+      positionIDs += (0..<longest).map { max($0 - p, 0) }
+    }
+    var out = rows.map { Rollout(promptIndex: $0, tokens: [], logProbs: [], entropies: [], finished: false) }
+    let vocabulary = shape.vocabulary
+    return withoutGrad {
+      let caches = makeCaches(capacity: capacity, keyPadding: pads)
+      var logits = self(ids, batch: b, positions: positionIDs, caches: caches)
+        .slice(axis: 1, (longest - 1)..<longest)
+      var scratch = [Float](repeating: 0, count: vocabulary)
+      for step in 0..<options.maxNewTokens {
+        var next = [Int](repeating: Tokenizer.pad, count: b)
+        logits.withUnsafeBufferPointer { all in
+          for row in 0..<b where !out[row].finished {
+            let chosen = Self.choose(
+              UnsafeBufferPointer(rebasing: all[(row * vocabulary)..<((row + 1) * vocabulary)]),
+              options: options, scratch: &scratch, rng: &rng)
+            out[row].tokens.append(chosen.token)
+            out[row].logProbs.append(chosen.logProb)
+            out[row].entropies.append(chosen.entropy)
+            if chosen.token == Tokenizer.eos { out[row].finished = true }
+            next[row] = chosen.token
+          }
+        }
+        if out.allSatisfy(\.finished) || step == options.maxNewTokens - 1 { break }
+        let positionsNow = pads.map { longest + step - $0 }
+        logits = self(next, batch: b, positions: positionsNow, caches: caches)
+      }
+      return out
+    }
+  }
+
+  /// Picks a token from one row of logits; returns it with its log-probability and the
+  /// distribution's entropy, both under the temperature-scaled (untruncated) distribution.
+  static func choose(
+    _ logits: UnsafeBufferPointer<Float>, options: SamplingOptions, scratch: inout [Float],
+    rng: inout RandomState
+  ) -> (token: Int, logProb: Float, entropy: Float) {
+    let n = logits.count
+    let inverse = 1 / options.temperature
+    var m = -Float.infinity
+    for i in 0..<n { m = max(m, logits[i] * inverse) }
+    var total: Double = 0
+    for i in 0..<n {
+      let e = Foundation.exp(Double(logits[i] * inverse - m))
+      scratch[i] = Float(e)
+      total += e
+    }
+    let logTotal = Float(Foundation.log(total))
+    var entropy: Float = 0
+    for i in 0..<n {
+      let logP = logits[i] * inverse - m - logTotal
+      let p = scratch[i] / Float(total)
+      if p > 0 { entropy -= p * logP }
+    }
+    var token = 0
+    if options.greedy {
+      for i in 1..<n where logits[i] > logits[token] { token = i }
+    } else {
+      // Candidates by probability (ties by id), cut by top-k and top-p, then one draw.
+      var order = Array(0..<n)
+      if options.topK > 0 || options.topP < 1 {
+        order.sort { scratch[$0] != scratch[$1] ? scratch[$0] > scratch[$1] : $0 < $1 }
+      }
+      var keep = options.topK > 0 ? min(options.topK, n) : n
+      if options.topP < 1 {
+        var mass: Double = 0
+        for (k, i) in order.prefix(keep).enumerated() {
+          mass += Double(scratch[i]) / total
+          if mass >= Double(options.topP) {
+            keep = k + 1
+            break
+          }
+        }
+      }
+      let kept = order.prefix(keep)
+      let keptMass = kept.reduce(0.0) { $0 + Double(scratch[$1]) }
+      var u = rng.nextDouble() * keptMass
+      token = kept.last!
+      for i in kept {
+        u -= Double(scratch[i])
+        if u < 0 {
+          token = i
+          break
+        }
+      }
+    }
+    return (token, logits[token] * inverse - m - logTotal, entropy)
+  }
+
+  /// Log-probabilities, with the tape, of given completions after their prompts: `[B, T]`
+  /// for B = completions.count and T the longest completion, with a 0/1 mask of the real
+  /// tokens. `promptIndices[r]` names the prompt completion r continues. Numerically these
+  /// equal the sampler's `logProbs` for the same parameters and temperature.
+  public func logProbabilities(
+    prompts: [[Int]], promptIndices: [Int], completions: [[Int]], temperature: Float = 1
+  ) -> (logProbs: Tensor, mask: [Float]) {
+    let b = completions.count
+    let sequences = zip(promptIndices, completions).map { prompts[$0] + $1 }
+    let length = sequences.map(\.count).max() ?? 1
+    let steps = length - 1
+    let longestCompletion = completions.map(\.count).max() ?? 0
+    precondition(length <= shape.context, "logProbabilities: a sequence of \(length) exceeds the context \(shape.context)")
+    var inputs: [Int] = []
+    var targets: [Int] = []
+    var positionIDs: [Int] = []
+    var pads: [Int] = []
+    var picks: [Int] = []  // flat index into [B, steps] for each [B, longestCompletion] slot
+    var mask: [Float] = []
+    for (r, sequence) in sequences.enumerated() {
+      let pad = length - sequence.count
+      pads.append(pad)
+      let full = [Int](repeating: Tokenizer.pad, count: pad) + sequence
+      inputs += full[0..<steps]
+      targets += full[1...]
+      positionIDs += (0..<steps).map { max($0 - pad, 0) }
+      let firstTarget = pad + prompts[promptIndices[r]].count - 1
+      for k in 0..<longestCompletion {
+        let real = k < completions[r].count
+        picks.append(real ? r * steps + firstTarget + k : 0)
+        mask.append(real ? 1 : 0)
+      }
+    }
+    var logits = self(inputs, batch: b, positions: positionIDs, keyPadding: pads)
+    if temperature != 1 { logits = logits * (1 / temperature) }
+    let all = logits.logProbabilities(of: targets).reshaped([b * steps])
+    return (all.indexSelect(axis: 0, picks).reshaped([b, longestCompletion]), mask)
+  }
+}
