@@ -47,7 +47,7 @@ let package = Package(
     .executableTarget(
       name: "allot",
       dependencies: [
-        "TensorCore", "Checkpoint", "Training",
+        "TensorCore", "Checkpoint", "Training", "Reasoning",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

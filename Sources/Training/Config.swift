@@ -15,6 +15,10 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   /// What this experiment shows; free text kept with the run.
   public var notes = ""
   public var run = RunConfig()
+  public var model = ModelConfig()
+  public var task = TaskConfig()
+  public var sft = SFTConfig()
+  public var evaluation = EvaluationConfig()
   public var classifier = ClassifierConfig()
   public var optimizer = OptimizerConfig()
   public var checkpoint = CheckpointConfig()
@@ -27,6 +31,86 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
 public enum TrainerKind: String, ConfigChoice {
   /// Supervised classification with an MLP on a built-in synthetic data set.
   case classifier
+  /// Supervised warm start of the transformer policy on a task's worked solutions.
+  case sft
+}
+
+/// The transformer policy (kinds `sft` and later `grpo`).
+public struct ModelConfig: Codable, Equatable, Sendable {
+  /// Transformer blocks.
+  public var layers = 4
+  /// Attention heads per block; must divide `width`.
+  public var heads = 4
+  /// The residual width.
+  public var width = 128
+  /// The longest prompt + completion, in tokens.
+  public var context = 224
+  /// The MLP's hidden width as a multiple of `width`.
+  public var mlpRatio = 4
+  /// Whether the output head reuses the token embedding.
+  public var tiedEmbeddings = true
+}
+
+/// The task with verifiable rewards (kinds `sft` and later `grpo`).
+public struct TaskConfig: Codable, Equatable, Sendable {
+  public var name = TaskName.arithmetic
+  /// Seeds the task's prompts; kept apart from `run.seed` so runs with different seeds
+  /// see the same data.
+  public var seed = 0
+  /// Training prompts (built-in tasks).
+  public var trainSize = 20000
+  /// Test prompts (built-in tasks).
+  public var testSize = 500
+  /// Arithmetic: the fewest operand digits.
+  public var minDigits = 1
+  /// Arithmetic: the most operand digits.
+  public var maxDigits = 3
+  /// Arithmetic: the operations drawn from.
+  public var operations = [ArithmeticOperation.add, .subtract, .multiply]
+  /// Countdown: the fewest given numbers.
+  public var minNumbers = 3
+  /// Countdown: the most given numbers.
+  public var maxNumbers = 4
+  /// JSONL: the data file.
+  public var path = ""
+  /// JSONL: how answers are checked.
+  public var verifier = VerifierChoice.exact
+  /// JSONL, numeric verifier: the largest accepted difference.
+  public var tolerance = 1e-6
+  /// JSONL: the share of lines without a split that go to test.
+  public var testFraction = 0.1
+}
+
+public enum TaskName: String, ConfigChoice {
+  case arithmetic, countdown, jsonl
+}
+
+public enum ArithmeticOperation: String, ConfigChoice {
+  case add = "+"
+  case subtract = "-"
+  case multiply = "*"
+}
+
+public enum VerifierChoice: String, ConfigChoice {
+  case exact, numeric, regex
+}
+
+/// The supervised warm start (`kind: "sft"`).
+public struct SFTConfig: Codable, Equatable, Sendable {
+  /// Worked solutions per optimizer step.
+  public var batchSize = 32
+}
+
+/// How the transformer policy is evaluated on the test split.
+public struct EvaluationConfig: Codable, Equatable, Sendable {
+  /// Test prompts used by the periodic evaluation (greedy pass@1); 0 uses all.
+  public var prompts = 200
+  /// Samples per prompt for mean@k and pass@k in `allot evaluate`.
+  public var samples = 4
+  /// Sampling temperature for mean@k and pass@k.
+  public var temperature = 1.0
+  /// The longest completion generated.
+  public var maxNewTokens = 160
 }
 
 /// What the run is called, its seed and its length.
@@ -150,6 +234,34 @@ extension ExperimentConfig {
     check(run.steps >= 1, "run.steps", run.steps, "must be ≥ 1")
     check(!run.outputDir.isEmpty, "run.outputDir", "\"\"", "must name a folder")
     check(run.blasThreads >= 1, "run.blasThreads", run.blasThreads, "must be ≥ 1")
+    check(model.layers >= 1, "model.layers", model.layers, "must be ≥ 1")
+    check(
+      model.heads >= 1 && model.width % max(model.heads, 1) == 0, "model.heads", model.heads,
+      "must be ≥ 1 and divide model.width (\(model.width))")
+    check(model.width >= 1, "model.width", model.width, "must be ≥ 1")
+    check(model.context >= 8, "model.context", model.context, "must be ≥ 8")
+    check(model.mlpRatio >= 1, "model.mlpRatio", model.mlpRatio, "must be ≥ 1")
+    check(task.trainSize >= 1, "task.trainSize", task.trainSize, "must be ≥ 1")
+    check(task.testSize >= 1, "task.testSize", task.testSize, "must be ≥ 1")
+    check(task.seed >= 0, "task.seed", task.seed, "must be ≥ 0")
+    check(
+      1 <= task.minDigits && task.minDigits <= task.maxDigits && task.maxDigits <= 9, "task.maxDigits",
+      task.maxDigits, "needs 1 ≤ task.minDigits (\(task.minDigits)) ≤ task.maxDigits ≤ 9")
+    check(!task.operations.isEmpty, "task.operations", "[]", "needs at least one of \"+\", \"-\", \"*\"")
+    check(
+      2 <= task.minNumbers && task.minNumbers <= task.maxNumbers && task.maxNumbers <= 6, "task.maxNumbers",
+      task.maxNumbers, "needs 2 ≤ task.minNumbers (\(task.minNumbers)) ≤ task.maxNumbers ≤ 6")
+    check(
+      task.name != .jsonl || !task.path.isEmpty, "task.path", "\"\"", "the jsonl task needs a data file")
+    check(task.tolerance >= 0, "task.tolerance", task.tolerance, "must be ≥ 0")
+    check((0...1).contains(task.testFraction), "task.testFraction", task.testFraction, "must lie in [0, 1]")
+    check(sft.batchSize >= 1, "sft.batchSize", sft.batchSize, "must be ≥ 1")
+    check(evaluation.prompts >= 0, "evaluation.prompts", evaluation.prompts, "must be ≥ 0 (0: all)")
+    check(evaluation.samples >= 1, "evaluation.samples", evaluation.samples, "must be ≥ 1")
+    check(evaluation.temperature > 0, "evaluation.temperature", evaluation.temperature, "must be > 0")
+    check(
+      evaluation.maxNewTokens >= 1 && evaluation.maxNewTokens < model.context, "evaluation.maxNewTokens",
+      evaluation.maxNewTokens, "must lie in 1..<model.context (\(model.context))")
     let c = classifier
     check(
       c.hidden.allSatisfy { $0 >= 1 }, "classifier.hidden", c.hidden, "every width must be ≥ 1")

@@ -155,8 +155,21 @@ public enum ConfigLoader {
     _ error: DecodingError, tree: JSONValue, origins: [String: String]
   ) -> ConfigError {
     func location(_ context: DecodingError.Context) -> (String, JSONValue?) {
-      let keys = context.codingPath.map(\.stringValue)
-      return (keys.joined(separator: "."), tree.value(at: keys))
+      var path = ""
+      var value: JSONValue? = tree
+      for key in context.codingPath {
+        if let index = key.intValue {
+          path += "[\(index)]"
+          if case .array(let items)? = value, index < items.count { value = items[index] } else { value = nil }
+        } else {
+          path += path.isEmpty ? key.stringValue : ".\(key.stringValue)"
+          value = value?.value(at: [key.stringValue])
+        }
+      }
+      return (path, value)
+    }
+    func origin(_ path: String) -> String {
+      origins[String(path.prefix { $0 != "[" })] ?? "defaults"
     }
     switch error {
     case .dataCorrupted(let context):
@@ -168,12 +181,12 @@ public enum ConfigLoader {
           + (value.map {
             if case .number = $0 { "a whole number" } else { "a valid value" }
           } ?? "a valid value")
-      return ConfigError(source: origins[path] ?? "defaults", path: path, message: message)
+      return ConfigError(source: origin(path), path: path, message: message)
     case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
       let (path, value) = location(context)
       let expected = type == Int.self ? "a whole number" : "\(type)"
       return ConfigError(
-        source: origins[path] ?? "defaults", path: path,
+        source: origin(path), path: path,
         message: "is \(value?.brief ?? "missing"); expected \(expected)")
     case .keyNotFound(let key, let context):
       let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")

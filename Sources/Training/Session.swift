@@ -45,8 +45,8 @@ public struct TrainingSession {
 
   /// A new run.
   public func start() throws -> SessionOutcome {
+    let trainer = try makeTrainer(config)  // before anything is written: it may refuse
     let run = try RunDirectory.create(for: config, command: command)
-    let trainer = try makeTrainer(config)
     let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
     try metrics.start()
     announce("run directory: \(run.url.path)")
@@ -155,5 +155,6 @@ public struct TrainingSession {
 public func makeTrainer(_ config: ExperimentConfig) throws -> any Trainer {
   switch config.kind {
   case .classifier: ClassifierTrainer(config: config)
+  case .sft: try SFTTrainer(config: config)
   }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Foundation
+import Reasoning
 import TensorCore
 import Training
 
@@ -76,18 +77,62 @@ struct Inspect: ParsableCommand {
 
 struct Evaluate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Evaluate a checkpoint on its task's test split and print the eval metrics.")
+    abstract: "Evaluate a checkpoint on its task's test split and print the eval metrics.",
+    discussion: """
+      For the transformer policy: greedy pass@1, and mean@k and pass@k from --samples k \
+      sampled completions per prompt, overall and per difficulty; --completions writes every \
+      completion to a JSONL file for reading.
+      """)
 
   @Argument(help: "A checkpoint file or a run directory.")
   var path: String
+
+  @Option(help: "The split to evaluate (train or test).")
+  var split = "test"
+
+  @Option(help: "Prompts to evaluate (0: the whole split).")
+  var prompts = 0
+
+  @Option(help: "Sampled completions per prompt for mean@k and pass@k (0: greedy only).")
+  var samples = 4
+
+  @Option(help: "Sampling temperature.")
+  var temperature: Float = 1
+
+  @Option(help: "The seed of the sampling.")
+  var seed: UInt64 = 0
+
+  @Option(help: ArgumentHelp("Write every completion to this JSONL file.", valueName: "file"))
+  var completions: String?
 
   func run() throws {
     let (url, data) = openCheckpoint(path)
     do {
       let trainer = try restoredTrainer(data, file: url.path)
       print("checkpoint: \(url.path) (step \(trainer.step))")
-      for (key, value) in trainer.evaluate().sorted(by: { $0.key < $1.key }) {
-        print("\(key) \(value)")
+      guard let policy = trainer as? any PolicyTrainer else {
+        for (key, value) in trainer.evaluate().sorted(by: { $0.key < $1.key }) { print("\(key) \(value)") }
+        return
+      }
+      guard let chosen = Reasoning.Split(rawValue: split) else { fail("--split must be train or test, not \(split)") }
+      var items = policy.task.prompts(chosen)
+      if prompts > 0 { items = Array(items.prefix(prompts)) }
+      var rng = RandomState(seed: seed)
+      let report = try Reasoning.evaluate(
+        policy.policy, tokenizer: policy.tokenizer, task: policy.task, prompts: items, samples: samples,
+        temperature: temperature, maxNewTokens: policy.config.evaluation.maxNewTokens, rng: &rng)
+      print(report.table)
+      if let completions {
+        var lines = ""
+        for s in report.samples {
+          let object: JSONValue = .object([
+            "id": .string(s.promptID), "prompt": .string(s.prompt), "completion": .string(s.completion),
+            "reward": .number(s.reward), "greedy": .bool(s.greedy),
+          ])
+          lines += String(decoding: try object.data(), as: UTF8.self) + "\n"
+        }
+        try Data(lines.utf8).write(to: URL(fileURLWithPath: completions), options: .atomic)
+        print("wrote \(report.samples.count) completions to \(completions)")
       }
     } catch {
       fail("\(error)")

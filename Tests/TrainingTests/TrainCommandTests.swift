@@ -261,3 +261,45 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   #expect(!message.contains("layers.0.weight"))
   #expect(target.model.parameters.map(\.scalars) == before)  // nothing copied, not even layers.0
 }
+
+/// A tiny supervised warm start of the transformer.
+private let tinySFT = [
+  "--quiet", "--set", "kind=sft", "--set", "run.steps=12", "--set", "model.layers=1", "--set", "model.width=16",
+  "--set", "model.heads=2", "--set", "model.context=160", "--set", "task.maxDigits=2", "--set", "task.trainSize=40",
+  "--set", "task.testSize=10", "--set", "sft.batchSize=4", "--set", "evaluation.prompts=4",
+  "--set", "evaluation.maxNewTokens=60", "--set", "logging.every=3", "--set", "logging.evalEvery=6",
+  "--set", "checkpoint.every=6",
+]
+
+@Test func sftRunsEvaluatesAndResumesExactly() throws {
+  let root = try scratch()
+  let (status, out, err) = try TrainProcess.run(tinySFT + ["--output", root.appendingPathComponent("a").path])
+  #expect(status == 0, "\(err)")
+  #expect(out.contains("eval/pass1/digits1"))
+  let straight = runDirectories(root.appendingPathComponent("a"))[0]
+  let metrics = try MetricsLog.read(straight.appendingPathComponent("metrics.jsonl"))
+  #expect(metrics.map(\.step) == [3, 6, 9, 12])
+  #expect(metrics.filter { $0.values["eval/pass1"] != nil }.map(\.step) == [6, 12])
+  #expect(metrics.allSatisfy { ($0.values["loss/train"] ?? 0) > 0 })
+  #expect(metrics.first!.values["loss/train"]! > metrics.last!.values["loss/train"]!)
+  // Stop at 7, resume, and compare with the straight run.
+  #expect(try TrainProcess.run(tinySFT + ["--output", root.appendingPathComponent("b").path, "--stop-after", "7"]).0 == 130)
+  let resumed = runDirectories(root.appendingPathComponent("b"))[0]
+  #expect(try TrainProcess.run(["--quiet", "--resume", resumed.path]).0 == 0)
+  #expect(try deterministicMetrics(resumed) == deterministicMetrics(straight))
+  #expect(try finalModel(resumed).map(\.1) == finalModel(straight).map(\.1))
+}
+
+@Test func sftConfigErrorsNameTheKeys() throws {
+  let root = try scratch()
+  let (heads, _, headsErr) = try TrainProcess.run(["--output", root.path, "--set", "kind=sft", "--set", "model.heads=3"])
+  #expect(heads == 2)
+  #expect(headsErr.contains("'model.heads' is 3; must be ≥ 1 and divide model.width (128)"))
+  let (status, _, err) = try TrainProcess.run(["--output", root.path, "--set", "kind=sft", "--set", "task.operations=[\"/\"]"])
+  #expect(status == 2)
+  #expect(err.contains("--set task.operations=[\"/\"]: config key 'task.operations[0]' is \"/\"; allowed: \"+\", \"-\", \"*\""))
+  let (short, _, shortErr) = try TrainProcess.run(tinySFT + ["--output", root.path, "--set", "model.context=20", "--set", "evaluation.maxNewTokens=10"])
+  #expect(short == 1)
+  #expect(shortErr.contains("'model.context' is 20; prompt arithmetic-train-0 with its solution needs"))
+  #expect(!FileManager.default.fileExists(atPath: root.path) || runDirectories(root).isEmpty)  // nothing written
+}

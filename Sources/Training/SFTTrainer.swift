@@ -1,0 +1,152 @@
+import Foundation
+import NN
+import Optim
+import Reasoning
+import TensorCore
+
+/// A trainer whose model is the transformer policy on a reasoning task (SFT now, GRPO
+/// next); `allot evaluate` runs the full evaluation through this.
+public protocol PolicyTrainer: Trainer {
+  var policy: TransformerLM { get }
+  var tokenizer: Tokenizer { get }
+  var task: any ReasoningTask { get }
+  var config: ExperimentConfig { get }
+}
+
+/// The task a config names.
+public func makeTask(_ config: TaskConfig) throws -> any ReasoningTask {
+  let seed = UInt64(config.seed)
+  switch config.name {
+  case .arithmetic:
+    return ArithmeticTask(
+      minDigits: config.minDigits, maxDigits: config.maxDigits,
+      operations: config.operations.map { ArithmeticTask.Operation(rawValue: $0.rawValue)! },
+      trainSize: config.trainSize, testSize: config.testSize, seed: seed)
+  case .countdown:
+    return CountdownTask(
+      minNumbers: config.minNumbers, maxNumbers: config.maxNumbers, trainSize: config.trainSize,
+      testSize: config.testSize, seed: seed)
+  case .jsonl:
+    return try JSONLTask(
+      path: config.path, verifier: JSONLTask.Verifier(rawValue: config.verifier.rawValue)!,
+      tolerance: config.tolerance, testFraction: config.testFraction)
+  }
+}
+
+/// The transformer a config describes, for `tokenizer`'s vocabulary.
+public func makePolicy(_ config: ModelConfig, tokenizer: Tokenizer, rng: inout RandomState) -> TransformerLM {
+  TransformerLM(
+    TransformerShape(
+      vocabulary: tokenizer.vocabularySize, layers: config.layers, heads: config.heads, width: config.width,
+      context: config.context, mlpRatio: config.mlpRatio, tiedEmbeddings: config.tiedEmbeddings), rng: &rng)
+}
+
+/// Supervised warm start: teacher-forced cross-entropy on the task's worked solutions, so
+/// that GRPO starts from a policy whose success varies across prompts.
+public final class SFTTrainer: PolicyTrainer {
+  public let config: ExperimentConfig
+  public let policy: TransformerLM
+  public let tokenizer = Tokenizer()
+  public let task: any ReasoningTask
+  public let optimizer: any Optimizer
+  public private(set) var step = 0
+  let examples: [(prompt: [Int], target: [Int])]
+  let evalPrompts: [TaskPrompt]
+  var cursor: EpochCursor
+
+  public init(config: ExperimentConfig) throws {
+    self.config = config
+    task = try makeTask(config.task)
+    var root = RandomState(seed: UInt64(config.run.seed))
+    var modelRNG = root.split()
+    let cursorSeed = root.next()
+    policy = makePolicy(config.model, tokenizer: tokenizer, rng: &modelRNG)
+    optimizer = makeOptimizer(config.optimizer, steps: config.run.steps, parameters: policy.namedParameters())
+    var examples: [(prompt: [Int], target: [Int])] = []
+    for prompt in task.prompts(.train) {
+      guard let solution = task.solution(prompt) else { continue }
+      let p = try encodePrompt(prompt, tokenizer: tokenizer)
+      let t = try tokenizer.encode(solution) + [Tokenizer.eos]
+      guard p.count + t.count <= config.model.context else {
+        throw ConfigError(
+          source: "task", path: "model.context",
+          message: "is \(config.model.context); prompt \(prompt.id) with its solution needs \(p.count + t.count) tokens")
+      }
+      examples.append((p, t))
+    }
+    guard !examples.isEmpty else {
+      throw ConfigError(source: "task", path: "task.name", message: "gave no training examples with solutions")
+    }
+    self.examples = examples
+    let test = task.prompts(.test)
+    evalPrompts = config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
+    for prompt in evalPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }  // fail early
+    cursor = EpochCursor(count: examples.count, seed: cursorSeed)
+  }
+
+  public var progressKeys: [String] { ["loss/train", "eval/pass1"] }
+
+  public var modelFingerprint: String {
+    let s = policy.shape
+    return "transformer vocabulary=\(s.vocabulary) layers=\(s.layers) heads=\(s.heads) width=\(s.width) "
+      + "context=\(s.context) mlpRatio=\(s.mlpRatio) tied=\(s.tiedEmbeddings)"
+  }
+
+  public func trainStep() -> [String: Double] {
+    let batch = cursor.next(config.sft.batchSize).map { examples[$0] }
+    let learningRate = optimizer.currentLearningRate
+    let started = DispatchTime.now().uptimeNanoseconds
+    optimizer.zeroGrad()
+    let loss = policy.supervisedLoss(prompts: batch.map(\.prompt), targets: batch.map(\.target))
+    loss.backward()
+    let clip = config.optimizer.gradClip > 0 ? Float(config.optimizer.gradClip) : .infinity
+    let gradNorm = clipGradientNorm(policy.parameters, maxNorm: clip)
+    optimizer.step()
+    step += 1
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    let tokens = batch.reduce(0) { $0 + $1.prompt.count + $1.target.count }
+    return [
+      "loss/train": Double(loss.item), "grad/norm": Double(gradNorm),
+      "optim/learningRate": Double(learningRate), "data/epoch": Double(cursor.epoch),
+      "perf/tokensPerSec": Double(tokens) / seconds,
+    ]
+  }
+
+  /// Greedy pass@1 on the evaluation prompts, overall and per difficulty.
+  public func evaluate() -> [String: Double] {
+    var rng = RandomState(seed: 0)
+    // Every evaluation prompt was encoded once in init, so this cannot fail.
+    let report = try? Reasoning.evaluate(
+      policy, tokenizer: tokenizer, task: task, prompts: evalPrompts, samples: 0, temperature: 1,
+      maxNewTokens: config.evaluation.maxNewTokens, rng: &rng)
+    return report?.metrics ?? [:]
+  }
+
+  public func state() -> TrainingState {
+    var state = TrainingState()
+    state.add(policy, prefix: "model")
+    state.add(optimizer, prefix: "optimizer")
+    state.integers["trainer/step"] = [Int64(step)]
+    state.integers["trainer/cursor"] = [Int64(cursor.epoch), Int64(cursor.position)]
+    state.integers["trainer/tokenizer"] = tokenizer.savedAlphabet
+    return state
+  }
+
+  public func restore(_ state: TrainingState) throws {
+    let modelTargets = policy.namedParameters().map { ("model/\($0.0)", $0.1) }
+    let optimizerTargets = optimizer.namedState().map { ("optimizer/\($0.0)", $0.1) }
+    var problems = state.problems(fitting: modelTargets + optimizerTargets)
+    problems += state.unexpected(prefix: "model", expected: Set(modelTargets.map(\.0)))
+    let savedStep = state.integer("trainer/step", count: 1, problems: &problems)
+    let optimizerStep = state.integer("optimizer/step", count: 1, problems: &problems)
+    let position = state.integer("trainer/cursor", count: 2, problems: &problems)
+    if let alphabet = state.integers["trainer/tokenizer"], Tokenizer(savedAlphabet: alphabet) != tokenizer {
+      problems.append("trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer")
+    }
+    if !problems.isEmpty { throw StateMismatch(problems: problems) }
+    state.assign(to: modelTargets + optimizerTargets)
+    step = Int(savedStep[0])
+    optimizer.stepCount = Int(optimizerStep[0])
+    cursor = EpochCursor(count: examples.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
+  }
+}
