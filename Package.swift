@@ -51,7 +51,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
-      name: "allot-bench", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "CBLAS"],
+      name: "allot-bench", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "CBLAS", "Reasoning"],
       path: "Benchmarks/AllotBench"),
 
     // Tests (Swift Testing).

@@ -20,6 +20,8 @@ let suites: [(String, () -> Void)] = [
   ("mlp", benchmarkMLP),
   ("mlp-profile", profileMLP),
   ("block-profile", profileBlock),
+  ("lm", benchmarkLanguageModel),
+  ("sample-profile", profileSampling),
   ("block", benchmarkTransformerBlock),
   ("checkpoint", benchmarkCheckpoint),
   ("taskallocation", benchmarkTaskAllocation),

@@ -53,19 +53,44 @@ extension Tensor {
     let (q, k, v, o, p) = (
       query.pointer, key.pointer, value.pointer, out.pointer, probabilities.pointer
     )
-    for bi in 0..<b {
-      let pad = keyPadding?[bi] ?? 0
-      for h in 0..<heads {
-        let pbh = p + (bi * heads + h) * t * s
-        sgemm(
-          false, true, m: t, n: s, k: hd, alpha: scale, q + bi * t * d + h * hd, lda: d,
-          k + bi * c * d + h * hd, ldb: d, pbh, ldc: s)
-        for i in 0..<t {
-          maskedSoftmaxRow(pbh + i * s, from: pad, to: offset + i + 1, count: s)
+    if t == 1 {
+      // One query per row (incremental decoding): plain loops beat 2·B·H tiny sgemm calls.
+      for bi in 0..<b {
+        let pad = keyPadding?[bi] ?? 0
+        for h in 0..<heads {
+          let pbh = p + (bi * heads + h) * s
+          let qh = q + bi * d + h * hd
+          let kh = k + bi * c * d + h * hd
+          for j in 0..<s {
+            let kj = kh + j * d
+            pbh[j] = dotProduct(qh, kj, count: hd) * scale
+          }
+          maskedSoftmaxRow(pbh, from: pad, to: s, count: s)
+          let oh = o + bi * d + h * hd
+          oh.initialize(repeating: 0, count: hd)
+          let vh = v + bi * c * d + h * hd
+          for j in pad..<s {
+            let w = pbh[j]
+            let vj = vh + j * d
+            for e in 0..<hd { oh[e] += w * vj[e] }
+          }
         }
-        sgemm(
-          false, false, m: t, n: hd, k: s, pbh, lda: s, v + bi * c * d + h * hd, ldb: d,
-          o + bi * t * d + h * hd, ldc: d)
+      }
+    } else {
+      for bi in 0..<b {
+        let pad = keyPadding?[bi] ?? 0
+        for h in 0..<heads {
+          let pbh = p + (bi * heads + h) * t * s
+          sgemm(
+            false, true, m: t, n: s, k: hd, alpha: scale, q + bi * t * d + h * hd, lda: d,
+            k + bi * c * d + h * hd, ldb: d, pbh, ldc: s)
+          for i in 0..<t {
+            maskedSoftmaxRow(pbh + i * s, from: pad, to: offset + i + 1, count: s)
+          }
+          sgemm(
+            false, false, m: t, n: hd, k: s, pbh, lda: s, v + bi * c * d + h * hd, ldb: d,
+            o + bi * t * d + h * hd, ldc: d)
+        }
       }
     }
     return result(out, op: "attention", inputs: [query, key, value]) { g in
@@ -125,4 +150,24 @@ extension Tensor {
     for j in 0..<from { row[j] = 0 }
     for j in to..<count { row[j] = 0 }
   }
+}
+
+/// Σ a[i]·b[i] with eight independent partial sums (a fixed order, so results are
+/// reproducible), which lets the compiler use vector registers for the reduction.
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> Float {
+  var acc = SIMD8<Float>()
+  var i = 0
+  while i + 8 <= n {
+    let x = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+    let y = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+    acc += x * y
+    i += 8
+  }
+  var total = acc.sum()
+  while i < n {
+    total += a[i] * b[i]
+    i += 1
+  }
+  return total
 }
