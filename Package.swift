@@ -10,6 +10,7 @@ let package = Package(
     .library(name: "Checkpoint", targets: ["Checkpoint"]),
     .library(name: "TaskAllocation", targets: ["TaskAllocation"]),
     .library(name: "Reasoning", targets: ["Reasoning"]),
+    .library(name: "GRPO", targets: ["GRPO"]),
     .library(name: "Training", targets: ["Training"]),
     .executable(name: "train", targets: ["train"]),
     .executable(name: "allot", targets: ["allot"]),
@@ -35,7 +36,9 @@ let package = Package(
     .target(name: "Checkpoint", dependencies: ["TensorCore", "CHDF5"]),
     .target(name: "TaskAllocation", dependencies: ["TensorCore", "NN", "Optim", "CGLPK"]),
     .target(name: "Reasoning", dependencies: ["TensorCore", "NN"]),
-    .target(name: "Training", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "Reasoning"]),
+    .target(name: "GRPO", dependencies: ["TensorCore"]),
+    .target(
+      name: "Training", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "Reasoning", "GRPO"]),
 
     // Executables.
     .executableTarget(
@@ -61,6 +64,7 @@ let package = Package(
     .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore", "TestSupport"]),
     .testTarget(name: "TaskAllocationTests", dependencies: ["TaskAllocation", "TestSupport"]),
     .testTarget(name: "ReasoningTests", dependencies: ["Reasoning", "TestSupport"]),
+    .testTarget(name: "GRPOTests", dependencies: ["GRPO", "TestSupport"]),
     .testTarget(
       name: "TrainingTests",
       dependencies: ["Training", "Checkpoint", "TestSupport", "train", "allot"]),

@@ -56,3 +56,16 @@ func profileSampling() {
     _ = model.sample(prompts: prompts, counts: [Int](repeating: 1, count: 64), options: SamplingOptions(maxNewTokens: 48), rng: &rng)
   }
 }
+
+/// The supervised step alone, for profilers.
+func profileSupervised() {
+  var rng = RandomState(seed: 0)
+  let model = TransformerLM(TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
+  let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-3)
+  let sequences = (0..<32).map { _ in (0..<113).map { _ in 3 + rng.nextInt(below: 96) } }
+  for _ in 0..<8 {
+    adam.zeroGrad()
+    model.supervisedLoss(prompts: sequences.map { Array($0.prefix(1)) }, targets: sequences.map { Array($0.dropFirst()) }).backward()
+    adam.step()
+  }
+}

@@ -22,6 +22,7 @@ let suites: [(String, () -> Void)] = [
   ("block-profile", profileBlock),
   ("lm", benchmarkLanguageModel),
   ("sample-profile", profileSampling),
+  ("sft-profile", profileSupervised),
   ("block", benchmarkTransformerBlock),
   ("checkpoint", benchmarkCheckpoint),
   ("taskallocation", benchmarkTaskAllocation),

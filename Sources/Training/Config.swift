@@ -18,6 +18,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   public var model = ModelConfig()
   public var task = TaskConfig()
   public var sft = SFTConfig()
+  public var grpo = GRPOConfig()
   public var evaluation = EvaluationConfig()
   public var classifier = ClassifierConfig()
   public var optimizer = OptimizerConfig()
@@ -33,6 +34,55 @@ public enum TrainerKind: String, ConfigChoice {
   case classifier
   /// Supervised warm start of the transformer policy on a task's worked solutions.
   case sft
+  /// Group Relative Policy Optimization of the transformer policy on a task's rewards.
+  case grpo
+}
+
+/// The GRPO trainer (`kind: "grpo"`); see docs/grpo.md.
+public struct GRPOConfig: Codable, Equatable, Sendable {
+  /// A checkpoint (usually an `sft` run's) whose model starts the policy; "" starts from
+  /// random weights. Its model settings must equal `model.*`.
+  public var initFrom = ""
+  /// Prompts per step (M).
+  public var promptsPerStep = 16
+  /// Completions per prompt (N), the uniform rollout budget; at least 2.
+  public var groupSize = 8
+  public var advantageScaling = AdvantageScalingChoice.group
+  /// Advantages are clipped to ± this.
+  public var advantageClip = 5.0
+  public var lossAggregation = LossAggregationChoice.tokenMean
+  /// The ratio's lower clip is 1 − epsilonLow.
+  public var epsilonLow = 0.2
+  /// The ratio's upper clip is 1 + epsilonHigh (clip-higher).
+  public var epsilonHigh = 0.28
+  /// Dual clip constant c (for Â < 0 the per-token loss is capped at −Â·c); 0 turns it off.
+  public var dualClip = 0.0
+  /// KL weight β against a frozen copy of the starting policy (k3); 0: no reference.
+  public var beta = 0.0
+  /// Optimizer passes over each batch (μ).
+  public var epochs = 1
+  /// Completions per gradient-accumulation minibatch; 0: the whole batch at once.
+  public var minibatchSize = 0
+  /// Sampling temperature (log-probs are taken at the same temperature).
+  public var temperature = 1.0
+  /// Nucleus sampling threshold; 1 turns it off.
+  public var topP = 1.0
+  /// Keep the k most likely tokens; 0 turns it off.
+  public var topK = 0
+  /// The longest completion sampled; longer ones are cut (and counted).
+  public var maxCompletionLength = 160
+  /// Leave truncated completions out of the loss.
+  public var maskTruncated = false
+  /// Prompts per logged step whose completions go to completions.jsonl.
+  public var completionsLogged = 2
+}
+
+public enum AdvantageScalingChoice: String, ConfigChoice {
+  case group, batch, none
+}
+
+public enum LossAggregationChoice: String, ConfigChoice {
+  case tokenMean, sequenceMeanTokenMean, sequenceMeanTokenSumNorm
 }
 
 /// The transformer policy (kinds `sft` and later `grpo`).
@@ -256,6 +306,29 @@ extension ExperimentConfig {
     check(task.tolerance >= 0, "task.tolerance", task.tolerance, "must be ≥ 0")
     check((0...1).contains(task.testFraction), "task.testFraction", task.testFraction, "must lie in [0, 1]")
     check(sft.batchSize >= 1, "sft.batchSize", sft.batchSize, "must be ≥ 1")
+    check(grpo.promptsPerStep >= 1, "grpo.promptsPerStep", grpo.promptsPerStep, "must be ≥ 1")
+    check(
+      grpo.groupSize >= 2, "grpo.groupSize", grpo.groupSize,
+      "must be ≥ 2 (a group of one has no standard deviation)")
+    check(grpo.advantageClip > 0, "grpo.advantageClip", grpo.advantageClip, "must be > 0")
+    check((0..<1).contains(grpo.epsilonLow), "grpo.epsilonLow", grpo.epsilonLow, "must lie in [0, 1)")
+    check(grpo.epsilonHigh >= 0, "grpo.epsilonHigh", grpo.epsilonHigh, "must be ≥ 0")
+    check(
+      grpo.dualClip == 0 || grpo.dualClip > 1, "grpo.dualClip", grpo.dualClip,
+      "must be 0 (off) or > 1")
+    check(grpo.beta >= 0, "grpo.beta", grpo.beta, "must be ≥ 0")
+    check(grpo.epochs >= 1, "grpo.epochs", grpo.epochs, "must be ≥ 1")
+    check(
+      grpo.minibatchSize >= 0 && grpo.minibatchSize <= grpo.promptsPerStep * grpo.groupSize, "grpo.minibatchSize",
+      grpo.minibatchSize,
+      "must lie in 0...grpo.promptsPerStep × grpo.groupSize (\(grpo.promptsPerStep * grpo.groupSize)); 0 takes the whole batch")
+    check(grpo.temperature > 0, "grpo.temperature", grpo.temperature, "must be > 0")
+    check(grpo.topP > 0 && grpo.topP <= 1, "grpo.topP", grpo.topP, "must lie in (0, 1]")
+    check(grpo.topK >= 0, "grpo.topK", grpo.topK, "must be ≥ 0 (0: off)")
+    check(
+      grpo.maxCompletionLength >= 1 && grpo.maxCompletionLength < model.context, "grpo.maxCompletionLength",
+      grpo.maxCompletionLength, "must lie in 1..<model.context (\(model.context))")
+    check(grpo.completionsLogged >= 0, "grpo.completionsLogged", grpo.completionsLogged, "must be ≥ 0")
     check(evaluation.prompts >= 0, "evaluation.prompts", evaluation.prompts, "must be ≥ 0 (0: all)")
     check(evaluation.samples >= 1, "evaluation.samples", evaluation.samples, "must be ≥ 1")
     check(evaluation.temperature > 0, "evaluation.temperature", evaluation.temperature, "must be > 0")

@@ -49,6 +49,7 @@ public struct TrainingSession {
     let run = try RunDirectory.create(for: config, command: command)
     let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
     try metrics.start()
+    try trainer.attach(runDirectory: run.url, resumedAt: nil)
     announce("run directory: \(run.url.path)")
     return try loop(trainer: trainer, run: run, metrics: metrics)
   }
@@ -89,6 +90,7 @@ public struct TrainingSession {
     try run.appendCommand(command)
     let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
     try metrics.resume(atStep: trainer.step)
+    try trainer.attach(runDirectory: run.url, resumedAt: trainer.step)
     announce(
       "resuming \(run.url.path) at step \(trainer.step) from \(found.checkpoint.lastPathComponent)")
     var session = self
@@ -156,5 +158,6 @@ public func makeTrainer(_ config: ExperimentConfig) throws -> any Trainer {
   switch config.kind {
   case .classifier: ClassifierTrainer(config: config)
   case .sft: try SFTTrainer(config: config)
+  case .grpo: try GRPOTrainer(config: config)
   }
 }

@@ -34,6 +34,13 @@ public protocol Trainer: AnyObject {
   func state() -> TrainingState
   /// Continues from a saved state (strict: every expected entry must be present and fit).
   func restore(_ state: TrainingState) throws
+  /// Tells the trainer its run directory (for logs of its own), and the step a resumed
+  /// run continues from.
+  func attach(runDirectory: URL, resumedAt step: Int?) throws
+}
+
+extension Trainer {
+  public func attach(runDirectory: URL, resumedAt step: Int?) throws {}
 }
 
 /// A restore that does not fit the trainer, naming every offending entry.

@@ -1,0 +1,270 @@
+import Checkpoint
+import Foundation
+import GRPO
+import NN
+import Optim
+import Reasoning
+import TensorCore
+
+/// Group Relative Policy Optimization of the transformer policy (docs/grpo.md): each step
+/// draws M prompts, samples N completions per prompt without the tape, scores them with
+/// the task's reward, turns rewards into group advantages keyed by prompt id, and takes μ
+/// optimizer steps on the clipped surrogate (+ β·KL), accumulating minibatch gradients.
+public final class GRPOTrainer: PolicyTrainer {
+  public let config: ExperimentConfig
+  public let policy: TransformerLM
+  /// The frozen starting policy for the KL term; nil when β = 0.
+  public let reference: TransformerLM?
+  public let tokenizer = Tokenizer()
+  public let task: any ReasoningTask
+  public let optimizer: any Optimizer
+  public private(set) var step = 0
+  let prompts: [TaskPrompt]
+  let encoded: [[Int]]
+  let evalPrompts: [TaskPrompt]
+  var cursor: EpochCursor
+  var samplingRNG: RandomState
+  var completionsFile: URL?
+
+  public init(config: ExperimentConfig) throws {
+    self.config = config
+    task = try makeTask(config.task)
+    var root = RandomState(seed: UInt64(config.run.seed))
+    var modelRNG = root.split()
+    samplingRNG = root.split()
+    let cursorSeed = root.next()
+    policy = makePolicy(config.model, tokenizer: tokenizer, rng: &modelRNG)
+    if !config.grpo.initFrom.isEmpty { try Self.load(config.grpo.initFrom, into: policy, model: config.model) }
+    if config.grpo.beta > 0 {
+      var unused = RandomState(seed: 0)
+      let frozen = makePolicy(config.model, tokenizer: tokenizer, rng: &unused)
+      frozen.copyParameters(from: policy)
+      for p in frozen.parameters { p.requiresGrad = false }
+      reference = frozen
+    } else {
+      reference = nil
+    }
+    optimizer = makeOptimizer(config.optimizer, steps: config.run.steps * config.grpo.epochs, parameters: policy.namedParameters())
+    let tokenizer = self.tokenizer
+    let trainPrompts = task.prompts(.train)
+    prompts = trainPrompts
+    encoded = try trainPrompts.map { try encodePrompt($0, tokenizer: tokenizer) }
+    let longest = encoded.map(\.count).max() ?? 0
+    guard longest + config.grpo.maxCompletionLength <= config.model.context else {
+      throw ConfigError(
+        source: "task", path: "grpo.maxCompletionLength",
+        message: "is \(config.grpo.maxCompletionLength); with prompts of up to \(longest) tokens it must be ≤ "
+          + "model.context − \(longest) = \(config.model.context - longest)")
+    }
+    let test = task.prompts(.test)
+    evalPrompts = config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
+    for prompt in evalPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
+    cursor = EpochCursor(count: trainPrompts.count, seed: cursorSeed)
+  }
+
+  /// Copies the model of checkpoint `path` into `policy`, refusing another model.
+  static func load(_ path: String, into policy: TransformerLM, model: ModelConfig) throws {
+    let found = try RunCheckpoints.locate(path, experiment: "", root: ".")
+    let loaded = try CheckpointFiles.decode(found.data, file: found.url.path)
+    let saved = try ConfigLoader.decode(configJSON: loaded.configJSON, source: found.url.path)
+    let differences = try ConfigLoader.differences(saved, { var c = saved; c.model = model; return c }())
+    guard differences.isEmpty else {
+      throw ConfigError(
+        source: found.url.path, path: differences.joined(separator: ", "),
+        message: "differs between this config and the grpo.initFrom checkpoint; the policy must have the checkpoint's shape")
+    }
+    try found.data.restore(policy.namedParameters(), prefix: "model", file: found.url.path)
+  }
+
+  public var progressKeys: [String] { ["reward/mean", "eval/pass1"] }
+
+  public var modelFingerprint: String {
+    let s = policy.shape
+    return "transformer vocabulary=\(s.vocabulary) layers=\(s.layers) heads=\(s.heads) width=\(s.width) "
+      + "context=\(s.context) mlpRatio=\(s.mlpRatio) tied=\(s.tiedEmbeddings)"
+  }
+
+  public func attach(runDirectory: URL, resumedAt step: Int?) throws {
+    let file = runDirectory.appendingPathComponent("completions.jsonl")
+    completionsFile = file
+    try truncateJSONL(file, keepingStepsThrough: step ?? 0)
+  }
+
+  public func trainStep() -> [String: Double] {
+    let g = config.grpo
+    let started = DispatchTime.now().uptimeNanoseconds
+    let chosen = cursor.next(g.promptsPerStep)
+    let batchPrompts = chosen.map { prompts[$0] }
+    let batchTokens = chosen.map { encoded[$0] }
+    let budgets = [Int](repeating: g.groupSize, count: chosen.count)
+    let options = SamplingOptions(
+      temperature: Float(g.temperature), topP: Float(g.topP), topK: g.topK, maxNewTokens: g.maxCompletionLength)
+    let rollouts = policy.sample(prompts: batchTokens, counts: budgets, options: options, rng: &samplingRNG)
+    let sampled = DispatchTime.now().uptimeNanoseconds
+    let texts = rollouts.map { tokenizer.decode($0.tokens) }
+    let rewards = zip(rollouts, texts).map { task.reward(batchPrompts[$0.promptIndex], completion: $1) }
+    let groups = rollouts.map { batchPrompts[$0.promptIndex].id }
+    let advantages = groupAdvantages(
+      rewards: rewards, groups: groups, scaling: AdvantageScaling(rawValue: g.advantageScaling.rawValue)!,
+      clip: g.advantageClip)
+
+    // Shuffled order, then μ passes over minibatches with gradient accumulation.
+    var order = Array(rollouts.indices)
+    order.shuffle(using: &samplingRNG)
+    let masks = rollouts.map { r in
+      [Float](repeating: g.maskTruncated && !r.finished ? 0 : 1, count: r.tokens.count)
+    }
+    let totalTokens = masks.reduce(0) { $0 + $1.reduce(0, +) }
+    let surrogate = SurrogateOptions(
+      epsilonLow: Float(g.epsilonLow), epsilonHigh: Float(g.epsilonHigh),
+      dualClip: g.dualClip > 0 ? Float(g.dualClip) : nil, beta: Float(g.beta),
+      aggregation: LossAggregation(rawValue: g.lossAggregation.rawValue)!, maxCompletionLength: g.maxCompletionLength)
+    let minibatch = g.minibatchSize > 0 ? g.minibatchSize : rollouts.count
+    var statistics: [SurrogateStatistics] = []
+    var gradNorms: [Float] = []
+    let learningRate = optimizer.currentLearningRate
+    for _ in 0..<g.epochs {
+      optimizer.zeroGrad()
+      for start in stride(from: 0, to: order.count, by: minibatch) {
+        let rows = Array(order[start..<min(start + minibatch, order.count)])
+        let width = rows.map { rollouts[$0].tokens.count }.max() ?? 0
+        guard width > 0 else { continue }
+        func padded(_ values: (Int) -> [Float]) -> [Float] {
+          rows.flatMap { r in values(r) + [Float](repeating: 0, count: width - rollouts[r].tokens.count) }
+        }
+        let completions = rows.map { rollouts[$0].tokens }
+        let indices = rows.map { rollouts[$0].promptIndex }
+        let (logProbs, _) = policy.logProbabilities(
+          prompts: batchTokens, promptIndices: indices, completions: completions, temperature: Float(g.temperature))
+        let referenceLogProbs: [Float]? = reference.map { ref in
+          withoutGrad {
+            ref.logProbabilities(
+              prompts: batchTokens, promptIndices: indices, completions: completions,
+              temperature: Float(g.temperature)
+            ).logProbs.scalars
+          }
+        }
+        let mask = padded { masks[$0] }
+        let (loss, stats) = surrogateLoss(
+          logProbs: logProbs, oldLogProbs: padded { rollouts[$0].logProbs }, referenceLogProbs: referenceLogProbs,
+          advantages: padded { r in [Float](repeating: Float(advantages[r]), count: rollouts[r].tokens.count) },
+          mask: mask, options: surrogate,
+          normalizer: LossNormalizer(mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: rollouts.count))
+        loss.backward()
+        statistics.append(stats)
+      }
+      let clip = config.optimizer.gradClip > 0 ? Float(config.optimizer.gradClip) : .infinity
+      gradNorms.append(clipGradientNorm(policy.parameters, maxNorm: clip))
+      optimizer.step()
+    }
+    step += 1
+    let finished = DispatchTime.now().uptimeNanoseconds
+    let summary = RewardSummary(rewards: rewards, groups: groups)
+    let lengths = rollouts.map { Double($0.tokens.count) }
+    let tokens = rollouts.reduce(0) { $0 + $1.tokens.count }
+    let entropy = rollouts.flatMap(\.entropies).map(Double.init)
+    func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
+    let metrics: [String: Double] = [
+      "reward/mean": summary.mean, "reward/std": summary.std, "reward/fracZeroStd": summary.fractionZeroStd,
+      "grad/effectiveRatio": summary.effectiveRatio, "grad/allPositiveRatio": summary.allPositiveRatio,
+      "grad/allNegativeRatio": summary.allNegativeRatio, "grad/norm": Double(gradNorms.last ?? 0),
+      "completion/meanLength": mean(lengths),
+      "completion/clippedRatio": Double(rollouts.filter { !$0.finished }.count) / Double(max(rollouts.count, 1)),
+      "policy/entropy": mean(entropy),
+      "policy/clipFracLow": mean(statistics.map(\.clipFractionLow)),
+      "policy/clipFracHigh": mean(statistics.map(\.clipFractionHigh)),
+      "loss/policy": mean(statistics.map(\.policyLoss)), "loss/kl": mean(statistics.map(\.kl)),
+      "budget/max": Double(budgets.max() ?? 0), "budget/min": Double(budgets.min() ?? 0),
+      "optim/learningRate": Double(learningRate), "data/epoch": Double(cursor.epoch),
+      "perf/sampleSeconds": Double(sampled - started) / 1e9,
+      "perf/trainSeconds": Double(finished - sampled) / 1e9,
+      "perf/tokensPerSec": Double(tokens) / (Double(finished - started) / 1e9),
+    ]
+    if step % config.logging.every == 0 {
+      logCompletions(batchPrompts: batchPrompts, rollouts: rollouts, texts: texts, rewards: rewards, advantages: advantages)
+    }
+    return metrics
+  }
+
+  private func logCompletions(
+    batchPrompts: [TaskPrompt], rollouts: [Rollout], texts: [String], rewards: [Double], advantages: [Double]
+  ) {
+    guard let file = completionsFile, config.grpo.completionsLogged > 0 else { return }
+    var lines = ""
+    for (i, r) in rollouts.enumerated() where r.promptIndex < config.grpo.completionsLogged {
+      let prompt = batchPrompts[r.promptIndex]
+      let object: JSONValue = .object([
+        "step": .number(Double(step)), "promptId": .string(prompt.id), "prompt": .string(prompt.text),
+        "completion": .string(texts[i]), "reward": .number(rewards[i]), "advantage": .number(advantages[i]),
+        "finished": .bool(r.finished),
+      ])
+      if let data = try? object.data() { lines += String(decoding: data, as: UTF8.self) + "\n" }
+    }
+    try? appendText(lines, to: file)
+  }
+
+  public func evaluate() -> [String: Double] {
+    var rng = RandomState(seed: 0)
+    // Every evaluation prompt was encoded once in init, so this cannot fail.
+    let report = try? Reasoning.evaluate(
+      policy, tokenizer: tokenizer, task: task, prompts: evalPrompts, samples: 0, temperature: 1,
+      maxNewTokens: config.evaluation.maxNewTokens, rng: &rng)
+    return report?.metrics ?? [:]
+  }
+
+  public func state() -> TrainingState {
+    var state = TrainingState()
+    state.add(policy, prefix: "model")
+    if let reference { state.add(reference, prefix: "reference") }
+    state.add(optimizer, prefix: "optimizer")
+    state.integers["trainer/step"] = [Int64(step)]
+    state.integers["trainer/cursor"] = [Int64(cursor.epoch), Int64(cursor.position)]
+    state.integers["trainer/tokenizer"] = tokenizer.savedAlphabet
+    state.integers["rng/sampling"] = samplingRNG.savedWords
+    return state
+  }
+
+  public func restore(_ state: TrainingState) throws {
+    let modelTargets = policy.namedParameters().map { ("model/\($0.0)", $0.1) }
+    let referenceTargets = reference?.namedParameters().map { ("reference/\($0.0)", $0.1) } ?? []
+    let optimizerTargets = optimizer.namedState().map { ("optimizer/\($0.0)", $0.1) }
+    let targets = modelTargets + referenceTargets + optimizerTargets
+    var problems = state.problems(fitting: targets)
+    problems += state.unexpected(prefix: "model", expected: Set(modelTargets.map(\.0)))
+    let savedStep = state.integer("trainer/step", count: 1, problems: &problems)
+    let optimizerStep = state.integer("optimizer/step", count: 1, problems: &problems)
+    let position = state.integer("trainer/cursor", count: 2, problems: &problems)
+    let rng = state.integer("rng/sampling", count: 4, problems: &problems)
+    if let alphabet = state.integers["trainer/tokenizer"], Tokenizer(savedAlphabet: alphabet) != tokenizer {
+      problems.append("trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer")
+    }
+    if !problems.isEmpty { throw StateMismatch(problems: problems) }
+    state.assign(to: targets)
+    step = Int(savedStep[0])
+    optimizer.stepCount = Int(optimizerStep[0])
+    cursor = EpochCursor(count: prompts.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
+    samplingRNG = RandomState(savedWords: rng)
+  }
+}
+
+/// Appends text to a file, creating it.
+func appendText(_ text: String, to url: URL) throws {
+  if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+  let handle = try FileHandle(forWritingTo: url)
+  defer { try? handle.close() }
+  try handle.seekToEnd()
+  try handle.write(contentsOf: Data(text.utf8))
+}
+
+/// Drops the lines of a JSONL log whose "step" is after `step` (a resumed run rewrites
+/// them), keeping the rest.
+func truncateJSONL(_ url: URL, keepingStepsThrough step: Int) throws {
+  guard let data = FileManager.default.contents(atPath: url.path) else { return }
+  let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
+    guard case .object(let fields)? = try? JSONValue.parse(Data(line.utf8), source: url.path),
+      case .number(let s)? = fields["step"]
+    else { return false }
+    return Int(s) <= step
+  }
+  try Data(kept.map { $0 + "\n" }.joined().utf8).write(to: url, options: .atomic)
+}
