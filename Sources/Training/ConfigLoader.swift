@@ -259,9 +259,15 @@ public enum ConfigLoader {
 }
 
 extension ConfigLoader {
-  /// Decodes a resolved config saved with a run or checkpoint.
+  /// Decodes a resolved config saved with a run or checkpoint. Keys added to the format
+  /// since it was saved take their defaults.
   public static func decode(configJSON: String, source: String) throws -> ExperimentConfig {
-    let tree = try JSONValue.parse(Data(configJSON.utf8), source: source)
+    let saved = try JSONValue.parse(Data(configJSON.utf8), source: source)
+    let schema = try JSONValue(encoding: ExperimentConfig())
+    var errors: [ConfigError] = []
+    checkKeys(saved, against: schema, root: schema, path: [], source: source, errors: &errors)
+    if !errors.isEmpty { throw ConfigErrors(errors: errors) }
+    let tree = schema.merging(saved)
     do {
       let config = try tree.decode(ExperimentConfig.self)
       try config.validate(source: source)
