@@ -138,7 +138,12 @@ extension Tensor {
   public func pow(_ exponent: Float) -> Tensor {
     let out = Tensor.map(self) { Foundation.pow($0, exponent) }
     return Tensor.result(out, op: "pow", inputs: [self]) { g in
-      [Tensor.combine(g, self) { g, x in g * exponent * Foundation.pow(x, exponent - 1) }]
+      // x⁰ is constant: its gradient is 0 even at x = 0, where 0·0⁻¹ would give NaN.
+      [
+        Tensor.combine(g, self) { g, x in
+          exponent == 0 ? 0 : g * exponent * Foundation.pow(x, exponent - 1)
+        }
+      ]
     }
   }
 

@@ -95,7 +95,8 @@ extension Tensor {
       for r in 0..<rows {
         let k = indices[r]
         require(
-          k >= 0 && k < c, "logProbabilities(of:): index \(k) at row \(r) is outside 0..<\(c)")
+          k >= 0 && k < c,
+          "logProbabilities(of:): index \(k) at row \(r) is outside 0..<\(c) (logits \(shape))")
         buf[r] = Tensor.logSumExp(pointer + r * c, n: c, stride: 1)
         out.pointer[r] = pointer[r * c + k] - buf[r]
       }

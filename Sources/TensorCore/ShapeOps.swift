@@ -208,6 +208,11 @@ extension Tensor {
     require(
       outer.reduce(1, *) == indices.count,
       "embedding: \(indices.count) indices do not fill shape \(outer)")
+    for (i, k) in indices.enumerated() {
+      require(
+        k >= 0 && k < shape[0],
+        "embedding: index \(k) at position \(i) is outside 0..<\(shape[0]) for table \(shape)")
+    }
     return indexSelect(axis: 0, indices).reshaped(outer + [shape[1]])
   }
 
@@ -222,7 +227,8 @@ extension Tensor {
       "gatherLast: \(indices.count) indices for \(rows) rows of shape \(shape)")
     let out = Tensor(uninitialized: Array(shape.dropLast()))
     for (r, k) in indices.enumerated() {
-      require(k >= 0 && k < c, "gatherLast: index \(k) at row \(r) is outside 0..<\(c)")
+      require(
+        k >= 0 && k < c, "gatherLast: index \(k) at row \(r) is outside 0..<\(c) (shape \(shape))")
       out.pointer[r] = pointer[r * c + k]
     }
     return Tensor.result(out, op: "gatherLast", inputs: [self]) { g in

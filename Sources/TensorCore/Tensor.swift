@@ -42,7 +42,7 @@ public final class Tensor: @unchecked Sendable {
   /// The accumulated gradient of a leaf tensor after `backward()`.
   public var grad: Tensor?
   /// How this tensor was computed, when it is part of a recorded graph.
-  let gradFn: GradFn?
+  private(set) var gradFn: GradFn?
 
   /// The number of dimensions.
   public var rank: Int { shape.count }
@@ -55,6 +55,19 @@ public final class Tensor: @unchecked Sendable {
     self.storage = storage
     self.gradFn = gradFn
     self.requiresGrad = requiresGrad || gradFn != nil
+  }
+
+  /// Frees a recorded graph with a loop. Letting each node's release free its inputs
+  /// would nest one deinit per op and overflow the stack on long chains.
+  deinit {
+    guard var pending = gradFn?.inputs else { return }
+    gradFn = nil
+    while var node = pending.popLast() {
+      if isKnownUniquelyReferenced(&node), let inputs = node.gradFn?.inputs {
+        pending.append(contentsOf: inputs)
+        node.gradFn = nil
+      }
+    }
   }
 
   /// A tensor with uninitialised contents (internal: kernels fill it).
