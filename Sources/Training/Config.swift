@@ -284,70 +284,93 @@ extension ExperimentConfig {
     check(run.steps >= 1, "run.steps", run.steps, "must be ≥ 1")
     check(!run.outputDir.isEmpty, "run.outputDir", "\"\"", "must name a folder")
     check(run.blasThreads >= 1, "run.blasThreads", run.blasThreads, "must be ≥ 1")
-    check(model.layers >= 1, "model.layers", model.layers, "must be ≥ 1")
-    check(
-      model.heads >= 1 && model.width % max(model.heads, 1) == 0, "model.heads", model.heads,
-      "must be ≥ 1 and divide model.width (\(model.width))")
-    check(model.width >= 1, "model.width", model.width, "must be ≥ 1")
-    check(model.context >= 8, "model.context", model.context, "must be ≥ 8")
-    check(model.mlpRatio >= 1, "model.mlpRatio", model.mlpRatio, "must be ≥ 1")
-    check(task.trainSize >= 1, "task.trainSize", task.trainSize, "must be ≥ 1")
-    check(task.testSize >= 1, "task.testSize", task.testSize, "must be ≥ 1")
-    check(task.seed >= 0, "task.seed", task.seed, "must be ≥ 0")
-    check(
-      1 <= task.minDigits && task.minDigits <= task.maxDigits && task.maxDigits <= 9, "task.maxDigits",
-      task.maxDigits, "needs 1 ≤ task.minDigits (\(task.minDigits)) ≤ task.maxDigits ≤ 9")
-    check(!task.operations.isEmpty, "task.operations", "[]", "needs at least one of \"+\", \"-\", \"*\"")
-    check(
-      2 <= task.minNumbers && task.minNumbers <= task.maxNumbers && task.maxNumbers <= 6, "task.maxNumbers",
-      task.maxNumbers, "needs 2 ≤ task.minNumbers (\(task.minNumbers)) ≤ task.maxNumbers ≤ 6")
-    check(
-      task.name != .jsonl || !task.path.isEmpty, "task.path", "\"\"", "the jsonl task needs a data file")
-    check(task.tolerance >= 0, "task.tolerance", task.tolerance, "must be ≥ 0")
-    check((0...1).contains(task.testFraction), "task.testFraction", task.testFraction, "must lie in [0, 1]")
-    check(sft.batchSize >= 1, "sft.batchSize", sft.batchSize, "must be ≥ 1")
-    check(grpo.promptsPerStep >= 1, "grpo.promptsPerStep", grpo.promptsPerStep, "must be ≥ 1")
-    check(
-      grpo.groupSize >= 2, "grpo.groupSize", grpo.groupSize,
-      "must be ≥ 2 (a group of one has no standard deviation)")
-    check(grpo.advantageClip > 0, "grpo.advantageClip", grpo.advantageClip, "must be > 0")
-    check((0..<1).contains(grpo.epsilonLow), "grpo.epsilonLow", grpo.epsilonLow, "must lie in [0, 1)")
-    check(grpo.epsilonHigh >= 0, "grpo.epsilonHigh", grpo.epsilonHigh, "must be ≥ 0")
-    check(
-      grpo.dualClip == 0 || grpo.dualClip > 1, "grpo.dualClip", grpo.dualClip,
-      "must be 0 (off) or > 1")
-    check(grpo.beta >= 0, "grpo.beta", grpo.beta, "must be ≥ 0")
-    check(grpo.epochs >= 1, "grpo.epochs", grpo.epochs, "must be ≥ 1")
-    check(
-      grpo.minibatchSize >= 0 && grpo.minibatchSize <= grpo.promptsPerStep * grpo.groupSize, "grpo.minibatchSize",
-      grpo.minibatchSize,
-      "must lie in 0...grpo.promptsPerStep × grpo.groupSize (\(grpo.promptsPerStep * grpo.groupSize)); 0 takes the whole batch")
-    check(grpo.temperature > 0, "grpo.temperature", grpo.temperature, "must be > 0")
-    check(grpo.topP > 0 && grpo.topP <= 1, "grpo.topP", grpo.topP, "must lie in (0, 1]")
-    check(grpo.topK >= 0, "grpo.topK", grpo.topK, "must be ≥ 0 (0: off)")
-    check(
-      grpo.maxCompletionLength >= 1 && grpo.maxCompletionLength < model.context, "grpo.maxCompletionLength",
-      grpo.maxCompletionLength, "must lie in 1..<model.context (\(model.context))")
-    check(grpo.completionsLogged >= 0, "grpo.completionsLogged", grpo.completionsLogged, "must be ≥ 0")
-    check(evaluation.prompts >= 0, "evaluation.prompts", evaluation.prompts, "must be ≥ 0 (0: all)")
-    check(evaluation.samples >= 1, "evaluation.samples", evaluation.samples, "must be ≥ 1")
-    check(evaluation.temperature > 0, "evaluation.temperature", evaluation.temperature, "must be > 0")
-    check(
-      evaluation.maxNewTokens >= 1 && evaluation.maxNewTokens < model.context, "evaluation.maxNewTokens",
-      evaluation.maxNewTokens, "must lie in 1..<model.context (\(model.context))")
-    let c = classifier
-    check(
-      c.hidden.allSatisfy { $0 >= 1 }, "classifier.hidden", c.hidden, "every width must be ≥ 1")
-    check(c.classes >= 2, "classifier.classes", c.classes, "must be ≥ 2")
-    check(
-      c.dataset != .xor || c.classes == 2, "classifier.classes", c.classes,
-      "the xor data set has exactly 2 classes")
-    check(c.trainSize >= 1, "classifier.trainSize", c.trainSize, "must be ≥ 1")
-    check(c.testSize >= 1, "classifier.testSize", c.testSize, "must be ≥ 1")
-    check(c.noise >= 0, "classifier.noise", c.noise, "must be ≥ 0")
-    check(
-      c.batchSize >= 1 && c.batchSize <= c.trainSize, "classifier.batchSize", c.batchSize,
-      "must lie in 1...classifier.trainSize (\(c.trainSize))")
+    // Sections are checked only for the trainer that reads them.
+    if kind == .classifier {
+      let c = classifier
+      check(
+        c.hidden.allSatisfy { $0 >= 1 }, "classifier.hidden", c.hidden, "every width must be ≥ 1")
+      check(c.classes >= 2, "classifier.classes", c.classes, "must be ≥ 2")
+      check(
+        c.dataset != .xor || c.classes == 2, "classifier.classes", c.classes,
+        "the xor data set has exactly 2 classes")
+      check(c.trainSize >= 1, "classifier.trainSize", c.trainSize, "must be ≥ 1")
+      check(c.testSize >= 1, "classifier.testSize", c.testSize, "must be ≥ 1")
+      check(c.noise >= 0, "classifier.noise", c.noise, "must be ≥ 0")
+      check(
+        c.batchSize >= 1 && c.batchSize <= c.trainSize, "classifier.batchSize", c.batchSize,
+        "must lie in 1...classifier.trainSize (\(c.trainSize))")
+    }
+    if kind == .sft || kind == .grpo {
+      check(model.layers >= 1, "model.layers", model.layers, "must be ≥ 1")
+      check(
+        model.heads >= 1 && model.width % max(model.heads, 1) == 0, "model.heads", model.heads,
+        "must be ≥ 1 and divide model.width (\(model.width))")
+      check(model.width >= 1, "model.width", model.width, "must be ≥ 1")
+      check(model.context >= 8, "model.context", model.context, "must be ≥ 8")
+      check(model.mlpRatio >= 1, "model.mlpRatio", model.mlpRatio, "must be ≥ 1")
+      check(task.trainSize >= 1, "task.trainSize", task.trainSize, "must be ≥ 1")
+      check(task.testSize >= 1, "task.testSize", task.testSize, "must be ≥ 1")
+      check(task.seed >= 0, "task.seed", task.seed, "must be ≥ 0")
+      check(
+        1 <= task.minDigits && task.minDigits <= task.maxDigits && task.maxDigits <= 9,
+        "task.maxDigits",
+        task.maxDigits, "needs 1 ≤ task.minDigits (\(task.minDigits)) ≤ task.maxDigits ≤ 9")
+      check(
+        !task.operations.isEmpty, "task.operations", "[]",
+        "needs at least one of \"+\", \"-\", \"*\"")
+      check(
+        2 <= task.minNumbers && task.minNumbers <= task.maxNumbers && task.maxNumbers <= 6,
+        "task.maxNumbers",
+        task.maxNumbers, "needs 2 ≤ task.minNumbers (\(task.minNumbers)) ≤ task.maxNumbers ≤ 6")
+      check(
+        task.name != .jsonl || !task.path.isEmpty, "task.path", "\"\"",
+        "the jsonl task needs a data file")
+      check(task.tolerance >= 0, "task.tolerance", task.tolerance, "must be ≥ 0")
+      check(
+        (0...1).contains(task.testFraction), "task.testFraction", task.testFraction,
+        "must lie in [0, 1]")
+      check(sft.batchSize >= 1, "sft.batchSize", sft.batchSize, "must be ≥ 1")
+    }
+    if kind == .grpo {
+      check(grpo.promptsPerStep >= 1, "grpo.promptsPerStep", grpo.promptsPerStep, "must be ≥ 1")
+      check(
+        grpo.groupSize >= 2, "grpo.groupSize", grpo.groupSize,
+        "must be ≥ 2 (a group of one has no standard deviation)")
+      check(grpo.advantageClip > 0, "grpo.advantageClip", grpo.advantageClip, "must be > 0")
+      check(
+        (0..<1).contains(grpo.epsilonLow), "grpo.epsilonLow", grpo.epsilonLow, "must lie in [0, 1)")
+      check(grpo.epsilonHigh >= 0, "grpo.epsilonHigh", grpo.epsilonHigh, "must be ≥ 0")
+      check(
+        grpo.dualClip == 0 || grpo.dualClip > 1, "grpo.dualClip", grpo.dualClip,
+        "must be 0 (off) or > 1")
+      check(grpo.beta >= 0, "grpo.beta", grpo.beta, "must be ≥ 0")
+      check(grpo.epochs >= 1, "grpo.epochs", grpo.epochs, "must be ≥ 1")
+      check(
+        grpo.minibatchSize >= 0 && grpo.minibatchSize <= grpo.promptsPerStep * grpo.groupSize,
+        "grpo.minibatchSize",
+        grpo.minibatchSize,
+        "must lie in 0...grpo.promptsPerStep × grpo.groupSize (\(grpo.promptsPerStep * grpo.groupSize)); 0 takes the whole batch"
+      )
+      check(grpo.temperature > 0, "grpo.temperature", grpo.temperature, "must be > 0")
+      check(grpo.topP > 0 && grpo.topP <= 1, "grpo.topP", grpo.topP, "must lie in (0, 1]")
+      check(grpo.topK >= 0, "grpo.topK", grpo.topK, "must be ≥ 0 (0: off)")
+      check(
+        grpo.maxCompletionLength >= 1 && grpo.maxCompletionLength < model.context,
+        "grpo.maxCompletionLength",
+        grpo.maxCompletionLength, "must lie in 1..<model.context (\(model.context))")
+      check(
+        grpo.completionsLogged >= 0, "grpo.completionsLogged", grpo.completionsLogged, "must be ≥ 0"
+      )
+      check(
+        evaluation.prompts >= 0, "evaluation.prompts", evaluation.prompts, "must be ≥ 0 (0: all)")
+      check(evaluation.samples >= 1, "evaluation.samples", evaluation.samples, "must be ≥ 1")
+      check(
+        evaluation.temperature > 0, "evaluation.temperature", evaluation.temperature, "must be > 0")
+      check(
+        evaluation.maxNewTokens >= 1 && evaluation.maxNewTokens < model.context,
+        "evaluation.maxNewTokens",
+        evaluation.maxNewTokens, "must lie in 1..<model.context (\(model.context))")
+    }
     check(
       optimizer.learningRate > 0, "optimizer.learningRate", optimizer.learningRate, "must be > 0")
     check(
