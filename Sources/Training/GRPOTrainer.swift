@@ -26,9 +26,10 @@ public final class GRPOTrainer: PolicyTrainer {
   var samplingRNG: RandomState
   var completionsFile: URL?
 
-  public init(config: ExperimentConfig) throws {
+  /// A trainer for `config`; `task` replaces the config's task (tests and embedding code).
+  public init(config: ExperimentConfig, task: (any ReasoningTask)? = nil) throws {
     self.config = config
-    task = try makeTask(config.task)
+    self.task = try task ?? makeTask(config.task)
     var root = RandomState(seed: UInt64(config.run.seed))
     var modelRNG = root.split()
     samplingRNG = root.split()

@@ -1,0 +1,108 @@
+import Foundation
+import Reasoning
+import TensorCore
+import Testing
+
+@testable import Training
+
+/// Reward 1 when the completion starts with a digit: about 1 in 10 for a random policy.
+struct LeadingDigitTask: ReasoningTask {
+  var name: String { "leading-digit" }
+  var difficulties: [String] { ["all"] }
+  func prompts(_ split: Split) -> [TaskPrompt] {
+    (0..<20).map { TaskPrompt(id: "\(split.rawValue)-\($0)", text: "Q\($0 % 5)\n", answer: "", difficulty: "all") }
+  }
+  func reward(_ prompt: TaskPrompt, completion: String) -> Double {
+    completion.first.map { $0.isNumber ? 1 : 0 } ?? 0
+  }
+  func solution(_ prompt: TaskPrompt) -> String? { nil }
+}
+
+private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
+  var c = ExperimentConfig()
+  c.kind = .grpo
+  c.run.steps = steps
+  c.run.seed = seed
+  c.model = ModelConfig(layers: 1, heads: 2, width: 16, context: 16, mlpRatio: 2, tiedEmbeddings: false)
+  c.grpo.promptsPerStep = 4
+  c.grpo.groupSize = 8
+  c.grpo.maxCompletionLength = 3
+  c.grpo.minibatchSize = 12
+  c.grpo.epochs = 2
+  c.grpo.beta = 0.01
+  c.optimizer.learningRate = 0.02
+  c.optimizer.schedule = .constant
+  c.evaluation.prompts = 4
+  c.evaluation.maxNewTokens = 3
+  return c
+}
+
+@Test func grpoRaisesTheRewardOfAPartlySolvedTask() throws {
+  let trainer = try GRPOTrainer(config: tinyGRPO(steps: 30), task: LeadingDigitTask())
+  var rewards: [Double] = []
+  for _ in 0..<30 { rewards.append(trainer.trainStep()["reward/mean"]!) }
+  let early = rewards.prefix(5).reduce(0, +) / 5
+  let late = rewards.suffix(5).reduce(0, +) / 5
+  #expect(early < 0.3, "early reward \(early)")
+  #expect(late - early > 0.4, "reward went from \(early) to \(late): \(rewards)")
+}
+
+@Test func grpoResumesBitForBit() throws {
+  let config = tinyGRPO(steps: 6)
+  let straight = try GRPOTrainer(config: config, task: LeadingDigitTask())
+  var straightMetrics: [[String: Double]] = []
+  for _ in 0..<6 { straightMetrics.append(straight.trainStep().filter { !$0.key.hasPrefix("perf/") }) }
+
+  let first = try GRPOTrainer(config: config, task: LeadingDigitTask())
+  var resumedMetrics: [[String: Double]] = []
+  for _ in 0..<3 { resumedMetrics.append(first.trainStep().filter { !$0.key.hasPrefix("perf/") }) }
+  let saved = first.state()
+  #expect(saved.tensor("reference/head.weight") != nil)  // β > 0 keeps the reference
+  #expect(saved.integers["rng/sampling"]?.count == 4)
+  let second = try GRPOTrainer(config: config, task: LeadingDigitTask())
+  try second.restore(saved)
+  #expect(second.step == 3)
+  for _ in 0..<3 { resumedMetrics.append(second.trainStep().filter { !$0.key.hasPrefix("perf/") }) }
+  #expect(resumedMetrics == straightMetrics)
+  #expect(second.policy.parameters.map(\.scalars) == straight.policy.parameters.map(\.scalars))
+  #expect(second.reference!.parameters.map(\.scalars) == straight.reference!.parameters.map(\.scalars))
+}
+
+@Test func grpoMetricsAreConsistent() throws {
+  let trainer = try GRPOTrainer(config: tinyGRPO(steps: 1), task: LeadingDigitTask())
+  let m = trainer.trainStep()
+  #expect(m["budget/max"] == 8 && m["budget/min"] == 8)
+  #expect(m["completion/meanLength"]! <= 3)
+  #expect((0...1).contains(m["grad/effectiveRatio"]!))
+  #expect(abs(m["reward/fracZeroStd"]! - (m["grad/allPositiveRatio"]! + m["grad/allNegativeRatio"]!)) < 1e-12)
+  #expect(m["loss/kl"]! >= 0)
+  #expect(m["policy/entropy"]! > 0)
+}
+
+@Test func grpoRefusesAnInitCheckpointOfAnotherShape() throws {
+  let root = FileManager.default.temporaryDirectory.appendingPathComponent("allot-grpo-\(UUID().uuidString)")
+  let (status, _, err) = try TrainProcess.run([
+    "--quiet", "--output", root.path, "--set", "kind=sft", "--set", "run.steps=1", "--set", "model.layers=1",
+    "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set", "task.maxDigits=1",
+    "--set", "task.trainSize=10", "--set", "task.testSize=2", "--set", "sft.batchSize=2", "--set", "evaluation.prompts=1",
+    "--set", "evaluation.maxNewTokens=20",
+  ])
+  #expect(status == 0, "\(err)")
+  let run = try FileManager.default.contentsOfDirectory(atPath: root.path).map { root.appendingPathComponent($0).path }[0]
+  let (bad, _, badErr) = try TrainProcess.run([
+    "--quiet", "--output", root.path, "--set", "kind=grpo", "--set", "grpo.initFrom=\(run)", "--set", "model.layers=2",
+    "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160",
+  ])
+  #expect(bad == 1)
+  #expect(badErr.contains("config key 'model.layers' differs between this config and the grpo.initFrom checkpoint"))
+  // The same shape starts from the checkpoint and trains.
+  let (good, out, goodErr) = try TrainProcess.run([
+    "--quiet", "--output", root.path, "--set", "kind=grpo", "--set", "grpo.initFrom=\(run)", "--set", "model.layers=1",
+    "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set", "run.steps=2",
+    "--set", "task.maxDigits=1", "--set", "task.trainSize=10", "--set", "task.testSize=2", "--set", "grpo.promptsPerStep=2",
+    "--set", "grpo.groupSize=2", "--set", "grpo.maxCompletionLength=20", "--set", "evaluation.prompts=1",
+    "--set", "evaluation.maxNewTokens=20", "--set", "logging.every=1",
+  ])
+  #expect(good == 0, "\(goodErr)")
+  #expect(out.contains("done: step 2"))
+}
