@@ -47,7 +47,7 @@ public final class GRPOTrainer: PolicyTrainer {
     }
     optimizer = makeOptimizer(config.optimizer, steps: config.run.steps * config.grpo.epochs, parameters: policy.namedParameters())
     let tokenizer = self.tokenizer
-    let trainPrompts = task.prompts(.train)
+    let trainPrompts = self.task.prompts(.train)
     prompts = trainPrompts
     encoded = try trainPrompts.map { try encodePrompt($0, tokenizer: tokenizer) }
     let longest = encoded.map(\.count).max() ?? 0
@@ -57,7 +57,7 @@ public final class GRPOTrainer: PolicyTrainer {
         message: "is \(config.grpo.maxCompletionLength); with prompts of up to \(longest) tokens it must be ≤ "
           + "model.context − \(longest) = \(config.model.context - longest)")
     }
-    let test = task.prompts(.test)
+    let test = self.task.prompts(.test)
     evalPrompts = config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
     for prompt in evalPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
     cursor = EpochCursor(count: trainPrompts.count, seed: cursorSeed)
