@@ -92,6 +92,7 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   let (bad, _, badErr) = try TrainProcess.run([
     "--quiet", "--output", root.path, "--set", "kind=grpo", "--set", "grpo.initFrom=\(run)", "--set", "model.layers=2",
     "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160",
+    "--set", "grpo.maxCompletionLength=20", "--set", "evaluation.maxNewTokens=20",
   ])
   #expect(bad == 1)
   #expect(badErr.contains("config key 'model.layers' differs between this config and the grpo.initFrom checkpoint"))
