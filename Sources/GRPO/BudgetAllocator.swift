@@ -132,6 +132,11 @@ public struct RewardHistory: Equatable, Sendable {
     visits[id, default: []].append(rewards.map { $0 > threshold ? 1 : 0 })
   }
 
+  /// Appends a visit of rewards already binarised (a restored checkpoint).
+  public mutating func restoreVisit(_ id: String, binarised: [Double]) {
+    visits[id, default: []].append(binarised)
+  }
+
   /// p̂ for `id`, or nil when fewer than `minimum` rollouts are recorded.
   public func estimate(_ id: String) -> Double? {
     guard let history = visits[id] else { return nil }

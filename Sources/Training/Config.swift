@@ -19,6 +19,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   public var task = TaskConfig()
   public var sft = SFTConfig()
   public var grpo = GRPOConfig()
+  public var knapsack = KnapsackConfig()
   public var evaluation = EvaluationConfig()
   public var classifier = ClassifierConfig()
   public var optimizer = OptimizerConfig()
@@ -75,6 +76,35 @@ public struct GRPOConfig: Codable, Equatable, Sendable {
   public var maskTruncated = false
   /// Prompts per logged step whose completions go to completions.jsonl.
   public var completionsLogged = 2
+}
+
+/// Knapsack-RL rollout budgets for GRPO (docs/knapsack-rl.md).
+public struct KnapsackConfig: Codable, Equatable, Sendable {
+  /// Allocate each step's M·N rollouts by Knapsack-RL instead of N per prompt.
+  public var enabled = false
+  /// The smallest budget of a prompt (N_low).
+  public var low = 2
+  /// The largest budget of a prompt (N_up).
+  public var up = 128
+  /// α of N_α(p), the rollouts needed for a non-zero gradient with probability α.
+  public var alpha = 0.9
+  /// p̂ uses the latest visit when it had at least this many rollouts, else this many
+  /// most recent rewards.
+  public var window = 16
+  /// Prompts with fewer recorded rollouts get exactly N.
+  public var minimum = 8
+  /// A reward above this counts as a success.
+  public var successThreshold = 0.5
+  /// Beta prior pseudo-counts (successes, failures) added to p̂; 0, 0 is off.
+  public var priorSuccesses = 0.0
+  public var priorFailures = 0.0
+  /// `exact` (the optimal greedy with Allot's robust fallbacks) or `parity` (the authors'
+  /// dynamic program, quirk included, for comparison).
+  public var mode = KnapsackMode.exact
+}
+
+public enum KnapsackMode: String, ConfigChoice {
+  case exact, parity
 }
 
 public enum AdvantageScalingChoice: String, ConfigChoice {
@@ -330,6 +360,19 @@ extension ExperimentConfig {
         (0...1).contains(task.testFraction), "task.testFraction", task.testFraction,
         "must lie in [0, 1]")
       check(sft.batchSize >= 1, "sft.batchSize", sft.batchSize, "must be ≥ 1")
+    }
+    if kind == .grpo && knapsack.enabled {
+      let k = knapsack
+      check(k.low >= 2, "knapsack.low", k.low, "must be ≥ 2 (a group of one has no standard deviation)")
+      check(k.up >= k.low, "knapsack.up", k.up, "must be ≥ knapsack.low (\(k.low))")
+      check(
+        grpo.groupSize >= k.low && grpo.groupSize <= k.up, "grpo.groupSize", grpo.groupSize,
+        "must lie in knapsack.low...knapsack.up (\(k.low)...\(k.up)) so that M·N can be shared out")
+      check(k.alpha > 0 && k.alpha < 1, "knapsack.alpha", k.alpha, "must lie in (0, 1)")
+      check(k.minimum >= 1, "knapsack.minimum", k.minimum, "must be ≥ 1")
+      check(k.window >= k.minimum, "knapsack.window", k.window, "must be ≥ knapsack.minimum (\(k.minimum))")
+      check(k.priorSuccesses >= 0, "knapsack.priorSuccesses", k.priorSuccesses, "must be ≥ 0")
+      check(k.priorFailures >= 0, "knapsack.priorFailures", k.priorFailures, "must be ≥ 0")
     }
     if kind == .grpo {
       check(grpo.promptsPerStep >= 1, "grpo.promptsPerStep", grpo.promptsPerStep, "must be ≥ 1")

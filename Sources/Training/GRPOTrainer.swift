@@ -25,6 +25,8 @@ public final class GRPOTrainer: PolicyTrainer {
   var cursor: EpochCursor
   var samplingRNG: RandomState
   var completionsFile: URL?
+  /// Per-prompt reward histories for Knapsack-RL (kept even when it is off).
+  var history: RewardHistory
 
   /// A trainer for `config`; `task` replaces the config's task (tests and embedding code).
   public init(config: ExperimentConfig, task: (any ReasoningTask)? = nil) throws {
@@ -61,6 +63,9 @@ public final class GRPOTrainer: PolicyTrainer {
     evalPrompts = config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
     for prompt in evalPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
     cursor = EpochCursor(count: trainPrompts.count, seed: cursorSeed)
+    let k = config.knapsack
+    history = RewardHistory(
+      window: k.window, minimum: k.minimum, threshold: k.successThreshold, prior: (k.priorSuccesses, k.priorFailures))
   }
 
   /// Copies the model of checkpoint `path` into `policy`, refusing another model.
@@ -97,7 +102,28 @@ public final class GRPOTrainer: PolicyTrainer {
     let chosen = cursor.next(g.promptsPerStep)
     let batchPrompts = chosen.map { prompts[$0] }
     let batchTokens = chosen.map { encoded[$0] }
-    let budgets = [Int](repeating: g.groupSize, count: chosen.count)
+    var budgetMetrics: [String: Double] = [:]
+    let budgets: [Int]
+    if config.knapsack.enabled {
+      let k = config.knapsack
+      let estimates = batchPrompts.map { history.estimate($0.id) }
+      let allocation = allocateBudgets(
+        estimates, settings: KnapsackSettings(groupSize: g.groupSize, low: k.low, up: k.up, alpha: k.alpha, parity: k.mode == .parity))
+      budgets = allocation.budgets
+      budgetMetrics = [
+        "budget/fallback": allocation.fallback ? 1 : 0, "budget/neededOverRemaining": allocation.neededOverRemaining,
+        "budget/effectivePrompts": Double(allocation.effective),
+      ]
+      for (name, range) in [("p1", 1.0...1.0), ("p0.8-1", 0.8...0.999_999), ("p0.2-0.8", 0.200_001...0.799_999), ("p0-0.2", 0.000_001...0.2), ("p0", 0.0...0.0)] {
+        budgetMetrics["knapsack/prompts/\(name)"] = Double(estimates.compactMap { $0 }.filter { range.contains($0) }.count)
+      }
+      budgetMetrics["knapsack/prompts/unestimated"] = Double(estimates.filter { $0 == nil }.count)
+      for (label, lo, hi) in [("2-3", 2, 3), ("4-7", 4, 7), ("8-15", 8, 15), ("16-31", 16, 31), ("32-63", 32, 63), ("64+", 64, Int.max)] {
+        budgetMetrics["budget/histogram/\(label)"] = Double(budgets.filter { $0 >= lo && $0 <= hi }.count)
+      }
+    } else {
+      budgets = [Int](repeating: g.groupSize, count: chosen.count)
+    }
     let options = SamplingOptions(
       temperature: Float(g.temperature), topP: Float(g.topP), topK: g.topK, maxNewTokens: g.maxCompletionLength)
     let rollouts = policy.sample(prompts: batchTokens, counts: budgets, options: options, rng: &samplingRNG)
@@ -105,6 +131,9 @@ public final class GRPOTrainer: PolicyTrainer {
     let texts = rollouts.map { tokenizer.decode($0.tokens) }
     let rewards = zip(rollouts, texts).map { task.reward(batchPrompts[$0.promptIndex], completion: $1) }
     let groups = rollouts.map { batchPrompts[$0.promptIndex].id }
+    for (i, prompt) in batchPrompts.enumerated() {
+      history.record(prompt.id, rewards: zip(rollouts, rewards).filter { $0.0.promptIndex == i }.map(\.1))
+    }
     let advantages = groupAdvantages(
       rewards: rewards, groups: groups, scaling: AdvantageScaling(rawValue: g.advantageScaling.rawValue)!,
       clip: g.advantageClip)
@@ -165,7 +194,7 @@ public final class GRPOTrainer: PolicyTrainer {
     let tokens = rollouts.reduce(0) { $0 + $1.tokens.count }
     let entropy = rollouts.flatMap(\.entropies).map(Double.init)
     func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
-    let metrics: [String: Double] = [
+    var metrics: [String: Double] = [
       "reward/mean": summary.mean, "reward/std": summary.std, "reward/fracZeroStd": summary.fractionZeroStd,
       "grad/effectiveRatio": summary.effectiveRatio, "grad/allPositiveRatio": summary.allPositiveRatio,
       "grad/allNegativeRatio": summary.allNegativeRatio, "grad/norm": Double(gradNorms.last ?? 0),
@@ -181,6 +210,9 @@ public final class GRPOTrainer: PolicyTrainer {
       "perf/trainSeconds": Double(finished - sampled) / 1e9,
       "perf/tokensPerSec": Double(tokens) / (Double(finished - started) / 1e9),
     ]
+    metrics.merge(budgetMetrics) { $1 }
+    let groupSets = Dictionary(grouping: zip(groups, rewards), by: \.0).mapValues { Set($0.map(\.1)).count > 1 }
+    metrics["grad/effectivePromptRatio"] = Double(groupSets.values.filter { $0 }.count) / Double(max(groupSets.count, 1))
     if step % config.logging.every == 0 {
       logCompletions(batchPrompts: batchPrompts, rollouts: rollouts, texts: texts, rewards: rewards, advantages: advantages)
     }
@@ -222,6 +254,22 @@ public final class GRPOTrainer: PolicyTrainer {
     state.integers["trainer/cursor"] = [Int64(cursor.epoch), Int64(cursor.position)]
     state.integers["trainer/tokenizer"] = tokenizer.savedAlphabet
     state.integers["rng/sampling"] = samplingRNG.savedWords
+    // Reward histories: for each visit the prompt's index and its number of rewards, then
+    // all rewards flat, oldest visits first within a prompt.
+    let index = Dictionary(uniqueKeysWithValues: prompts.enumerated().map { ($1.id, $0) })
+    var visitPrompt: [Int64] = []
+    var visitLength: [Int64] = []
+    var rewards: [Double] = []
+    for id in history.visits.keys.sorted() {
+      for visit in history.visits[id]! {
+        visitPrompt.append(Int64(index[id]!))
+        visitLength.append(Int64(visit.count))
+        rewards += visit
+      }
+    }
+    state.integers["trainer/history/visitPrompt"] = visitPrompt
+    state.integers["trainer/history/visitLength"] = visitLength
+    state.doubles["trainer/history/rewards"] = rewards
     return state
   }
 
@@ -245,6 +293,21 @@ public final class GRPOTrainer: PolicyTrainer {
     optimizer.stepCount = Int(optimizerStep[0])
     cursor = EpochCursor(count: prompts.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
     samplingRNG = RandomState(savedWords: rng)
+    let visitPrompt = state.integers["trainer/history/visitPrompt"] ?? []
+    let visitLength = state.integers["trainer/history/visitLength"] ?? []
+    let rewards = state.doubles["trainer/history/rewards"] ?? []
+    guard visitPrompt.count == visitLength.count, Int(visitLength.reduce(0, +)) == rewards.count,
+      visitPrompt.allSatisfy({ $0 >= 0 && Int($0) < prompts.count })
+    else { throw StateMismatch(problems: ["trainer/history: visit tables of inconsistent sizes"]) }
+    let k = config.knapsack
+    var restored = RewardHistory(
+      window: k.window, minimum: k.minimum, threshold: k.successThreshold, prior: (k.priorSuccesses, k.priorFailures))
+    var offset = 0
+    for (p, n) in zip(visitPrompt, visitLength) {
+      restored.restoreVisit(prompts[Int(p)].id, binarised: Array(rewards[offset..<(offset + Int(n))]))
+      offset += Int(n)
+    }
+    history = restored
   }
 }
 

@@ -47,8 +47,11 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   #expect(late - early > 0.4, "reward went from \(early) to \(late): \(rewards)")
 }
 
-@Test func grpoResumesBitForBit() throws {
-  let config = tinyGRPO(steps: 6)
+@Test(arguments: [false, true]) func grpoResumesBitForBit(knapsack: Bool) throws {
+  var config = tinyGRPO(steps: 6)
+  config.knapsack.enabled = knapsack
+  config.knapsack.minimum = 4
+  config.knapsack.window = 8
   let straight = try GRPOTrainer(config: config, task: LeadingDigitTask())
   var straightMetrics: [[String: Double]] = []
   for _ in 0..<6 { straightMetrics.append(straight.trainStep().filter { !$0.key.hasPrefix("perf/") }) }
@@ -106,4 +109,23 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   ])
   #expect(good == 0, "\(goodErr)")
   #expect(out.contains("done: step 2"))
+}
+
+@Test func knapsackBudgetsMoveRolloutsToInformativePrompts() throws {
+  var config = tinyGRPO(steps: 12)
+  config.knapsack.enabled = true
+  config.knapsack.minimum = 4
+  config.knapsack.window = 8
+  config.knapsack.up = 20
+  let trainer = try GRPOTrainer(config: config, task: LeadingDigitTask())
+  var sawUneven = false
+  for _ in 0..<12 {
+    let m = trainer.trainStep()
+    #expect(m["budget/min"]! >= 2 && m["budget/max"]! <= 20)
+    if m["budget/max"]! != m["budget/min"]! { sawUneven = true }
+  }
+  #expect(sawUneven)  // once histories exist, budgets differ across prompts
+  let state = trainer.state()
+  let lengths = try #require(state.integers["trainer/history/visitLength"])
+  #expect(Int(lengths.reduce(0, +)) == 12 * 4 * 8)  // every rollout recorded (M·N per step)
 }
