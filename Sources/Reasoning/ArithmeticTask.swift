@@ -31,6 +31,10 @@ public struct ArithmeticTask: ReasoningTask {
   }
 
   public var name: String { "arithmetic" }
+  /// The plan, check, carry and borrow vocabulary of the worked solutions.
+  public var planningPhrases: [String] {
+    ["plan:", "check:", "right to left", "carrying", "borrowing", "carry", "borrow"]
+  }
   public var difficulties: [String] { (minDigits...maxDigits).map { "digits\($0)" } }
 
   /// Test prompts are drawn first and never repeated in train.

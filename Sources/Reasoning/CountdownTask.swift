@@ -21,6 +21,8 @@ public struct CountdownTask: ReasoningTask {
   }
 
   public var name: String { "countdown" }
+  /// The search vocabulary of the worked solutions.
+  public var planningPhrases: [String] { ["try", "no", "instead", "then"] }
   public var difficulties: [String] { (minNumbers...maxNumbers).map { "numbers\($0)" } }
 
   /// One combining move: a op b = c.

@@ -39,6 +39,12 @@ public protocol ReasoningTask: Sendable {
   func reward(_ prompt: TaskPrompt, completion: String) -> Double
   /// A worked solution ending in the answer line, or nil when the task has none.
   func solution(_ prompt: TaskPrompt) -> String?
+  /// The planning vocabulary of the task's solutions: HICRA's built-in strategic grams.
+  var planningPhrases: [String] { get }
+}
+
+extension ReasoningTask {
+  public var planningPhrases: [String] { [] }
 }
 
 /// The text after the last `answer:` on its line, trimmed; nil when there is none.

@@ -20,6 +20,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   public var sft = SFTConfig()
   public var grpo = GRPOConfig()
   public var knapsack = KnapsackConfig()
+  public var hicra = HICRAConfig()
   public var evaluation = EvaluationConfig()
   public var classifier = ClassifierConfig()
   public var optimizer = OptimizerConfig()
@@ -101,6 +102,30 @@ public struct KnapsackConfig: Codable, Equatable, Sendable {
   /// `exact` (the optimal greedy with Allot's robust fallbacks) or `parity` (the authors'
   /// dynamic program, quirk included, for comparison).
   public var mode = KnapsackMode.exact
+}
+
+/// HICRA planning-token credit assignment for GRPO (docs/hicra.md).
+public struct HICRAConfig: Codable, Equatable, Sendable {
+  /// Amplify the advantages of planning tokens.
+  public var enabled = false
+  /// Â = A + α·|A| on planning tokens; in [0, 1) so advantages keep their signs.
+  public var alpha = 0.2
+  /// Strategic-gram phrases given inline.
+  public var phrases: [String] = []
+  /// A file of phrases, one per line (e.g. from `allot mine`); "" for none.
+  public var phrasesFile = ""
+  /// Also use the task's built-in planning vocabulary.
+  public var useTaskPhrases = true
+  /// `paper`: the rule above. Not from the paper: `entropyAugmented` also amplifies
+  /// high-entropy tokens of correct, longer-than-average completions; `entropyOnly`
+  /// amplifies only those.
+  public var variant = HICRAVariant.paper
+  /// The per-sequence entropy percentile above which the entropy variants amplify.
+  public var entropyPercentile = 0.7
+}
+
+public enum HICRAVariant: String, ConfigChoice {
+  case paper, entropyAugmented, entropyOnly
 }
 
 public enum KnapsackMode: String, ConfigChoice {
@@ -360,6 +385,14 @@ extension ExperimentConfig {
         (0...1).contains(task.testFraction), "task.testFraction", task.testFraction,
         "must lie in [0, 1]")
       check(sft.batchSize >= 1, "sft.batchSize", sft.batchSize, "must be ≥ 1")
+    }
+    if kind == .grpo && hicra.enabled {
+      check((0..<1).contains(hicra.alpha), "hicra.alpha", hicra.alpha, "must lie in [0, 1) so advantages keep their signs")
+      check(
+        (0...1).contains(hicra.entropyPercentile), "hicra.entropyPercentile", hicra.entropyPercentile, "must lie in [0, 1]")
+      check(
+        !hicra.phrasesFile.isEmpty || !hicra.phrases.isEmpty || hicra.useTaskPhrases || hicra.variant == .entropyOnly,
+        "hicra.phrases", "[]", "name planning phrases (hicra.phrases, hicra.phrasesFile or hicra.useTaskPhrases)")
     }
     if kind == .grpo && knapsack.enabled {
       let k = knapsack

@@ -27,6 +27,9 @@ public final class GRPOTrainer: PolicyTrainer {
   var completionsFile: URL?
   /// Per-prompt reward histories for Knapsack-RL (kept even when it is off).
   var history: RewardHistory
+  /// The strategic-gram detector: HICRA's planning tokens, and planning metrics even
+  /// when HICRA is off. Nil when no phrases are configured.
+  let planning: PhraseMatcher?
 
   /// A trainer for `config`; `task` replaces the config's task (tests and embedding code).
   public init(config: ExperimentConfig, task: (any ReasoningTask)? = nil) throws {
@@ -63,6 +66,16 @@ public final class GRPOTrainer: PolicyTrainer {
     evalPrompts = config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
     for prompt in evalPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
     cursor = EpochCursor(count: trainPrompts.count, seed: cursorSeed)
+    var phrases = config.hicra.phrases
+    if !config.hicra.phrasesFile.isEmpty {
+      guard let data = FileManager.default.contents(atPath: config.hicra.phrasesFile) else {
+        throw ConfigError(source: config.hicra.phrasesFile, path: "hicra.phrasesFile", message: "names a file that cannot be read")
+      }
+      phrases += String(decoding: data, as: UTF8.self).split(separator: "\n")
+        .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    }
+    if config.hicra.useTaskPhrases { phrases += self.task.planningPhrases }
+    planning = phrases.isEmpty ? nil : PhraseMatcher(phrases: phrases)
     let k = config.knapsack
     history = RewardHistory(
       window: k.window, minimum: k.minimum, threshold: k.successThreshold, prior: (k.priorSuccesses, k.priorFailures))
@@ -138,6 +151,9 @@ public final class GRPOTrainer: PolicyTrainer {
       rewards: rewards, groups: groups, scaling: AdvantageScaling(rawValue: g.advantageScaling.rawValue)!,
       clip: g.advantageClip)
 
+    let (tokenAdvantages, planningMetrics) = creditTokens(
+      rollouts: rollouts, texts: texts, rewards: rewards, advantages: advantages, groups: groups)
+
     // Shuffled order, then μ passes over minibatches with gradient accumulation.
     var order = Array(rollouts.indices)
     order.shuffle(using: &samplingRNG)
@@ -177,7 +193,7 @@ public final class GRPOTrainer: PolicyTrainer {
         let mask = padded { masks[$0] }
         let (loss, stats) = surrogateLoss(
           logProbs: logProbs, oldLogProbs: padded { rollouts[$0].logProbs }, referenceLogProbs: referenceLogProbs,
-          advantages: padded { r in [Float](repeating: Float(advantages[r]), count: rollouts[r].tokens.count) },
+          advantages: padded { tokenAdvantages[$0] },
           mask: mask, options: surrogate,
           normalizer: LossNormalizer(mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: rollouts.count))
         loss.backward()
@@ -211,12 +227,92 @@ public final class GRPOTrainer: PolicyTrainer {
       "perf/tokensPerSec": Double(tokens) / (Double(finished - started) / 1e9),
     ]
     metrics.merge(budgetMetrics) { $1 }
+    metrics.merge(planningMetrics) { $1 }
     let groupSets = Dictionary(grouping: zip(groups, rewards), by: \.0).mapValues { Set($0.map(\.1)).count > 1 }
     metrics["grad/effectivePromptRatio"] = Double(groupSets.values.filter { $0 }.count) / Double(max(groupSets.count, 1))
     if step % config.logging.every == 0 {
       logCompletions(batchPrompts: batchPrompts, rollouts: rollouts, texts: texts, rewards: rewards, advantages: advantages)
     }
     return metrics
+  }
+
+  /// Per-token advantages (HICRA's rule when enabled) and the planning metrics.
+  func creditTokens(
+    rollouts: [Rollout], texts: [String], rewards: [Double], advantages: [Double], groups: [String]
+  ) -> ([[Float]], [String: Double]) {
+    let h = config.hicra
+    // Planning masks: token k of a completion is character k of its text (EOS has none).
+    let masks: [[Bool]] = zip(rollouts, texts).map { r, text in
+      guard let planning else { return [Bool](repeating: false, count: r.tokens.count) }
+      let spans = (0..<r.tokens.count).map { $0 < text.count ? $0..<($0 + 1) : $0..<$0 }
+      return planning.mask(text: text, tokenSpans: spans)
+    }
+    // Entropy variants (not from the paper): high-entropy tokens of correct completions
+    // longer than their group's mean length.
+    var groupLength: [String: (Int, Int)] = [:]
+    for (r, g) in zip(rollouts, groups) { groupLength[g, default: (0, 0)].0 += r.tokens.count; groupLength[g, default: (0, 0)].1 += 1 }
+    let entropyMasks: [[Bool]] = rollouts.indices.map { i in
+      let r = rollouts[i]
+      let (total, count) = groupLength[groups[i]]!
+      guard h.variant != .paper, rewards[i] >= 1, Double(r.tokens.count) > Double(total) / Double(count), !r.entropies.isEmpty
+      else { return [Bool](repeating: false, count: r.tokens.count) }
+      let sorted = r.entropies.sorted()
+      let cut = sorted[min(sorted.count - 1, Int(Double(sorted.count) * h.entropyPercentile))]
+      return r.entropies.map { $0 > cut }
+    }
+    var tokenAdvantages: [[Float]] = []
+    for i in rollouts.indices {
+      let amplified: [Bool] =
+        switch h.variant {
+        case .paper: masks[i]
+        case .entropyAugmented: zip(masks[i], entropyMasks[i]).map { $0 || $1 }
+        case .entropyOnly: entropyMasks[i]
+        }
+      let values =
+        h.enabled
+        ? hicraAdvantages(advantages[i], planning: amplified, alpha: h.alpha)
+        : [Double](repeating: advantages[i], count: rollouts[i].tokens.count)
+      tokenAdvantages.append(values.map(Float.init))
+    }
+    guard let planning else { return (tokenAdvantages, [:]) }
+    var planEntropy: [Double] = []
+    var execEntropy: [Double] = []
+    var planLogP: [Double] = []
+    var execLogP: [Double] = []
+    var planAdv: [Double] = []
+    var execAdv: [Double] = []
+    var all: [(entropy: Float, planning: Bool)] = []
+    for i in rollouts.indices {
+      for k in rollouts[i].tokens.indices {
+        let isPlan = masks[i][k]
+        all.append((rollouts[i].entropies[k], isPlan))
+        if isPlan {
+          planEntropy.append(Double(rollouts[i].entropies[k]))
+          planLogP.append(Double(rollouts[i].logProbs[k]))
+          planAdv.append(Double(tokenAdvantages[i][k]))
+        } else {
+          execEntropy.append(Double(rollouts[i].entropies[k]))
+          execLogP.append(Double(rollouts[i].logProbs[k]))
+          execAdv.append(Double(tokenAdvantages[i][k]))
+        }
+      }
+    }
+    func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
+    let counts = planning.occurrenceCounts(in: texts)
+    let top = all.sorted { $0.entropy > $1.entropy }.prefix(Int((Double(all.count) * 0.3).rounded(.up)))
+    return (
+      tokenAdvantages,
+      [
+        "hicra/planningRatio": Double(planEntropy.count) / Double(max(all.count, 1)),
+        "hicra/semanticEntropy": semanticEntropy(Array(counts.values)),
+        "hicra/occurrences": Double(counts.values.reduce(0, +)),
+        "hicra/tokenEntropyPlanning": mean(planEntropy), "hicra/tokenEntropyExecution": mean(execEntropy),
+        "hicra/perplexityPlanning": Foundation.exp(-mean(planLogP)),
+        "hicra/perplexityExecution": Foundation.exp(-mean(execLogP)),
+        "hicra/planningAdvantageMean": mean(planAdv), "hicra/executionAdvantageMean": mean(execAdv),
+        "hicra/planningHighEntropyOverlap": top.isEmpty ? .nan : Double(top.filter(\.planning).count) / Double(top.count),
+      ]
+    )
   }
 
   private func logCompletions(

@@ -129,3 +129,60 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   let lengths = try #require(state.integers["trainer/history/visitLength"])
   #expect(Int(lengths.reduce(0, +)) == 12 * 4 * 8)  // every rollout recorded (M·N per step)
 }
+
+/// A task with planning words: reward for starting with a digit, planning phrase "Q".
+struct PlannedDigitTask: ReasoningTask {
+  var inner = LeadingDigitTask()
+  var name: String { "planned-digit" }
+  var difficulties: [String] { ["all"] }
+  var planningPhrases: [String] { ["1", "2", "3"] }
+  func prompts(_ split: Split) -> [TaskPrompt] { inner.prompts(split) }
+  func reward(_ prompt: TaskPrompt, completion: String) -> Double { inner.reward(prompt, completion: completion) }
+  func solution(_ prompt: TaskPrompt) -> String? { nil }
+}
+
+@Test func hicraWithAlphaZeroEqualsPlainGRPO() throws {
+  var plain = tinyGRPO(steps: 3)
+  plain.grpo.beta = 0
+  var zero = plain
+  zero.hicra.enabled = true
+  zero.hicra.alpha = 0
+  let a = try GRPOTrainer(config: plain, task: PlannedDigitTask())
+  let b = try GRPOTrainer(config: zero, task: PlannedDigitTask())
+  for _ in 0..<3 {
+    _ = a.trainStep()
+    _ = b.trainStep()
+  }
+  #expect(a.policy.parameters.map(\.scalars) == b.policy.parameters.map(\.scalars))
+  var amplified = plain
+  amplified.hicra.enabled = true
+  amplified.hicra.alpha = 0.5
+  let c = try GRPOTrainer(config: amplified, task: PlannedDigitTask())
+  var metrics: [String: Double] = [:]
+  for _ in 0..<3 { metrics = c.trainStep() }
+  #expect(c.policy.parameters.map(\.scalars) != a.policy.parameters.map(\.scalars))
+  #expect(metrics["hicra/planningRatio"]! > 0 && metrics["hicra/planningRatio"]! < 1)
+  #expect(metrics["hicra/occurrences"]! > 0)
+}
+
+@Test func hicraMetricsAgreeWithTheirDefinitions() throws {
+  var config = tinyGRPO(steps: 1)
+  config.hicra.enabled = true
+  let trainer = try GRPOTrainer(config: config, task: PlannedDigitTask())
+  let rollouts = [
+    Rollout(promptIndex: 0, tokens: [4, 5, 1], logProbs: [-1, -2, -3], entropies: [0.5, 1.5, 1.0], finished: true),
+    Rollout(promptIndex: 0, tokens: [4, 6], logProbs: [-0.5, -0.25], entropies: [2, 0.25], finished: true),
+  ]
+  let (tokens, m) = trainer.creditTokens(
+    rollouts: rollouts, texts: ["1a", "2 "], rewards: [1, 0], advantages: [1, -1], groups: ["g", "g"])
+  // Planning tokens: "1" and "2" (token 0 of each); EOS and the rest are execution.
+  #expect(tokens[0] == [1.2, 1, 1] && tokens[1] == [-0.8, -1])
+  #expect(abs(m["hicra/planningRatio"]! - 2.0 / 5) < 1e-12)
+  #expect(abs(m["hicra/tokenEntropyPlanning"]! - 1.25) < 1e-12)
+  #expect(abs(m["hicra/tokenEntropyExecution"]! - (1.5 + 1.0 + 0.25) / 3) < 1e-12)
+  #expect(abs(m["hicra/perplexityPlanning"]! - Foundation.exp(0.75)) < 1e-9)
+  #expect(abs(m["hicra/planningAdvantageMean"]! - 0.2) < 1e-6)
+  #expect(abs(m["hicra/semanticEntropy"]! - Foundation.log(2)) < 1e-12)  // "1" once, "2" once
+  // Top 30 % entropy of 5 tokens = 2 tokens: 2.0 (planning) and 1.5 (execution).
+  #expect(abs(m["hicra/planningHighEntropyOverlap"]! - 0.5) < 1e-12)
+}

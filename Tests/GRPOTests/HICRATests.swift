@@ -1,0 +1,70 @@
+import GRPO
+import Testing
+
+@Test func hicraRuleTestVector() {
+  let advantages = [1.0, -1.0, 0.0]
+  let planning = [true, false, false]
+  let out = advantages.map { hicraAdvantages($0, planning: planning, alpha: 0.2) }
+  #expect(out.map { $0[0] } == [1.2, -0.8, 0.0])  // planning tokens
+  #expect(out.map { $0[1] } == [1.0, -1.0, 0.0])  // execution tokens
+  // Signs are kept for every α in [0, 1); α = 0 is plain GRPO.
+  for alpha in stride(from: 0.0, to: 1.0, by: 0.1) {
+    #expect(hicraAdvantages(-2, planning: [true], alpha: alpha)[0] < 0)
+  }
+  #expect(hicraAdvantages(-2, planning: [true, false], alpha: 0) == [-2, -2])
+}
+
+private func marked(_ phrases: [String], _ text: String) -> String {
+  let mask = PhraseMatcher(phrases: phrases).mask(text: text, tokenSpans: (0..<text.count).map { $0..<($0 + 1) })
+  return String(zip(text, mask).map { $1 ? $0 : "." })
+}
+
+@Test func phraseMatchingEdgeCases() {
+  #expect(marked(["so"], "also so") == ".....so")  // word boundaries
+  #expect(marked(["let's"], "Let’s go, LET'S") == "Let’s.....LET'S")  // case, curly apostrophe
+  #expect(marked(["but wait"], "but   wait\nbut\twait") == "but   wait\nbut\twait")  // flexible whitespace
+  #expect(marked(["but wait"], "butwait") == ".......")
+  #expect(marked(["plan:"], "plan: x plans: y") == "plan:..........")
+  // Overlapping and nested matches are unioned.
+  #expect(marked(["a b", "b c"], "a b c d") == "a b c..")
+  #expect(marked(["right to left", "to"], "go right to left to") == "...right to left.to")
+  #expect(marked([], "anything") == "........")
+}
+
+@Test func tokensAcrossBoundariesAndTokensWithoutText() {
+  // Tokens spanning several characters: any overlap marks the token; EOS (empty span) never.
+  let matcher = PhraseMatcher(phrases: ["check"])
+  let text = "re-check it"
+  let spans = [0..<3, 3..<6, 6..<8, 8..<11, 11..<11]
+  #expect(matcher.mask(text: text, tokenSpans: spans) == [false, true, true, false, false])
+}
+
+@Test func semanticEntropyTestVectorAndOccurrences() {
+  #expect(abs(semanticEntropy([2, 1, 1]) - 1.039_720_770_8) < 1e-9)
+  #expect(semanticEntropy([]).isNaN)
+  let matcher = PhraseMatcher(phrases: ["a b", "a", "b"])
+  // Longest first, no double counting: "a b" once, then the lone "a".
+  let counts = matcher.occurrenceCounts(in: ["a b a"])
+  #expect(counts == [0: 1, 1: 1])
+}
+
+@Test func tokenGramMatcherMarksWindows() {
+  let m = TokenGramMatcher(grams: [[5, 6], [9]])
+  #expect(m.mask([1, 5, 6, 5, 9, 6]) == [false, true, true, false, true, false])
+}
+
+@Test func minerRanksGramsByDistinctSolutions() {
+  let corpus = [
+    "first let me check the sum then answer",
+    "so let me check the sum again",
+    "let me check the sum and stop",
+    "let me check the sum and stop",  // duplicates count once
+    "something unrelated entirely here",
+  ]
+  let grams = mineStrategicGrams(from: corpus, sizes: 3...5, fraction: 0.05)
+  #expect(grams.first?.gram == "check the sum")
+  #expect(grams.first?.solutions == 3)
+  #expect(grams.allSatisfy { $0.solutions == 3 })
+  let all = mineStrategicGrams(from: corpus, sizes: 3...3, fraction: 1)
+  #expect(all.contains { $0.gram == "something unrelated entirely" && $0.solutions == 1 })
+}
