@@ -37,6 +37,14 @@ public struct Rollout: Equatable, Sendable {
   public var entropies: [Float]
   /// Whether it ended with EOS (false: cut at `maxNewTokens`).
   public var finished: Bool
+
+  public init(promptIndex: Int, tokens: [Int], logProbs: [Float], entropies: [Float], finished: Bool) {
+    self.promptIndex = promptIndex
+    self.tokens = tokens
+    self.logProbs = logProbs
+    self.entropies = entropies
+    self.finished = finished
+  }
 }
 
 extension TransformerLM {

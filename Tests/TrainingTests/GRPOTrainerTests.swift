@@ -176,7 +176,10 @@ struct PlannedDigitTask: ReasoningTask {
   let (tokens, m) = trainer.creditTokens(
     rollouts: rollouts, texts: ["1a", "2 "], rewards: [1, 0], advantages: [1, -1], groups: ["g", "g"])
   // Planning tokens: "1" and "2" (token 0 of each); EOS and the rest are execution.
-  #expect(tokens[0] == [1.2, 1, 1] && tokens[1] == [-0.8, -1])
+  let expectedFirst: [Float] = [1.2, 1, 1]
+  let expectedSecond: [Float] = [-0.8, -1]
+  #expect(tokens[0] == expectedFirst)
+  #expect(tokens[1] == expectedSecond)
   #expect(abs(m["hicra/planningRatio"]! - 2.0 / 5) < 1e-12)
   #expect(abs(m["hicra/tokenEntropyPlanning"]! - 1.25) < 1e-12)
   #expect(abs(m["hicra/tokenEntropyExecution"]! - (1.5 + 1.0 + 0.25) / 3) < 1e-12)
