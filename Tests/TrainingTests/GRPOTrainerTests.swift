@@ -174,7 +174,7 @@ struct PlannedDigitTask: ReasoningTask {
     Rollout(promptIndex: 0, tokens: [4, 6], logProbs: [-0.5, -0.25], entropies: [2, 0.25], finished: true),
   ]
   let (tokens, m) = trainer.creditTokens(
-    rollouts: rollouts, texts: ["1a", "2 "], rewards: [1, 0], advantages: [1, -1], groups: ["g", "g"])
+    rollouts: rollouts, texts: ["1 ", "2 "], rewards: [1, 0], advantages: [1, -1], groups: ["g", "g"])
   // Planning tokens: "1" and "2" (token 0 of each); EOS and the rest are execution.
   let expectedFirst: [Float] = [1.2, 1, 1]
   let expectedSecond: [Float] = [-0.8, -1]
