@@ -50,7 +50,7 @@ let package = Package(
     .executableTarget(
       name: "allot",
       dependencies: [
-        "TensorCore", "Checkpoint", "Training", "Reasoning",
+        "TensorCore", "Checkpoint", "Training", "Reasoning", "GRPO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

@@ -72,7 +72,12 @@ public final class GRPOTrainer: PolicyTrainer {
         throw ConfigError(source: config.hicra.phrasesFile, path: "hicra.phrasesFile", message: "names a file that cannot be read")
       }
       phrases += String(decoding: data, as: UTF8.self).split(separator: "\n")
-        .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        .map { line in
+          // Drop a trailing "# comment" (allot mine writes the support count there).
+          let text = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+          return text.trimmingCharacters(in: .whitespaces)
+        }
+        .filter { !$0.isEmpty }
     }
     if config.hicra.useTaskPhrases { phrases += self.task.planningPhrases }
     planning = phrases.isEmpty ? nil : PhraseMatcher(phrases: phrases)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Checkpoint
 import Foundation
+import GRPO
 import Reasoning
 import TensorCore
 import Training
@@ -11,7 +12,7 @@ struct Allot: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "allot",
     abstract: "Inspect, evaluate, summarise and plot Allot runs.",
-    subcommands: [Inspect.self, Evaluate.self, Summarize.self, Plot.self])
+    subcommands: [Inspect.self, Evaluate.self, Summarize.self, Plot.self, Mine.self])
 }
 
 /// Prints `message` as one paragraph on stderr and exits non-zero.
@@ -247,6 +248,58 @@ struct Plot: ParsableCommand {
         counts[label]! > 1 ? "\(label) \(s.label.components(separatedBy: "__").last ?? "")" : label
       return copy
     }
+  }
+}
+
+struct Mine: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Mine strategic grams (HICRA phrases) from the successful completions of a run.",
+    discussion: """
+      Reads completions.jsonl of a GRPO run (or any JSONL of {"completion", "reward"}), keeps \
+      the completions with reward ≥ --threshold, counts word n-grams (n = --min-n … --max-n) \
+      by the number of distinct successful completions containing them, and writes the top \
+      --fraction to a file that hicra.phrasesFile can name. N-grams are grouped by identity \
+      (case and whitespace folded); grouping by embeddings is not implemented.
+      """)
+
+  @Argument(help: "A run directory (its completions.jsonl) or a JSONL file.")
+  var source: String
+
+  @Option(name: .shortAndLong, help: "The phrase file to write.")
+  var output: String
+
+  @Option(help: "The smallest n.") var minN = 3
+  @Option(help: "The largest n.") var maxN = 5
+  @Option(help: "The share of n-grams kept.") var fraction = 0.2
+  @Option(help: "The reward counted as success.") var threshold = 1.0
+
+  func run() throws {
+    guard minN >= 1 && minN <= maxN else { fail("--min-n must lie in 1...--max-n") }
+    guard fraction > 0 && fraction <= 1 else { fail("--fraction must lie in (0, 1]") }
+    var url = URL(fileURLWithPath: source)
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
+      url = url.appendingPathComponent("completions.jsonl")
+    }
+    guard let data = FileManager.default.contents(atPath: url.path) else { fail("\(url.path): cannot read the file") }
+    var successes: [String] = []
+    for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+      guard case .object(let fields)? = try? JSONValue.parse(Data(line.utf8), source: url.path),
+        case .string(let completion)? = fields["completion"], case .number(let reward)? = fields["reward"]
+      else { fail("\(url.path):\(i + 1): needs \"completion\" (string) and \"reward\" (number)") }
+      if reward >= threshold { successes.append(completion) }
+    }
+    guard !successes.isEmpty else { fail("\(url.path): no completion reached reward \(threshold)") }
+    let grams = mineStrategicGrams(from: successes, sizes: minN...maxN, fraction: fraction)
+    var text = "# \(grams.count) strategic grams from \(Set(successes).count) distinct successful completions of \(url.path)\n"
+    text += "# (n = \(minN)…\(maxN), top \(fraction); the number after # is how many solutions contain it)\n"
+    for g in grams { text += "\(g.gram)  # \(g.solutions)\n" }
+    do {
+      try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+    } catch {
+      fail("cannot write \(output): \(error.localizedDescription)")
+    }
+    print("wrote \(grams.count) phrases to \(output)")
   }
 }
 

@@ -98,3 +98,25 @@ private func makeSweep() throws -> URL {
   #expect(bad == 1)
   #expect(badErr.contains("no such file or directory"))
 }
+
+@Test func mineWritesPhrasesRankedBySuccessfulCompletions() throws {
+  let root = FileManager.default.temporaryDirectory.appendingPathComponent("allot-mine-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+  let lines = [
+    #"{"completion": "plan: add digits right to left\nanswer: 3", "reward": 1}"#,
+    #"{"completion": "plan: add digits right to left\nanswer: 5", "reward": 1}"#,
+    #"{"completion": "plan: guess wildly and hope\nanswer: 9", "reward": 0}"#,
+  ]
+  try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: root.appendingPathComponent("completions.jsonl"))
+  let output = root.appendingPathComponent("phrases.txt")
+  let (status, out, err) = try allot(["mine", root.path, "-o", output.path, "--fraction", "0.3"])
+  #expect(status == 0, "\(err)")
+  #expect(out.contains("wrote"))
+  let text = try String(contentsOf: output, encoding: .utf8)
+  #expect(text.contains("add digits right  # 2"))
+  #expect(!text.contains("guess wildly"))  // failed completions are not mined
+  try Data("{\"completion\": 3}\n".utf8).write(to: root.appendingPathComponent("bad.jsonl"))
+  let (bad, _, badErr) = try allot(["mine", root.appendingPathComponent("bad.jsonl").path, "-o", output.path])
+  #expect(bad == 1)
+  #expect(badErr.contains("bad.jsonl:1: needs \"completion\" (string) and \"reward\" (number)"))
+}
