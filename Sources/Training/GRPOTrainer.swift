@@ -40,7 +40,9 @@ public final class GRPOTrainer: PolicyTrainer {
     samplingRNG = root.split()
     let cursorSeed = root.next()
     policy = makePolicy(config.model, tokenizer: tokenizer, rng: &modelRNG)
-    if !config.grpo.initFrom.isEmpty { try Self.load(config.grpo.initFrom, into: policy, model: config.model) }
+    if !config.grpo.initFrom.isEmpty {
+      try Self.load(config.grpo.initFrom, root: config.run.outputDir, into: policy, model: config.model)
+    }
     if config.grpo.beta > 0 {
       var unused = RandomState(seed: 0)
       let frozen = makePolicy(config.model, tokenizer: tokenizer, rng: &unused)
@@ -86,9 +88,14 @@ public final class GRPOTrainer: PolicyTrainer {
       window: k.window, minimum: k.minimum, threshold: k.successThreshold, prior: (k.priorSuccesses, k.priorFailures))
   }
 
-  /// Copies the model of checkpoint `path` into `policy`, refusing another model.
-  static func load(_ path: String, into policy: TransformerLM, model: ModelConfig) throws {
-    let found = try RunCheckpoints.locate(path, experiment: "", root: ".")
+  /// Copies the model of checkpoint `path` into `policy`, refusing another model. `path`
+  /// is a checkpoint file, a run directory, or `auto:<experiment>` (the newest run of that
+  /// experiment under `root`).
+  static func load(_ path: String, root: String, into policy: TransformerLM, model: ModelConfig) throws {
+    let found =
+      path.hasPrefix("auto:")
+      ? try RunCheckpoints.locate("auto", experiment: String(path.dropFirst(5)), root: root)
+      : try RunCheckpoints.locate(path, experiment: "", root: ".")
     let loaded = try CheckpointFiles.decode(found.data, file: found.url.path)
     let saved = try ConfigLoader.decode(configJSON: loaded.configJSON, source: found.url.path)
     let differences = try ConfigLoader.differences(saved, { var c = saved; c.model = model; return c }())

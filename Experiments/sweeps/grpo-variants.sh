@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# GRPO vs GRPO + Knapsack-RL vs GRPO + HICRA vs GRPO + Knapsack-RL + HICRA on arithmetic,
+# 3 seeds each, all from the same supervised warm start (Experiments/arith-sft.json).
+#
+#   bash Experiments/sweeps/grpo-variants.sh [--jobs N] [--out DIR] [--seeds "0 1 2"]
+#
+# The warm start is trained first into the sweep folder unless a finished one is there.
+# Each command is printed before it runs; at most N runs at once. Re-running skips
+# finished runs and resumes unfinished ones. Ends with a summary table per variant and
+# plots of reward, test pass@1, effective-gradient ratio and semantic entropy.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+jobs=1
+out=Checkpoints/sweeps/grpo-variants
+seeds="0 1 2"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --jobs) jobs="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --seeds) seeds="$2"; shift 2 ;;
+    *) echo "usage: $0 [--jobs N] [--out DIR] [--seeds \"0 1 2\"]" >&2; exit 2 ;;
+  esac
+done
+variants=(uniform knapsack hicra knapsack-hicra)
+
+swift build -c release --product train --product allot >/dev/null
+bin=$(swift build -c release --show-bin-path)
+mkdir -p "$out"
+
+# steps_of CONFIG: the run.steps an experiment file sets.
+steps_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['run']['steps'])" "$1"; }
+
+# run_config CONFIG NAME SEED: train, resume or skip one run.
+run_config() {
+  local config="$1" name="$2" seed="$3"
+  local final existing
+  final=$(printf 'ckpt_%08d.h5' "$(steps_of "$config")")
+  existing=$(ls -d "$out/${name}__seed${seed}__"* 2>/dev/null | tail -n 1 || true)
+  local cmd
+  if [ -n "$existing" ] && [ -f "$existing/$final" ]; then
+    echo "skip (finished): $existing"
+    return 0
+  elif [ -n "$existing" ] && ls "$existing"/ckpt_*.h5 >/dev/null 2>&1; then
+    cmd=("$bin/train" --quiet --resume "$existing")
+  else
+    [ -n "$existing" ] && rm -rf "$existing"
+    cmd=("$bin/train" --quiet --config "$config" --output "$out" --set "run.seed=$seed")
+  fi
+  echo "+ ${cmd[*]}"
+  "${cmd[@]}" > "$out/.${name}__seed${seed}.log" 2>&1 || {
+    echo "run $name seed $seed failed; see $out/.${name}__seed${seed}.log" >&2
+    return 1
+  }
+}
+
+run_config Experiments/arith-sft.json arith-sft 0
+
+status=0
+for seed in $seeds; do
+  for v in "${variants[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || status=1; done
+    run_config "Experiments/arith-grpo-$v.json" "arith-grpo-$v" "$seed" &
+  done
+done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || status=1; done
+
+mkdir -p "$out/plots"
+for v in "${variants[@]}"; do
+  mkdir -p "$out/by-variant/$v"
+  for run in "$out"/arith-grpo-"$v"__*; do ln -sfn "$(cd "$run" && pwd)" "$out/by-variant/$v/$(basename "$run")"; done
+done
+echo
+for metric in eval/pass1 eval/pass1/digits5 grad/effectiveRatio reward/mean; do
+  echo "## $metric (last logged value; mean ± std over seeds)"
+  "$bin/allot" summarize "$out" --metric "$metric" || true
+  echo
+done
+for metric in reward/mean eval/pass1 grad/effectiveRatio hicra/semanticEntropy budget/max; do
+  "$bin/allot" plot "$out"/by-variant/* --metric "$metric" -o "$out/plots/$(echo "$metric" | tr '/' '-').svg" || true
+done
+exit $status
