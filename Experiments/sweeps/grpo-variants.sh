@@ -65,18 +65,16 @@ for seed in $seeds; do
 done
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || status=1; done
 
-mkdir -p "$out/plots"
-for v in "${variants[@]}"; do
-  mkdir -p "$out/by-variant/$v"
-  for run in "$out"/arith-grpo-"$v"__*; do ln -sfn "$(cd "$run" && pwd)" "$out/by-variant/$v/$(basename "$run")"; done
-done
+# The GRPO runs side by side (links), for the summary and the plots.
+mkdir -p "$out/plots" "$out/grpo"
+for run in "$out"/arith-grpo-*__*; do ln -sfn "$(cd "$run" && pwd)" "$out/grpo/$(basename "$run")"; done
 echo
 for metric in eval/pass1 eval/pass1/digits5 grad/effectiveRatio reward/mean; do
   echo "## $metric (last logged value; mean ± std over seeds)"
-  "$bin/allot" summarize "$out" --metric "$metric" || true
+  "$bin/allot" summarize "$out/grpo" --metric "$metric" || true
   echo
 done
 for metric in reward/mean eval/pass1 grad/effectiveRatio hicra/semanticEntropy budget/max; do
-  "$bin/allot" plot "$out"/by-variant/* --metric "$metric" -o "$out/plots/$(echo "$metric" | tr '/' '-').svg" || true
+  "$bin/allot" plot "$out/grpo" --metric "$metric" -o "$out/plots/$(echo "$metric" | tr '/' '-').svg" || true
 done
 exit $status
