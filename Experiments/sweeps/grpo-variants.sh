@@ -2,7 +2,7 @@
 # GRPO vs GRPO + Knapsack-RL vs GRPO + HICRA vs GRPO + Knapsack-RL + HICRA on arithmetic,
 # 3 seeds each, all from the same supervised warm start (Experiments/arith-sft.json).
 #
-#   bash Experiments/sweeps/grpo-variants.sh [--jobs N] [--out DIR] [--seeds "0 1 2"]
+#   bash Experiments/sweeps/grpo-variants.sh [--jobs N] [--out DIR] [--seeds "0 1 2"] [--bin DIR]
 #
 # The warm start is trained first into the sweep folder unless a finished one is there.
 # Each command is printed before it runs; at most N runs at once. Re-running skips
@@ -14,18 +14,22 @@ cd "$(dirname "$0")/../.."
 jobs=1
 out=Checkpoints/sweeps/grpo-variants
 seeds="0 1 2"
+bin=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --jobs) jobs="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
+    --bin) bin="$2"; shift 2 ;;   # prebuilt train and allot (default: build them here)
     *) echo "usage: $0 [--jobs N] [--out DIR] [--seeds \"0 1 2\"]" >&2; exit 2 ;;
   esac
 done
 variants=(uniform knapsack hicra knapsack-hicra)
 
-swift build -c release --product train --product allot >/dev/null
-bin=$(swift build -c release --show-bin-path)
+if [ -z "$bin" ]; then
+  swift build -c release --product train --product allot >/dev/null
+  bin=$(swift build -c release --show-bin-path)
+fi
 mkdir -p "$out"
 
 # steps_of CONFIG: the run.steps an experiment file sets.
