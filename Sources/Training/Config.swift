@@ -215,7 +215,7 @@ public struct EvaluationConfig: Codable, Equatable, Sendable {
   /// Sampling temperature for mean@k and pass@k.
   public var temperature = 1.0
   /// The longest completion generated.
-  public var maxNewTokens = 160
+  public var maxNewTokens = 200
 }
 
 /// What the run is called, its seed and its length.
