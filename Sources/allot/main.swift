@@ -103,6 +103,9 @@ struct Evaluate: ParsableCommand {
   @Option(help: "The seed of the sampling.")
   var seed: UInt64 = 0
 
+  @Option(help: "The longest completion (default: the checkpoint's evaluation.maxNewTokens).")
+  var maxNewTokens: Int?
+
   @Option(help: ArgumentHelp("Write every completion to this JSONL file.", valueName: "file"))
   var completions: String?
 
@@ -121,7 +124,7 @@ struct Evaluate: ParsableCommand {
       var rng = RandomState(seed: seed)
       let report = try Reasoning.evaluate(
         policy.policy, tokenizer: policy.tokenizer, task: policy.task, prompts: items, samples: samples,
-        temperature: temperature, maxNewTokens: policy.config.evaluation.maxNewTokens, rng: &rng)
+        temperature: temperature, maxNewTokens: maxNewTokens ?? policy.config.evaluation.maxNewTokens, rng: &rng)
       print(report.table)
       if let completions {
         var lines = ""
