@@ -306,4 +306,7 @@ struct Mine: ParsableCommand {
   }
 }
 
+// One OpenBLAS thread, as in training: the machines are small and often shared, and
+// more threads busy-wait when the other core is taken.
+BLAS.setThreads(1)
 Allot.main()
