@@ -54,7 +54,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
-      name: "allot-bench", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "CBLAS", "Reasoning"],
+      name: "allot-bench", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "CBLAS", "Reasoning", "GRPO"],
       path: "Benchmarks/AllotBench"),
 
     // Tests (Swift Testing).

@@ -21,6 +21,7 @@ let suites: [(String, () -> Void)] = [
   ("mlp-profile", profileMLP),
   ("block-profile", profileBlock),
   ("lm", benchmarkLanguageModel),
+  ("knapsack", benchmarkKnapsack),
   ("sample-profile", profileSampling),
   ("sft-profile", profileSupervised),
   ("block", benchmarkTransformerBlock),
