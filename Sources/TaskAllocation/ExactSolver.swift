@@ -1,0 +1,140 @@
+import CGLPK
+import Foundation
+
+/// The exact static optimum of one decision, as the integer program of the spec, solved
+/// with GLPK's branch and cut:
+///
+///     max Σ_t R_t y_t − Σ_{i,t} c_i x_it
+///     s.t. Σ_i a_ik x_it ≥ q_tk y_t  (every task t, dimension k);  Σ_t x_it ≤ 1;  x, y binary
+public struct ExactSolver: Allocator {
+  /// GLPK's time limit per solve, in seconds.
+  public var timeLimit: Double
+
+  public init(timeLimit: Double = 10) { self.timeLimit = timeLimit }
+
+  public var name: String { "exact" }
+
+  /// A solve's outcome: the best allocation found, its value, whether it is proven optimal,
+  /// and an upper bound (the LP relaxation when the time limit stopped the search).
+  public struct Result: Sendable {
+    public var allocation: Allocation
+    public var value: Double
+    public var optimal: Bool
+    public var bound: Double
+  }
+
+  public mutating func allocate(_ problem: AllocationProblem) -> Allocation { solve(problem).allocation }
+
+  public func solve(_ problem: AllocationProblem) -> Result {
+    let entities = problem.entities.indices.filter { problem.entityAvailable[$0] }
+    let tasks = problem.tasks.indices.filter { problem.taskAvailable[$0] }
+    let empty = Allocation(assignment: [Int?](repeating: nil, count: problem.entities.count))
+    guard !entities.isEmpty, !tasks.isEmpty else { return Result(allocation: empty, value: 0, optimal: true, bound: 0) }
+    glp_term_out(0)
+    let lp = glp_create_prob()!
+    defer { glp_delete_prob(lp) }
+    glp_set_obj_dir(lp, GLP_MAX)
+    // Columns: x_it for (entity, task) pairs, then y_t.
+    let pairs = entities.flatMap { i in tasks.map { (i, $0) } }
+    let columns = pairs.count + tasks.count
+    glp_add_cols(lp, Int32(columns))
+    for (c, (i, _)) in pairs.enumerated() {
+      glp_set_col_kind(lp, Int32(c + 1), GLP_BV)
+      glp_set_obj_coef(lp, Int32(c + 1), -problem.entities[i].cost)
+    }
+    for (k, t) in tasks.enumerated() {
+      glp_set_col_kind(lp, Int32(pairs.count + k + 1), GLP_BV)
+      glp_set_obj_coef(lp, Int32(pairs.count + k + 1), problem.tasks[t].reward)
+    }
+    var ia: [Int32] = [0]
+    var ja: [Int32] = [0]
+    var ar: [Double] = [0]
+    var row: Int32 = 0
+    // Coverage: Σ_i a_ik x_it − q_tk y_t ≥ 0.
+    for (k, t) in tasks.enumerated() {
+      for d in 0..<problem.dimensions where problem.tasks[t].requirement[d] > 0 {
+        row = glp_add_rows(lp, 1)
+        glp_set_row_bnds(lp, row, GLP_LO, 0, 0)
+        for (c, (i, tt)) in pairs.enumerated() where tt == t && problem.entities[i].capability[d] > 0 {
+          ia.append(row)
+          ja.append(Int32(c + 1))
+          ar.append(problem.entities[i].capability[d])
+        }
+        ia.append(row)
+        ja.append(Int32(pairs.count + k + 1))
+        ar.append(-problem.tasks[t].requirement[d])
+      }
+    }
+    // One task per entity.
+    for i in entities {
+      row = glp_add_rows(lp, 1)
+      glp_set_row_bnds(lp, row, GLP_UP, 0, 1)
+      for (c, (e, _)) in pairs.enumerated() where e == i {
+        ia.append(row)
+        ja.append(Int32(c + 1))
+        ar.append(1)
+      }
+    }
+    glp_load_matrix(lp, Int32(ia.count - 1), ia, ja, ar)
+    var simplex = glp_smcp()
+    glp_init_smcp(&simplex)
+    simplex.msg_lev = GLP_MSG_OFF
+    glp_simplex(lp, &simplex)
+    let relaxation = glp_get_obj_val(lp)
+    var parameters = glp_iocp()
+    glp_init_iocp(&parameters)
+    parameters.msg_lev = GLP_MSG_OFF
+    parameters.tm_lim = Int32(min(timeLimit * 1000, Double(Int32.max)))
+    let status = glp_intopt(lp, &parameters)
+    let mipStatus = glp_mip_status(lp)
+    guard mipStatus == GLP_OPT || mipStatus == GLP_FEAS else {
+      return Result(allocation: empty, value: 0, optimal: false, bound: relaxation)
+    }
+    var assignment = [Int?](repeating: nil, count: problem.entities.count)
+    for (c, (i, t)) in pairs.enumerated() where glp_mip_col_val(lp, Int32(c + 1)) > 0.5 { assignment[i] = t }
+    let allocation = problem.normalised(assignment)
+    let optimal = status == 0 && mipStatus == GLP_OPT
+    let value = problem.payoff(allocation)
+    return Result(allocation: allocation, value: value, optimal: optimal, bound: optimal ? value : relaxation)
+  }
+
+  /// The cheapest coalition covering task t from `pool` (ties go to the coalition with
+  /// more total capability), or nil when the pool cannot cover it.
+  public func cheapestCover(_ problem: AllocationProblem, task t: Int, pool: [Int]) -> [Int]? {
+    guard !pool.isEmpty else { return nil }
+    glp_term_out(0)
+    let lp = glp_create_prob()!
+    defer { glp_delete_prob(lp) }
+    glp_set_obj_dir(lp, GLP_MIN)
+    glp_add_cols(lp, Int32(pool.count))
+    let totalCapability = pool.map { problem.entities[$0].capability.reduce(0, +) }
+    let epsilon = 1e-7 / max(totalCapability.reduce(0, +), 1)
+    for (c, i) in pool.enumerated() {
+      glp_set_col_kind(lp, Int32(c + 1), GLP_BV)
+      glp_set_obj_coef(lp, Int32(c + 1), problem.entities[i].cost - epsilon * totalCapability[c])
+    }
+    var ia: [Int32] = [0]
+    var ja: [Int32] = [0]
+    var ar: [Double] = [0]
+    for d in 0..<problem.dimensions where problem.tasks[t].requirement[d] > 0 {
+      let row = glp_add_rows(lp, 1)
+      glp_set_row_bnds(lp, row, GLP_LO, problem.tasks[t].requirement[d], 0)
+      for (c, i) in pool.enumerated() where problem.entities[i].capability[d] > 0 {
+        ia.append(row)
+        ja.append(Int32(c + 1))
+        ar.append(problem.entities[i].capability[d])
+      }
+    }
+    if ia.count > 1 { glp_load_matrix(lp, Int32(ia.count - 1), ia, ja, ar) }
+    var parameters = glp_iocp()
+    glp_init_iocp(&parameters)
+    parameters.msg_lev = GLP_MSG_OFF
+    parameters.presolve = GLP_ON
+    parameters.tm_lim = Int32(min(timeLimit * 1000, Double(Int32.max)))
+    _ = glp_intopt(lp, &parameters)
+    let status = glp_mip_status(lp)
+    guard status == GLP_OPT || status == GLP_FEAS else { return nil }
+    let chosen = pool.enumerated().filter { glp_mip_col_val(lp, Int32($0.offset + 1)) > 0.5 }.map(\.element)
+    return problem.covers(t, chosen) ? chosen : nil
+  }
+}

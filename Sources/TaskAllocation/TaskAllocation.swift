@@ -1,1 +1,0 @@
-// The TaskAllocation module; see docs/architecture.md.
