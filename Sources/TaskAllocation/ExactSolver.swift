@@ -65,6 +65,28 @@ public struct ExactSolver: Allocator {
         ar.append(-problem.tasks[t].requirement[d])
       }
     }
+    // A task needs at least one entity (y_t ≤ Σ_i x_it), and an entity can only join a
+    // completed task (x_it ≤ y_t: redundant for the optimum, but it tightens the LP bound).
+    for (k, t) in tasks.enumerated() {
+      row = glp_add_rows(lp, 1)
+      glp_set_row_bnds(lp, row, GLP_LO, 0, 0)
+      for (c, (_, tt)) in pairs.enumerated() where tt == t {
+        ia.append(row)
+        ja.append(Int32(c + 1))
+        ar.append(1)
+        let link = glp_add_rows(lp, 1)
+        glp_set_row_bnds(lp, link, GLP_UP, 0, 0)
+        ia.append(link)
+        ja.append(Int32(c + 1))
+        ar.append(1)
+        ia.append(link)
+        ja.append(Int32(pairs.count + k + 1))
+        ar.append(-1)
+      }
+      ia.append(row)
+      ja.append(Int32(pairs.count + k + 1))
+      ar.append(-1)
+    }
     // One task per entity.
     for i in entities {
       row = glp_add_rows(lp, 1)
@@ -85,6 +107,10 @@ public struct ExactSolver: Allocator {
     glp_init_iocp(&parameters)
     parameters.msg_lev = GLP_MSG_OFF
     parameters.tm_lim = Int32(min(timeLimit * 1000, Double(Int32.max)))
+    parameters.mir_cuts = GLP_ON
+    parameters.cov_cuts = GLP_ON
+    parameters.gmi_cuts = GLP_ON
+    parameters.clq_cuts = GLP_ON
     let status = glp_intopt(lp, &parameters)
     let mipStatus = glp_mip_status(lp)
     guard mipStatus == GLP_OPT || mipStatus == GLP_FEAS else {
@@ -98,20 +124,26 @@ public struct ExactSolver: Allocator {
     return Result(allocation: allocation, value: value, optimal: optimal, bound: optimal ? value : relaxation)
   }
 
-  /// The cheapest coalition covering task t from `pool` (ties go to the coalition with
-  /// more total capability), or nil when the pool cannot cover it.
+  /// The cheapest coalition covering task t from `pool`, and among the cheapest the one
+  /// with the most total capability; nil when the pool cannot cover the task.
   public func cheapestCover(_ problem: AllocationProblem, task t: Int, pool: [Int]) -> [Int]? {
     guard !pool.isEmpty else { return nil }
+    guard let cheapest = coverSolve(problem, task: t, pool: pool, costCap: nil) else { return nil }
+    let cost = cheapest.reduce(0) { $0 + problem.entities[$1].cost }
+    return coverSolve(problem, task: t, pool: pool, costCap: cost) ?? cheapest
+  }
+
+  /// Without `costCap`: minimise cost. With it: maximise total capability at cost ≤ cap.
+  private func coverSolve(_ problem: AllocationProblem, task t: Int, pool: [Int], costCap: Double?) -> [Int]? {
     glp_term_out(0)
     let lp = glp_create_prob()!
     defer { glp_delete_prob(lp) }
-    glp_set_obj_dir(lp, GLP_MIN)
+    glp_set_obj_dir(lp, costCap == nil ? GLP_MIN : GLP_MAX)
     glp_add_cols(lp, Int32(pool.count))
-    let totalCapability = pool.map { problem.entities[$0].capability.reduce(0, +) }
-    let epsilon = 1e-7 / max(totalCapability.reduce(0, +), 1)
     for (c, i) in pool.enumerated() {
       glp_set_col_kind(lp, Int32(c + 1), GLP_BV)
-      glp_set_obj_coef(lp, Int32(c + 1), problem.entities[i].cost - epsilon * totalCapability[c])
+      let e = problem.entities[i]
+      glp_set_obj_coef(lp, Int32(c + 1), costCap == nil ? e.cost : e.capability.reduce(0, +))
     }
     var ia: [Int32] = [0]
     var ja: [Int32] = [0]
@@ -125,7 +157,24 @@ public struct ExactSolver: Allocator {
         ar.append(problem.entities[i].capability[d])
       }
     }
-    if ia.count > 1 { glp_load_matrix(lp, Int32(ia.count - 1), ia, ja, ar) }
+    // At least one entity, even for a requirement of zero.
+    let any = glp_add_rows(lp, 1)
+    glp_set_row_bnds(lp, any, GLP_LO, 1, 0)
+    for c in pool.indices {
+      ia.append(any)
+      ja.append(Int32(c + 1))
+      ar.append(1)
+    }
+    if let costCap {
+      let row = glp_add_rows(lp, 1)
+      glp_set_row_bnds(lp, row, GLP_UP, 0, costCap + 1e-9)
+      for (c, i) in pool.enumerated() {
+        ia.append(row)
+        ja.append(Int32(c + 1))
+        ar.append(problem.entities[i].cost)
+      }
+    }
+    glp_load_matrix(lp, Int32(ia.count - 1), ia, ja, ar)
     var parameters = glp_iocp()
     glp_init_iocp(&parameters)
     parameters.msg_lev = GLP_MSG_OFF
