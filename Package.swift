@@ -54,7 +54,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
-      name: "allot-bench", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "CBLAS", "Reasoning", "GRPO"],
+      name: "allot-bench", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "CBLAS", "CGLPK", "Reasoning", "GRPO", "TaskAllocation"],
       path: "Benchmarks/AllotBench"),
 
     // Tests (Swift Testing).

@@ -1,1 +1,65 @@
-func benchmarkTaskAllocation() { print("task-allocation benchmarks: not yet written") }
+import CGLPK
+import Foundation
+import TaskAllocation
+
+/// Exact-solver and baseline time per decision on the first decision of each shipped
+/// scenario.
+func benchmarkTaskAllocation() {
+  let folder = "Experiments/scenarios"
+  func load(_ name: String, base: String? = nil) -> Scenario? {
+    let b = base.flatMap { try? Scenario.load("\(folder)/\($0).json") }
+    return try? Scenario.load("\(folder)/\(name).json", base: b)
+  }
+  let scenarios: [(String, Scenario?)] = [
+    ("almighty", load("almighty")), ("rbf", load("rbf")), ("rbf-100", load("rbf-100", base: "rbf")),
+    ("rbf-alt-tasks", load("rbf-alt-tasks", base: "rbf")), ("electric", load("electric")),
+    ("electric-2023", load("electric-2023", base: "electric")), ("material", load("material")),
+  ]
+  print("first decision of each scenario: payoff (seconds per decision)")
+  print("scenario        exact (optimal?, bound)            sequential      greedy        genetic")
+  for (name, scenario) in scenarios {
+    guard let scenario else {
+      print("\(name): cannot load (run from the repository root)")
+      continue
+    }
+    let problem = scenario.firstDecision
+    func timed(_ body: () -> Double) -> (Double, Double) {
+      let start = DispatchTime.now().uptimeNanoseconds
+      let value = body()
+      return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    var sequential = OrderedAllocator.sequential
+    let seeded = problem.payoff(sequential.allocate(problem))
+    var exactResult: ExactSolver.Result?
+    let exact = timed {
+      exactResult = ExactSolver(timeLimit: 30, incumbent: seeded).solve(problem)
+      return exactResult!.value
+    }
+    var greedy = GreedyCover()
+    var genetic = GeneticAllocator(seed: 0)
+    let s = timed { problem.payoff(sequential.allocate(problem)) }
+    let g = timed { problem.payoff(greedy.allocate(problem)) }
+    let ga = timed { problem.payoff(genetic.allocate(problem)) }
+    print(
+      String(
+        format: "%@ %7.2f (%@, %.2f) %6.2fs   %6.2f %6.3fs  %6.2f %6.3fs  %6.2f %6.2fs",
+        name.padding(toLength: 14, withPad: " ", startingAt: 0), exact.0,
+        exactResult!.optimal ? "opt" : "lim", exactResult!.bound, exact.1, s.0, s.1, g.0, g.1, ga.0, ga.1))
+  }
+}
+
+/// Exact-solver search length on rbf's first decision (for tuning).
+func probeExactSolver() {
+  guard let rbf = try? Scenario.load("Experiments/scenarios/rbf.json") else { return }
+  let problem = rbf.firstDecision
+  var sequential = OrderedAllocator.sequential
+  let heuristic = problem.payoff(sequential.allocate(problem))
+  for nodes in [10000, 40000] {
+    var solver = ExactSolver(timeLimit: 120, incumbent: heuristic)
+    solver.nodeLimit = nodes
+    let start = DispatchTime.now().uptimeNanoseconds
+    let r = solver.solve(problem)
+    print(String(format: "%6d nodes: %.2f optimal=%@ bound %.3f in %.1fs", nodes, r.value, r.optimal ? "yes" : "no", r.bound,
+      Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+  }
+}

@@ -27,6 +27,7 @@ let suites: [(String, () -> Void)] = [
   ("block", benchmarkTransformerBlock),
   ("checkpoint", benchmarkCheckpoint),
   ("taskallocation", benchmarkTaskAllocation),
+  ("exact-probe", probeExactSolver),
 ]
 let chosen = arguments.isEmpty ? suites.map(\.0) : arguments
 for name in chosen {

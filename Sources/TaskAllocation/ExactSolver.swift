@@ -1,6 +1,12 @@
 import CGLPK
 import Foundation
 
+/// Subproblems explored, and where to stop.
+struct SearchLimit {
+  var nodes: Int
+  var limit: Int
+}
+
 /// The exact static optimum of one decision, as the integer program of the spec, solved
 /// with GLPK's branch and cut:
 ///
@@ -9,8 +15,20 @@ import Foundation
 public struct ExactSolver: Allocator {
   /// GLPK's time limit per solve, in seconds.
   public var timeLimit: Double
+  /// A payoff some heuristic already reached: the search only looks for better
+  /// allocations (a cut on the objective), which prunes much of the tree.
+  public var incumbent: Double?
+  /// GLPK branching and backtracking choices (for experiments).
+  public var branching: Int32 = GLP_BR_PCH
+  public var backtracking: Int32 = GLP_BT_BLB
+  /// Stop after this many branch-and-bound subproblems (a machine-independent limit, for
+  /// reproducible results); nil: only the time limit.
+  public var nodeLimit: Int?
 
-  public init(timeLimit: Double = 10) { self.timeLimit = timeLimit }
+  public init(timeLimit: Double = 10, incumbent: Double? = nil) {
+    self.timeLimit = timeLimit
+    self.incumbent = incumbent
+  }
 
   public var name: String { "exact" }
 
@@ -87,6 +105,21 @@ public struct ExactSolver: Allocator {
       ja.append(Int32(pairs.count + k + 1))
       ar.append(-1)
     }
+    // Objective cut: Σ R y − Σ c x ≥ incumbent.
+    if let incumbent {
+      row = glp_add_rows(lp, 1)
+      glp_set_row_bnds(lp, row, GLP_LO, incumbent - 1e-7, 0)
+      for (c, (i, _)) in pairs.enumerated() where problem.entities[i].cost != 0 {
+        ia.append(row)
+        ja.append(Int32(c + 1))
+        ar.append(-problem.entities[i].cost)
+      }
+      for (k, t) in tasks.enumerated() {
+        ia.append(row)
+        ja.append(Int32(pairs.count + k + 1))
+        ar.append(problem.tasks[t].reward)
+      }
+    }
     // One task per entity.
     for i in entities {
       row = glp_add_rows(lp, 1)
@@ -111,7 +144,21 @@ public struct ExactSolver: Allocator {
     parameters.cov_cuts = GLP_ON
     parameters.gmi_cuts = GLP_ON
     parameters.clq_cuts = GLP_ON
-    let status = glp_intopt(lp, &parameters)
+    parameters.br_tech = branching
+    parameters.bt_tech = backtracking
+    parameters.fp_heur = GLP_ON
+    parameters.presolve = GLP_OFF
+    var limit = SearchLimit(nodes: 0, limit: nodeLimit ?? Int.max)
+    let status = withUnsafeMutablePointer(to: &limit) { pointer -> Int32 in
+      parameters.cb_info = UnsafeMutableRawPointer(pointer)
+      parameters.cb_func = { tree, info in
+        guard let tree, let info, glp_ios_reason(tree) == GLP_ISELECT else { return }
+        let limit = info.assumingMemoryBound(to: SearchLimit.self)
+        limit.pointee.nodes += 1
+        if limit.pointee.nodes > limit.pointee.limit { glp_ios_terminate(tree) }
+      }
+      return glp_intopt(lp, &parameters)
+    }
     let mipStatus = glp_mip_status(lp)
     guard mipStatus == GLP_OPT || mipStatus == GLP_FEAS else {
       return Result(allocation: empty, value: 0, optimal: false, bound: relaxation)
