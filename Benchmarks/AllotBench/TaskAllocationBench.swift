@@ -29,7 +29,7 @@ func benchmarkTaskAllocation() {
       return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
     var sequential = OrderedAllocator.sequential
-    let seeded = problem.payoff(sequential.allocate(problem))
+    let seeded = sequential.allocate(problem)
     var exactResult: ExactSolver.Result?
     let exact = timed {
       exactResult = ExactSolver(timeLimit: 30, incumbent: seeded).solve(problem)
@@ -37,6 +37,7 @@ func benchmarkTaskAllocation() {
     }
     var greedy = GreedyCover()
     var genetic = GeneticAllocator(seed: 0)
+    sequential = .sequential
     let s = timed { problem.payoff(sequential.allocate(problem)) }
     let g = timed { problem.payoff(greedy.allocate(problem)) }
     let ga = timed { problem.payoff(genetic.allocate(problem)) }
@@ -53,7 +54,7 @@ func probeExactSolver() {
   guard let rbf = try? Scenario.load("Experiments/scenarios/rbf.json") else { return }
   let problem = rbf.firstDecision
   var sequential = OrderedAllocator.sequential
-  let heuristic = problem.payoff(sequential.allocate(problem))
+  let heuristic = sequential.allocate(problem)
   for nodes in [10000, 40000] {
     var solver = ExactSolver(timeLimit: 120, incumbent: heuristic)
     solver.nodeLimit = nodes

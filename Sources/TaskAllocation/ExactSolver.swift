@@ -15,9 +15,10 @@ struct SearchLimit {
 public struct ExactSolver: Allocator {
   /// GLPK's time limit per solve, in seconds.
   public var timeLimit: Double
-  /// A payoff some heuristic already reached: the search only looks for better
-  /// allocations (a cut on the objective), which prunes much of the tree.
-  public var incumbent: Double?
+  /// An allocation a heuristic already found: the search only looks for better ones (a
+  /// cut on the objective, which prunes much of the tree) and returns it when it finds
+  /// none within its limits.
+  public var incumbent: Allocation?
   /// GLPK branching and backtracking choices (for experiments).
   public var branching: Int32 = GLP_BR_PCH
   public var backtracking: Int32 = GLP_BT_BLB
@@ -25,7 +26,7 @@ public struct ExactSolver: Allocator {
   /// reproducible results); nil: only the time limit.
   public var nodeLimit: Int?
 
-  public init(timeLimit: Double = 10, incumbent: Double? = nil) {
+  public init(timeLimit: Double = 10, incumbent: Allocation? = nil) {
     self.timeLimit = timeLimit
     self.incumbent = incumbent
   }
@@ -106,9 +107,10 @@ public struct ExactSolver: Allocator {
       ar.append(-1)
     }
     // Objective cut: Σ R y − Σ c x ≥ incumbent.
-    if let incumbent {
+    let incumbentValue = incumbent.map { problem.payoff($0) }
+    if let incumbentValue {
       row = glp_add_rows(lp, 1)
-      glp_set_row_bnds(lp, row, GLP_LO, incumbent - 1e-7, 0)
+      glp_set_row_bnds(lp, row, GLP_LO, incumbentValue + 1e-7, 0)
       for (c, (i, _)) in pairs.enumerated() where problem.entities[i].cost != 0 {
         ia.append(row)
         ja.append(Int32(c + 1))
@@ -136,6 +138,10 @@ public struct ExactSolver: Allocator {
     simplex.msg_lev = GLP_MSG_OFF
     glp_simplex(lp, &simplex)
     let relaxation = glp_get_obj_val(lp)
+    if let incumbent, let incumbentValue, glp_get_status(lp) == GLP_NOFEAS, problem.isFeasible(incumbent) {
+      // Even the relaxation cannot beat the incumbent: it is optimal.
+      return Result(allocation: incumbent, value: incumbentValue, optimal: true, bound: incumbentValue)
+    }
     var parameters = glp_iocp()
     glp_init_iocp(&parameters)
     parameters.msg_lev = GLP_MSG_OFF
@@ -161,6 +167,13 @@ public struct ExactSolver: Allocator {
     }
     let mipStatus = glp_mip_status(lp)
     guard mipStatus == GLP_OPT || mipStatus == GLP_FEAS else {
+      // No allocation better than the incumbent: it is optimal if the search finished.
+      if let incumbent, let incumbentValue, problem.isFeasible(incumbent) {
+        // Proven when the search ended on its own with nothing better, or the relaxation
+        // with the cut is already infeasible.
+        let proven = (status == 0 && mipStatus == GLP_NOFEAS) || status == GLP_ENOPFS
+        return Result(allocation: incumbent, value: incumbentValue, optimal: proven, bound: proven ? incumbentValue : max(relaxation, incumbentValue))
+      }
       return Result(allocation: empty, value: 0, optimal: false, bound: relaxation)
     }
     var assignment = [Int?](repeating: nil, count: problem.entities.count)
