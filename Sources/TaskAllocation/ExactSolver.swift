@@ -110,7 +110,7 @@ public struct ExactSolver: Allocator {
     let incumbentValue = incumbent.map { problem.payoff($0) }
     if let incumbentValue {
       row = glp_add_rows(lp, 1)
-      glp_set_row_bnds(lp, row, GLP_LO, incumbentValue + 1e-7, 0)
+      glp_set_row_bnds(lp, row, GLP_LO, incumbentValue - 1e-7, 0)
       for (c, (i, _)) in pairs.enumerated() where problem.entities[i].cost != 0 {
         ia.append(row)
         ja.append(Int32(c + 1))
