@@ -138,7 +138,9 @@ public struct ExactSolver: Allocator {
     simplex.msg_lev = GLP_MSG_OFF
     glp_simplex(lp, &simplex)
     let relaxation = glp_get_obj_val(lp)
-    if let incumbent, let incumbentValue, glp_get_status(lp) == GLP_NOFEAS, problem.isFeasible(incumbent) {
+    if let incumbent, let incumbentValue, problem.isFeasible(incumbent),
+      glp_get_status(lp) == GLP_NOFEAS || relaxation <= incumbentValue + 1e-9
+    {
       // Even the relaxation cannot beat the incumbent: it is optimal.
       return Result(allocation: incumbent, value: incumbentValue, optimal: true, bound: incumbentValue)
     }
@@ -179,7 +181,7 @@ public struct ExactSolver: Allocator {
     var assignment = [Int?](repeating: nil, count: problem.entities.count)
     for (c, (i, t)) in pairs.enumerated() where glp_mip_col_val(lp, Int32(c + 1)) > 0.5 { assignment[i] = t }
     let allocation = problem.normalised(assignment)
-    let optimal = status == 0 && mipStatus == GLP_OPT
+    let optimal = (status == 0 && mipStatus == GLP_OPT) || relaxation <= problem.payoff(allocation) + 1e-9
     let value = problem.payoff(allocation)
     return Result(allocation: allocation, value: value, optimal: optimal, bound: optimal ? value : relaxation)
   }
