@@ -18,6 +18,11 @@ func secondsPerCall(iterations: Int, repeats: Int = 5, _ body: () -> Void) -> Do
 /// Runs a PyTorch reference script from Benchmarks/reference and returns the number it
 /// prints after `key=`, or nil (with a note) when Python or torch is missing.
 func pytorchReference(_ script: String, key: String, arguments: [String] = []) -> Double? {
+  pytorchReferenceValues(script, arguments: arguments)?[key]
+}
+
+/// Every `name=number` line a PyTorch reference script prints.
+func pytorchReferenceValues(_ script: String, arguments: [String] = []) -> [String: Double]? {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
   process.arguments =
@@ -32,14 +37,16 @@ func pytorchReference(_ script: String, key: String, arguments: [String] = []) -
   let data = pipe.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   let text = String(decoding: data, as: UTF8.self)
-  guard process.terminationStatus == 0,
-    let line = text.split(separator: "\n").first(where: { $0.hasPrefix("\(key)=") }),
-    let value = Double(line.dropFirst(key.count + 1))
-  else {
+  var values: [String: Double] = [:]
+  for line in text.split(separator: "\n") {
+    let parts = line.split(separator: "=", maxSplits: 1)
+    if parts.count == 2, let v = Double(parts[1]) { values[String(parts[0])] = v }
+  }
+  guard process.terminationStatus == 0, !values.isEmpty else {
     print("  (PyTorch reference skipped: \(script) failed; is torch installed? pip install torch)")
     return nil
   }
-  return value
+  return values
 }
 
 /// 1. Matrix product through `Tensor.matmul` against raw `cblas_sgemm` into a reused buffer.

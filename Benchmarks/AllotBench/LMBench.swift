@@ -1,4 +1,5 @@
 import Foundation
+import GRPO
 import NN
 import Optim
 import Reasoning
@@ -67,5 +68,61 @@ func profileSupervised() {
     adam.zeroGrad()
     model.supervisedLoss(prompts: sequences.map { Array($0.prefix(1)) }, targets: sequences.map { Array($0.dropFirst()) }).backward()
     adam.step()
+  }
+}
+
+/// One GRPO step of the 0.8M-parameter policy — 16 prompts × 8 completions of up to 120
+/// sampled tokens, the clipped surrogate, backward, clipping, AdamW — against its PyTorch
+/// twin (lm.py --mode grpo). Throughput counts the completion tokens actually sampled.
+func benchmarkGRPOStep() {
+  var rng = RandomState(seed: 0)
+  let model = TransformerLM(TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
+  let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-4)
+  let prompts = (0..<16).map { _ in [0] + (0..<15).map { _ in 3 + rng.nextInt(below: 96) } }
+  func step() -> (tokens: Int, sample: Double, train: Double) {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    let rollouts = model.sample(
+      prompts: prompts, counts: [Int](repeating: 8, count: 16), options: SamplingOptions(maxNewTokens: 120), rng: &rng)
+    let t1 = DispatchTime.now().uptimeNanoseconds
+    let rewards = rollouts.map { _ in Double(rng.nextInt(below: 2)) }
+    let advantages = groupAdvantages(
+      rewards: rewards, groups: rollouts.map { "\($0.promptIndex)" }, scaling: .group, clip: 5)
+    let width = rollouts.map(\.tokens.count).max()!
+    func padded(_ f: (Int) -> [Float]) -> [Float] {
+      rollouts.indices.flatMap { f($0) + [Float](repeating: 0, count: width - rollouts[$0].tokens.count) }
+    }
+    let mask = padded { [Float](repeating: 1, count: rollouts[$0].tokens.count) }
+    adam.zeroGrad()
+    let (logProbs, _) = model.logProbabilities(
+      prompts: prompts, promptIndices: rollouts.map(\.promptIndex), completions: rollouts.map(\.tokens))
+    let (loss, _) = surrogateLoss(
+      logProbs: logProbs, oldLogProbs: padded { rollouts[$0].logProbs }, referenceLogProbs: nil,
+      advantages: padded { [Float](repeating: Float(advantages[$0]), count: rollouts[$0].tokens.count) }, mask: mask,
+      options: SurrogateOptions(),
+      normalizer: LossNormalizer(mask: mask, rows: rollouts.count, batchTokens: mask.reduce(0, +), batchSequences: rollouts.count))
+    loss.backward()
+    clipGradientNorm(model.parameters, maxNorm: 1)
+    adam.step()
+    let t2 = DispatchTime.now().uptimeNanoseconds
+    return (rollouts.reduce(0) { $0 + $1.tokens.count }, Double(t1 - t0) / 1e9, Double(t2 - t1) / 1e9)
+  }
+  _ = step()
+  var runs = (0..<3).map { _ in step() }
+  runs.sort { Double($0.tokens) / ($0.sample + $0.train) < Double($1.tokens) / ($1.sample + $1.train) }
+  let median = runs[1]
+  // Both sides run all 128 rows for 120 steps (Allot keeps finished rows in the batch), so
+  // step times compare equal work.
+  print("GRPO step, 16 prompts × 8 completions × 120 sampling steps, surrogate, backward, AdamW:")
+  print(
+    String(
+      format: "  Allot    %.2f s per step: sampling %.2f s, scoring + backward + update %.2f s (%d tokens before EOS)",
+      median.sample + median.train, median.sample, median.train, median.tokens))
+  if let torch = pytorchReferenceValues("lm.py", arguments: ["--mode", "grpo", "--repeats", "3"]),
+    let s = torch["sample_seconds"], let t = torch["train_seconds"]
+  {
+    print(
+      String(
+        format: "  PyTorch  %.2f s per step: sampling %.2f s, scoring + backward + update %.2f s   Allot/PyTorch speed = %.2f×",
+        s + t, s, t, (s + t) / (median.sample + median.train)))
   }
 }

@@ -22,6 +22,7 @@ let suites: [(String, () -> Void)] = [
   ("block-profile", profileBlock),
   ("lm", benchmarkLanguageModel),
   ("knapsack", benchmarkKnapsack),
+  ("grpo", benchmarkGRPOStep),
   ("sample-profile", profileSampling),
   ("sft-profile", profileSupervised),
   ("block", benchmarkTransformerBlock),

@@ -5,7 +5,10 @@ learned positions, tied head; 0.8M parameters), one thread.
 --mode sample: batch 64 prompts of 16 tokens, 48 new tokens each, sampled with a KV cache
                (temperature 1); prints tokens_per_sec (new tokens per second).
 --mode sft:    teacher-forced cross-entropy on batch 32 x 112 tokens, forward + backward +
-               AdamW; prints tokens_per_sec (sequence tokens per second)."""
+               AdamW; prints tokens_per_sec (sequence tokens per second).
+--mode grpo:   one GRPO step: 16 prompts x 8 completions of 120 sampled tokens (KV cache),
+               then the clipped surrogate on their log-probs, backward, AdamW; prints
+               tokens_per_sec (completion tokens per second of step time) and the split."""
 import argparse
 import math
 import time
@@ -14,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--mode", choices=["sample", "sft"], required=True)
+parser.add_argument("--mode", choices=["sample", "sft", "grpo"], required=True)
 parser.add_argument("--threads", type=int, default=1)
 parser.add_argument("--repeats", type=int, default=5)
 args = parser.parse_args()
@@ -92,7 +95,41 @@ def sft():
     return 32 * 112
 
 
-work = sample if args.mode == "sample" else sft
+def grpo():
+    global last_split
+    start = time.perf_counter()
+    prompts = torch.randint(3, V, (16, 16)).repeat_interleave(8, dim=0)
+    with torch.no_grad():
+        caches = [dict() for _ in range(L)]
+        logits = model(prompts, 0, caches)[:, -1]
+        tokens, old = [], []
+        for step in range(120):
+            logp = torch.log_softmax(logits, -1)
+            token = torch.multinomial(logp.exp(), 1)
+            tokens.append(token)
+            old.append(logp.gather(1, token))
+            logits = model(token, 16 + step, caches)[:, -1]
+    sampled = time.perf_counter()
+    completions = torch.cat(tokens, 1)
+    old = torch.cat(old, 1)
+    rewards = torch.rand(16, 8).round()
+    adv = ((rewards - rewards.mean(1, keepdim=True)) / (rewards.std(1, keepdim=True) + 1e-6)).reshape(-1, 1)
+    opt.zero_grad(set_to_none=True)
+    seq = torch.cat([prompts, completions], 1)
+    logits = model(seq[:, :-1])[:, 15:]
+    new = torch.log_softmax(logits, -1).gather(2, completions.unsqueeze(2)).squeeze(2)
+    ratio = (new - old).clamp(-20, 20).exp()
+    loss = -torch.minimum(ratio * adv, ratio.clamp(0.8, 1.28) * adv).mean()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    done = time.perf_counter()
+    last_split = (sampled - start, done - sampled)
+    return 128 * 120
+
+
+last_split = (0, 0)
+work = {"sample": sample, "sft": sft, "grpo": grpo}[args.mode]
 work()
 times = []
 for _ in range(args.repeats):
@@ -101,3 +138,6 @@ for _ in range(args.repeats):
     times.append(tokens / (time.perf_counter() - start))
 times.sort()
 print(f"tokens_per_sec={times[len(times) // 2]:.1f}")
+if args.mode == "grpo":
+    print(f"sample_seconds={last_split[0]:.3f}")
+    print(f"train_seconds={last_split[1]:.3f}")
