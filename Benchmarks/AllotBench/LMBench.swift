@@ -15,13 +15,15 @@ func benchmarkLanguageModel() {
 
   // Sampling: 64 prompts of 16 tokens, 48 new tokens each, temperature 1.
   let prompts = (0..<64).map { _ in [0] + (0..<15).map { _ in 3 + rng.nextInt(below: 96) } }
-  let options = SamplingOptions(maxNewTokens: 48)
+  let options = SamplingOptions(maxNewTokens: 48, stopAtEOS: false)  // equal work with the twin
   var sampler = RandomState(seed: 1)
   _ = model.sample(prompts: prompts, counts: [Int](repeating: 1, count: 64), options: options, rng: &sampler)
+  var produced = 0
   let sampleSeconds = secondsPerCall(iterations: 1, repeats: 5) {
-    _ = model.sample(prompts: prompts, counts: [Int](repeating: 1, count: 64), options: options, rng: &sampler)
+    produced = model.sample(prompts: prompts, counts: [Int](repeating: 1, count: 64), options: options, rng: &sampler)
+      .reduce(0) { $0 + $1.tokens.count }
   }
-  let sampling = Double(64 * 48) / sampleSeconds
+  let sampling = Double(produced) / sampleSeconds
   print("sampling, batch 64 × 48 new tokens, KV cache:")
   print(String(format: "  Allot    %8.0f tokens/s", sampling))
   if let torch = pytorchReference("lm.py", key: "tokens_per_sec", arguments: ["--mode", "sample"]) {
@@ -82,7 +84,7 @@ func benchmarkGRPOStep() {
   func step() -> (tokens: Int, sample: Double, train: Double) {
     let t0 = DispatchTime.now().uptimeNanoseconds
     let rollouts = model.sample(
-      prompts: prompts, counts: [Int](repeating: 8, count: 16), options: SamplingOptions(maxNewTokens: 120), rng: &rng)
+      prompts: prompts, counts: [Int](repeating: 8, count: 16), options: SamplingOptions(maxNewTokens: 120, stopAtEOS: false), rng: &rng)
     let t1 = DispatchTime.now().uptimeNanoseconds
     let rewards = rollouts.map { _ in Double(rng.nextInt(below: 2)) }
     let advantages = groupAdvantages(
@@ -110,19 +112,20 @@ func benchmarkGRPOStep() {
   var runs = (0..<3).map { _ in step() }
   runs.sort { Double($0.tokens) / ($0.sample + $0.train) < Double($1.tokens) / ($1.sample + $1.train) }
   let median = runs[1]
-  // Both sides run all 128 rows for 120 steps (Allot keeps finished rows in the batch), so
-  // step times compare equal work.
-  print("GRPO step, 16 prompts × 8 completions × 120 sampling steps, surrogate, backward, AdamW:")
+  // Both sides sample all 120 tokens of every row (no EOS stop): equal work.
+  let allotRate = Double(median.tokens) / (median.sample + median.train)
+  print("GRPO step, 16 prompts × 8 completions of up to 120 tokens, surrogate, backward, AdamW:")
   print(
     String(
-      format: "  Allot    %.2f s per step: sampling %.2f s, scoring + backward + update %.2f s (%d tokens before EOS)",
-      median.sample + median.train, median.sample, median.train, median.tokens))
+      format: "  Allot    %.2f s per step (sampling %.2f s, scoring + backward + update %.2f s), %d tokens: %.0f tokens/s",
+      median.sample + median.train, median.sample, median.train, median.tokens, allotRate))
   if let torch = pytorchReferenceValues("lm.py", arguments: ["--mode", "grpo", "--repeats", "3"]),
     let s = torch["sample_seconds"], let t = torch["train_seconds"]
   {
+    let torchRate = Double(128 * 120) / (s + t)
     print(
       String(
-        format: "  PyTorch  %.2f s per step: sampling %.2f s, scoring + backward + update %.2f s   Allot/PyTorch speed = %.2f×",
-        s + t, s, t, (s + t) / (median.sample + median.train)))
+        format: "  PyTorch  %.2f s per step (sampling %.2f s, scoring + backward + update %.2f s), 15360 tokens: %.0f tokens/s   Allot/PyTorch = %.2f×",
+        s + t, s, t, torchRate, allotRate / torchRate))
   }
 }

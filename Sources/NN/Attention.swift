@@ -20,6 +20,28 @@ public final class AttentionCache {
   /// Forgets every stored position.
   public func reset() { length = 0 }
 
+  /// Keeps only the batch rows `rows` (indices into the current batch, ascending), so
+  /// decoding can drop sequences that have finished.
+  public func keepRows(_ rows: [Int]) {
+    keyPadding = keyPadding.map { pads in rows.map { pads[$0] } }
+    guard let k = keys, let v = values else { return }
+    let d = k.shape[2]
+    let stride = capacity * d
+    func compact(_ t: Tensor) -> Tensor {
+      let out = Tensor.zeros([rows.count, capacity, d])
+      t.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+          for (new, old) in rows.enumerated() {
+            (dst.baseAddress! + new * stride).update(from: src.baseAddress! + old * stride, count: length * d)
+          }
+        }
+      }
+      return out
+    }
+    keys = compact(k)
+    values = compact(v)
+  }
+
   /// Stores new keys and values `[B, T, D]` after the existing ones and returns the
   /// buffers `[B, capacity, D]`, whose first `length` positions are filled.
   func append(keys k: Tensor, values v: Tensor) -> (Tensor, Tensor) {

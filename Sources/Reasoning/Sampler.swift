@@ -13,10 +13,15 @@ public struct SamplingOptions: Equatable, Sendable {
   public var greedy = false
   /// Stop after this many new tokens when no EOS came.
   public var maxNewTokens = 64
+  /// Whether a row stops at EOS (false: every row runs `maxNewTokens`, as benchmarks that
+  /// compare equal work need).
+  public var stopAtEOS = true
 
   public init(
-    temperature: Float = 1, topP: Float = 1, topK: Int = 0, greedy: Bool = false, maxNewTokens: Int = 64
+    temperature: Float = 1, topP: Float = 1, topK: Int = 0, greedy: Bool = false, maxNewTokens: Int = 64,
+    stopAtEOS: Bool = true
   ) {
+    self.stopAtEOS = stopAtEOS
     self.temperature = temperature
     self.topP = topP
     self.topK = topK
@@ -79,23 +84,30 @@ extension TransformerLM {
       var logits = self(ids, batch: b, positions: positionIDs, caches: caches)
         .slice(axis: 1, (longest - 1)..<longest)
       var scratch = [Float](repeating: 0, count: vocabulary)
+      // The rows still generating, in ascending order; finished rows leave the batch (and
+      // the caches), so later steps only compute what is still needed.
+      var active = Array(0..<b)
       for step in 0..<options.maxNewTokens {
-        var next = [Int](repeating: Tokenizer.pad, count: b)
         logits.withUnsafeBufferPointer { all in
-          for row in 0..<b where !out[row].finished {
+          for (r, row) in active.enumerated() {
             let chosen = Self.choose(
-              UnsafeBufferPointer(rebasing: all[(row * vocabulary)..<((row + 1) * vocabulary)]),
+              UnsafeBufferPointer(rebasing: all[(r * vocabulary)..<((r + 1) * vocabulary)]),
               options: options, scratch: &scratch, rng: &rng)
             out[row].tokens.append(chosen.token)
             out[row].logProbs.append(chosen.logProb)
             out[row].entropies.append(chosen.entropy)
-            if chosen.token == Tokenizer.eos { out[row].finished = true }
-            next[row] = chosen.token
+            if options.stopAtEOS && chosen.token == Tokenizer.eos { out[row].finished = true }
           }
         }
-        if out.allSatisfy(\.finished) || step == options.maxNewTokens - 1 { break }
-        let positionsNow = pads.map { longest + step - $0 }
-        logits = self(next, batch: b, positions: positionsNow, caches: caches)
+        let keep = active.indices.filter { !out[active[$0]].finished }
+        if keep.isEmpty || step == options.maxNewTokens - 1 { break }
+        if keep.count < active.count {
+          for cache in caches { cache.keepRows(keep) }
+          active = keep.map { active[$0] }
+        }
+        let next = active.map { out[$0].tokens.last! }
+        let positionsNow = active.map { longest + step - pads[$0] }
+        logits = self(next, batch: active.count, positions: positionsNow, caches: caches)
       }
       return out
     }
