@@ -17,10 +17,14 @@ func benchmarkKnapsack() {
     let settings = KnapsackSettings(groupSize: 8, low: 2, up: 128)
     var allocation = allocateBudgets(estimates, settings: settings)
     let iterations = prompts <= 256 ? 200 : 20
-    let seconds = secondsPerCall(iterations: iterations) { allocation = allocateBudgets(estimates, settings: settings) }
+    let seconds = secondsPerCall(iterations: iterations) {
+      allocation = allocateBudgets(estimates, settings: settings)
+    }
     print(
       String(
-        format: "knapsack allocation, %4d prompts × N = 8: %8.3f ms per call (max budget %d, min %d)", prompts,
+        format:
+          "knapsack allocation, %4d prompts × N = 8: %8.3f ms per call (max budget %d, min %d)",
+        prompts,
         seconds * 1e3, allocation.budgets.max()!, allocation.budgets.min()!))
   }
   // The authors' dynamic program on a small instance, for scale (O(M·B·K)).
@@ -29,6 +33,11 @@ func benchmarkKnapsack() {
   let dpSeconds = secondsPerCall(iterations: 1, repeats: 3) {
     _ = Knapsack.authorsDynamicProgram(p, total: 64 * 8, low: 2, up: 128)
   }
-  let greedySeconds = secondsPerCall(iterations: 100) { _ = Knapsack.greedy(p, total: 64 * 8, low: 2, up: 128) }
-  print(String(format: "64 prompts × N = 8: authors' dynamic program %.1f ms, heap greedy %.3f ms", dpSeconds * 1e3, greedySeconds * 1e3))
+  let greedySeconds = secondsPerCall(iterations: 100) {
+    _ = Knapsack.greedy(p, total: 64 * 8, low: 2, up: 128)
+  }
+  print(
+    String(
+      format: "64 prompts × N = 8: authors' dynamic program %.1f ms, heap greedy %.3f ms",
+      dpSeconds * 1e3, greedySeconds * 1e3))
 }

@@ -17,17 +17,21 @@ func benchmarkLanguageModel() {
   let prompts = (0..<64).map { _ in [0] + (0..<15).map { _ in 3 + rng.nextInt(below: 96) } }
   let options = SamplingOptions(maxNewTokens: 48, stopAtEOS: false)  // equal work with the twin
   var sampler = RandomState(seed: 1)
-  _ = model.sample(prompts: prompts, counts: [Int](repeating: 1, count: 64), options: options, rng: &sampler)
+  _ = model.sample(
+    prompts: prompts, counts: [Int](repeating: 1, count: 64), options: options, rng: &sampler)
   var produced = 0
   let sampleSeconds = secondsPerCall(iterations: 1, repeats: 5) {
-    produced = model.sample(prompts: prompts, counts: [Int](repeating: 1, count: 64), options: options, rng: &sampler)
-      .reduce(0) { $0 + $1.tokens.count }
+    produced = model.sample(
+      prompts: prompts, counts: [Int](repeating: 1, count: 64), options: options, rng: &sampler
+    )
+    .reduce(0) { $0 + $1.tokens.count }
   }
   let sampling = Double(produced) / sampleSeconds
   print("sampling, batch 64 × 48 new tokens, KV cache:")
   print(String(format: "  Allot    %8.0f tokens/s", sampling))
   if let torch = pytorchReference("lm.py", key: "tokens_per_sec", arguments: ["--mode", "sample"]) {
-    print(String(format: "  PyTorch  %8.0f tokens/s   Allot/PyTorch = %.2f×", torch, sampling / torch))
+    print(
+      String(format: "  PyTorch  %8.0f tokens/s   Allot/PyTorch = %.2f×", torch, sampling / torch))
   }
 
   // Supervised training: batch 32 × 112 predicted tokens, forward + backward + AdamW.
@@ -46,29 +50,37 @@ func benchmarkLanguageModel() {
   print("supervised step, batch 32 × 112 tokens, fwd+bwd+AdamW:")
   print(String(format: "  Allot    %8.0f tokens/s", training))
   if let torch = pytorchReference("lm.py", key: "tokens_per_sec", arguments: ["--mode", "sft"]) {
-    print(String(format: "  PyTorch  %8.0f tokens/s   Allot/PyTorch = %.2f×", torch, training / torch))
+    print(
+      String(format: "  PyTorch  %8.0f tokens/s   Allot/PyTorch = %.2f×", torch, training / torch))
   }
 }
 
 /// Sampling alone, for profilers.
 func profileSampling() {
   var rng = RandomState(seed: 0)
-  let model = TransformerLM(TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
+  let model = TransformerLM(
+    TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
   let prompts = (0..<64).map { _ in [0] + (0..<15).map { _ in 3 + rng.nextInt(below: 96) } }
   for _ in 0..<5 {
-    _ = model.sample(prompts: prompts, counts: [Int](repeating: 1, count: 64), options: SamplingOptions(maxNewTokens: 48), rng: &rng)
+    _ = model.sample(
+      prompts: prompts, counts: [Int](repeating: 1, count: 64),
+      options: SamplingOptions(maxNewTokens: 48), rng: &rng)
   }
 }
 
 /// The supervised step alone, for profilers.
 func profileSupervised() {
   var rng = RandomState(seed: 0)
-  let model = TransformerLM(TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
+  let model = TransformerLM(
+    TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
   let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-3)
   let sequences = (0..<32).map { _ in (0..<113).map { _ in 3 + rng.nextInt(below: 96) } }
   for _ in 0..<8 {
     adam.zeroGrad()
-    model.supervisedLoss(prompts: sequences.map { Array($0.prefix(1)) }, targets: sequences.map { Array($0.dropFirst()) }).backward()
+    model.supervisedLoss(
+      prompts: sequences.map { Array($0.prefix(1)) },
+      targets: sequences.map { Array($0.dropFirst()) }
+    ).backward()
     adam.step()
   }
 }
@@ -78,46 +90,60 @@ func profileSupervised() {
 /// twin (lm.py --mode grpo). Throughput counts the completion tokens actually sampled.
 func benchmarkGRPOStep() {
   var rng = RandomState(seed: 0)
-  let model = TransformerLM(TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
+  let model = TransformerLM(
+    TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
   let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-4)
   let prompts = (0..<16).map { _ in [0] + (0..<15).map { _ in 3 + rng.nextInt(below: 96) } }
   func step() -> (tokens: Int, sample: Double, train: Double) {
     let t0 = DispatchTime.now().uptimeNanoseconds
     let rollouts = model.sample(
-      prompts: prompts, counts: [Int](repeating: 8, count: 16), options: SamplingOptions(maxNewTokens: 120, stopAtEOS: false), rng: &rng)
+      prompts: prompts, counts: [Int](repeating: 8, count: 16),
+      options: SamplingOptions(maxNewTokens: 120, stopAtEOS: false), rng: &rng)
     let t1 = DispatchTime.now().uptimeNanoseconds
     let rewards = rollouts.map { _ in Double(rng.nextInt(below: 2)) }
     let advantages = groupAdvantages(
       rewards: rewards, groups: rollouts.map { "\($0.promptIndex)" }, scaling: .group, clip: 5)
     let width = rollouts.map(\.tokens.count).max()!
     func padded(_ f: (Int) -> [Float]) -> [Float] {
-      rollouts.indices.flatMap { f($0) + [Float](repeating: 0, count: width - rollouts[$0].tokens.count) }
+      rollouts.indices.flatMap {
+        f($0) + [Float](repeating: 0, count: width - rollouts[$0].tokens.count)
+      }
     }
     let mask = padded { [Float](repeating: 1, count: rollouts[$0].tokens.count) }
     adam.zeroGrad()
     let (logProbs, _) = model.logProbabilities(
-      prompts: prompts, promptIndices: rollouts.map(\.promptIndex), completions: rollouts.map(\.tokens))
+      prompts: prompts, promptIndices: rollouts.map(\.promptIndex),
+      completions: rollouts.map(\.tokens))
     let (loss, _) = surrogateLoss(
       logProbs: logProbs, oldLogProbs: padded { rollouts[$0].logProbs }, referenceLogProbs: nil,
-      advantages: padded { [Float](repeating: Float(advantages[$0]), count: rollouts[$0].tokens.count) }, mask: mask,
+      advantages: padded {
+        [Float](repeating: Float(advantages[$0]), count: rollouts[$0].tokens.count)
+      }, mask: mask,
       options: SurrogateOptions(),
-      normalizer: LossNormalizer(mask: mask, rows: rollouts.count, batchTokens: mask.reduce(0, +), batchSequences: rollouts.count))
+      normalizer: LossNormalizer(
+        mask: mask, rows: rollouts.count, batchTokens: mask.reduce(0, +),
+        batchSequences: rollouts.count))
     loss.backward()
     clipGradientNorm(model.parameters, maxNorm: 1)
     adam.step()
     let t2 = DispatchTime.now().uptimeNanoseconds
-    return (rollouts.reduce(0) { $0 + $1.tokens.count }, Double(t1 - t0) / 1e9, Double(t2 - t1) / 1e9)
+    return (
+      rollouts.reduce(0) { $0 + $1.tokens.count }, Double(t1 - t0) / 1e9, Double(t2 - t1) / 1e9
+    )
   }
   _ = step()
   var runs = (0..<3).map { _ in step() }
-  runs.sort { Double($0.tokens) / ($0.sample + $0.train) < Double($1.tokens) / ($1.sample + $1.train) }
+  runs.sort {
+    Double($0.tokens) / ($0.sample + $0.train) < Double($1.tokens) / ($1.sample + $1.train)
+  }
   let median = runs[1]
   // Both sides sample all 120 tokens of every row (no EOS stop): equal work.
   let allotRate = Double(median.tokens) / (median.sample + median.train)
   print("GRPO step, 16 prompts × 8 completions of up to 120 tokens, surrogate, backward, AdamW:")
   print(
     String(
-      format: "  Allot    %.2f s per step (sampling %.2f s, scoring + backward + update %.2f s), %d tokens: %.0f tokens/s",
+      format:
+        "  Allot    %.2f s per step (sampling %.2f s, scoring + backward + update %.2f s), %d tokens: %.0f tokens/s",
       median.sample + median.train, median.sample, median.train, median.tokens, allotRate))
   if let torch = pytorchReferenceValues("lm.py", arguments: ["--mode", "grpo", "--repeats", "3"]),
     let s = torch["sample_seconds"], let t = torch["train_seconds"]
@@ -125,7 +151,8 @@ func benchmarkGRPOStep() {
     let torchRate = Double(128 * 120) / (s + t)
     print(
       String(
-        format: "  PyTorch  %.2f s per step (sampling %.2f s, scoring + backward + update %.2f s), 15360 tokens: %.0f tokens/s   Allot/PyTorch = %.2f×",
+        format:
+          "  PyTorch  %.2f s per step (sampling %.2f s, scoring + backward + update %.2f s), 15360 tokens: %.0f tokens/s   Allot/PyTorch = %.2f×",
         s + t, s, t, torchRate, allotRate / torchRate))
   }
 }

@@ -45,7 +45,8 @@ func benchmarkTaskAllocation() {
       String(
         format: "%@ %7.2f (%@, %.2f) %6.2fs   %6.2f %6.3fs  %6.2f %6.3fs  %6.2f %6.2fs",
         name.padding(toLength: 14, withPad: " ", startingAt: 0), exact.0,
-        exactResult!.optimal ? "opt" : "lim", exactResult!.bound, exact.1, s.0, s.1, g.0, g.1, ga.0, ga.1))
+        exactResult!.optimal ? "opt" : "lim", exactResult!.bound, exact.1, s.0, s.1, g.0, g.1, ga.0,
+        ga.1))
   }
 }
 
@@ -60,7 +61,10 @@ func probeExactSolver() {
     solver.nodeLimit = nodes
     let start = DispatchTime.now().uptimeNanoseconds
     let r = solver.solve(problem)
-    print(String(format: "%6d nodes: %.2f optimal=%@ bound %.3f in %.1fs", nodes, r.value, r.optimal ? "yes" : "no", r.bound,
-      Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+    print(
+      String(
+        format: "%6d nodes: %.2f optimal=%@ bound %.3f in %.1fs", nodes, r.value,
+        r.optimal ? "yes" : "no", r.bound,
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
   }
 }

@@ -31,11 +31,15 @@ public func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double) {
 public func groupAdvantages(
   rewards: [Double], groups: [String], scaling: AdvantageScaling, clip: Double
 ) -> [Double] {
-  precondition(rewards.count == groups.count, "groupAdvantages: \(rewards.count) rewards for \(groups.count) group ids")
+  precondition(
+    rewards.count == groups.count,
+    "groupAdvantages: \(rewards.count) rewards for \(groups.count) group ids")
   var members: [String: [Int]] = [:]
   for (i, g) in groups.enumerated() { members[g, default: []].append(i) }
   for (g, m) in members {
-    precondition(m.count >= 2, "groupAdvantages: group '\(g)' has \(m.count) completion; groups need at least 2")
+    precondition(
+      m.count >= 2,
+      "groupAdvantages: group '\(g)' has \(m.count) completion; groups need at least 2")
   }
   let batchStd = meanAndStd(rewards).std
   var out = [Double](repeating: 0, count: rewards.count)
@@ -76,7 +80,8 @@ public struct RewardSummary: Equatable, Sendable {
     let flat = members.values.filter { Set($0).count <= 1 }
     fractionZeroStd = Double(flat.count) / prompts
     effectiveRatio =
-      Double(members.values.filter { Set($0).count > 1 }.reduce(0) { $0 + $1.count }) / Double(max(rewards.count, 1))
+      Double(members.values.filter { Set($0).count > 1 }.reduce(0) { $0 + $1.count })
+      / Double(max(rewards.count, 1))
     allPositiveRatio = Double(flat.filter { ($0.first ?? 0) >= successThreshold }.count) / prompts
     allNegativeRatio = Double(flat.filter { ($0.first ?? 0) < successThreshold }.count) / prompts
   }

@@ -11,7 +11,9 @@ public struct KnapsackSettings: Equatable, Sendable {
   /// Whether to reproduce the authors' dynamic program, quirks included.
   public var parity = false
 
-  public init(groupSize: Int = 8, low: Int = 2, up: Int = 128, alpha: Double = 0.9, parity: Bool = false) {
+  public init(
+    groupSize: Int = 8, low: Int = 2, up: Int = 128, alpha: Double = 0.9, parity: Bool = false
+  ) {
     self.groupSize = groupSize
     self.low = low
     self.up = up
@@ -33,12 +35,15 @@ public struct BudgetAllocation: Equatable, Sendable {
 
 /// The exact Knapsack-RL allocator of the spec, robust where the authors' code fails.
 /// `estimates[i]` is p̂ of prompt i, or nil when its history is too short (it gets N).
-public func allocateBudgets(_ estimates: [Double?], settings s: KnapsackSettings) -> BudgetAllocation {
+public func allocateBudgets(_ estimates: [Double?], settings s: KnapsackSettings)
+  -> BudgetAllocation
+{
   let m = estimates.count
   let total = m * s.groupSize
   var budgets = estimates.map { $0 == nil ? s.groupSize : s.low }
   let uniform = BudgetAllocation(
-    budgets: [Int](repeating: s.groupSize, count: m), fallback: true, neededOverRemaining: 0, effective: 0)
+    budgets: [Int](repeating: s.groupSize, count: m), fallback: true, neededOverRemaining: 0,
+    effective: 0)
   var remaining = total - budgets.reduce(0, +)
   guard remaining >= 0 else { return uniform }
   let effective = estimates.indices.filter { (estimates[$0] ?? 0) > 0 && (estimates[$0] ?? 1) < 1 }
@@ -49,7 +54,8 @@ public func allocateBudgets(_ estimates: [Double?], settings s: KnapsackSettings
   }
   let ratio = remaining > 0 ? Double(needed) / Double(remaining) : 0
   if effective.isEmpty && zeros.isEmpty {
-    return BudgetAllocation(budgets: uniform.budgets, fallback: true, neededOverRemaining: ratio, effective: 0)
+    return BudgetAllocation(
+      budgets: uniform.budgets, fallback: true, neededOverRemaining: ratio, effective: 0)
   }
   var fallback = false
   var optimiserBudget = remaining
@@ -66,10 +72,14 @@ public func allocateBudgets(_ estimates: [Double?], settings s: KnapsackSettings
   if !effective.isEmpty {
     let p = effective.map { estimates[$0]! }
     let start = effective.reduce(0) { $0 + budgets[$1] }
-    if s.parity, let dp = Knapsack.authorsDynamicProgram(p, total: start + optimiserBudget, low: s.low, up: s.up) {
+    if s.parity,
+      let dp = Knapsack.authorsDynamicProgram(
+        p, total: start + optimiserBudget, low: s.low, up: s.up)
+    {
       for (k, i) in effective.enumerated() { budgets[i] = dp[k] }
     } else {
-      let (chosen, unplaced) = Knapsack.greedy(p, total: start + optimiserBudget, low: s.low, up: s.up)
+      let (chosen, unplaced) = Knapsack.greedy(
+        p, total: start + optimiserBudget, low: s.low, up: s.up)
       for (k, i) in effective.enumerated() { budgets[i] = chosen[k] }
       remaining = unplaced
     }
@@ -80,9 +90,13 @@ public func allocateBudgets(_ estimates: [Double?], settings s: KnapsackSettings
   for group in [zeros, ones, Array(0..<m)] where remaining > 0 {
     remaining = spread(remaining, over: group, budgets: &budgets, cap: s.up)
   }
-  if remaining > 0 { remaining = spread(remaining, over: Array(0..<m), budgets: &budgets, cap: Int.max) }
-  precondition(budgets.reduce(0, +) == total && budgets.allSatisfy { $0 >= min(s.low, s.groupSize) })
-  return BudgetAllocation(budgets: budgets, fallback: fallback, neededOverRemaining: ratio, effective: effective.count)
+  if remaining > 0 {
+    remaining = spread(remaining, over: Array(0..<m), budgets: &budgets, cap: Int.max)
+  }
+  precondition(
+    budgets.reduce(0, +) == total && budgets.allSatisfy { $0 >= min(s.low, s.groupSize) })
+  return BudgetAllocation(
+    budgets: budgets, fallback: fallback, neededOverRemaining: ratio, effective: effective.count)
 }
 
 /// Adds `amount` round-robin over `indices` (in order) without exceeding `cap`; returns
@@ -115,7 +129,10 @@ public struct RewardHistory: Equatable, Sendable {
   /// Successes (1) and failures (0) per visit, oldest first, by prompt id.
   public private(set) var visits: [String: [[Double]]] = [:]
 
-  public init(window: Int = 16, minimum: Int = 8, threshold: Double = 0.5, prior: (a: Double, b: Double) = (0, 0)) {
+  public init(
+    window: Int = 16, minimum: Int = 8, threshold: Double = 0.5,
+    prior: (a: Double, b: Double) = (0, 0)
+  ) {
     self.window = window
     self.minimum = minimum
     self.threshold = threshold
@@ -123,7 +140,8 @@ public struct RewardHistory: Equatable, Sendable {
   }
 
   public static func == (l: RewardHistory, r: RewardHistory) -> Bool {
-    l.window == r.window && l.minimum == r.minimum && l.threshold == r.threshold && l.prior == r.prior
+    l.window == r.window && l.minimum == r.minimum && l.threshold == r.threshold
+      && l.prior == r.prior
       && l.visits == r.visits
   }
 

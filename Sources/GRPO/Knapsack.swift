@@ -28,10 +28,13 @@ public enum Knapsack {
   /// The budgets maximising Σ value(n_i, p_i) with Σ n_i = `total` and low ≤ n_i ≤ up:
   /// greedy on Δ with a max-heap (exact, since every value is concave), ties to the
   /// smaller index. Budget that fits nowhere (all at `up`) is returned as `unplaced`.
-  public static func greedy(_ p: [Double], total: Int, low: Int, up: Int) -> (budgets: [Int], unplaced: Int) {
+  public static func greedy(_ p: [Double], total: Int, low: Int, up: Int) -> (
+    budgets: [Int], unplaced: Int
+  ) {
     var budgets = [Int](repeating: low, count: p.count)
     var remaining = total - low * p.count
-    precondition(remaining >= 0, "Knapsack.greedy: total \(total) is below \(p.count) × low (\(low))")
+    precondition(
+      remaining >= 0, "Knapsack.greedy: total \(total) is below \(p.count) × low (\(low))")
     var heap = MaxHeap()
     for i in p.indices where low < up { heap.push(delta(low, p[i]), i) }
     while remaining > 0, let (_, i) = heap.pop() {
@@ -43,7 +46,9 @@ public enum Knapsack {
   }
 
   /// The optimum by exhaustive search, for small instances (tests).
-  public static func bruteForce(_ p: [Double], total: Int, low: Int, up: Int) -> (budgets: [Int], value: Double) {
+  public static func bruteForce(_ p: [Double], total: Int, low: Int, up: Int) -> (
+    budgets: [Int], value: Double
+  ) {
     var best: ([Int], Double) = ([], -1)
     func search(_ i: Int, _ left: Int, _ chosen: [Int], _ acc: Double) {
       if i == p.count {
@@ -76,7 +81,9 @@ public enum Knapsack {
         for add in 0...min(k, extra - j) {
           let n = low + add
           let gain = add == 0 ? 0 : value(n, q)  // the quirk: N_low is worth nothing
-          if next[j + add] == nil || v + gain > next[j + add]!.0 + 1e-15 { next[j + add] = (v + gain, chosen + [n]) }
+          if next[j + add] == nil || v + gain > next[j + add]!.0 + 1e-15 {
+            next[j + add] = (v + gain, chosen + [n])
+          }
         }
       }
       best = next

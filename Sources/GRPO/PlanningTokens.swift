@@ -13,7 +13,8 @@ public struct PhraseMatcher: Sendable {
     var texts: [String] = []
     var split: [[[Character]]] = []
     for phrase in phrases {
-      let words = Self.normalise(Array(phrase)).split(whereSeparator: \.isWhitespace).map(Array.init)
+      let words = Self.normalise(Array(phrase)).split(whereSeparator: \.isWhitespace).map(
+        Array.init)
       guard !words.isEmpty else { continue }
       texts.append(phrase)
       split.append(words)
@@ -30,7 +31,9 @@ public struct PhraseMatcher: Sendable {
     }
   }
 
-  static func isWordCharacter(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" || c == "'" }
+  static func isWordCharacter(_ c: Character) -> Bool {
+    c.isLetter || c.isNumber || c == "_" || c == "'"
+  }
 
   /// Every match as (phrase index, character range), in text order; for each start the
   /// longest phrase first.
@@ -47,7 +50,9 @@ public struct PhraseMatcher: Sendable {
 
   private func match(_ words: [[Character]], in chars: [Character], at start: Int) -> Int? {
     let first = words[0][0]
-    if Self.isWordCharacter(first) && start > 0 && Self.isWordCharacter(chars[start - 1]) { return nil }
+    if Self.isWordCharacter(first) && start > 0 && Self.isWordCharacter(chars[start - 1]) {
+      return nil
+    }
     var i = start
     for (w, word) in words.enumerated() {
       if w > 0 {
@@ -55,11 +60,15 @@ public struct PhraseMatcher: Sendable {
         guard i < chars.count, chars[i].isWhitespace else { return nil }
         while i < chars.count && chars[i].isWhitespace { i += 1 }
       }
-      guard i + word.count <= chars.count, Array(chars[i..<(i + word.count)]) == word else { return nil }
+      guard i + word.count <= chars.count, Array(chars[i..<(i + word.count)]) == word else {
+        return nil
+      }
       i += word.count
     }
     let last = words.last!.last!
-    if Self.isWordCharacter(last) && i < chars.count && Self.isWordCharacter(chars[i]) { return nil }
+    if Self.isWordCharacter(last) && i < chars.count && Self.isWordCharacter(chars[i]) {
+      return nil
+    }
     return i
   }
 
@@ -77,7 +86,8 @@ public struct PhraseMatcher: Sendable {
     var counts: [Int: Int] = [:]
     for text in texts {
       let found = matches(in: text).sorted {
-        $0.range.count != $1.range.count ? $0.range.count > $1.range.count : $0.range.lowerBound < $1.range.lowerBound
+        $0.range.count != $1.range.count
+          ? $0.range.count > $1.range.count : $0.range.lowerBound < $1.range.lowerBound
       }
       var used = Set<Int>()
       for m in found where !m.range.contains(where: used.contains) {
@@ -99,7 +109,8 @@ public struct TokenGramMatcher: Sendable {
   public func mask(_ tokens: [Int]) -> [Bool] {
     var out = [Bool](repeating: false, count: tokens.count)
     for gram in grams where gram.count <= tokens.count {
-      for start in 0...(tokens.count - gram.count) where Array(tokens[start..<(start + gram.count)]) == gram {
+      for start in 0...(tokens.count - gram.count)
+      where Array(tokens[start..<(start + gram.count)]) == gram {
         for k in start..<(start + gram.count) { out[k] = true }
       }
     }
@@ -134,7 +145,9 @@ public func mineStrategicGrams(
     let words = text.lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init)
     var seen = Set<String>()
     for n in sizes where words.count >= n {
-      for start in 0...(words.count - n) { seen.insert(words[start..<(start + n)].joined(separator: " ")) }
+      for start in 0...(words.count - n) {
+        seen.insert(words[start..<(start + n)].joined(separator: " "))
+      }
     }
     for gram in seen { support[gram, default: 0] += 1 }
   }

@@ -55,7 +55,8 @@ public struct SurrogateStatistics: Equatable, Sendable {
 /// - `normalizer`: how the sums are divided, computed over the **whole** batch by
 ///   `lossNormalizer`, so that minibatches accumulate to exactly the full-batch gradient.
 public func surrogateLoss(
-  logProbs: Tensor, oldLogProbs: [Float], referenceLogProbs: [Float]?, advantages: [Float], mask: [Float],
+  logProbs: Tensor, oldLogProbs: [Float], referenceLogProbs: [Float]?, advantages: [Float],
+  mask: [Float],
   options: SurrogateOptions, normalizer: LossNormalizer
 ) -> (loss: Tensor, statistics: SurrogateStatistics) {
   let shape = logProbs.shape
@@ -117,7 +118,9 @@ public struct LossNormalizer: Equatable, Sendable {
     tokens = max(batchTokens, 1)
     sequences = max(batchSequences, 1)
     let width = mask.count / max(rows, 1)
-    tokensPerSequence = (0..<rows).map { r in max(mask[(r * width)..<((r + 1) * width)].reduce(0, +), 1) }
+    tokensPerSequence = (0..<rows).map { r in
+      max(mask[(r * width)..<((r + 1) * width)].reduce(0, +), 1)
+    }
   }
 
   func aggregate(_ masked: Tensor, options: SurrogateOptions, rows: Int) -> Tensor {

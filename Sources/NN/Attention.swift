@@ -32,7 +32,8 @@ public final class AttentionCache {
       t.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
           for (new, old) in rows.enumerated() {
-            (dst.baseAddress! + new * stride).update(from: src.baseAddress! + old * stride, count: length * d)
+            (dst.baseAddress! + new * stride).update(
+              from: src.baseAddress! + old * stride, count: length * d)
           }
         }
       }

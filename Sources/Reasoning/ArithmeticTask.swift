@@ -20,7 +20,9 @@ public struct ArithmeticTask: ReasoningTask {
     minDigits: Int = 1, maxDigits: Int = 3, operations: [Operation] = Operation.allCases,
     trainSize: Int = 20_000, testSize: Int = 500, seed: UInt64 = 0
   ) {
-    precondition(1 <= minDigits && minDigits <= maxDigits && maxDigits <= 9, "ArithmeticTask: digits must satisfy 1 ≤ min ≤ max ≤ 9")
+    precondition(
+      1 <= minDigits && minDigits <= maxDigits && maxDigits <= 9,
+      "ArithmeticTask: digits must satisfy 1 ≤ min ≤ max ≤ 9")
     precondition(!operations.isEmpty, "ArithmeticTask: needs at least one operation")
     self.minDigits = minDigits
     self.maxDigits = maxDigits
@@ -44,7 +46,9 @@ public struct ArithmeticTask: ReasoningTask {
     var test: [TaskPrompt] = []
     var train: [TaskPrompt] = []
     var attempts = 0
-    while (test.count < testSize || (split == .train && train.count < trainSize)) && attempts < 20 * (trainSize + testSize) + 1000 {
+    while (test.count < testSize || (split == .train && train.count < trainSize))
+      && attempts < 20 * (trainSize + testSize) + 1000
+    {
       attempts += 1
       let digits = minDigits + rng.nextInt(below: maxDigits - minDigits + 1)
       let op = operations[rng.nextInt(below: operations.count)]
@@ -57,7 +61,8 @@ public struct ArithmeticTask: ReasoningTask {
       let split: Split = test.count < testSize ? .test : .train
       let index = split == .test ? test.count : train.count
       let prompt = TaskPrompt(
-        id: "arithmetic-\(split.rawValue)-\(index)", text: text, answer: "\(answer)", difficulty: "digits\(digits)",
+        id: "arithmetic-\(split.rawValue)-\(index)", text: text, answer: "\(answer)",
+        difficulty: "digits\(digits)",
         metadata: ["a": "\(a)", "b": "\(b)", "op": op.rawValue])
       if split == .test { test.append(prompt) } else { train.append(prompt) }
     }

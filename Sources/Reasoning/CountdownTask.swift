@@ -11,8 +11,13 @@ public struct CountdownTask: ReasoningTask {
   public let testSize: Int
   public let seed: UInt64
 
-  public init(minNumbers: Int = 3, maxNumbers: Int = 4, trainSize: Int = 20_000, testSize: Int = 500, seed: UInt64 = 0) {
-    precondition(2 <= minNumbers && minNumbers <= maxNumbers && maxNumbers <= 6, "CountdownTask: needs 2 ≤ min ≤ max ≤ 6 numbers")
+  public init(
+    minNumbers: Int = 3, maxNumbers: Int = 4, trainSize: Int = 20_000, testSize: Int = 500,
+    seed: UInt64 = 0
+  ) {
+    precondition(
+      2 <= minNumbers && minNumbers <= maxNumbers && maxNumbers <= 6,
+      "CountdownTask: needs 2 ≤ min ≤ max ≤ 6 numbers")
     self.minNumbers = minNumbers
     self.maxNumbers = maxNumbers
     self.trainSize = trainSize
@@ -54,7 +59,10 @@ public struct CountdownTask: ReasoningTask {
     while out.count < wanted && attempts < 50 * wanted + 1000 {
       attempts += 1
       let n = minNumbers + rng.nextInt(below: maxNumbers - minNumbers + 1)
-      let numbers = (0..<n).map { _ in rng.nextUniform() < 0.15 ? [25, 50, 75, 100][rng.nextInt(below: 4)] : 1 + rng.nextInt(below: 10) }
+      let numbers = (0..<n).map { _ in
+        rng.nextUniform() < 0.15
+          ? [25, 50, 75, 100][rng.nextInt(below: 4)] : 1 + rng.nextInt(below: 10)
+      }
       // Combine a random subset of at least two numbers by random moves into the target.
       var pool = numbers
       var moves: [Move] = []
@@ -70,7 +78,9 @@ public struct CountdownTask: ReasoningTask {
         pool.remove(at: min(i, j))
         pool.append(c)
       }
-      guard moves.count == uses - 1, let target = moves.last?.c, !numbers.contains(target) else { continue }
+      guard moves.count == uses - 1, let target = moves.last?.c, !numbers.contains(target) else {
+        continue
+      }
       let text = "Q: reach \(target) with \(numbers.map(String.init).joined(separator: " "))\n"
       guard seen.insert(text).inserted else { continue }
       let isTest = test < testSize
@@ -78,7 +88,8 @@ public struct CountdownTask: ReasoningTask {
       guard (split == .test) == isTest else { continue }
       out.append(
         TaskPrompt(
-          id: "countdown-\(split.rawValue)-\(out.count)", text: text, answer: "\(target)", difficulty: "numbers\(n)",
+          id: "countdown-\(split.rawValue)-\(out.count)", text: text, answer: "\(target)",
+          difficulty: "numbers\(n)",
           metadata: [
             "numbers": numbers.map(String.init).joined(separator: " "), "target": "\(target)",
             "moves": moves.map(\.text).joined(separator: " "),
@@ -88,10 +99,13 @@ public struct CountdownTask: ReasoningTask {
   }
 
   public func reward(_ prompt: TaskPrompt, completion: String) -> Double {
-    guard let expression = extractAnswer(completion), let target = Int(prompt.metadata["target"] ?? ""),
+    guard let expression = extractAnswer(completion),
+      let target = Int(prompt.metadata["target"] ?? ""),
       let numbers = prompt.metadata["numbers"]?.split(separator: " ").compactMap({ Int($0) })
     else { return 0 }
-    guard let (value, used) = IntegerExpression.evaluate(expression), value == target else { return 0 }
+    guard let (value, used) = IntegerExpression.evaluate(expression), value == target else {
+      return 0
+    }
     var available = numbers
     for u in used {
       guard let k = available.firstIndex(of: u) else { return 0 }
@@ -108,7 +122,8 @@ public struct CountdownTask: ReasoningTask {
     var lines: [String] = []
     // A first move that provably cannot reach the target, when one exists.
     if let deadEnd = Self.firstMoves(numbers).first(where: { move in
-      move.c != target && move != path.first && Self.solve(Self.after(move, numbers), target: target, budget: 20_000) == nil
+      move.c != target && move != path.first
+        && Self.solve(Self.after(move, numbers), target: target, budget: 20_000) == nil
     }) {
       lines.append("try \(deadEnd.text)")
       lines.append("no")
@@ -126,7 +141,9 @@ public struct CountdownTask: ReasoningTask {
     for i in numbers.indices {
       for j in numbers.indices where i != j {
         for op in "+-*/" where op == "-" || op == "/" || i < j {
-          if let c = apply(numbers[i], op, numbers[j]) { out.append(Move(a: numbers[i], op: op, b: numbers[j], c: c)) }
+          if let c = apply(numbers[i], op, numbers[j]) {
+            out.append(Move(a: numbers[i], op: op, b: numbers[j], c: c))
+          }
         }
       }
     }

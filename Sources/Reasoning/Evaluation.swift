@@ -29,11 +29,16 @@ public struct EvaluationReport: Sendable {
 
   /// A Markdown table: one row per difficulty and the overall row.
   public var table: String {
-    let header = k > 0 ? "| difficulty | prompts | pass@1 (greedy) | mean@\(k) | pass@\(k) |" : "| difficulty | prompts | pass@1 (greedy) |"
+    let header =
+      k > 0
+      ? "| difficulty | prompts | pass@1 (greedy) | mean@\(k) | pass@\(k) |"
+      : "| difficulty | prompts | pass@1 (greedy) |"
     var lines = [header, k > 0 ? "| --- | ---: | ---: | ---: | ---: |" : "| --- | ---: | ---: |"]
     func row(_ name: String, _ s: Scores) -> String {
       var cells = [name, "\(s.prompts)", String(format: "%.3f", s.pass1)]
-      if k > 0 { cells += [String(format: "%.3f", s.meanAtK ?? 0), String(format: "%.3f", s.passAtK ?? 0)] }
+      if k > 0 {
+        cells += [String(format: "%.3f", s.meanAtK ?? 0), String(format: "%.3f", s.passAtK ?? 0)]
+      }
       return "| " + cells.joined(separator: " | ") + " |"
     }
     for d in byDifficulty.keys.sorted() { lines.append(row(d, byDifficulty[d]!)) }
@@ -78,7 +83,9 @@ public func evaluate(
       let text = tokenizer.decode(r.tokens)
       let reward = task.reward(prompt, completion: text)
       greedyReward.append(reward)
-      report.samples.append(.init(promptID: prompt.id, prompt: prompt.text, completion: text, reward: reward, greedy: true))
+      report.samples.append(
+        .init(
+          promptID: prompt.id, prompt: prompt.text, completion: text, reward: reward, greedy: true))
     }
     if samples > 0 {
       let sampled = model.sample(
@@ -90,7 +97,10 @@ public func evaluate(
         let text = tokenizer.decode(r.tokens)
         let reward = task.reward(prompt, completion: text)
         rewards[r.promptIndex].append(reward)
-        report.samples.append(.init(promptID: prompt.id, prompt: prompt.text, completion: text, reward: reward, greedy: false))
+        report.samples.append(
+          .init(
+            promptID: prompt.id, prompt: prompt.text, completion: text, reward: reward,
+            greedy: false))
       }
       sampledRewards += rewards
     }
@@ -101,8 +111,12 @@ public func evaluate(
     guard !indices.isEmpty else { return s }
     s.pass1 = indices.map { greedyReward[$0] >= 1 ? 1.0 : 0 }.reduce(0, +) / Double(indices.count)
     if samples > 0 {
-      s.meanAtK = indices.map { sampledRewards[$0].reduce(0, +) / Double(samples) }.reduce(0, +) / Double(indices.count)
-      s.passAtK = indices.map { sampledRewards[$0].contains { $0 >= 1 } ? 1.0 : 0 }.reduce(0, +) / Double(indices.count)
+      s.meanAtK =
+        indices.map { sampledRewards[$0].reduce(0, +) / Double(samples) }.reduce(0, +)
+        / Double(indices.count)
+      s.passAtK =
+        indices.map { sampledRewards[$0].contains { $0 >= 1 } ? 1.0 : 0 }.reduce(0, +)
+        / Double(indices.count)
     }
     return s
   }

@@ -20,7 +20,9 @@ public struct JSONLTask: ReasoningTask {
   let test: [TaskPrompt]
 
   /// Reads and checks the whole file; malformed lines are reported by line number.
-  public init(path: String, verifier: Verifier = .exact, tolerance: Double = 1e-6, testFraction: Double = 0.1) throws {
+  public init(
+    path: String, verifier: Verifier = .exact, tolerance: Double = 1e-6, testFraction: Double = 0.1
+  ) throws {
     self.path = path
     self.verifier = verifier
     self.tolerance = tolerance
@@ -31,11 +33,15 @@ public struct JSONLTask: ReasoningTask {
     var test: [TaskPrompt] = []
     var problems: [String] = []
     var ids = Set<String>()
-    for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    for (i, line) in String(decoding: data, as: UTF8.self).split(
+      separator: "\n", omittingEmptySubsequences: false
+    ).enumerated() {
       let trimmed = line.trimmingCharacters(in: .whitespaces)
       if trimmed.isEmpty { continue }
       let where_ = "\(path):\(i + 1)"
-      guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
+      guard
+        let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any]
+      else {
         problems.append("\(where_): not a JSON object")
         continue
       }
@@ -44,7 +50,9 @@ public struct JSONLTask: ReasoningTask {
         if let n = object[key] as? NSNumber { return n.stringValue }
         return nil
       }
-      guard let id = string("id"), let prompt = object["prompt"] as? String, let answer = string("answer") else {
+      guard let id = string("id"), let prompt = object["prompt"] as? String,
+        let answer = string("answer")
+      else {
         problems.append("\(where_): needs \"id\", \"prompt\" (string) and \"answer\"")
         continue
       }
@@ -53,24 +61,29 @@ public struct JSONLTask: ReasoningTask {
         continue
       }
       if verifier == .regex, (try? NSRegularExpression(pattern: answer)) == nil {
-        problems.append("\(where_): answer \(String(reflecting: answer)) is not a valid regular expression")
+        problems.append(
+          "\(where_): answer \(String(reflecting: answer)) is not a valid regular expression")
         continue
       }
       if verifier == .numeric, Double(answer) == nil {
         problems.append("\(where_): answer \(String(reflecting: answer)) is not a number")
         continue
       }
-      let item = TaskPrompt(id: id, text: prompt, answer: answer, difficulty: string("difficulty") ?? "all")
+      let item = TaskPrompt(
+        id: id, text: prompt, answer: answer, difficulty: string("difficulty") ?? "all")
       let split = (object["split"] as? String).flatMap(Split.init(rawValue:))
       if let s = object["split"] as? String, split == nil {
-        problems.append("\(where_): split \(String(reflecting: s)) is neither \"train\" nor \"test\"")
+        problems.append(
+          "\(where_): split \(String(reflecting: s)) is neither \"train\" nor \"test\"")
         continue
       }
       let isTest = split.map { $0 == .test } ?? (Self.stableHash(id) < testFraction)
       if isTest { test.append(item) } else { train.append(item) }
     }
     if !problems.isEmpty {
-      throw TaskError(message: "\(problems.count) malformed lines:\n" + problems.prefix(20).map { "  - \($0)" }.joined(separator: "\n"))
+      throw TaskError(
+        message: "\(problems.count) malformed lines:\n"
+          + problems.prefix(20).map { "  - \($0)" }.joined(separator: "\n"))
     }
     if train.isEmpty && test.isEmpty { throw TaskError(message: "\(path): holds no prompts") }
     self.train = train
@@ -97,8 +110,11 @@ public struct JSONLTask: ReasoningTask {
       guard let x = Double(given), let y = Double(prompt.answer) else { return 0 }
       return abs(x - y) <= tolerance ? 1 : 0
     case .regex:
-      guard let regex = try? NSRegularExpression(pattern: "^(?:\(prompt.answer))$") else { return 0 }
-      return regex.firstMatch(in: given, range: NSRange(given.startIndex..., in: given)) != nil ? 1 : 0
+      guard let regex = try? NSRegularExpression(pattern: "^(?:\(prompt.answer))$") else {
+        return 0
+      }
+      return regex.firstMatch(in: given, range: NSRange(given.startIndex..., in: given)) != nil
+        ? 1 : 0
     }
   }
 

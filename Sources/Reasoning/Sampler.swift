@@ -18,7 +18,8 @@ public struct SamplingOptions: Equatable, Sendable {
   public var stopAtEOS = true
 
   public init(
-    temperature: Float = 1, topP: Float = 1, topK: Int = 0, greedy: Bool = false, maxNewTokens: Int = 64,
+    temperature: Float = 1, topP: Float = 1, topK: Int = 0, greedy: Bool = false,
+    maxNewTokens: Int = 64,
     stopAtEOS: Bool = true
   ) {
     self.stopAtEOS = stopAtEOS
@@ -43,7 +44,9 @@ public struct Rollout: Equatable, Sendable {
   /// Whether it ended with EOS (false: cut at `maxNewTokens`).
   public var finished: Bool
 
-  public init(promptIndex: Int, tokens: [Int], logProbs: [Float], entropies: [Float], finished: Bool) {
+  public init(
+    promptIndex: Int, tokens: [Int], logProbs: [Float], entropies: [Float], finished: Bool
+  ) {
     self.promptIndex = promptIndex
     self.tokens = tokens
     self.logProbs = logProbs
@@ -59,7 +62,8 @@ extension TransformerLM {
   public func sample(
     prompts: [[Int]], counts: [Int], options: SamplingOptions, rng: inout RandomState
   ) -> [Rollout] {
-    precondition(prompts.count == counts.count, "sample: \(prompts.count) prompts but \(counts.count) counts")
+    precondition(
+      prompts.count == counts.count, "sample: \(prompts.count) prompts but \(counts.count) counts")
     precondition(options.temperature > 0, "sample: temperature must be > 0")
     let rows = zip(prompts.indices, counts).flatMap { i, n in [Int](repeating: i, count: n) }
     guard !rows.isEmpty else { return [] }
@@ -69,7 +73,8 @@ extension TransformerLM {
     let capacity = longest + options.maxNewTokens
     precondition(
       capacity <= shape.context,
-      "sample: prompt (\(longest)) + maxNewTokens (\(options.maxNewTokens)) exceed the context \(shape.context)")
+      "sample: prompt (\(longest)) + maxNewTokens (\(options.maxNewTokens)) exceed the context \(shape.context)"
+    )
     let pads = rows.map { longest - prompts[$0].count }
     var ids: [Int] = []
     var positionIDs: [Int] = []
@@ -77,7 +82,9 @@ extension TransformerLM {
       ids += [Int](repeating: Tokenizer.pad, count: p) + prompts[r]
       positionIDs += (0..<longest).map { max($0 - p, 0) }
     }
-    var out = rows.map { Rollout(promptIndex: $0, tokens: [], logProbs: [], entropies: [], finished: false) }
+    var out = rows.map {
+      Rollout(promptIndex: $0, tokens: [], logProbs: [], entropies: [], finished: false)
+    }
     let vocabulary = shape.vocabulary
     return withoutGrad {
       let caches = makeCaches(capacity: capacity, keyPadding: pads)
@@ -183,7 +190,9 @@ extension TransformerLM {
     let length = sequences.map(\.count).max() ?? 1
     let steps = length - 1
     let longestCompletion = completions.map(\.count).max() ?? 0
-    precondition(length <= shape.context, "logProbabilities: a sequence of \(length) exceeds the context \(shape.context)")
+    precondition(
+      length <= shape.context,
+      "logProbabilities: a sequence of \(length) exceeds the context \(shape.context)")
     var inputs: [Int] = []
     var targets: [Int] = []
     var positionIDs: [Int] = []

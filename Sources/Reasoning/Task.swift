@@ -13,7 +13,9 @@ public struct TaskPrompt: Equatable, Sendable {
   /// Anything else the reward function needs (operands, the numbers of a countdown…).
   public var metadata: [String: String]
 
-  public init(id: String, text: String, answer: String, difficulty: String, metadata: [String: String] = [:]) {
+  public init(
+    id: String, text: String, answer: String, difficulty: String, metadata: [String: String] = [:]
+  ) {
     self.id = id
     self.text = text
     self.answer = answer

@@ -42,7 +42,9 @@ public struct Tokenizer: Equatable, Sendable {
     var out = ""
     for t in tokens {
       if t == Self.eos { break }
-      if t >= Self.specialCount && t < vocabularySize { out.append(alphabet[t - Self.specialCount]) }
+      if t >= Self.specialCount && t < vocabularySize {
+        out.append(alphabet[t - Self.specialCount])
+      }
     }
     return out
   }
@@ -55,7 +57,8 @@ public struct Tokenizer: Equatable, Sendable {
   /// A tokenizer from `savedAlphabet`.
   public init(savedAlphabet: [Int64]) {
     self.init(
-      alphabet: String(String.UnicodeScalarView(savedAlphabet.compactMap { UnicodeScalar(UInt32($0)) })))
+      alphabet: String(
+        String.UnicodeScalarView(savedAlphabet.compactMap { UnicodeScalar(UInt32($0)) })))
   }
 }
 

@@ -43,10 +43,12 @@ public final class TransformerLM: Module {
     positions = Embedding(count: shape.context, width: shape.width, std: 0.02, rng: &rng)
     blocks = ModuleList(
       (0..<shape.layers).map { _ in
-        TransformerBlock(width: shape.width, heads: shape.heads, mlpRatio: shape.mlpRatio, rng: &rng)
+        TransformerBlock(
+          width: shape.width, heads: shape.heads, mlpRatio: shape.mlpRatio, rng: &rng)
       })
     finalNorm = LayerNorm(shape.width)
-    head = shape.tiedEmbeddings ? nil : Linear(shape.width, shape.vocabulary, bias: false, rng: &rng)
+    head =
+      shape.tiedEmbeddings ? nil : Linear(shape.width, shape.vocabulary, bias: false, rng: &rng)
   }
 
   public var children: [(String, any Module)] {

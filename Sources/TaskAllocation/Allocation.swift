@@ -7,14 +7,19 @@ public struct AllocationProblem: Equatable, Sendable {
   public var entityAvailable: [Bool]
   public var taskAvailable: [Bool]
 
-  public init(entities: [Entity], tasks: [TaskSpec], entityAvailable: [Bool]? = nil, taskAvailable: [Bool]? = nil) {
+  public init(
+    entities: [Entity], tasks: [TaskSpec], entityAvailable: [Bool]? = nil,
+    taskAvailable: [Bool]? = nil
+  ) {
     self.entities = entities
     self.tasks = tasks
     self.entityAvailable = entityAvailable ?? [Bool](repeating: true, count: entities.count)
     self.taskAvailable = taskAvailable ?? [Bool](repeating: true, count: tasks.count)
   }
 
-  public var dimensions: Int { tasks.first?.requirement.count ?? entities.first?.capability.count ?? 0 }
+  public var dimensions: Int {
+    tasks.first?.requirement.count ?? entities.first?.capability.count ?? 0
+  }
 
   /// Whether `members` together cover task t's requirement.
   public func covers(_ t: Int, _ members: [Int]) -> Bool {

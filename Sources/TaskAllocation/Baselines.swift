@@ -26,7 +26,9 @@ public struct OrderedAllocator: Allocator {
     }
     var assignment = [Int?](repeating: nil, count: problem.entities.count)
     for t in tasks {
-      let pool = problem.entities.indices.filter { problem.entityAvailable[$0] && assignment[$0] == nil }
+      let pool = problem.entities.indices.filter {
+        problem.entityAvailable[$0] && assignment[$0] == nil
+      }
       guard let coalition = solver.cheapestCover(problem, task: t, pool: pool) else { continue }
       let cost = coalition.reduce(0) { $0 + problem.entities[$1].cost }
       if problem.tasks[t].reward - cost > 0 { for i in coalition { assignment[i] = t } }
@@ -45,15 +47,21 @@ public struct GreedyCover: Allocator {
   public mutating func allocate(_ problem: AllocationProblem) -> Allocation {
     var assignment = [Int?](repeating: nil, count: problem.entities.count)
     let order = problem.tasks.indices.filter { problem.taskAvailable[$0] }
-      .sorted { problem.tasks[$0].reward != problem.tasks[$1].reward ? problem.tasks[$0].reward > problem.tasks[$1].reward : $0 < $1 }
+      .sorted {
+        problem.tasks[$0].reward != problem.tasks[$1].reward
+          ? problem.tasks[$0].reward > problem.tasks[$1].reward : $0 < $1
+      }
     for t in order {
       var missing = problem.tasks[t].requirement
       var coalition: [Int] = []
       var cost = 0.0
       while missing.contains(where: { $0 > 1e-9 }) {
         var best: (Int, Double)? = nil
-        for i in problem.entities.indices where problem.entityAvailable[i] && assignment[i] == nil && !coalition.contains(i) {
-          let covered = zip(problem.entities[i].capability, missing).reduce(0.0) { $0 + min($1.0, max($1.1, 0)) }
+        for i in problem.entities.indices
+        where problem.entityAvailable[i] && assignment[i] == nil && !coalition.contains(i) {
+          let covered = zip(problem.entities[i].capability, missing).reduce(0.0) {
+            $0 + min($1.0, max($1.1, 0))
+          }
           guard covered > 0 else { continue }
           let ratio = problem.entities[i].cost / covered
           if best == nil || ratio < best!.1 { best = (i, ratio) }

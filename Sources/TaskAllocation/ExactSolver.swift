@@ -42,13 +42,17 @@ public struct ExactSolver: Allocator {
     public var bound: Double
   }
 
-  public mutating func allocate(_ problem: AllocationProblem) -> Allocation { solve(problem).allocation }
+  public mutating func allocate(_ problem: AllocationProblem) -> Allocation {
+    solve(problem).allocation
+  }
 
   public func solve(_ problem: AllocationProblem) -> Result {
     let entities = problem.entities.indices.filter { problem.entityAvailable[$0] }
     let tasks = problem.tasks.indices.filter { problem.taskAvailable[$0] }
     let empty = Allocation(assignment: [Int?](repeating: nil, count: problem.entities.count))
-    guard !entities.isEmpty, !tasks.isEmpty else { return Result(allocation: empty, value: 0, optimal: true, bound: 0) }
+    guard !entities.isEmpty, !tasks.isEmpty else {
+      return Result(allocation: empty, value: 0, optimal: true, bound: 0)
+    }
     glp_term_out(0)
     let lp = glp_create_prob()!
     defer { glp_delete_prob(lp) }
@@ -74,7 +78,8 @@ public struct ExactSolver: Allocator {
       for d in 0..<problem.dimensions where problem.tasks[t].requirement[d] > 0 {
         row = glp_add_rows(lp, 1)
         glp_set_row_bnds(lp, row, GLP_LO, 0, 0)
-        for (c, (i, tt)) in pairs.enumerated() where tt == t && problem.entities[i].capability[d] > 0 {
+        for (c, (i, tt)) in pairs.enumerated()
+        where tt == t && problem.entities[i].capability[d] > 0 {
           ia.append(row)
           ja.append(Int32(c + 1))
           ar.append(problem.entities[i].capability[d])
@@ -142,7 +147,8 @@ public struct ExactSolver: Allocator {
       glp_get_status(lp) == GLP_NOFEAS || relaxation <= incumbentValue + 1e-9
     {
       // Even the relaxation cannot beat the incumbent: it is optimal.
-      return Result(allocation: incumbent, value: incumbentValue, optimal: true, bound: incumbentValue)
+      return Result(
+        allocation: incumbent, value: incumbentValue, optimal: true, bound: incumbentValue)
     }
     var parameters = glp_iocp()
     glp_init_iocp(&parameters)
@@ -174,16 +180,22 @@ public struct ExactSolver: Allocator {
         // Proven when the search ended on its own with nothing better, or the relaxation
         // with the cut is already infeasible.
         let proven = (status == 0 && mipStatus == GLP_NOFEAS) || status == GLP_ENOPFS
-        return Result(allocation: incumbent, value: incumbentValue, optimal: proven, bound: proven ? incumbentValue : max(relaxation, incumbentValue))
+        return Result(
+          allocation: incumbent, value: incumbentValue, optimal: proven,
+          bound: proven ? incumbentValue : max(relaxation, incumbentValue))
       }
       return Result(allocation: empty, value: 0, optimal: false, bound: relaxation)
     }
     var assignment = [Int?](repeating: nil, count: problem.entities.count)
-    for (c, (i, t)) in pairs.enumerated() where glp_mip_col_val(lp, Int32(c + 1)) > 0.5 { assignment[i] = t }
+    for (c, (i, t)) in pairs.enumerated() where glp_mip_col_val(lp, Int32(c + 1)) > 0.5 {
+      assignment[i] = t
+    }
     let allocation = problem.normalised(assignment)
-    let optimal = (status == 0 && mipStatus == GLP_OPT) || relaxation <= problem.payoff(allocation) + 1e-9
+    let optimal =
+      (status == 0 && mipStatus == GLP_OPT) || relaxation <= problem.payoff(allocation) + 1e-9
     let value = problem.payoff(allocation)
-    return Result(allocation: allocation, value: value, optimal: optimal, bound: optimal ? value : relaxation)
+    return Result(
+      allocation: allocation, value: value, optimal: optimal, bound: optimal ? value : relaxation)
   }
 
   /// The cheapest coalition covering task t from `pool`, and among the cheapest the one
@@ -196,7 +208,9 @@ public struct ExactSolver: Allocator {
   }
 
   /// Without `costCap`: minimise cost. With it: maximise total capability at cost ≤ cap.
-  private func coverSolve(_ problem: AllocationProblem, task t: Int, pool: [Int], costCap: Double?) -> [Int]? {
+  private func coverSolve(_ problem: AllocationProblem, task t: Int, pool: [Int], costCap: Double?)
+    -> [Int]?
+  {
     glp_term_out(0)
     let lp = glp_create_prob()!
     defer { glp_delete_prob(lp) }
@@ -245,7 +259,8 @@ public struct ExactSolver: Allocator {
     _ = glp_intopt(lp, &parameters)
     let status = glp_mip_status(lp)
     guard status == GLP_OPT || status == GLP_FEAS else { return nil }
-    let chosen = pool.enumerated().filter { glp_mip_col_val(lp, Int32($0.offset + 1)) > 0.5 }.map(\.element)
+    let chosen = pool.enumerated().filter { glp_mip_col_val(lp, Int32($0.offset + 1)) > 0.5 }.map(
+      \.element)
     return problem.covers(t, chosen) ? chosen : nil
   }
 }

@@ -100,8 +100,12 @@ struct ScenarioReader {
   }
 
   func numbers(_ value: Any?, _ field: String, count: Int? = nil) throws -> [Double] {
-    guard let array = value as? [Any] else { throw fail("\(field): expected an array of numbers, got \(describe(value))") }
-    if let count, array.count != count { throw fail("\(field): expected \(count) numbers, got \(array.count)") }
+    guard let array = value as? [Any] else {
+      throw fail("\(field): expected an array of numbers, got \(describe(value))")
+    }
+    if let count, array.count != count {
+      throw fail("\(field): expected \(count) numbers, got \(array.count)")
+    }
     return try array.enumerated().map { try number($1, "\(field)[\($0)]") }
   }
 
@@ -111,7 +115,9 @@ struct ScenarioReader {
       throw fail("\(key): missing")
     }
     let x = try number(value, key)
-    guard x.rounded() == x, x >= 0 else { throw fail("\(key): expected a whole number ≥ 0, got \(x)") }
+    guard x.rounded() == x, x >= 0 else {
+      throw fail("\(key): expected a whole number ≥ 0, got \(x)")
+    }
     return Int(x)
   }
 
@@ -127,7 +133,9 @@ struct ScenarioReader {
   }
 
   func entities(_ key: String, dimensions: Int?) throws -> [Entity] {
-    guard let list = root[key] as? [Any] else { throw fail("\(key): expected an array of entities") }
+    guard let list = root[key] as? [Any] else {
+      throw fail("\(key): expected an array of entities")
+    }
     var out: [Entity] = []
     var d = dimensions
     for (i, item) in list.enumerated() {
@@ -136,7 +144,9 @@ struct ScenarioReader {
       if cost < 0 { throw fail("\(key)[\(i)].cost: must be ≥ 0, got \(cost)") }
       let capability = try numbers(e["capability"], "\(key)[\(i)].capability", count: d)
       d = capability.count
-      if capability.contains(where: { $0 < 0 }) { throw fail("\(key)[\(i)].capability: values must be ≥ 0") }
+      if capability.contains(where: { $0 < 0 }) {
+        throw fail("\(key)[\(i)].capability: values must be ≥ 0")
+      }
       let position = try e["position"].map { try numbers($0, "\(key)[\(i)].position", count: 2) }
       out.append(Entity(cost: cost, capability: capability, position: position))
     }
@@ -156,27 +166,39 @@ struct ScenarioReader {
   }
 
   func scenario(base: Scenario?) throws -> Scenario {
-    let name = root["name"] as? String ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-    if root["sites"] != nil || base?.kind == .electric { return try electric(name: name, base: base) }
+    let name =
+      root["name"] as? String
+      ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+    if root["sites"] != nil || base?.kind == .electric {
+      return try electric(name: name, base: base)
+    }
     if root["oneStep"] as? Bool == true {
       let entities = try self.entities("entities", dimensions: nil)
       let tasks = try self.tasks("tasks", dimensions: entities[0].capability.count)
       return Scenario(
-        name: name, kind: .almighty, entities: entities, tasks: tasks, taskSlots: tasks.count, refillEvery: 0,
+        name: name, kind: .almighty, entities: entities, tasks: tasks, taskSlots: tasks.count,
+        refillEvery: 0,
         maxSteps: 1, decay: 1, decayAfterStale: 0, gridSize: nil, start: nil)
     }
     let kind: EnvironmentKind = root["map"] != nil || base?.kind == .material ? .material : .rbf
-    let entities = root["entities"] != nil ? try self.entities("entities", dimensions: base?.dimensions) : base?.entities
+    let entities =
+      root["entities"] != nil
+      ? try self.entities("entities", dimensions: base?.dimensions) : base?.entities
     guard let entities else { throw fail("entities: missing (and no base scenario supplies them)") }
     let queue =
-      root["taskQueue"] != nil ? try tasks("taskQueue", dimensions: entities[0].capability.count) : base?.tasks
+      root["taskQueue"] != nil
+      ? try tasks("taskQueue", dimensions: entities[0].capability.count) : base?.tasks
     guard let queue else { throw fail("taskQueue: missing (and no base scenario supplies it)") }
-    let grid = kind == .material ? try integer("map", default: base?.gridSize) : try integer("grid", default: base?.gridSize)
+    let grid =
+      kind == .material
+      ? try integer("map", default: base?.gridSize) : try integer("grid", default: base?.gridSize)
     var start = base?.start
     if root["start"] != nil { start = try numbers(root["start"], "start", count: 2) }
     for (i, t) in queue.enumerated() {
       guard let p = t.position else { throw fail("taskQueue[\(i)].position: missing") }
-      if p.contains(where: { $0 < 0 || $0 >= Double(grid) }) { throw fail("taskQueue[\(i)].position: \(p) lies outside the \(grid)×\(grid) grid") }
+      if p.contains(where: { $0 < 0 || $0 >= Double(grid) }) {
+        throw fail("taskQueue[\(i)].position: \(p) lies outside the \(grid)×\(grid) grid")
+      }
     }
     return Scenario(
       name: name, kind: kind, entities: entities, tasks: queue,
@@ -190,9 +212,16 @@ struct ScenarioReader {
 
   /// Electric: sites are suppliers (capability = demand) and possible outages (tasks).
   func electric(name: String, base: Scenario?) throws -> Scenario {
-    guard let sites = root["sites"] as? [Any] else { throw fail("sites: expected an array of sites") }
-    let convey = root["conveyCost"] != nil ? try numbers(root["conveyCost"], "conveyCost", count: sites.count) : base?.entities.map(\.cost)
-    guard let convey, convey.count == sites.count else { throw fail("conveyCost: expected \(sites.count) numbers") }
+    guard let sites = root["sites"] as? [Any] else {
+      throw fail("sites: expected an array of sites")
+    }
+    let convey =
+      root["conveyCost"] != nil
+      ? try numbers(root["conveyCost"], "conveyCost", count: sites.count)
+      : base?.entities.map(\.cost)
+    guard let convey, convey.count == sites.count else {
+      throw fail("conveyCost: expected \(sites.count) numbers")
+    }
     var entities: [Entity] = []
     var siteTasks: [TaskSpec] = []
     for (i, item) in sites.enumerated() {

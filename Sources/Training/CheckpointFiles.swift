@@ -75,11 +75,19 @@ enum CheckpointFiles {
 public func restoredTrainer(_ data: CheckpointData, file: String) throws -> any Trainer {
   let loaded = try CheckpointFiles.decode(data, file: file)
   let config = try ConfigLoader.decode(configJSON: loaded.configJSON, source: file)
+  return try makeTrainer(config, restoring: loaded, file: file)
+}
+
+/// A trainer for `config` continuing from `loaded`, refusing a checkpoint of another model.
+func makeTrainer(_ config: ExperimentConfig, restoring loaded: CheckpointFiles.Loaded, file: String)
+  throws
+  -> any Trainer
+{
   let trainer = try makeTrainer(config)
   guard trainer.modelFingerprint == loaded.fingerprint else {
     throw StateMismatch(problems: [
       "\(file) holds model '\(loaded.fingerprint)'",
-      "its config builds '\(trainer.modelFingerprint)'",
+      "the config builds '\(trainer.modelFingerprint)'",
     ])
   }
   try trainer.restore(loaded.state)

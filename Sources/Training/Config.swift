@@ -387,23 +387,31 @@ extension ExperimentConfig {
       check(sft.batchSize >= 1, "sft.batchSize", sft.batchSize, "must be ≥ 1")
     }
     if kind == .grpo && hicra.enabled {
-      check((0..<1).contains(hicra.alpha), "hicra.alpha", hicra.alpha, "must lie in [0, 1) so advantages keep their signs")
       check(
-        (0...1).contains(hicra.entropyPercentile), "hicra.entropyPercentile", hicra.entropyPercentile, "must lie in [0, 1]")
+        (0..<1).contains(hicra.alpha), "hicra.alpha", hicra.alpha,
+        "must lie in [0, 1) so advantages keep their signs")
       check(
-        !hicra.phrasesFile.isEmpty || !hicra.phrases.isEmpty || hicra.useTaskPhrases || hicra.variant == .entropyOnly,
-        "hicra.phrases", "[]", "name planning phrases (hicra.phrases, hicra.phrasesFile or hicra.useTaskPhrases)")
+        (0...1).contains(hicra.entropyPercentile), "hicra.entropyPercentile",
+        hicra.entropyPercentile, "must lie in [0, 1]")
+      check(
+        !hicra.phrasesFile.isEmpty || !hicra.phrases.isEmpty || hicra.useTaskPhrases
+          || hicra.variant == .entropyOnly,
+        "hicra.phrases", "[]",
+        "name planning phrases (hicra.phrases, hicra.phrasesFile or hicra.useTaskPhrases)")
     }
     if kind == .grpo && knapsack.enabled {
       let k = knapsack
-      check(k.low >= 2, "knapsack.low", k.low, "must be ≥ 2 (a group of one has no standard deviation)")
+      check(
+        k.low >= 2, "knapsack.low", k.low, "must be ≥ 2 (a group of one has no standard deviation)")
       check(k.up >= k.low, "knapsack.up", k.up, "must be ≥ knapsack.low (\(k.low))")
       check(
         grpo.groupSize >= k.low && grpo.groupSize <= k.up, "grpo.groupSize", grpo.groupSize,
         "must lie in knapsack.low...knapsack.up (\(k.low)...\(k.up)) so that M·N can be shared out")
       check(k.alpha > 0 && k.alpha < 1, "knapsack.alpha", k.alpha, "must lie in (0, 1)")
       check(k.minimum >= 1, "knapsack.minimum", k.minimum, "must be ≥ 1")
-      check(k.window >= k.minimum, "knapsack.window", k.window, "must be ≥ knapsack.minimum (\(k.minimum))")
+      check(
+        k.window >= k.minimum, "knapsack.window", k.window,
+        "must be ≥ knapsack.minimum (\(k.minimum))")
       check(k.priorSuccesses >= 0, "knapsack.priorSuccesses", k.priorSuccesses, "must be ≥ 0")
       check(k.priorFailures >= 0, "knapsack.priorFailures", k.priorFailures, "must be ≥ 0")
     }

@@ -160,7 +160,11 @@ public enum ConfigLoader {
       for key in context.codingPath {
         if let index = key.intValue {
           path += "[\(index)]"
-          if case .array(let items)? = value, index < items.count { value = items[index] } else { value = nil }
+          if case .array(let items)? = value, index < items.count {
+            value = items[index]
+          } else {
+            value = nil
+          }
         } else {
           path += path.isEmpty ? key.stringValue : ".\(key.stringValue)"
           value = value?.value(at: [key.stringValue])

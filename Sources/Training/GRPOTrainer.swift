@@ -21,7 +21,7 @@ public final class GRPOTrainer: PolicyTrainer {
   public private(set) var step = 0
   let prompts: [TaskPrompt]
   let encoded: [[Int]]
-  let evalPrompts: [TaskPrompt]
+  public let evaluationPrompts: [TaskPrompt]
   var cursor: EpochCursor
   var samplingRNG: RandomState
   var completionsFile: URL?
@@ -41,7 +41,8 @@ public final class GRPOTrainer: PolicyTrainer {
     let cursorSeed = root.next()
     policy = makePolicy(config.model, tokenizer: tokenizer, rng: &modelRNG)
     if !config.grpo.initFrom.isEmpty {
-      try Self.load(config.grpo.initFrom, root: config.run.outputDir, into: policy, model: config.model)
+      try Self.load(
+        config.grpo.initFrom, root: config.run.outputDir, into: policy, model: config.model)
     }
     if config.grpo.beta > 0 {
       var unused = RandomState(seed: 0)
@@ -52,7 +53,9 @@ public final class GRPOTrainer: PolicyTrainer {
     } else {
       reference = nil
     }
-    optimizer = makeOptimizer(config.optimizer, steps: config.run.steps * config.grpo.epochs, parameters: policy.namedParameters())
+    optimizer = makeOptimizer(
+      config.optimizer, steps: config.run.steps * config.grpo.epochs,
+      parameters: policy.namedParameters())
     let tokenizer = self.tokenizer
     let trainPrompts = self.task.prompts(.train)
     prompts = trainPrompts
@@ -61,22 +64,27 @@ public final class GRPOTrainer: PolicyTrainer {
     guard longest + config.grpo.maxCompletionLength <= config.model.context else {
       throw ConfigError(
         source: "task", path: "grpo.maxCompletionLength",
-        message: "is \(config.grpo.maxCompletionLength); with prompts of up to \(longest) tokens it must be ≤ "
+        message:
+          "is \(config.grpo.maxCompletionLength); with prompts of up to \(longest) tokens it must be ≤ "
           + "model.context − \(longest) = \(config.model.context - longest)")
     }
     let test = self.task.prompts(.test)
-    evalPrompts = config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
-    for prompt in evalPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
+    evaluationPrompts =
+      config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
+    for prompt in evaluationPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
     cursor = EpochCursor(count: trainPrompts.count, seed: cursorSeed)
     var phrases = config.hicra.phrases
     if !config.hicra.phrasesFile.isEmpty {
       guard let data = FileManager.default.contents(atPath: config.hicra.phrasesFile) else {
-        throw ConfigError(source: config.hicra.phrasesFile, path: "hicra.phrasesFile", message: "names a file that cannot be read")
+        throw ConfigError(
+          source: config.hicra.phrasesFile, path: "hicra.phrasesFile",
+          message: "names a file that cannot be read")
       }
       phrases += String(decoding: data, as: UTF8.self).split(separator: "\n")
         .map { line in
           // Drop a trailing "# comment" (allot mine writes the support count there).
-          let text = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+          let text =
+            line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
           return text.trimmingCharacters(in: .whitespaces)
         }
         .filter { !$0.isEmpty }
@@ -85,35 +93,38 @@ public final class GRPOTrainer: PolicyTrainer {
     planning = phrases.isEmpty ? nil : PhraseMatcher(phrases: phrases)
     let k = config.knapsack
     history = RewardHistory(
-      window: k.window, minimum: k.minimum, threshold: k.successThreshold, prior: (k.priorSuccesses, k.priorFailures))
+      window: k.window, minimum: k.minimum, threshold: k.successThreshold,
+      prior: (k.priorSuccesses, k.priorFailures))
   }
 
   /// Copies the model of checkpoint `path` into `policy`, refusing another model. `path`
   /// is a checkpoint file, a run directory, or `auto:<experiment>` (the newest run of that
   /// experiment under `root`).
-  static func load(_ path: String, root: String, into policy: TransformerLM, model: ModelConfig) throws {
+  static func load(_ path: String, root: String, into policy: TransformerLM, model: ModelConfig)
+    throws
+  {
     let found =
       path.hasPrefix("auto:")
       ? try RunCheckpoints.locate("auto", experiment: String(path.dropFirst(5)), root: root)
       : try RunCheckpoints.locate(path, experiment: "", root: ".")
     let loaded = try CheckpointFiles.decode(found.data, file: found.url.path)
     let saved = try ConfigLoader.decode(configJSON: loaded.configJSON, source: found.url.path)
-    let differences = try ConfigLoader.differences(saved, { var c = saved; c.model = model; return c }())
+    let differences = try ConfigLoader.differences(
+      saved,
+      {
+        var c = saved; c.model = model; return c
+      }())
     guard differences.isEmpty else {
       throw ConfigError(
         source: found.url.path, path: differences.joined(separator: ", "),
-        message: "differs between this config and the grpo.initFrom checkpoint; the policy must have the checkpoint's shape")
+        message:
+          "differs between this config and the grpo.initFrom checkpoint; the policy must have the checkpoint's shape"
+      )
     }
     try found.data.restore(policy.namedParameters(), prefix: "model", file: found.url.path)
   }
 
   public var progressKeys: [String] { ["reward/mean", "eval/pass1"] }
-
-  public var modelFingerprint: String {
-    let s = policy.shape
-    return "transformer vocabulary=\(s.vocabulary) layers=\(s.layers) heads=\(s.heads) width=\(s.width) "
-      + "context=\(s.context) mlpRatio=\(s.mlpRatio) tied=\(s.tiedEmbeddings)"
-  }
 
   public func attach(runDirectory: URL, resumedAt step: Int?) throws {
     let file = runDirectory.appendingPathComponent("completions.jsonl")
@@ -133,34 +144,51 @@ public final class GRPOTrainer: PolicyTrainer {
       let k = config.knapsack
       let estimates = batchPrompts.map { history.estimate($0.id) }
       let allocation = allocateBudgets(
-        estimates, settings: KnapsackSettings(groupSize: g.groupSize, low: k.low, up: k.up, alpha: k.alpha, parity: k.mode == .parity))
+        estimates,
+        settings: KnapsackSettings(
+          groupSize: g.groupSize, low: k.low, up: k.up, alpha: k.alpha, parity: k.mode == .parity))
       budgets = allocation.budgets
       budgetMetrics = [
-        "budget/fallback": allocation.fallback ? 1 : 0, "budget/neededOverRemaining": allocation.neededOverRemaining,
+        "budget/fallback": allocation.fallback ? 1 : 0,
+        "budget/neededOverRemaining": allocation.neededOverRemaining,
         "budget/effectivePrompts": Double(allocation.effective),
       ]
-      for (name, range) in [("p1", 1.0...1.0), ("p0.8-1", 0.8...0.999_999), ("p0.2-0.8", 0.200_001...0.799_999), ("p0-0.2", 0.000_001...0.2), ("p0", 0.0...0.0)] {
-        budgetMetrics["knapsack/prompts/\(name)"] = Double(estimates.compactMap { $0 }.filter { range.contains($0) }.count)
+      for (name, range) in [
+        ("p1", 1.0...1.0), ("p0.8-1", 0.8...0.999_999), ("p0.2-0.8", 0.200_001...0.799_999),
+        ("p0-0.2", 0.000_001...0.2), ("p0", 0.0...0.0),
+      ] {
+        budgetMetrics["knapsack/prompts/\(name)"] = Double(
+          estimates.compactMap { $0 }.filter { range.contains($0) }.count)
       }
       budgetMetrics["knapsack/prompts/unestimated"] = Double(estimates.filter { $0 == nil }.count)
-      for (label, lo, hi) in [("2-3", 2, 3), ("4-7", 4, 7), ("8-15", 8, 15), ("16-31", 16, 31), ("32-63", 32, 63), ("64+", 64, Int.max)] {
-        budgetMetrics["budget/histogram/\(label)"] = Double(budgets.filter { $0 >= lo && $0 <= hi }.count)
+      for (label, lo, hi) in [
+        ("2-3", 2, 3), ("4-7", 4, 7), ("8-15", 8, 15), ("16-31", 16, 31), ("32-63", 32, 63),
+        ("64+", 64, Int.max),
+      ] {
+        budgetMetrics["budget/histogram/\(label)"] = Double(
+          budgets.filter { $0 >= lo && $0 <= hi }.count)
       }
     } else {
       budgets = [Int](repeating: g.groupSize, count: chosen.count)
     }
     let options = SamplingOptions(
-      temperature: Float(g.temperature), topP: Float(g.topP), topK: g.topK, maxNewTokens: g.maxCompletionLength)
-    let rollouts = policy.sample(prompts: batchTokens, counts: budgets, options: options, rng: &samplingRNG)
+      temperature: Float(g.temperature), topP: Float(g.topP), topK: g.topK,
+      maxNewTokens: g.maxCompletionLength)
+    let rollouts = policy.sample(
+      prompts: batchTokens, counts: budgets, options: options, rng: &samplingRNG)
     let sampled = DispatchTime.now().uptimeNanoseconds
     let texts = rollouts.map { tokenizer.decode($0.tokens) }
-    let rewards = zip(rollouts, texts).map { task.reward(batchPrompts[$0.promptIndex], completion: $1) }
+    let rewards = zip(rollouts, texts).map {
+      task.reward(batchPrompts[$0.promptIndex], completion: $1)
+    }
     let groups = rollouts.map { batchPrompts[$0.promptIndex].id }
     for (i, prompt) in batchPrompts.enumerated() {
-      history.record(prompt.id, rewards: zip(rollouts, rewards).filter { $0.0.promptIndex == i }.map(\.1))
+      history.record(
+        prompt.id, rewards: zip(rollouts, rewards).filter { $0.0.promptIndex == i }.map(\.1))
     }
     let advantages = groupAdvantages(
-      rewards: rewards, groups: groups, scaling: AdvantageScaling(rawValue: g.advantageScaling.rawValue)!,
+      rewards: rewards, groups: groups,
+      scaling: AdvantageScaling(rawValue: g.advantageScaling.rawValue)!,
       clip: g.advantageClip)
 
     let (tokenAdvantages, planningMetrics) = creditTokens(
@@ -176,7 +204,8 @@ public final class GRPOTrainer: PolicyTrainer {
     let surrogate = SurrogateOptions(
       epsilonLow: Float(g.epsilonLow), epsilonHigh: Float(g.epsilonHigh),
       dualClip: g.dualClip > 0 ? Float(g.dualClip) : nil, beta: Float(g.beta),
-      aggregation: LossAggregation(rawValue: g.lossAggregation.rawValue)!, maxCompletionLength: g.maxCompletionLength)
+      aggregation: LossAggregation(rawValue: g.lossAggregation.rawValue)!,
+      maxCompletionLength: g.maxCompletionLength)
     let minibatch = g.minibatchSize > 0 ? g.minibatchSize : rollouts.count
     var statistics: [SurrogateStatistics] = []
     var gradNorms: [Float] = []
@@ -188,12 +217,15 @@ public final class GRPOTrainer: PolicyTrainer {
         let width = rows.map { rollouts[$0].tokens.count }.max() ?? 0
         guard width > 0 else { continue }
         func padded(_ values: (Int) -> [Float]) -> [Float] {
-          rows.flatMap { r in values(r) + [Float](repeating: 0, count: width - rollouts[r].tokens.count) }
+          rows.flatMap { r in
+            values(r) + [Float](repeating: 0, count: width - rollouts[r].tokens.count)
+          }
         }
         let completions = rows.map { rollouts[$0].tokens }
         let indices = rows.map { rollouts[$0].promptIndex }
         let (logProbs, _) = policy.logProbabilities(
-          prompts: batchTokens, promptIndices: indices, completions: completions, temperature: Float(g.temperature))
+          prompts: batchTokens, promptIndices: indices, completions: completions,
+          temperature: Float(g.temperature))
         let referenceLogProbs: [Float]? = reference.map { ref in
           withoutGrad {
             ref.logProbabilities(
@@ -204,10 +236,12 @@ public final class GRPOTrainer: PolicyTrainer {
         }
         let mask = padded { masks[$0] }
         let (loss, stats) = surrogateLoss(
-          logProbs: logProbs, oldLogProbs: padded { rollouts[$0].logProbs }, referenceLogProbs: referenceLogProbs,
+          logProbs: logProbs, oldLogProbs: padded { rollouts[$0].logProbs },
+          referenceLogProbs: referenceLogProbs,
           advantages: padded { tokenAdvantages[$0] },
           mask: mask, options: surrogate,
-          normalizer: LossNormalizer(mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: rollouts.count))
+          normalizer: LossNormalizer(
+            mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: rollouts.count))
         loss.backward()
         statistics.append(stats)
       }
@@ -223,11 +257,14 @@ public final class GRPOTrainer: PolicyTrainer {
     let entropy = rollouts.flatMap(\.entropies).map(Double.init)
     func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
     var metrics: [String: Double] = [
-      "reward/mean": summary.mean, "reward/std": summary.std, "reward/fracZeroStd": summary.fractionZeroStd,
-      "grad/effectiveRatio": summary.effectiveRatio, "grad/allPositiveRatio": summary.allPositiveRatio,
+      "reward/mean": summary.mean, "reward/std": summary.std,
+      "reward/fracZeroStd": summary.fractionZeroStd,
+      "grad/effectiveRatio": summary.effectiveRatio,
+      "grad/allPositiveRatio": summary.allPositiveRatio,
       "grad/allNegativeRatio": summary.allNegativeRatio, "grad/norm": Double(gradNorms.last ?? 0),
       "completion/meanLength": mean(lengths),
-      "completion/clippedRatio": Double(rollouts.filter { !$0.finished }.count) / Double(max(rollouts.count, 1)),
+      "completion/clippedRatio": Double(rollouts.filter { !$0.finished }.count)
+        / Double(max(rollouts.count, 1)),
       "policy/entropy": mean(entropy),
       "policy/clipFracLow": mean(statistics.map(\.clipFractionLow)),
       "policy/clipFracHigh": mean(statistics.map(\.clipFractionHigh)),
@@ -240,10 +277,15 @@ public final class GRPOTrainer: PolicyTrainer {
     ]
     metrics.merge(budgetMetrics) { $1 }
     metrics.merge(planningMetrics) { $1 }
-    let groupSets = Dictionary(grouping: zip(groups, rewards), by: \.0).mapValues { Set($0.map(\.1)).count > 1 }
-    metrics["grad/effectivePromptRatio"] = Double(groupSets.values.filter { $0 }.count) / Double(max(groupSets.count, 1))
+    let groupSets = Dictionary(grouping: zip(groups, rewards), by: \.0).mapValues {
+      Set($0.map(\.1)).count > 1
+    }
+    metrics["grad/effectivePromptRatio"] =
+      Double(groupSets.values.filter { $0 }.count) / Double(max(groupSets.count, 1))
     if step % config.logging.every == 0 {
-      logCompletions(batchPrompts: batchPrompts, rollouts: rollouts, texts: texts, rewards: rewards, advantages: advantages)
+      logCompletions(
+        batchPrompts: batchPrompts, rollouts: rollouts, texts: texts, rewards: rewards,
+        advantages: advantages)
     }
     return metrics
   }
@@ -262,11 +304,14 @@ public final class GRPOTrainer: PolicyTrainer {
     // Entropy variants (not from the paper): high-entropy tokens of correct completions
     // longer than their group's mean length.
     var groupLength: [String: (Int, Int)] = [:]
-    for (r, g) in zip(rollouts, groups) { groupLength[g, default: (0, 0)].0 += r.tokens.count; groupLength[g, default: (0, 0)].1 += 1 }
+    for (r, g) in zip(rollouts, groups) {
+      groupLength[g, default: (0, 0)].0 += r.tokens.count; groupLength[g, default: (0, 0)].1 += 1
+    }
     let entropyMasks: [[Bool]] = rollouts.indices.map { i in
       let r = rollouts[i]
       let (total, count) = groupLength[groups[i]]!
-      guard h.variant != .paper, rewards[i] >= 1, Double(r.tokens.count) > Double(total) / Double(count), !r.entropies.isEmpty
+      guard h.variant != .paper, rewards[i] >= 1,
+        Double(r.tokens.count) > Double(total) / Double(count), !r.entropies.isEmpty
       else { return [Bool](repeating: false, count: r.tokens.count) }
       let sorted = r.entropies.sorted()
       let cut = sorted[min(sorted.count - 1, Int(Double(sorted.count) * h.entropyPercentile))]
@@ -311,46 +356,43 @@ public final class GRPOTrainer: PolicyTrainer {
     }
     func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
     let counts = planning.occurrenceCounts(in: texts)
-    let top = all.sorted { $0.entropy > $1.entropy }.prefix(Int((Double(all.count) * 0.3).rounded(.up)))
+    let top = all.sorted { $0.entropy > $1.entropy }.prefix(
+      Int((Double(all.count) * 0.3).rounded(.up)))
     return (
       tokenAdvantages,
       [
         "hicra/planningRatio": Double(planEntropy.count) / Double(max(all.count, 1)),
         "hicra/semanticEntropy": semanticEntropy(Array(counts.values)),
         "hicra/occurrences": Double(counts.values.reduce(0, +)),
-        "hicra/tokenEntropyPlanning": mean(planEntropy), "hicra/tokenEntropyExecution": mean(execEntropy),
+        "hicra/tokenEntropyPlanning": mean(planEntropy),
+        "hicra/tokenEntropyExecution": mean(execEntropy),
         "hicra/perplexityPlanning": Foundation.exp(-mean(planLogP)),
         "hicra/perplexityExecution": Foundation.exp(-mean(execLogP)),
         "hicra/planningAdvantageMean": mean(planAdv), "hicra/executionAdvantageMean": mean(execAdv),
-        "hicra/planningHighEntropyOverlap": top.isEmpty ? .nan : Double(top.filter(\.planning).count) / Double(top.count),
+        "hicra/planningHighEntropyOverlap": top.isEmpty
+          ? .nan : Double(top.filter(\.planning).count) / Double(top.count),
       ]
     )
   }
 
   private func logCompletions(
-    batchPrompts: [TaskPrompt], rollouts: [Rollout], texts: [String], rewards: [Double], advantages: [Double]
+    batchPrompts: [TaskPrompt], rollouts: [Rollout], texts: [String], rewards: [Double],
+    advantages: [Double]
   ) {
     guard let file = completionsFile, config.grpo.completionsLogged > 0 else { return }
     var lines = ""
     for (i, r) in rollouts.enumerated() where r.promptIndex < config.grpo.completionsLogged {
       let prompt = batchPrompts[r.promptIndex]
       let object: JSONValue = .object([
-        "step": .number(Double(step)), "promptId": .string(prompt.id), "prompt": .string(prompt.text),
-        "completion": .string(texts[i]), "reward": .number(rewards[i]), "advantage": .number(advantages[i]),
+        "step": .number(Double(step)), "promptId": .string(prompt.id),
+        "prompt": .string(prompt.text),
+        "completion": .string(texts[i]), "reward": .number(rewards[i]),
+        "advantage": .number(advantages[i]),
         "finished": .bool(r.finished),
       ])
       if let data = try? object.data() { lines += String(decoding: data, as: UTF8.self) + "\n" }
     }
     try? appendText(lines, to: file)
-  }
-
-  public func evaluate() -> [String: Double] {
-    var rng = RandomState(seed: 0)
-    // Every evaluation prompt was encoded once in init, so this cannot fail.
-    let report = try? Reasoning.evaluate(
-      policy, tokenizer: tokenizer, task: task, prompts: evalPrompts, samples: 0, temperature: 1,
-      maxNewTokens: config.evaluation.maxNewTokens, rng: &rng)
-    return report?.metrics ?? [:]
   }
 
   public func state() -> TrainingState {
@@ -392,14 +434,18 @@ public final class GRPOTrainer: PolicyTrainer {
     let optimizerStep = state.integer("optimizer/step", count: 1, problems: &problems)
     let position = state.integer("trainer/cursor", count: 2, problems: &problems)
     let rng = state.integer("rng/sampling", count: 4, problems: &problems)
-    if let alphabet = state.integers["trainer/tokenizer"], Tokenizer(savedAlphabet: alphabet) != tokenizer {
-      problems.append("trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer")
+    if let alphabet = state.integers["trainer/tokenizer"],
+      Tokenizer(savedAlphabet: alphabet) != tokenizer
+    {
+      problems.append(
+        "trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer")
     }
     if !problems.isEmpty { throw StateMismatch(problems: problems) }
     state.assign(to: targets)
     step = Int(savedStep[0])
     optimizer.stepCount = Int(optimizerStep[0])
-    cursor = EpochCursor(count: prompts.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
+    cursor = EpochCursor(
+      count: prompts.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
     samplingRNG = RandomState(savedWords: rng)
     let visitPrompt = state.integers["trainer/history/visitPrompt"] ?? []
     let visitLength = state.integers["trainer/history/visitLength"] ?? []
@@ -409,10 +455,12 @@ public final class GRPOTrainer: PolicyTrainer {
     else { throw StateMismatch(problems: ["trainer/history: visit tables of inconsistent sizes"]) }
     let k = config.knapsack
     var restored = RewardHistory(
-      window: k.window, minimum: k.minimum, threshold: k.successThreshold, prior: (k.priorSuccesses, k.priorFailures))
+      window: k.window, minimum: k.minimum, threshold: k.successThreshold,
+      prior: (k.priorSuccesses, k.priorFailures))
     var offset = 0
     for (p, n) in zip(visitPrompt, visitLength) {
-      restored.restoreVisit(prompts[Int(p)].id, binarised: Array(rewards[offset..<(offset + Int(n))]))
+      restored.restoreVisit(
+        prompts[Int(p)].id, binarised: Array(rewards[offset..<(offset + Int(n))]))
       offset += Int(n)
     }
     history = restored
@@ -421,7 +469,9 @@ public final class GRPOTrainer: PolicyTrainer {
 
 /// Appends text to a file, creating it.
 func appendText(_ text: String, to url: URL) throws {
-  if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+  if !FileManager.default.fileExists(atPath: url.path) {
+    FileManager.default.createFile(atPath: url.path, contents: nil)
+  }
   let handle = try FileHandle(forWritingTo: url)
   defer { try? handle.close() }
   try handle.seekToEnd()

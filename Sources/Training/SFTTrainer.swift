@@ -11,6 +11,28 @@ public protocol PolicyTrainer: Trainer {
   var tokenizer: Tokenizer { get }
   var task: any ReasoningTask { get }
   var config: ExperimentConfig { get }
+  /// The test prompts of the periodic evaluation (each encoded once at start, so
+  /// evaluating them cannot fail).
+  var evaluationPrompts: [TaskPrompt] { get }
+}
+
+extension PolicyTrainer {
+  public var modelFingerprint: String {
+    let s = policy.shape
+    return
+      "transformer vocabulary=\(s.vocabulary) layers=\(s.layers) heads=\(s.heads) width=\(s.width) "
+      + "context=\(s.context) mlpRatio=\(s.mlpRatio) tied=\(s.tiedEmbeddings)"
+  }
+
+  /// Greedy pass@1 on the evaluation prompts, overall and per difficulty.
+  public func evaluate() -> [String: Double] {
+    var rng = RandomState(seed: 0)
+    let report = try? Reasoning.evaluate(
+      policy, tokenizer: tokenizer, task: task, prompts: evaluationPrompts, samples: 0,
+      temperature: 1,
+      maxNewTokens: config.evaluation.maxNewTokens, rng: &rng)
+    return report?.metrics ?? [:]
+  }
 }
 
 /// The task a config names.
@@ -34,11 +56,15 @@ public func makeTask(_ config: TaskConfig) throws -> any ReasoningTask {
 }
 
 /// The transformer a config describes, for `tokenizer`'s vocabulary.
-public func makePolicy(_ config: ModelConfig, tokenizer: Tokenizer, rng: inout RandomState) -> TransformerLM {
+public func makePolicy(_ config: ModelConfig, tokenizer: Tokenizer, rng: inout RandomState)
+  -> TransformerLM
+{
   TransformerLM(
     TransformerShape(
-      vocabulary: tokenizer.vocabularySize, layers: config.layers, heads: config.heads, width: config.width,
-      context: config.context, mlpRatio: config.mlpRatio, tiedEmbeddings: config.tiedEmbeddings), rng: &rng)
+      vocabulary: tokenizer.vocabularySize, layers: config.layers, heads: config.heads,
+      width: config.width,
+      context: config.context, mlpRatio: config.mlpRatio, tiedEmbeddings: config.tiedEmbeddings),
+    rng: &rng)
 }
 
 /// Supervised warm start: teacher-forced cross-entropy on the task's worked solutions, so
@@ -51,7 +77,7 @@ public final class SFTTrainer: PolicyTrainer {
   public let optimizer: any Optimizer
   public private(set) var step = 0
   let examples: [(prompt: [Int], target: [Int])]
-  let evalPrompts: [TaskPrompt]
+  public let evaluationPrompts: [TaskPrompt]
   var cursor: EpochCursor
 
   public init(config: ExperimentConfig) throws {
@@ -61,7 +87,8 @@ public final class SFTTrainer: PolicyTrainer {
     var modelRNG = root.split()
     let cursorSeed = root.next()
     policy = makePolicy(config.model, tokenizer: tokenizer, rng: &modelRNG)
-    optimizer = makeOptimizer(config.optimizer, steps: config.run.steps, parameters: policy.namedParameters())
+    optimizer = makeOptimizer(
+      config.optimizer, steps: config.run.steps, parameters: policy.namedParameters())
     var examples: [(prompt: [Int], target: [Int])] = []
     for prompt in task.prompts(.train) {
       guard let solution = task.solution(prompt) else { continue }
@@ -70,27 +97,25 @@ public final class SFTTrainer: PolicyTrainer {
       guard p.count + t.count <= config.model.context else {
         throw ConfigError(
           source: "task", path: "model.context",
-          message: "is \(config.model.context); prompt \(prompt.id) with its solution needs \(p.count + t.count) tokens")
+          message:
+            "is \(config.model.context); prompt \(prompt.id) with its solution needs \(p.count + t.count) tokens"
+        )
       }
       examples.append((p, t))
     }
     guard !examples.isEmpty else {
-      throw ConfigError(source: "task", path: "task.name", message: "gave no training examples with solutions")
+      throw ConfigError(
+        source: "task", path: "task.name", message: "gave no training examples with solutions")
     }
     self.examples = examples
     let test = task.prompts(.test)
-    evalPrompts = config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
-    for prompt in evalPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }  // fail early
+    evaluationPrompts =
+      config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
+    for prompt in evaluationPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }  // fail early
     cursor = EpochCursor(count: examples.count, seed: cursorSeed)
   }
 
   public var progressKeys: [String] { ["loss/train", "eval/pass1"] }
-
-  public var modelFingerprint: String {
-    let s = policy.shape
-    return "transformer vocabulary=\(s.vocabulary) layers=\(s.layers) heads=\(s.heads) width=\(s.width) "
-      + "context=\(s.context) mlpRatio=\(s.mlpRatio) tied=\(s.tiedEmbeddings)"
-  }
 
   public func trainStep() -> [String: Double] {
     let batch = cursor.next(config.sft.batchSize).map { examples[$0] }
@@ -113,14 +138,6 @@ public final class SFTTrainer: PolicyTrainer {
   }
 
   /// Greedy pass@1 on the evaluation prompts, overall and per difficulty.
-  public func evaluate() -> [String: Double] {
-    var rng = RandomState(seed: 0)
-    // Every evaluation prompt was encoded once in init, so this cannot fail.
-    let report = try? Reasoning.evaluate(
-      policy, tokenizer: tokenizer, task: task, prompts: evalPrompts, samples: 0, temperature: 1,
-      maxNewTokens: config.evaluation.maxNewTokens, rng: &rng)
-    return report?.metrics ?? [:]
-  }
 
   public func state() -> TrainingState {
     var state = TrainingState()
@@ -140,13 +157,17 @@ public final class SFTTrainer: PolicyTrainer {
     let savedStep = state.integer("trainer/step", count: 1, problems: &problems)
     let optimizerStep = state.integer("optimizer/step", count: 1, problems: &problems)
     let position = state.integer("trainer/cursor", count: 2, problems: &problems)
-    if let alphabet = state.integers["trainer/tokenizer"], Tokenizer(savedAlphabet: alphabet) != tokenizer {
-      problems.append("trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer")
+    if let alphabet = state.integers["trainer/tokenizer"],
+      Tokenizer(savedAlphabet: alphabet) != tokenizer
+    {
+      problems.append(
+        "trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer")
     }
     if !problems.isEmpty { throw StateMismatch(problems: problems) }
     state.assign(to: modelTargets + optimizerTargets)
     step = Int(savedStep[0])
     optimizer.stepCount = Int(optimizerStep[0])
-    cursor = EpochCursor(count: examples.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
+    cursor = EpochCursor(
+      count: examples.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
   }
 }

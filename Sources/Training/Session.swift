@@ -78,14 +78,7 @@ public struct TrainingSession {
         message: "differs from the run being resumed; a resumed run keeps its config except "
           + Self.resumableKeys.sorted().joined(separator: ", "))
     }
-    let trainer = try makeTrainer(resolved)
-    guard trainer.modelFingerprint == saved.fingerprint else {
-      throw StateMismatch(problems: [
-        "\(found.checkpoint.path) holds model '\(saved.fingerprint)'",
-        "this config builds '\(trainer.modelFingerprint)'",
-      ])
-    }
-    try trainer.restore(saved.state)
+    let trainer = try makeTrainer(resolved, restoring: saved, file: found.checkpoint.path)
     try run.writeConfig(resolved)
     try run.appendCommand(command)
     let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)

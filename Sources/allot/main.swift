@@ -115,22 +115,29 @@ struct Evaluate: ParsableCommand {
       let trainer = try restoredTrainer(data, file: url.path)
       print("checkpoint: \(url.path) (step \(trainer.step))")
       guard let policy = trainer as? any PolicyTrainer else {
-        for (key, value) in trainer.evaluate().sorted(by: { $0.key < $1.key }) { print("\(key) \(value)") }
+        for (key, value) in trainer.evaluate().sorted(by: { $0.key < $1.key }) {
+          print("\(key) \(value)")
+        }
         return
       }
-      guard let chosen = Reasoning.Split(rawValue: split) else { fail("--split must be train or test, not \(split)") }
+      guard let chosen = Reasoning.Split(rawValue: split) else {
+        fail("--split must be train or test, not \(split)")
+      }
       var items = policy.task.prompts(chosen)
       if prompts > 0 { items = Array(items.prefix(prompts)) }
       var rng = RandomState(seed: seed)
       let report = try Reasoning.evaluate(
-        policy.policy, tokenizer: policy.tokenizer, task: policy.task, prompts: items, samples: samples,
-        temperature: temperature, maxNewTokens: maxNewTokens ?? policy.config.evaluation.maxNewTokens, rng: &rng)
+        policy.policy, tokenizer: policy.tokenizer, task: policy.task, prompts: items,
+        samples: samples,
+        temperature: temperature,
+        maxNewTokens: maxNewTokens ?? policy.config.evaluation.maxNewTokens, rng: &rng)
       print(report.table)
       if let completions {
         var lines = ""
         for s in report.samples {
           let object: JSONValue = .object([
-            "id": .string(s.promptID), "prompt": .string(s.prompt), "completion": .string(s.completion),
+            "id": .string(s.promptID), "prompt": .string(s.prompt),
+            "completion": .string(s.completion),
             "reward": .number(s.reward), "greedy": .bool(s.greedy),
           ])
           lines += String(decoding: try object.data(), as: UTF8.self) + "\n"
@@ -281,21 +288,28 @@ struct Mine: ParsableCommand {
     guard fraction > 0 && fraction <= 1 else { fail("--fraction must lie in (0, 1]") }
     var url = URL(fileURLWithPath: source)
     var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
+    if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    {
       url = url.appendingPathComponent("completions.jsonl")
     }
-    guard let data = FileManager.default.contents(atPath: url.path) else { fail("\(url.path): cannot read the file") }
+    guard let data = FileManager.default.contents(atPath: url.path) else {
+      fail("\(url.path): cannot read the file")
+    }
     var successes: [String] = []
     for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
       guard case .object(let fields)? = try? JSONValue.parse(Data(line.utf8), source: url.path),
-        case .string(let completion)? = fields["completion"], case .number(let reward)? = fields["reward"]
+        case .string(let completion)? = fields["completion"],
+        case .number(let reward)? = fields["reward"]
       else { fail("\(url.path):\(i + 1): needs \"completion\" (string) and \"reward\" (number)") }
       if reward >= threshold { successes.append(completion) }
     }
     guard !successes.isEmpty else { fail("\(url.path): no completion reached reward \(threshold)") }
     let grams = mineStrategicGrams(from: successes, sizes: minN...maxN, fraction: fraction)
-    var text = "# \(grams.count) strategic grams from \(Set(successes).count) distinct successful completions of \(url.path)\n"
-    text += "# (n = \(minN)…\(maxN), top \(fraction); the number after # is how many solutions contain it)\n"
+    var text =
+      "# \(grams.count) strategic grams from \(Set(successes).count) distinct successful completions of \(url.path)\n"
+    text +=
+      "# (n = \(minN)…\(maxN), top \(fraction); the number after # is how many solutions contain it)\n"
     for g in grams { text += "\(g.gram)  # \(g.solutions)\n" }
     do {
       try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)

@@ -206,7 +206,8 @@ private func messageOf(_ body: () throws -> Void) -> String {
 /// other tests open HDF5 files concurrently in this one.
 @Test func noHDF5HandleLeaks() async {
   await #expect(processExitsWith: .success) {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("allot-leak-\(UUID().uuidString).h5")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "allot-leak-\(UUID().uuidString).h5")
     try! sampleData().write(to: url)
     _ = try! CheckpointData.read(from: url)
     _ = try? CheckpointData.read(from: url.appendingPathExtension("missing"))

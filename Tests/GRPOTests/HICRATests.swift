@@ -15,7 +15,8 @@ import Testing
 }
 
 private func marked(_ phrases: [String], _ text: String) -> String {
-  let mask = PhraseMatcher(phrases: phrases).mask(text: text, tokenSpans: (0..<text.count).map { $0..<($0 + 1) })
+  let mask = PhraseMatcher(phrases: phrases).mask(
+    text: text, tokenSpans: (0..<text.count).map { $0..<($0 + 1) })
   return String(zip(text, mask).map { $1 ? $0 : "." })
 }
 

@@ -50,18 +50,26 @@ import Testing
 
 @Test func fullAllocatorTestVectors() {
   let settings = KnapsackSettings(groupSize: 8, low: 2, up: 128)
-  let mixed = allocateBudgets([0, 1, 1.0 / 8, 1.0 / 4, 1.0 / 2, 3.0 / 4, 7.0 / 8, 0], settings: settings)
+  let mixed = allocateBudgets(
+    [0, 1, 1.0 / 8, 1.0 / 4, 1.0 / 2, 3.0 / 4, 7.0 / 8, 0], settings: settings)
   #expect(mixed.budgets == [2, 2, 20, 14, 8, 10, 6, 2])
   #expect(!mixed.fallback)
   #expect(abs(mixed.neededOverRemaining - 53.0 / 48) < 1e-12)
-  #expect(allocateBudgets([0, 0, 0, 0, 1, 1, 1, 1], settings: settings).budgets == [14, 14, 14, 14, 2, 2, 2, 2])
-  #expect(allocateBudgets([Double?](repeating: 1, count: 8), settings: settings).budgets == [Int](repeating: 8, count: 8))
+  #expect(
+    allocateBudgets([0, 0, 0, 0, 1, 1, 1, 1], settings: settings).budgets == [
+      14, 14, 14, 14, 2, 2, 2, 2,
+    ])
+  #expect(
+    allocateBudgets([Double?](repeating: 1, count: 8), settings: settings).budgets
+      == [Int](repeating: 8, count: 8))
   // The authors' code crashes here: every prompt effective and C < R.
-  let allEffective = allocateBudgets([Double?](repeating: 0.5, count: 7) + [1.0 / 8], settings: settings)
+  let allEffective = allocateBudgets(
+    [Double?](repeating: 0.5, count: 7) + [1.0 / 8], settings: settings)
   #expect(allEffective.budgets.reduce(0, +) == 64)
   #expect(allEffective.budgets.allSatisfy { $0 >= 2 && $0 <= 128 })
   // Too short a history: exactly N and out of the optimisation.
-  let invalid = allocateBudgets([nil, nil, 0.5, 0], settings: KnapsackSettings(groupSize: 4, low: 2, up: 16))
+  let invalid = allocateBudgets(
+    [nil, nil, 0.5, 0], settings: KnapsackSettings(groupSize: 4, low: 2, up: 16))
   #expect(invalid.budgets[0] == 4 && invalid.budgets[1] == 4 && invalid.budgets.reduce(0, +) == 16)
 }
 

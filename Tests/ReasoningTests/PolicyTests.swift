@@ -7,7 +7,8 @@ import Testing
 private func tinyModel(seed: UInt64 = 1, tied: Bool = true) -> TransformerLM {
   var rng = RandomState(seed: seed)
   return TransformerLM(
-    TransformerShape(vocabulary: 20, layers: 2, heads: 2, width: 16, context: 32, tiedEmbeddings: tied), rng: &rng)
+    TransformerShape(
+      vocabulary: 20, layers: 2, heads: 2, width: 16, context: 32, tiedEmbeddings: tied), rng: &rng)
 }
 
 /// Greedy decoding by recomputing the whole sequence at every step (no cache).
@@ -32,7 +33,8 @@ private func greedyWithoutCache(_ model: TransformerLM, prompt: [Int], steps: In
   let prompts = [[0, 5, 6, 7], [0, 9], [0, 3, 4, 8, 10, 11]]
   var rng = RandomState(seed: 3)
   let rollouts = model.sample(
-    prompts: prompts, counts: [1, 1, 1], options: SamplingOptions(greedy: true, maxNewTokens: 12), rng: &rng)
+    prompts: prompts, counts: [1, 1, 1], options: SamplingOptions(greedy: true, maxNewTokens: 12),
+    rng: &rng)
   for r in rollouts {
     #expect(r.tokens == greedyWithoutCache(model, prompt: prompts[r.promptIndex], steps: 12))
   }
@@ -46,7 +48,8 @@ private func greedyWithoutCache(_ model: TransformerLM, prompt: [Int], steps: In
   let rollouts = model.sample(prompts: prompts, counts: [3, 2], options: options, rng: &rng)
   #expect(rollouts.map(\.promptIndex) == [0, 0, 0, 1, 1])
   let (scored, mask) = model.logProbabilities(
-    prompts: prompts, promptIndices: rollouts.map(\.promptIndex), completions: rollouts.map(\.tokens),
+    prompts: prompts, promptIndices: rollouts.map(\.promptIndex),
+    completions: rollouts.map(\.tokens),
     temperature: 0.8)
   let width = scored.shape[1]
   let values = scored.scalars
@@ -67,10 +70,14 @@ private func greedyWithoutCache(_ model: TransformerLM, prompt: [Int], steps: In
   let model = tinyModel(seed: 6)
   let prompts = [[0, 5], [0, 6, 7, 8, 9, 10, 11]]
   var rng = RandomState(seed: 1)
-  let batch = model.sample(prompts: prompts, counts: [1, 1], options: SamplingOptions(greedy: true, maxNewTokens: 8), rng: &rng)
+  let batch = model.sample(
+    prompts: prompts, counts: [1, 1], options: SamplingOptions(greedy: true, maxNewTokens: 8),
+    rng: &rng)
   for (i, prompt) in prompts.enumerated() {
     var single = RandomState(seed: 1)
-    let alone = model.sample(prompts: [prompt], counts: [1], options: SamplingOptions(greedy: true, maxNewTokens: 8), rng: &single)
+    let alone = model.sample(
+      prompts: [prompt], counts: [1], options: SamplingOptions(greedy: true, maxNewTokens: 8),
+      rng: &single)
     #expect(batch[i].tokens == alone[0].tokens)
     #expect(isClose(batch[i].logProbs, alone[0].logProbs, atol: 1e-5, rtol: 1e-5))
   }
@@ -92,13 +99,15 @@ private func greedyWithoutCache(_ model: TransformerLM, prompt: [Int], steps: In
 
 @Test func aTinyModelLearnsSolutionsByHeart() throws {
   let tokenizer = Tokenizer()
-  let task = ArithmeticTask(minDigits: 1, maxDigits: 1, operations: [.add], trainSize: 4, testSize: 0, seed: 3)
+  let task = ArithmeticTask(
+    minDigits: 1, maxDigits: 1, operations: [.add], trainSize: 4, testSize: 0, seed: 3)
   let prompts = task.prompts(.train)
   let promptTokens = try prompts.map { try encodePrompt($0, tokenizer: tokenizer) }
   let targets = try prompts.map { try tokenizer.encode(task.solution($0)!) + [Tokenizer.eos] }
   var rng = RandomState(seed: 2)
   let model = TransformerLM(
-    TransformerShape(vocabulary: tokenizer.vocabularySize, layers: 2, heads: 2, width: 32, context: 96), rng: &rng)
+    TransformerShape(
+      vocabulary: tokenizer.vocabularySize, layers: 2, heads: 2, width: 32, context: 96), rng: &rng)
   let adam = Adam(parameters: model.namedParameters(), learningRate: 3e-3)
   var loss: Float = 0
   for _ in 0..<300 {
@@ -111,7 +120,8 @@ private func greedyWithoutCache(_ model: TransformerLM, prompt: [Int], steps: In
   #expect(loss < 0.01, "final loss \(loss)")
   var sampler = RandomState(seed: 0)
   let rollouts = model.sample(
-    prompts: promptTokens, counts: [1, 1, 1, 1], options: SamplingOptions(greedy: true, maxNewTokens: 80), rng: &sampler)
+    prompts: promptTokens, counts: [1, 1, 1, 1],
+    options: SamplingOptions(greedy: true, maxNewTokens: 80), rng: &sampler)
   for r in rollouts {
     #expect(r.tokens == targets[r.promptIndex])
     #expect(task.reward(prompts[r.promptIndex], completion: tokenizer.decode(r.tokens)) == 1)

@@ -7,7 +7,10 @@ import Testing
   let text = "Q: 12+7\nplan: add {x} ~!"
   #expect(tokenizer.decode(try tokenizer.encode(text)) == text)
   #expect(tokenizer.vocabularySize == 3 + 96)
-  #expect(tokenizer.decode([Tokenizer.bos] + (try tokenizer.encode("ab")) + [Tokenizer.eos] + (try tokenizer.encode("c"))) == "ab")
+  #expect(
+    tokenizer.decode(
+      [Tokenizer.bos] + (try tokenizer.encode("ab")) + [Tokenizer.eos] + (try tokenizer.encode("c"))
+    ) == "ab")
   #expect(Tokenizer(savedAlphabet: tokenizer.savedAlphabet) == tokenizer)
   do {
     _ = try tokenizer.encode("ok é")
@@ -23,9 +26,21 @@ import Testing
   let test = task.prompts(.test)
   #expect(train.count == 300 && test.count == 60)
   #expect(Set(train.map(\.text)).isDisjoint(with: test.map(\.text)))
-  #expect(train.map(\.id) == ArithmeticTask(minDigits: 1, maxDigits: 4, trainSize: 300, testSize: 60, seed: 5).prompts(.train).map(\.id))
-  #expect(train.map(\.text) == ArithmeticTask(minDigits: 1, maxDigits: 4, trainSize: 300, testSize: 60, seed: 5).prompts(.train).map(\.text))
-  #expect(train.map(\.text) != ArithmeticTask(minDigits: 1, maxDigits: 4, trainSize: 300, testSize: 60, seed: 6).prompts(.train).map(\.text))
+  #expect(
+    train.map(\.id)
+      == ArithmeticTask(minDigits: 1, maxDigits: 4, trainSize: 300, testSize: 60, seed: 5).prompts(
+        .train
+      ).map(\.id))
+  #expect(
+    train.map(\.text)
+      == ArithmeticTask(minDigits: 1, maxDigits: 4, trainSize: 300, testSize: 60, seed: 5).prompts(
+        .train
+      ).map(\.text))
+  #expect(
+    train.map(\.text)
+      != ArithmeticTask(minDigits: 1, maxDigits: 4, trainSize: 300, testSize: 60, seed: 6).prompts(
+        .train
+      ).map(\.text))
   #expect(Set(train.map(\.difficulty)) == ["digits1", "digits2", "digits3", "digits4"])
   #expect(test[0].id == "arithmetic-test-0")
 }
@@ -37,14 +52,20 @@ import Testing
     #expect(task.reward(prompt, completion: solution) == 1, "\(prompt.text)\(solution)")
     #expect(solution.hasPrefix("plan: "))
   }
-  let p = TaskPrompt(id: "x", text: "Q: 47+85\n", answer: "132", difficulty: "digits2", metadata: ["a": "47", "b": "85", "op": "+"])
+  let p = TaskPrompt(
+    id: "x", text: "Q: 47+85\n", answer: "132", difficulty: "digits2",
+    metadata: ["a": "47", "b": "85", "op": "+"])
   #expect(
     task.solution(p)
-      == "plan: add digits right to left, carrying\nstep: 7+5+0=12\nstep: 4+8+1=13\nstep: carry 1\ncheck: 47+85=132\nanswer: 132\n")
-  let s = TaskPrompt(id: "y", text: "Q: 52-17\n", answer: "35", difficulty: "digits2", metadata: ["a": "52", "b": "17", "op": "-"])
+      == "plan: add digits right to left, carrying\nstep: 7+5+0=12\nstep: 4+8+1=13\nstep: carry 1\ncheck: 47+85=132\nanswer: 132\n"
+  )
+  let s = TaskPrompt(
+    id: "y", text: "Q: 52-17\n", answer: "35", difficulty: "digits2",
+    metadata: ["a": "52", "b": "17", "op": "-"])
   #expect(
     task.solution(s)
-      == "plan: subtract digits right to left, borrowing\nstep: 12-7-0=5 borrow\nstep: 5-1-1=3\ncheck: 52-17=35\nanswer: 35\n")
+      == "plan: subtract digits right to left, borrowing\nstep: 12-7-0=5 borrow\nstep: 5-1-1=3\ncheck: 52-17=35\nanswer: 35\n"
+  )
 }
 
 @Test func arithmeticRewardOnHandCases() {
@@ -123,7 +144,8 @@ private func canReach(_ pool: [Int], _ target: Int) -> Bool {
 }
 
 @Test func jsonlTasksReadVerifyAndReportMalformedLines() throws {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("allot-jsonl-\(UUID().uuidString)")
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "allot-jsonl-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
   let good = dir.appendingPathComponent("good.jsonl")
   try Data(
@@ -147,7 +169,8 @@ private func canReach(_ pool: [Int], _ target: Int) -> Bool {
   #expect(exact.solution(four) == "answer: 4\n")
 
   let regexFile = dir.appendingPathComponent("regex.jsonl")
-  try Data(#"{"id": "r", "prompt": "colour?", "answer": "gr[ae]y", "split": "test"}"#.utf8).write(to: regexFile)
+  try Data(#"{"id": "r", "prompt": "colour?", "answer": "gr[ae]y", "split": "test"}"#.utf8).write(
+    to: regexFile)
   let regex = try JSONLTask(path: regexFile.path, verifier: .regex)
   let r = regex.prompts(.test)[0]
   #expect(regex.reward(r, completion: "answer: grey") == 1)

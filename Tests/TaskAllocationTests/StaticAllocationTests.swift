@@ -50,7 +50,9 @@ private func scenario(_ name: String, base: String? = nil) throws -> Scenario {
   #expect(electric.kind == .electric && electric.entities.count == 20 && electric.tasks.count == 30)
   #expect(electric.tasks.allSatisfy { $0.site != nil })
   let electric2023 = try scenario("electric-2023", base: "electric")
-  #expect(electric2023.entities.count == 20 && electric2023.tasks.map(\.site) == electric.tasks.map(\.site))
+  #expect(
+    electric2023.entities.count == 20
+      && electric2023.tasks.map(\.site) == electric.tasks.map(\.site))
   let material = try scenario("material")
   #expect(material.kind == .material && material.gridSize == 100 && material.maxSteps == 150)
   #expect(material.tasks.reduce(0) { $0 + $1.reward } == 1665)  // the spec's ceiling
@@ -66,7 +68,9 @@ private func bruteForce(_ problem: AllocationProblem) -> Double {
       best = max(best, problem.payoff(problem.normalised(assignment)))
       return
     }
-    let choices: [Int?] = problem.entityAvailable[i] ? [nil] + problem.tasks.indices.filter { problem.taskAvailable[$0] } : [nil]
+    let choices: [Int?] =
+      problem.entityAvailable[i]
+      ? [nil] + problem.tasks.indices.filter { problem.taskAvailable[$0] } : [nil]
     for c in choices {
       assignment[i] = c
       search(i + 1)
@@ -77,13 +81,19 @@ private func bruteForce(_ problem: AllocationProblem) -> Double {
   return best
 }
 
-private func randomProblem(_ rng: inout RandomState, entities: Int, tasks: Int, dimensions: Int) -> AllocationProblem {
+private func randomProblem(_ rng: inout RandomState, entities: Int, tasks: Int, dimensions: Int)
+  -> AllocationProblem
+{
   AllocationProblem(
     entities: (0..<entities).map { _ in
-      Entity(cost: Double(rng.nextInt(below: 4)), capability: (0..<dimensions).map { _ in Double(rng.nextInt(below: 4)) })
+      Entity(
+        cost: Double(rng.nextInt(below: 4)),
+        capability: (0..<dimensions).map { _ in Double(rng.nextInt(below: 4)) })
     },
     tasks: (0..<tasks).map { _ in
-      TaskSpec(reward: Double(1 + rng.nextInt(below: 10)), requirement: (0..<dimensions).map { _ in Double(rng.nextInt(below: 5)) })
+      TaskSpec(
+        reward: Double(1 + rng.nextInt(below: 10)),
+        requirement: (0..<dimensions).map { _ in Double(rng.nextInt(below: 5)) })
     },
     entityAvailable: (0..<entities).map { _ in rng.nextUniform() < 0.85 },
     taskAvailable: (0..<tasks).map { _ in rng.nextUniform() < 0.85 })
@@ -92,7 +102,9 @@ private func randomProblem(_ rng: inout RandomState, entities: Int, tasks: Int, 
 @Test func exactSolverEqualsBruteForceOnTinyInstances() {
   var rng = RandomState(seed: 21)
   for _ in 0..<60 {
-    let problem = randomProblem(&rng, entities: 2 + rng.nextInt(below: 4), tasks: 1 + rng.nextInt(below: 3), dimensions: 1 + rng.nextInt(below: 3))
+    let problem = randomProblem(
+      &rng, entities: 2 + rng.nextInt(below: 4), tasks: 1 + rng.nextInt(below: 3),
+      dimensions: 1 + rng.nextInt(below: 3))
     let exact = ExactSolver().solve(problem)
     #expect(exact.optimal)
     #expect(problem.isFeasible(exact.allocation))
@@ -103,13 +115,18 @@ private func randomProblem(_ rng: inout RandomState, entities: Int, tasks: Int, 
 @Test func heuristicsAlwaysReturnFeasibleAllocations() {
   var rng = RandomState(seed: 4)
   for round in 0..<25 {
-    let problem = randomProblem(&rng, entities: 4 + rng.nextInt(below: 12), tasks: 1 + rng.nextInt(below: 5), dimensions: 1 + rng.nextInt(below: 3))
+    let problem = randomProblem(
+      &rng, entities: 4 + rng.nextInt(below: 12), tasks: 1 + rng.nextInt(below: 5),
+      dimensions: 1 + rng.nextInt(below: 3))
     var greedy = GreedyCover()
     var ga = GeneticAllocator(seed: UInt64(round), population: 20, generations: 20)
     var sequential = OrderedAllocator.sequential
     var random = OrderedAllocator.randomOrder(seed: UInt64(round))
     let bound = ExactSolver().solve(problem).value
-    for allocation in [greedy.allocate(problem), ga.allocate(problem), sequential.allocate(problem), random.allocate(problem)] {
+    for allocation in [
+      greedy.allocate(problem), ga.allocate(problem), sequential.allocate(problem),
+      random.allocate(problem),
+    ] {
       #expect(problem.isFeasible(allocation))
       #expect(problem.payoff(allocation) <= bound + 1e-9)
       #expect(problem.payoff(allocation) >= 0)
@@ -118,7 +135,8 @@ private func randomProblem(_ rng: inout RandomState, entities: Int, tasks: Int, 
 }
 
 @Test func malformedScenariosNameTheFieldAndIndex() throws {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("allot-scenario-\(UUID().uuidString)")
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "allot-scenario-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
   func message(_ json: String) -> String {
     let url = dir.appendingPathComponent("s.json")
@@ -128,13 +146,23 @@ private func randomProblem(_ rng: inout RandomState, entities: Int, tasks: Int, 
       return ""
     } catch { return "\(error)" }
   }
-  #expect(message(#"{"oneStep": true, "entities": [{"cost": 1, "capability": [1, 0]}, {"cost": 1, "capability": [1]}], "tasks": []}"#)
+  #expect(
+    message(
+      #"{"oneStep": true, "entities": [{"cost": 1, "capability": [1, 0]}, {"cost": 1, "capability": [1]}], "tasks": []}"#
+    )
     .contains("entities[1].capability: expected 2 numbers, got 1"))
-  #expect(message(#"{"oneStep": true, "entities": [{"cost": "x", "capability": [1]}], "tasks": []}"#)
-    .contains("entities[0].cost: expected a number, got \"x\""))
-  #expect(message(#"{"grid": 7, "entities": [{"cost": 1, "capability": [1]}], "taskQueue": [{"reward": 1, "requirement": [1], "position": [9, 1]}]}"#)
+  #expect(
+    message(#"{"oneStep": true, "entities": [{"cost": "x", "capability": [1]}], "tasks": []}"#)
+      .contains("entities[0].cost: expected a number, got \"x\""))
+  #expect(
+    message(
+      #"{"grid": 7, "entities": [{"cost": 1, "capability": [1]}], "taskQueue": [{"reward": 1, "requirement": [1], "position": [9, 1]}]}"#
+    )
     .contains("taskQueue[0].position: [9.0, 1.0] lies outside the 7×7 grid"))
-  #expect(message(#"{"sites": [{"reward": 1, "demand": 2, "position": [0, 0]}], "conveyCost": [0.1], "taskQueue": [3]}"#)
+  #expect(
+    message(
+      #"{"sites": [{"reward": 1, "demand": 2, "position": [0, 0]}], "conveyCost": [0.1], "taskQueue": [3]}"#
+    )
     .contains("taskQueue[0]: site 3.0 is not one of the 1 sites"))
   #expect(message("[1]").contains("is not a JSON object"))
   #expect(message(#"{"grid": 7, "taskQueue": []}"#).contains("entities: missing"))

@@ -32,7 +32,8 @@ private func makeSweep() throws -> URL {
         "--quiet", "--output", root.path, "--set", "run.name=lr\(lr)", "--set", "run.seed=\(seed)",
         "--set", "optimizer.learningRate=\(lr)", "--set", "run.steps=40", "--set",
         "logging.evalEvery=20",
-        "--set", "classifier.trainSize=300", "--set", "classifier.testSize=100", "--set", "classifier.hidden=[8]",
+        "--set", "classifier.trainSize=300", "--set", "classifier.testSize=100", "--set",
+        "classifier.hidden=[8]",
       ])
       #expect(status == 0, "\(err)")
     }
@@ -100,14 +101,16 @@ private func makeSweep() throws -> URL {
 }
 
 @Test func mineWritesPhrasesRankedBySuccessfulCompletions() throws {
-  let root = FileManager.default.temporaryDirectory.appendingPathComponent("allot-mine-\(UUID().uuidString)")
+  let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "allot-mine-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
   let lines = [
     #"{"completion": "plan: add digits right to left\nanswer: 3", "reward": 1}"#,
     #"{"completion": "plan: add digits right to left\nanswer: 5", "reward": 1}"#,
     #"{"completion": "plan: guess wildly and hope\nanswer: 9", "reward": 0}"#,
   ]
-  try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: root.appendingPathComponent("completions.jsonl"))
+  try Data((lines.joined(separator: "\n") + "\n").utf8).write(
+    to: root.appendingPathComponent("completions.jsonl"))
   let output = root.appendingPathComponent("phrases.txt")
   let (status, out, err) = try allot(["mine", root.path, "-o", output.path, "--fraction", "0.3"])
   #expect(status == 0, "\(err)")
@@ -116,7 +119,9 @@ private func makeSweep() throws -> URL {
   #expect(text.contains("add digits right  # 2"))
   #expect(!text.contains("guess wildly"))  // failed completions are not mined
   try Data("{\"completion\": 3}\n".utf8).write(to: root.appendingPathComponent("bad.jsonl"))
-  let (bad, _, badErr) = try allot(["mine", root.appendingPathComponent("bad.jsonl").path, "-o", output.path])
+  let (bad, _, badErr) = try allot([
+    "mine", root.appendingPathComponent("bad.jsonl").path, "-o", output.path,
+  ])
   #expect(bad == 1)
   #expect(badErr.contains("bad.jsonl:1: needs \"completion\" (string) and \"reward\" (number)"))
 }

@@ -23,7 +23,8 @@ private func problems(_ body: () throws -> Void) -> String {
   let file = try temporaryFile(
     #"{"run": {"steps": 40, "name": "demo"}, "optimizer": {"learningRate": 0.5}}"#)
   let config = try ConfigLoader.resolve(
-    file: file, overrides: ["optimizer.learningRate=0.25", "classifier.hidden=[8,8,8]", "run.name=x1"])
+    file: file,
+    overrides: ["optimizer.learningRate=0.25", "classifier.hidden=[8,8,8]", "run.name=x1"])
   #expect(config.run.steps == 40)  // file over default
   #expect(config.optimizer.learningRate == 0.25)  // --set over file
   #expect(config.classifier.hidden == [8, 8, 8])
@@ -71,11 +72,13 @@ private func problems(_ body: () throws -> Void) -> String {
     _ = try ConfigLoader.resolve(
       file: nil,
       overrides: [
-        "optimizer.learningRate=-1", "classifier.batchSize=5000", "classifier.dataset=xor", "classifier.classes=3",
+        "optimizer.learningRate=-1", "classifier.batchSize=5000", "classifier.dataset=xor",
+        "classifier.classes=3",
       ])
   }
   #expect(message.contains("'optimizer.learningRate' is -1.0; must be > 0"))
-  #expect(message.contains("'classifier.batchSize' is 5000; must lie in 1...classifier.trainSize (3000)"))
+  #expect(
+    message.contains("'classifier.batchSize' is 5000; must lie in 1...classifier.trainSize (3000)"))
   #expect(message.contains("'classifier.classes' is 3; the xor data set has exactly 2 classes"))
   let name = problems { _ = try ConfigLoader.resolve(file: nil, overrides: ["run.name=a b"]) }
   #expect(name.contains("'run.name'"))

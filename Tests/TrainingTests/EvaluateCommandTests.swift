@@ -4,18 +4,25 @@ import Testing
 @testable import Training
 
 @Test func evaluateReportsPassRatesPerDifficultyAndWritesCompletions() throws {
-  let root = FileManager.default.temporaryDirectory.appendingPathComponent("allot-eval-\(UUID().uuidString)")
+  let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "allot-eval-\(UUID().uuidString)")
   let (status, _, err) = try TrainProcess.run([
-    "--quiet", "--output", root.path, "--set", "kind=sft", "--set", "run.steps=2", "--set", "model.layers=1",
-    "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set", "task.maxDigits=2",
-    "--set", "task.trainSize=20", "--set", "task.testSize=6", "--set", "sft.batchSize=2", "--set", "evaluation.prompts=2",
+    "--quiet", "--output", root.path, "--set", "kind=sft", "--set", "run.steps=2", "--set",
+    "model.layers=1",
+    "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set",
+    "task.maxDigits=2",
+    "--set", "task.trainSize=20", "--set", "task.testSize=6", "--set", "sft.batchSize=2", "--set",
+    "evaluation.prompts=2",
     "--set", "evaluation.maxNewTokens=40",
   ])
   #expect(status == 0, "\(err)")
-  let run = try FileManager.default.contentsOfDirectory(atPath: root.path).map { root.appendingPathComponent($0) }[0]
+  let run = try FileManager.default.contentsOfDirectory(atPath: root.path).map {
+    root.appendingPathComponent($0)
+  }[0]
   let file = root.appendingPathComponent("completions.jsonl")
   let process = Process()
-  process.executableURL = TrainProcess.executable.deletingLastPathComponent().appendingPathComponent("allot")
+  process.executableURL = TrainProcess.executable.deletingLastPathComponent()
+    .appendingPathComponent("allot")
   process.arguments = ["evaluate", run.path, "--samples", "3", "--completions", file.path]
   let pipe = Pipe()
   process.standardOutput = pipe

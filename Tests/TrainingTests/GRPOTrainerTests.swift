@@ -10,7 +10,9 @@ struct LeadingDigitTask: ReasoningTask {
   var name: String { "leading-digit" }
   var difficulties: [String] { ["all"] }
   func prompts(_ split: Split) -> [TaskPrompt] {
-    (0..<20).map { TaskPrompt(id: "\(split.rawValue)-\($0)", text: "Q\($0 % 5)\n", answer: "", difficulty: "all") }
+    (0..<20).map {
+      TaskPrompt(id: "\(split.rawValue)-\($0)", text: "Q\($0 % 5)\n", answer: "", difficulty: "all")
+    }
   }
   func reward(_ prompt: TaskPrompt, completion: String) -> Double {
     completion.first.map { $0.isNumber ? 1 : 0 } ?? 0
@@ -23,7 +25,8 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   c.kind = .grpo
   c.run.steps = steps
   c.run.seed = seed
-  c.model = ModelConfig(layers: 1, heads: 2, width: 16, context: 16, mlpRatio: 2, tiedEmbeddings: false)
+  c.model = ModelConfig(
+    layers: 1, heads: 2, width: 16, context: 16, mlpRatio: 2, tiedEmbeddings: false)
   c.grpo.promptsPerStep = 4
   c.grpo.groupSize = 8
   c.grpo.maxCompletionLength = 3
@@ -54,7 +57,9 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   config.knapsack.window = 8
   let straight = try GRPOTrainer(config: config, task: LeadingDigitTask())
   var straightMetrics: [[String: Double]] = []
-  for _ in 0..<6 { straightMetrics.append(straight.trainStep().filter { !$0.key.hasPrefix("perf/") }) }
+  for _ in 0..<6 {
+    straightMetrics.append(straight.trainStep().filter { !$0.key.hasPrefix("perf/") })
+  }
 
   let first = try GRPOTrainer(config: config, task: LeadingDigitTask())
   var resumedMetrics: [[String: Double]] = []
@@ -68,7 +73,8 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   for _ in 0..<3 { resumedMetrics.append(second.trainStep().filter { !$0.key.hasPrefix("perf/") }) }
   #expect(resumedMetrics == straightMetrics)
   #expect(second.policy.parameters.map(\.scalars) == straight.policy.parameters.map(\.scalars))
-  #expect(second.reference!.parameters.map(\.scalars) == straight.reference!.parameters.map(\.scalars))
+  #expect(
+    second.reference!.parameters.map(\.scalars) == straight.reference!.parameters.map(\.scalars))
 }
 
 @Test func grpoMetricsAreConsistent() throws {
@@ -77,34 +83,49 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   #expect(m["budget/max"] == 8 && m["budget/min"] == 8)
   #expect(m["completion/meanLength"]! <= 3)
   #expect((0...1).contains(m["grad/effectiveRatio"]!))
-  #expect(abs(m["reward/fracZeroStd"]! - (m["grad/allPositiveRatio"]! + m["grad/allNegativeRatio"]!)) < 1e-12)
+  #expect(
+    abs(m["reward/fracZeroStd"]! - (m["grad/allPositiveRatio"]! + m["grad/allNegativeRatio"]!))
+      < 1e-12)
   #expect(m["loss/kl"]! >= 0)
   #expect(m["policy/entropy"]! > 0)
 }
 
 @Test func grpoRefusesAnInitCheckpointOfAnotherShape() throws {
-  let root = FileManager.default.temporaryDirectory.appendingPathComponent("allot-grpo-\(UUID().uuidString)")
+  let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "allot-grpo-\(UUID().uuidString)")
   let (status, _, err) = try TrainProcess.run([
-    "--quiet", "--output", root.path, "--set", "kind=sft", "--set", "run.steps=1", "--set", "model.layers=1",
-    "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set", "task.maxDigits=1",
-    "--set", "task.trainSize=10", "--set", "task.testSize=2", "--set", "sft.batchSize=2", "--set", "evaluation.prompts=1",
+    "--quiet", "--output", root.path, "--set", "kind=sft", "--set", "run.steps=1", "--set",
+    "model.layers=1",
+    "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set",
+    "task.maxDigits=1",
+    "--set", "task.trainSize=10", "--set", "task.testSize=2", "--set", "sft.batchSize=2", "--set",
+    "evaluation.prompts=1",
     "--set", "evaluation.maxNewTokens=20",
   ])
   #expect(status == 0, "\(err)")
-  let run = try FileManager.default.contentsOfDirectory(atPath: root.path).map { root.appendingPathComponent($0).path }[0]
+  let run = try FileManager.default.contentsOfDirectory(atPath: root.path).map {
+    root.appendingPathComponent($0).path
+  }[0]
   let (bad, _, badErr) = try TrainProcess.run([
-    "--quiet", "--output", root.path, "--set", "kind=grpo", "--set", "grpo.initFrom=\(run)", "--set", "model.layers=2",
+    "--quiet", "--output", root.path, "--set", "kind=grpo", "--set", "grpo.initFrom=\(run)",
+    "--set", "model.layers=2",
     "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160",
     "--set", "grpo.maxCompletionLength=20", "--set", "evaluation.maxNewTokens=20",
   ])
   #expect(bad == 1)
-  #expect(badErr.contains("config key 'model.layers' differs between this config and the grpo.initFrom checkpoint"))
+  #expect(
+    badErr.contains(
+      "config key 'model.layers' differs between this config and the grpo.initFrom checkpoint"))
   // The same shape starts from the checkpoint and trains.
   let (good, out, goodErr) = try TrainProcess.run([
-    "--quiet", "--output", root.path, "--set", "kind=grpo", "--set", "grpo.initFrom=\(run)", "--set", "model.layers=1",
-    "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set", "run.steps=2",
-    "--set", "task.maxDigits=1", "--set", "task.trainSize=10", "--set", "task.testSize=2", "--set", "grpo.promptsPerStep=2",
-    "--set", "grpo.groupSize=2", "--set", "grpo.maxCompletionLength=20", "--set", "evaluation.prompts=1",
+    "--quiet", "--output", root.path, "--set", "kind=grpo", "--set", "grpo.initFrom=\(run)",
+    "--set", "model.layers=1",
+    "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set",
+    "run.steps=2",
+    "--set", "task.maxDigits=1", "--set", "task.trainSize=10", "--set", "task.testSize=2", "--set",
+    "grpo.promptsPerStep=2",
+    "--set", "grpo.groupSize=2", "--set", "grpo.maxCompletionLength=20", "--set",
+    "evaluation.prompts=1",
     "--set", "evaluation.maxNewTokens=20", "--set", "logging.every=1",
   ])
   #expect(good == 0, "\(goodErr)")
@@ -137,7 +158,9 @@ struct PlannedDigitTask: ReasoningTask {
   var difficulties: [String] { ["all"] }
   var planningPhrases: [String] { ["1", "2", "3"] }
   func prompts(_ split: Split) -> [TaskPrompt] { inner.prompts(split) }
-  func reward(_ prompt: TaskPrompt, completion: String) -> Double { inner.reward(prompt, completion: completion) }
+  func reward(_ prompt: TaskPrompt, completion: String) -> Double {
+    inner.reward(prompt, completion: completion)
+  }
   func solution(_ prompt: TaskPrompt) -> String? { nil }
 }
 
@@ -170,11 +193,15 @@ struct PlannedDigitTask: ReasoningTask {
   config.hicra.enabled = true
   let trainer = try GRPOTrainer(config: config, task: PlannedDigitTask())
   let rollouts = [
-    Rollout(promptIndex: 0, tokens: [4, 5, 1], logProbs: [-1, -2, -3], entropies: [0.5, 1.5, 1.0], finished: true),
-    Rollout(promptIndex: 0, tokens: [4, 6], logProbs: [-0.5, -0.25], entropies: [2, 0.25], finished: true),
+    Rollout(
+      promptIndex: 0, tokens: [4, 5, 1], logProbs: [-1, -2, -3], entropies: [0.5, 1.5, 1.0],
+      finished: true),
+    Rollout(
+      promptIndex: 0, tokens: [4, 6], logProbs: [-0.5, -0.25], entropies: [2, 0.25], finished: true),
   ]
   let (tokens, m) = trainer.creditTokens(
-    rollouts: rollouts, texts: ["1 ", "2 "], rewards: [1, 0], advantages: [1, -1], groups: ["g", "g"])
+    rollouts: rollouts, texts: ["1 ", "2 "], rewards: [1, 0], advantages: [1, -1],
+    groups: ["g", "g"])
   // Planning tokens: "1" and "2" (token 0 of each); EOS and the rest are execution.
   let expectedFirst: [Float] = [1.2, 1, 1]
   let expectedSecond: [Float] = [-0.8, -1]

@@ -53,7 +53,8 @@ private func runDirectories(_ root: URL) -> [URL] {
 private let tiny = [
   "--quiet", "--set", "run.steps=60", "--set", "checkpoint.every=20", "--set", "checkpoint.keep=2",
   "--set", "logging.every=10", "--set", "logging.evalEvery=30", "--set", "classifier.trainSize=400",
-  "--set", "classifier.testSize=100", "--set", "classifier.hidden=[16]", "--set", "classifier.batchSize=32",
+  "--set", "classifier.testSize=100", "--set", "classifier.hidden=[16]", "--set",
+  "classifier.batchSize=32",
 ]
 
 /// Metrics lines without the timing metrics, which legitimately differ between runs.
@@ -79,7 +80,10 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
     ),
     (["--set", "run.steps=lots"], "'run.steps' is \"lots\"; expected a number"),
     (["--set", "optimizer.beta1=1.5"], "'optimizer.beta1' is 1.5; must lie in [0, 1)"),
-    (["--set", "classifier.dataset=xor"], "'classifier.classes' is 3; the xor data set has exactly 2 classes"),
+    (
+      ["--set", "classifier.dataset=xor"],
+      "'classifier.classes' is 3; the xor data set has exactly 2 classes"
+    ),
     (
       ["--set", "optimizer.schedule=exponential"],
       "allowed: \"constant\", \"linearWarmup\", \"cosine\""
@@ -231,7 +235,10 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   #expect(stderr.contains("is not an HDF5 file"))
   #expect(try Data(contentsOf: text) == Data("not a checkpoint".utf8))
   // A truncated checkpoint inside a run directory: named, skipped, nothing else valid.
-  #expect(try TrainProcess.run(tiny + ["--output", root.appendingPathComponent("runs").path, "--stop-after", "5"]).0 == 130)
+  #expect(
+    try TrainProcess.run(
+      tiny + ["--output", root.appendingPathComponent("runs").path, "--stop-after", "5"]
+    ).0 == 130)
   let run = runDirectories(root.appendingPathComponent("runs"))[0]
   let file = try #require(RunCheckpoints(directory: run).all().last?.url)
   let bytes = try Data(contentsOf: file)
@@ -264,8 +271,10 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
 
 /// A tiny supervised warm start of the transformer.
 private let tinySFT = [
-  "--quiet", "--set", "kind=sft", "--set", "run.steps=12", "--set", "model.layers=1", "--set", "model.width=16",
-  "--set", "model.heads=2", "--set", "model.context=160", "--set", "task.maxDigits=2", "--set", "task.trainSize=40",
+  "--quiet", "--set", "kind=sft", "--set", "run.steps=12", "--set", "model.layers=1", "--set",
+  "model.width=16",
+  "--set", "model.heads=2", "--set", "model.context=160", "--set", "task.maxDigits=2", "--set",
+  "task.trainSize=40",
   "--set", "task.testSize=10", "--set", "sft.batchSize=4", "--set", "evaluation.prompts=4",
   "--set", "evaluation.maxNewTokens=60", "--set", "logging.every=3", "--set", "logging.evalEvery=6",
   "--set", "checkpoint.every=6",
@@ -273,7 +282,8 @@ private let tinySFT = [
 
 @Test func sftRunsEvaluatesAndResumesExactly() throws {
   let root = try scratch()
-  let (status, out, err) = try TrainProcess.run(tinySFT + ["--output", root.appendingPathComponent("a").path])
+  let (status, out, err) = try TrainProcess.run(
+    tinySFT + ["--output", root.appendingPathComponent("a").path])
   #expect(status == 0, "\(err)")
   #expect(out.contains("eval/pass1/digits1"))
   let straight = runDirectories(root.appendingPathComponent("a"))[0]
@@ -283,7 +293,10 @@ private let tinySFT = [
   #expect(metrics.allSatisfy { ($0.values["loss/train"] ?? 0) > 0 })
   #expect(metrics.first!.values["loss/train"]! > metrics.last!.values["loss/train"]!)
   // Stop at 7, resume, and compare with the straight run.
-  #expect(try TrainProcess.run(tinySFT + ["--output", root.appendingPathComponent("b").path, "--stop-after", "7"]).0 == 130)
+  #expect(
+    try TrainProcess.run(
+      tinySFT + ["--output", root.appendingPathComponent("b").path, "--stop-after", "7"]
+    ).0 == 130)
   let resumed = runDirectories(root.appendingPathComponent("b"))[0]
   #expect(try TrainProcess.run(["--quiet", "--resume", resumed.path]).0 == 0)
   #expect(try deterministicMetrics(resumed) == deterministicMetrics(straight))
@@ -292,14 +305,25 @@ private let tinySFT = [
 
 @Test func sftConfigErrorsNameTheKeys() throws {
   let root = try scratch()
-  let (heads, _, headsErr) = try TrainProcess.run(["--output", root.path, "--set", "kind=sft", "--set", "model.heads=3"])
+  let (heads, _, headsErr) = try TrainProcess.run([
+    "--output", root.path, "--set", "kind=sft", "--set", "model.heads=3",
+  ])
   #expect(heads == 2)
   #expect(headsErr.contains("'model.heads' is 3; must be ≥ 1 and divide model.width (128)"))
-  let (status, _, err) = try TrainProcess.run(["--output", root.path, "--set", "kind=sft", "--set", "task.operations=[\"/\"]"])
+  let (status, _, err) = try TrainProcess.run([
+    "--output", root.path, "--set", "kind=sft", "--set", "task.operations=[\"/\"]",
+  ])
   #expect(status == 2)
-  #expect(err.contains("--set task.operations=[\"/\"]: config key 'task.operations[0]' is \"/\"; allowed: \"+\", \"-\", \"*\""))
-  let (short, _, shortErr) = try TrainProcess.run(tinySFT + ["--output", root.path, "--set", "model.context=20", "--set", "evaluation.maxNewTokens=10"])
+  #expect(
+    err.contains(
+      "--set task.operations=[\"/\"]: config key 'task.operations[0]' is \"/\"; allowed: \"+\", \"-\", \"*\""
+    ))
+  let (short, _, shortErr) = try TrainProcess.run(
+    tinySFT + [
+      "--output", root.path, "--set", "model.context=20", "--set", "evaluation.maxNewTokens=10",
+    ])
   #expect(short == 1)
-  #expect(shortErr.contains("'model.context' is 20; prompt arithmetic-train-0 with its solution needs"))
+  #expect(
+    shortErr.contains("'model.context' is 20; prompt arithmetic-train-0 with its solution needs"))
   #expect(!FileManager.default.fileExists(atPath: root.path) || runDirectories(root).isEmpty)  // nothing written
 }
