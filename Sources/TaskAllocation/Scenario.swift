@@ -54,6 +54,23 @@ public struct Scenario: Equatable, Sendable {
   /// Where entities start on a grid.
   public var start: [Double]?
 
+  public init(
+    name: String, kind: EnvironmentKind, entities: [Entity], tasks: [TaskSpec], taskSlots: Int, refillEvery: Int,
+    maxSteps: Int, decay: Double, decayAfterStale: Int, gridSize: Int?, start: [Double]?
+  ) {
+    self.name = name
+    self.kind = kind
+    self.entities = entities
+    self.tasks = tasks
+    self.taskSlots = taskSlots
+    self.refillEvery = refillEvery
+    self.maxSteps = maxSteps
+    self.decay = decay
+    self.decayAfterStale = decayAfterStale
+    self.gridSize = gridSize
+    self.start = start
+  }
+
   /// Capability dimensions.
   public var dimensions: Int { entities.first?.capability.count ?? 0 }
 
