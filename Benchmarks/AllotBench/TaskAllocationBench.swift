@@ -68,3 +68,56 @@ func probeExactSolver() {
         Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
   }
 }
+
+/// Full episodes of the grid scenarios for every baseline (mean ± std over 5 seeds where
+/// random), and environment steps per second.
+func benchmarkTaskAllocationEpisodes() {
+  let folder = "Experiments/scenarios"
+  let base = try? Scenario.load("\(folder)/rbf.json")
+  let grids: [(String, Scenario?)] = [
+    ("rbf", base), ("rbf-100", try? Scenario.load("\(folder)/rbf-100.json", base: base)),
+    ("rbf-alt-tasks", try? Scenario.load("\(folder)/rbf-alt-tasks.json", base: base)),
+    ("material", try? Scenario.load("\(folder)/material.json")),
+    ("electric", try? Scenario.load("\(folder)/electric.json")),
+    ("electric-2023", try? Scenario.load("\(folder)/electric-2023.json", base: try? Scenario.load("\(folder)/electric.json"))),
+  ]
+  func stats(_ xs: [Double]) -> String {
+    let m = xs.reduce(0, +) / Double(xs.count)
+    let sd = xs.count > 1 ? (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot() : 0
+    return xs.count > 1 ? String(format: "%.1f ± %.1f", m, sd) : String(format: "%.1f", m)
+  }
+  print("episode return (tasks completed), seconds per decision:")
+  for (name, scenario) in grids {
+    guard let scenario else { continue }
+    var sequential = OrderedAllocator.sequential
+    let s = runEpisode(scenario, allocator: &sequential)
+    var greedy = GreedyCover()
+    let g = runEpisode(scenario, allocator: &greedy)
+    let random = (0..<5).map { seed -> EpisodeResult in
+      var a = OrderedAllocator.randomOrder(seed: UInt64(seed))
+      return runEpisode(scenario, allocator: &a)
+    }
+    let genetic = (0..<5).map { seed -> EpisodeResult in
+      var a = GeneticAllocator(seed: UInt64(seed))
+      return runEpisode(scenario, allocator: &a)
+    }
+    print(
+      "\(name.padding(toLength: 14, withPad: " ", startingAt: 0)) sequential \(stats([s.totalReturn])) (\(s.tasksCompleted)) "
+        + String(format: "%.3fs", s.secondsPerDecision)
+        + " | random order \(stats(random.map(\.totalReturn))) | greedy \(stats([g.totalReturn])) (\(g.tasksCompleted)) "
+        + String(format: "%.4fs", g.secondsPerDecision)
+        + " | genetic \(stats(genetic.map(\.totalReturn))) " + String(format: "%.3fs", genetic[0].secondsPerDecision))
+    // Environment speed: idle steps through a whole episode.
+    let start = DispatchTime.now().uptimeNanoseconds
+    var steps = 0
+    for _ in 0..<20 {
+      var env = makeEnvironment(scenario)!
+      while !env.isDone {
+        env.advance()
+        steps += 1
+      }
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    print(String(format: "  environment: %.0f steps/s", Double(steps) / seconds))
+  }
+}

@@ -29,6 +29,7 @@ let suites: [(String, () -> Void)] = [
   ("checkpoint", benchmarkCheckpoint),
   ("taskallocation", benchmarkTaskAllocation),
   ("exact-probe", probeExactSolver),
+  ("taskallocation-episodes", benchmarkTaskAllocationEpisodes),
 ]
 let chosen = arguments.isEmpty ? suites.map(\.0) : arguments
 for name in chosen {

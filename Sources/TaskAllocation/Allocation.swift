@@ -6,16 +6,23 @@ public struct AllocationProblem: Equatable, Sendable {
   public var tasks: [TaskSpec]
   public var entityAvailable: [Bool]
   public var taskAvailable: [Bool]
+  /// Per-(entity, task) costs where they depend on the task (electric: distance); nil uses
+  /// each entity's own cost.
+  public var costs: [[Double]]?
 
   public init(
     entities: [Entity], tasks: [TaskSpec], entityAvailable: [Bool]? = nil,
-    taskAvailable: [Bool]? = nil
+    taskAvailable: [Bool]? = nil, costs: [[Double]]? = nil
   ) {
     self.entities = entities
     self.tasks = tasks
+    self.costs = costs
     self.entityAvailable = entityAvailable ?? [Bool](repeating: true, count: entities.count)
     self.taskAvailable = taskAvailable ?? [Bool](repeating: true, count: tasks.count)
   }
+
+  /// What entity i costs when it completes task t.
+  public func cost(_ i: Int, _ t: Int) -> Double { costs?[i][t] ?? entities[i].cost }
 
   public var dimensions: Int {
     tasks.first?.requirement.count ?? entities.first?.capability.count ?? 0
@@ -49,7 +56,7 @@ public struct AllocationProblem: Equatable, Sendable {
     }
     return tasks.indices.reduce(0.0) { total, t in
       coalitions[t].isEmpty || !covers(t, coalitions[t])
-        ? total : total + tasks[t].reward - coalitions[t].reduce(0) { $0 + entities[$1].cost }
+        ? total : total + tasks[t].reward - coalitions[t].reduce(0) { $0 + cost($1, t) }
     }
   }
 

@@ -30,7 +30,7 @@ public struct OrderedAllocator: Allocator {
         problem.entityAvailable[$0] && assignment[$0] == nil
       }
       guard let coalition = solver.cheapestCover(problem, task: t, pool: pool) else { continue }
-      let cost = coalition.reduce(0) { $0 + problem.entities[$1].cost }
+      let cost = coalition.reduce(0) { $0 + problem.cost($1, t) }
       if problem.tasks[t].reward - cost > 0 { for i in coalition { assignment[i] = t } }
     }
     return problem.normalised(assignment)
@@ -63,12 +63,12 @@ public struct GreedyCover: Allocator {
             $0 + min($1.0, max($1.1, 0))
           }
           guard covered > 0 else { continue }
-          let ratio = problem.entities[i].cost / covered
+          let ratio = problem.cost(i, t) / covered
           if best == nil || ratio < best!.1 { best = (i, ratio) }
         }
         guard let (i, _) = best else { break }
         coalition.append(i)
-        cost += problem.entities[i].cost
+        cost += problem.cost(i, t)
         for k in missing.indices { missing[k] -= problem.entities[i].capability[k] }
       }
       if !missing.contains(where: { $0 > 1e-9 }) && problem.tasks[t].reward - cost > 0 {

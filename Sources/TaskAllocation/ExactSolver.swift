@@ -61,9 +61,9 @@ public struct ExactSolver: Allocator {
     let pairs = entities.flatMap { i in tasks.map { (i, $0) } }
     let columns = pairs.count + tasks.count
     glp_add_cols(lp, Int32(columns))
-    for (c, (i, _)) in pairs.enumerated() {
+    for (c, (i, t)) in pairs.enumerated() {
       glp_set_col_kind(lp, Int32(c + 1), GLP_BV)
-      glp_set_obj_coef(lp, Int32(c + 1), -problem.entities[i].cost)
+      glp_set_obj_coef(lp, Int32(c + 1), -problem.cost(i, t))
     }
     for (k, t) in tasks.enumerated() {
       glp_set_col_kind(lp, Int32(pairs.count + k + 1), GLP_BV)
@@ -116,10 +116,10 @@ public struct ExactSolver: Allocator {
     if let incumbentValue {
       row = glp_add_rows(lp, 1)
       glp_set_row_bnds(lp, row, GLP_LO, incumbentValue - 1e-7, 0)
-      for (c, (i, _)) in pairs.enumerated() where problem.entities[i].cost != 0 {
+      for (c, (i, t)) in pairs.enumerated() where problem.cost(i, t) != 0 {
         ia.append(row)
         ja.append(Int32(c + 1))
-        ar.append(-problem.entities[i].cost)
+        ar.append(-problem.cost(i, t))
       }
       for (k, t) in tasks.enumerated() {
         ia.append(row)
@@ -203,7 +203,7 @@ public struct ExactSolver: Allocator {
   public func cheapestCover(_ problem: AllocationProblem, task t: Int, pool: [Int]) -> [Int]? {
     guard !pool.isEmpty else { return nil }
     guard let cheapest = coverSolve(problem, task: t, pool: pool, costCap: nil) else { return nil }
-    let cost = cheapest.reduce(0) { $0 + problem.entities[$1].cost }
+    let cost = cheapest.reduce(0) { $0 + problem.cost($1, t) }
     return coverSolve(problem, task: t, pool: pool, costCap: cost) ?? cheapest
   }
 
@@ -219,7 +219,7 @@ public struct ExactSolver: Allocator {
     for (c, i) in pool.enumerated() {
       glp_set_col_kind(lp, Int32(c + 1), GLP_BV)
       let e = problem.entities[i]
-      glp_set_obj_coef(lp, Int32(c + 1), costCap == nil ? e.cost : e.capability.reduce(0, +))
+      glp_set_obj_coef(lp, Int32(c + 1), costCap == nil ? problem.cost(i, t) : e.capability.reduce(0, +))
     }
     var ia: [Int32] = [0]
     var ja: [Int32] = [0]
@@ -247,7 +247,7 @@ public struct ExactSolver: Allocator {
       for (c, i) in pool.enumerated() {
         ia.append(row)
         ja.append(Int32(c + 1))
-        ar.append(problem.entities[i].cost)
+        ar.append(problem.cost(i, t))
       }
     }
     glp_load_matrix(lp, Int32(ia.count - 1), ia, ja, ar)

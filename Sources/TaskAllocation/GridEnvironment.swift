@@ -6,7 +6,7 @@ import Foundation
 /// completes when the coalition working on its cell covers its requirement, paying its
 /// reward minus their costs; a slot without a completion for `decayAfterStale` steps has
 /// its reward and requirement multiplied by `decay` every further step.
-public struct GridEnvironment: Sendable {
+public struct GridEnvironment: AllocationEnvironment, Sendable {
   public let scenario: Scenario
   public private(set) var step = 0
   /// Entity positions (x, y).
@@ -139,7 +139,16 @@ public struct EpisodeResult: Sendable {
 public func runEpisode(
   _ scenario: Scenario, allocator: inout some Allocator, exact: ExactSolver? = nil
 ) -> EpisodeResult {
-  var env = GridEnvironment(scenario)
+  guard var env = makeEnvironment(scenario) else {
+    // One step: the first decision is the whole episode.
+    let problem = scenario.firstDecision
+    let allocation = allocator.allocate(problem)
+    let reward = allocation.completedTasks.reduce(0.0) { $0 + problem.tasks[$1].reward }
+    return EpisodeResult(
+      totalReturn: problem.payoff(allocation), totalReward: reward, tasksCompleted: allocation.completedTasks.count,
+      decisions: 1, meanOptimalityGap: exact.map { $0.solve(problem).value - problem.payoff(allocation) },
+      secondsPerDecision: 0)
+  }
   var decisions = 0
   var gaps: [Double] = []
   var seconds = 0.0

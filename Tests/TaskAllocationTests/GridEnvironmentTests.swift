@@ -77,3 +77,35 @@ private let twoSkills = [
   var again = GreedyCover()
   #expect(runEpisode(rbf, allocator: &again).totalReturn == result.totalReturn)  // deterministic
 }
+
+@Test func electricOutagesCostByDistanceAndBenchTheBrokenSite() {
+  // Three sites on a line; an outage at site 0 (demand 4) needs supply from the others.
+  let sites = [
+    Entity(cost: 0.2, capability: [4], position: [0, 0]), Entity(cost: 0.4, capability: [3], position: [3, 4]),
+    Entity(cost: 0.6, capability: [2], position: [6, 8]),
+  ]
+  let outage = TaskSpec(reward: 10, requirement: [4], position: [0, 0], site: 0)
+  var env = ElectricEnvironment(
+    Scenario(
+      name: "line", kind: .electric, entities: sites, tasks: [outage], taskSlots: 1, refillEvery: 5, maxSteps: 10,
+      decay: 0.9, decayAfterStale: 10, gridSize: nil, start: nil))
+  let problem = env.decision
+  #expect(problem.entityAvailable == [false, true, true])  // the broken site cannot supply
+  #expect(abs(problem.cost(1, 0) - (0.4 + 0.2) / 2 * 5) < 1e-12)  // distance 5
+  #expect(abs(problem.cost(2, 0) - (0.6 + 0.2) / 2 * 10) < 1e-12)  // distance 10
+  #expect(!problem.isFeasible(Allocation(assignment: [nil, 0, nil])))  // 3 < 4
+  env.allocate(Allocation(assignment: [nil, 0, 0]))
+  #expect(env.totalReturn == 0)
+  let payoff = env.advance()
+  #expect(abs(payoff - (10 - 1.5 - 4)) < 1e-12)
+  #expect(env.completed == 1 && env.decision.entityAvailable == [true, true, true])
+}
+
+@Test func oneStepScenariosRunAsASingleDecision() throws {
+  let almighty = try Scenario.load(
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../../Experiments/scenarios/almighty.json").standardized.path)
+  var sequential = OrderedAllocator.sequential
+  let result = runEpisode(almighty, allocator: &sequential, exact: ExactSolver())
+  #expect(result.totalReturn == 28 && result.meanOptimalityGap == 7)
+}
