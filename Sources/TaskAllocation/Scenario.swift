@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// One entity: its cost when it completes a task, its capability per dimension, and (in
 /// grid and map environments) its position.
@@ -271,5 +272,34 @@ struct ScenarioReader {
       decay: try root["decay"].map { try number($0, "decay") } ?? base?.decay ?? 0.9,
       decayAfterStale: try integer("decayAfterStale", default: base?.decayAfterStale ?? 10),
       gridSize: nil, start: nil)
+  }
+}
+
+extension Scenario {
+  /// A random grid scenario of any size, reproducible from `seed`: entity costs in
+  /// [0.1, 1), capabilities 1…6 per dimension; task requirements that need several
+  /// entities (≈ 1.5·entities/tasks·3.5 per dimension, capped), rewards in proportion to
+  /// the requirement; positions anywhere on the grid.
+  public static func random(
+    entities: Int, tasks: Int, dimensions: Int, seed: UInt64, gridSize: Int = 7, taskSlots: Int = 5
+  ) -> Scenario {
+    precondition(entities > 0 && tasks > 0 && dimensions > 0 && gridSize > 0, "Scenario.random: sizes must be positive")
+    var rng = RandomState(seed: seed)
+    let table = (0..<entities).map { _ in
+      Entity(
+        cost: (0.1 + 0.9 * rng.nextDouble() * 10).rounded() / 10,
+        capability: (0..<dimensions).map { _ in Double(1 + rng.nextInt(below: 6)) })
+    }
+    let perTask = max(2.0, min(10.0, Double(entities) / Double(min(tasks, taskSlots)) / 2))
+    let queue = (0..<tasks).map { _ -> TaskSpec in
+      let requirement = (0..<dimensions).map { _ in (perTask * 3.5 * (0.5 + rng.nextDouble())).rounded() }
+      return TaskSpec(
+        reward: (requirement.reduce(0, +) / Double(dimensions) / 8).rounded(), requirement: requirement,
+        position: [Double(rng.nextInt(below: gridSize)), Double(rng.nextInt(below: gridSize))])
+    }
+    return Scenario(
+      name: "random-\(entities)x\(tasks)x\(dimensions)-seed\(seed)", kind: .rbf, entities: table, tasks: queue,
+      taskSlots: taskSlots, refillEvery: 5, maxSteps: 100, decay: 0.99, decayAfterStale: 10, gridSize: gridSize,
+      start: [Double(gridSize / 2), Double(gridSize / 2)])
   }
 }

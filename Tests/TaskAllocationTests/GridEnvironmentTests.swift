@@ -109,3 +109,13 @@ private let twoSkills = [
   let result = runEpisode(almighty, allocator: &sequential, exact: ExactSolver())
   #expect(result.totalReturn == 28 && result.meanOptimalityGap == 7)
 }
+
+@Test func randomScenariosAreReproducibleAndPlayable() {
+  let a = Scenario.random(entities: 40, tasks: 12, dimensions: 4, seed: 3)
+  #expect(a == Scenario.random(entities: 40, tasks: 12, dimensions: 4, seed: 3))
+  #expect(a != Scenario.random(entities: 40, tasks: 12, dimensions: 4, seed: 4))
+  #expect(a.entities.count == 40 && a.tasks.count == 12 && a.dimensions == 4)
+  var greedy = GreedyCover()
+  let result = runEpisode(a, allocator: &greedy)
+  #expect(result.tasksCompleted > 0)
+}
