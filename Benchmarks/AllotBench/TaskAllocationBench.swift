@@ -101,8 +101,11 @@ func benchmarkTaskAllocationEpisodes() {
       var a = GeneticAllocator(seed: UInt64(seed))
       return runEpisode(scenario, allocator: &a)
     }
+    var exact = BoundedExact()
+    let e = runEpisode(scenario, allocator: &exact)
     print(
-      "\(name.padding(toLength: 14, withPad: " ", startingAt: 0)) sequential \(stats([s.totalReturn])) (\(s.tasksCompleted)) "
+      "\(name.padding(toLength: 14, withPad: " ", startingAt: 0)) exact≤2000 nodes \(stats([e.totalReturn])) (\(e.tasksCompleted)) "
+        + String(format: "%.2fs", e.secondsPerDecision) + " | sequential \(stats([s.totalReturn])) (\(s.tasksCompleted)) "
         + String(format: "%.3fs", s.secondsPerDecision)
         + " | random order \(stats(random.map(\.totalReturn))) | greedy \(stats([g.totalReturn])) (\(g.tasksCompleted)) "
         + String(format: "%.4fs", g.secondsPerDecision)

@@ -137,3 +137,25 @@ public struct GeneticAllocator: Allocator {
     return problem.normalised(members.max { $0.1 < $1.1 }!.0)
   }
 }
+
+/// The exact solver as an allocator: each decision starts from the sequential allocation
+/// (an incumbent and objective cut) and searches at most `nodeLimit` branch-and-bound
+/// nodes, so it is never worse than sequential and usually the per-decision optimum.
+public struct BoundedExact: Allocator {
+  public var nodeLimit: Int
+  public var timeLimit: Double
+
+  public init(nodeLimit: Int = 2000, timeLimit: Double = 10) {
+    self.nodeLimit = nodeLimit
+    self.timeLimit = timeLimit
+  }
+
+  public var name: String { "exact (bounded)" }
+
+  public mutating func allocate(_ problem: AllocationProblem) -> Allocation {
+    var sequential = OrderedAllocator.sequential
+    var solver = ExactSolver(timeLimit: timeLimit, incumbent: sequential.allocate(problem))
+    solver.nodeLimit = nodeLimit
+    return solver.solve(problem).allocation
+  }
+}
