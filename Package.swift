@@ -50,7 +50,7 @@ let package = Package(
     .executableTarget(
       name: "allot",
       dependencies: [
-        "TensorCore", "Checkpoint", "Training", "Reasoning", "GRPO",
+        "TensorCore", "Checkpoint", "Training", "Reasoning", "GRPO", "TaskAllocation",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

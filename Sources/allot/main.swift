@@ -3,6 +3,7 @@ import Checkpoint
 import Foundation
 import GRPO
 import Reasoning
+import TaskAllocation
 import TensorCore
 import Training
 
@@ -12,7 +13,7 @@ struct Allot: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "allot",
     abstract: "Inspect, evaluate, summarise and plot Allot runs.",
-    subcommands: [Inspect.self, Evaluate.self, Summarize.self, Plot.self, Mine.self])
+    subcommands: [Inspect.self, Evaluate.self, Summarize.self, Plot.self, Mine.self, Baselines.self])
 }
 
 /// Prints `message` as one paragraph on stderr and exits non-zero.
@@ -317,6 +318,40 @@ struct Mine: ParsableCommand {
       fail("cannot write \(output): \(error.localizedDescription)")
     }
     print("wrote \(grams.count) phrases to \(output)")
+  }
+}
+
+struct Baselines: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Play every task-allocation baseline through full episodes of a scenario file.",
+    discussion: """
+      Scenario files are JSON (see docs/task-allocation.md and Experiments/scenarios). A variant \
+      file that gives only an entity table or a task queue takes the rest from --base. \
+      Prints one row per allocator: return (mean ± std over --seeds for the random ones), \
+      tasks completed, seconds per decision.
+      """)
+
+  @Argument(help: "A scenario file.")
+  var scenario: String
+
+  @Option(help: "A scenario that supplies the fields the first one leaves out.")
+  var base: String?
+
+  @Option(help: "Seeds for random order and the genetic algorithm.")
+  var seeds = 5
+
+  @Option(help: "Branch-and-bound nodes per decision for the exact allocator (0: skip it).")
+  var exactNodes = 2000
+
+  func run() throws {
+    do {
+      let b = try base.map { try Scenario.load($0) }
+      let loaded = try Scenario.load(scenario, base: b)
+      guard seeds >= 1 else { fail("--seeds must be ≥ 1") }
+      print(BaselineReport(loaded, seeds: seeds, exactNodes: exactNodes).markdown)
+    } catch {
+      fail("\(error)")
+    }
   }
 }
 

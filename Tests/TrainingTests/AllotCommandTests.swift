@@ -125,3 +125,18 @@ private func makeSweep() throws -> URL {
   #expect(bad == 1)
   #expect(badErr.contains("bad.jsonl:1: needs \"completion\" (string) and \"reward\" (number)"))
 }
+
+@Test func baselinesPlayAScenarioFile() throws {
+  let scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../../Experiments/scenarios").standardized
+  let (status, out, err) = try allot([
+    "baselines", scenarios.appendingPathComponent("electric.json").path, "--seeds", "2", "--exact-nodes", "0",
+  ])
+  #expect(status == 0, "\(err)")
+  #expect(out.contains("| sequential | 140.1 | 30 |"))
+  #expect(out.contains("| random order |"))
+  #expect(!out.contains("exact per decision"))
+  let (bad, _, badErr) = try allot(["baselines", scenarios.appendingPathComponent("rbf-100.json").path])
+  #expect(bad == 1)
+  #expect(badErr.contains("taskQueue: missing (and no base scenario supplies it)"))
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// Every baseline played through full episodes of one scenario: mean ± std of the return
+/// over seeds for the random allocators, tasks completed, seconds per decision.
+public struct BaselineReport: Sendable {
+  public struct Row: Sendable {
+    public var allocator: String
+    public var returns: [Double]
+    public var tasksCompleted: [Int]
+    public var secondsPerDecision: Double
+
+    public var mean: Double { returns.reduce(0, +) / Double(max(returns.count, 1)) }
+    public var std: Double {
+      guard returns.count > 1 else { return 0 }
+      let m = mean
+      return (returns.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(returns.count - 1)).squareRoot()
+    }
+  }
+
+  public var scenario: String
+  public var rows: [Row]
+
+  /// Runs sequential, random order and genetic (`seeds` seeds each where random), greedy
+  /// cover, and the bounded exact allocator (`exactNodes` nodes per decision; 0 skips it).
+  public init(_ scenario: Scenario, seeds: Int = 5, exactNodes: Int = 2000) {
+    self.scenario = scenario.name
+    func play<A: Allocator>(_ name: String, _ allocators: [A]) -> Row {
+      var results: [EpisodeResult] = []
+      for var a in allocators { results.append(runEpisode(scenario, allocator: &a)) }
+      return Row(
+        allocator: name, returns: results.map(\.totalReturn), tasksCompleted: results.map(\.tasksCompleted),
+        secondsPerDecision: results.map(\.secondsPerDecision).reduce(0, +) / Double(results.count))
+    }
+    var rows: [Row] = []
+    if exactNodes > 0 { rows.append(play("exact per decision", [BoundedExact(nodeLimit: exactNodes)])) }
+    rows.append(play("sequential", [OrderedAllocator.sequential]))
+    rows.append(play("random order", (0..<seeds).map { OrderedAllocator.randomOrder(seed: UInt64($0)) }))
+    rows.append(play("greedy cover", [GreedyCover()]))
+    rows.append(play("genetic", (0..<seeds).map { GeneticAllocator(seed: UInt64($0)) }))
+    self.rows = rows
+  }
+
+  /// A Markdown table.
+  public var markdown: String {
+    var lines = [
+      "| \(scenario) | return | tasks completed | seconds per decision |", "| --- | --- | --- | ---: |",
+    ]
+    for r in rows {
+      let value = r.returns.count > 1 ? String(format: "%.1f ± %.1f", r.mean, r.std) : String(format: "%.1f", r.mean)
+      let tasks = Set(r.tasksCompleted).count == 1 ? "\(r.tasksCompleted[0])" : r.tasksCompleted.map(String.init).joined(separator: ", ")
+      lines.append("| \(r.allocator) | \(value) | \(tasks) | \(String(format: "%.4f", r.secondsPerDecision)) |")
+    }
+    return lines.joined(separator: "\n")
+  }
+}
