@@ -73,9 +73,14 @@ while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || status=1; done
 mkdir -p "$out/plots" "$out/grpo"
 for run in "$out"/arith-grpo-*__*; do ln -sfn "$(cd "$run" && pwd)" "$out/grpo/$(basename "$run")"; done
 echo
-for metric in eval/pass1 eval/pass1/digits5 grad/effectiveRatio reward/mean; do
-  echo "## $metric (last logged value; mean ± std over seeds)"
+for metric in eval/pass1 eval/pass1/digits4 eval/pass1/digits5; do
+  echo "## $metric at the end (mean ± std over seeds)"
   "$bin/allot" summarize "$out/grpo" --metric "$metric" || true
+  echo
+done
+for metric in grad/effectiveRatio reward/mean budget/max hicra/semanticEntropy hicra/planningRatio completion/meanLength; do
+  echo "## $metric, mean over training (mean ± std over seeds)"
+  "$bin/allot" summarize "$out/grpo" --metric "$metric" --aggregate mean || true
   echo
 done
 for metric in reward/mean eval/pass1 grad/effectiveRatio hicra/semanticEntropy budget/max; do

@@ -13,6 +13,12 @@ public struct RunSummary: Sendable {
   }
 
   /// The last logged value of `metric`, if any.
+  /// The mean of every finite logged value of `metric`, if any.
+  public func mean(_ metric: String) -> Double? {
+    let values = metrics.compactMap { $0.values[metric] }.filter(\.isFinite)
+    return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+  }
+
   public func last(_ metric: String) -> Double? {
     metrics.last { $0.values[metric] != nil }?.values[metric]
   }
@@ -57,7 +63,10 @@ public struct SweepTable: Sendable {
 
   /// Groups `runs` by the config keys that differ between them (ignoring the seed, name
   /// and output folder), scoring each run by the last logged value of `metric`.
-  public init(runs: [RunSummary], metric: String) throws {
+  /// How a run is scored by its metric: the last logged value, or the mean over the run.
+  public enum Aggregate: String, Sendable, CaseIterable { case last, mean }
+
+  public init(runs: [RunSummary], metric: String, aggregate: Aggregate = .last) throws {
     self.metric = metric
     // Keys that never change what a run computes.
     let ignored: Set<String> = [
@@ -78,7 +87,7 @@ public struct SweepTable: Sendable {
         (key, tree.value(at: key.split(separator: ".").map(String.init))?.compactText ?? "")
       }
       let id = setting.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-      guard let value = run.last(metric) else {
+      guard let value = aggregate == .last ? run.last(metric) : run.mean(metric) else {
         missing.append(run.directory.lastPathComponent)
         continue
       }

@@ -162,6 +162,9 @@ struct Summarize: ParsableCommand {
   @Option(help: "The metric to score runs by (its last logged value).")
   var metric = "eval/accuracy"
 
+  @Option(help: "Score each run by the metric's last logged value (last) or its mean over the run (mean).")
+  var aggregate = "last"
+
   @Flag(help: "Lower is better (for losses).")
   var minimize = false
 
@@ -171,7 +174,8 @@ struct Summarize: ParsableCommand {
       guard !runs.isEmpty else {
         fail("\(folder) holds no run directories (folders with a config.json)")
       }
-      let table = try SweepTable(runs: runs, metric: metric)
+      guard let how = SweepTable.Aggregate(rawValue: aggregate) else { fail("--aggregate must be last or mean, not \(aggregate)") }
+      let table = try SweepTable(runs: runs, metric: metric, aggregate: how)
       print(table.markdown(minimize: minimize))
       if let best = table.best(minimize: minimize) {
         print(

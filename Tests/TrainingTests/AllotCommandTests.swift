@@ -140,3 +140,16 @@ private func makeSweep() throws -> URL {
   #expect(bad == 1)
   #expect(badErr.contains("taskQueue: missing (and no base scenario supplies it)"))
 }
+
+@Test func summarizeCanAverageOverTheRun() throws {
+  let root = try makeSweep()
+  let runs = try RunSummary.runs(in: root)
+  let table = try SweepTable(runs: runs, metric: "loss/train", aggregate: .mean)
+  let row = try #require(table.rows.first { $0.setting[0].1 == "0.01" })
+  let expected = runs.filter { $0.config.optimizer.learningRate == 0.01 }.compactMap { $0.mean("loss/train") }
+  #expect(row.values.sorted() == expected.sorted())
+  let (status, out, _) = try allot(["summarize", root.path, "--metric", "loss/train", "--aggregate", "mean", "--minimize"])
+  #expect(status == 0 && out.contains("loss/train mean ± std"))
+  let (bad, _, badErr) = try allot(["summarize", root.path, "--aggregate", "median"])
+  #expect(bad == 1 && badErr.contains("--aggregate must be last or mean"))
+}
