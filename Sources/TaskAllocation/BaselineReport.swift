@@ -13,7 +13,8 @@ public struct BaselineReport: Sendable {
     public var std: Double {
       guard returns.count > 1 else { return 0 }
       let m = mean
-      return (returns.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(returns.count - 1)).squareRoot()
+      return (returns.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(returns.count - 1))
+        .squareRoot()
     }
   }
 
@@ -28,13 +29,17 @@ public struct BaselineReport: Sendable {
       var results: [EpisodeResult] = []
       for var a in allocators { results.append(runEpisode(scenario, allocator: &a)) }
       return Row(
-        allocator: name, returns: results.map(\.totalReturn), tasksCompleted: results.map(\.tasksCompleted),
+        allocator: name, returns: results.map(\.totalReturn),
+        tasksCompleted: results.map(\.tasksCompleted),
         secondsPerDecision: results.map(\.secondsPerDecision).reduce(0, +) / Double(results.count))
     }
     var rows: [Row] = []
-    if exactNodes > 0 { rows.append(play("exact per decision", [BoundedExact(nodeLimit: exactNodes)])) }
+    if exactNodes > 0 {
+      rows.append(play("exact per decision", [BoundedExact(nodeLimit: exactNodes)]))
+    }
     rows.append(play("sequential", [OrderedAllocator.sequential]))
-    rows.append(play("random order", (0..<seeds).map { OrderedAllocator.randomOrder(seed: UInt64($0)) }))
+    rows.append(
+      play("random order", (0..<seeds).map { OrderedAllocator.randomOrder(seed: UInt64($0)) }))
     rows.append(play("greedy cover", [GreedyCover()]))
     rows.append(play("genetic", (0..<seeds).map { GeneticAllocator(seed: UInt64($0)) }))
     self.rows = rows
@@ -43,12 +48,19 @@ public struct BaselineReport: Sendable {
   /// A Markdown table.
   public var markdown: String {
     var lines = [
-      "| \(scenario) | return | tasks completed | seconds per decision |", "| --- | --- | --- | ---: |",
+      "| \(scenario) | return | tasks completed | seconds per decision |",
+      "| --- | --- | --- | ---: |",
     ]
     for r in rows {
-      let value = r.returns.count > 1 ? String(format: "%.1f ± %.1f", r.mean, r.std) : String(format: "%.1f", r.mean)
-      let tasks = Set(r.tasksCompleted).count == 1 ? "\(r.tasksCompleted[0])" : r.tasksCompleted.map(String.init).joined(separator: ", ")
-      lines.append("| \(r.allocator) | \(value) | \(tasks) | \(String(format: "%.4f", r.secondsPerDecision)) |")
+      let value =
+        r.returns.count > 1
+        ? String(format: "%.1f ± %.1f", r.mean, r.std) : String(format: "%.1f", r.mean)
+      let tasks =
+        Set(r.tasksCompleted).count == 1
+        ? "\(r.tasksCompleted[0])" : r.tasksCompleted.map(String.init).joined(separator: ", ")
+      lines.append(
+        "| \(r.allocator) | \(value) | \(tasks) | \(String(format: "%.4f", r.secondsPerDecision)) |"
+      )
     }
     return lines.joined(separator: "\n")
   }

@@ -10,56 +10,50 @@ public struct ElectricEnvironment: AllocationEnvironment {
   public let scenario: Scenario
   public private(set) var step = 0
   public private(set) var allocatedSlot: [Int?]
-  public private(set) var slots: [TaskSpec?]
-  public private(set) var stale: [Int]
-  public private(set) var queueCursor = 0
-  public private(set) var totalReturn = 0.0
-  public private(set) var totalReward = 0.0
-  public private(set) var completed = 0
+  public private(set) var tasks: TaskSlots
 
   public init(_ scenario: Scenario) {
-    precondition(scenario.kind == .electric, "ElectricEnvironment: \(scenario.kind) is not an electric scenario")
+    precondition(
+      scenario.kind == .electric,
+      "ElectricEnvironment: \(scenario.kind) is not an electric scenario")
     self.scenario = scenario
     allocatedSlot = [Int?](repeating: nil, count: scenario.entities.count)
-    slots = [TaskSpec?](repeating: nil, count: scenario.taskSlots)
-    stale = [Int](repeating: 0, count: scenario.taskSlots)
-    refill()
+    tasks = TaskSlots(scenario)
   }
 
-  public var isDone: Bool {
-    step >= scenario.maxSteps || (queueCursor >= scenario.tasks.count && slots.allSatisfy { $0 == nil })
-  }
-
-  mutating func refill() {
-    guard scenario.refillEvery > 0, step % scenario.refillEvery == 0 else { return }
-    for s in slots.indices where slots[s] == nil && queueCursor < scenario.tasks.count {
-      slots[s] = scenario.tasks[queueCursor]
-      stale[s] = 0
-      queueCursor += 1
-    }
-  }
+  public var slots: [TaskSpec?] { tasks.slots }
+  public var totalReturn: Double { tasks.totalReturn }
+  public var totalReward: Double { tasks.totalReward }
+  public var completed: Int { tasks.completed }
+  public var isDone: Bool { step >= scenario.maxSteps || tasks.exhausted }
 
   /// The cost of site i supplying `task`.
   public func supplyCost(_ i: Int, _ task: TaskSpec) -> Double {
-    guard let site = task.site, let p = scenario.entities[i].position, let q = task.position else { return 0 }
+    guard let site = task.site, let p = scenario.entities[i].position, let q = task.position else {
+      return 0
+    }
     let distance = ((p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1])).squareRoot()
     return (scenario.entities[i].cost + scenario.entities[site].cost) / 2 * distance
   }
 
   public var decision: AllocationProblem {
-    let taken = Set(allocatedSlot.compactMap { $0 })
+    let (list, open) = tasks.decisionTasks(allocated: allocatedSlot)
     let outages = Set(slots.compactMap { $0?.site })
-    let tasks = slots.map { $0 ?? TaskSpec(reward: 0, requirement: [0]) }
     return AllocationProblem(
-      entities: scenario.entities, tasks: tasks,
-      entityAvailable: scenario.entities.indices.map { allocatedSlot[$0] == nil && !outages.contains($0) },
-      taskAvailable: slots.indices.map { slots[$0] != nil && !taken.contains($0) },
-      costs: scenario.entities.indices.map { i in tasks.map { supplyCost(i, $0) } })
+      entities: scenario.entities, tasks: list,
+      entityAvailable: scenario.entities.indices.map {
+        allocatedSlot[$0] == nil && !outages.contains($0)
+      },
+      taskAvailable: open,
+      costs: scenario.entities.indices.map { i in list.map { supplyCost(i, $0) } })
   }
 
   public mutating func allocate(_ allocation: Allocation) {
-    precondition(decision.isFeasible(allocation), "ElectricEnvironment.allocate: infeasible allocation")
-    for (i, slot) in allocation.assignment.enumerated() where slot != nil { allocatedSlot[i] = slot }
+    precondition(
+      decision.isFeasible(allocation), "ElectricEnvironment.allocate: infeasible allocation")
+    for (i, slot) in allocation.assignment.enumerated() where slot != nil {
+      allocatedSlot[i] = slot
+    }
   }
 
   @discardableResult
@@ -70,22 +64,16 @@ public struct ElectricEnvironment: AllocationEnvironment {
       let suppliers = allocatedSlot.indices.filter { allocatedSlot[$0] == s }
       let capacity = suppliers.reduce(0) { $0 + scenario.entities[$1].capability[0] }
       if !suppliers.isEmpty && capacity >= task.requirement[0] - 1e-9 {
-        payoff += task.reward - suppliers.reduce(0) { $0 + supplyCost($1, task) }
-        totalReward += task.reward
-        completed += 1
-        slots[s] = nil
+        let value = task.reward - suppliers.reduce(0) { $0 + supplyCost($1, task) }
+        payoff += value
+        tasks.complete(s, payoff: value)
         for i in suppliers { allocatedSlot[i] = nil }
       } else {
-        stale[s] += 1
-        if stale[s] > scenario.decayAfterStale && scenario.decayAfterStale > 0 {
-          slots[s]!.reward *= scenario.decay
-          slots[s]!.requirement = slots[s]!.requirement.map { $0 * scenario.decay }
-        }
+        tasks.age(s)
       }
     }
-    totalReturn += payoff
     step += 1
-    refill()
+    tasks.refill(at: step)
     return payoff
   }
 }

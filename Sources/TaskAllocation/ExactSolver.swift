@@ -219,7 +219,8 @@ public struct ExactSolver: Allocator {
     for (c, i) in pool.enumerated() {
       glp_set_col_kind(lp, Int32(c + 1), GLP_BV)
       let e = problem.entities[i]
-      glp_set_obj_coef(lp, Int32(c + 1), costCap == nil ? problem.cost(i, t) : e.capability.reduce(0, +))
+      glp_set_obj_coef(
+        lp, Int32(c + 1), costCap == nil ? problem.cost(i, t) : e.capability.reduce(0, +))
     }
     var ia: [Int32] = [0]
     var ja: [Int32] = [0]

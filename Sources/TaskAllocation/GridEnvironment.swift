@@ -13,57 +13,46 @@ public struct GridEnvironment: AllocationEnvironment, Sendable {
   public private(set) var positions: [[Int]]
   /// The task each entity is allocated to (a slot index), nil when free.
   public private(set) var allocatedSlot: [Int?]
-  /// Active tasks by slot; nil when the slot is empty.
-  public private(set) var slots: [TaskSpec?]
-  /// Steps each slot's task has gone without completing.
-  public private(set) var stale: [Int]
-  public private(set) var queueCursor = 0
-  public private(set) var totalReturn = 0.0
-  public private(set) var totalReward = 0.0
-  public private(set) var completed = 0
+  public private(set) var tasks: TaskSlots
 
   public init(_ scenario: Scenario) {
-    precondition(scenario.kind == .rbf || scenario.kind == .material, "GridEnvironment: \(scenario.kind) is not a grid scenario")
+    precondition(
+      scenario.kind == .rbf || scenario.kind == .material,
+      "GridEnvironment: \(scenario.kind) is not a grid scenario")
     self.scenario = scenario
     let start = scenario.start.map { $0.map { Int($0) } }
-    positions = scenario.entities.map { e in start ?? e.position.map { $0.map { Int($0) } } ?? [0, 0] }
+    positions = scenario.entities.map { e in
+      start ?? e.position.map { $0.map { Int($0) } } ?? [0, 0]
+    }
     allocatedSlot = [Int?](repeating: nil, count: scenario.entities.count)
-    slots = [TaskSpec?](repeating: nil, count: scenario.taskSlots)
-    stale = [Int](repeating: 0, count: scenario.taskSlots)
-    refill()
+    tasks = TaskSlots(scenario)
   }
+
+  /// Active tasks by slot; nil when the slot is empty.
+  public var slots: [TaskSpec?] { tasks.slots }
+  public var queueCursor: Int { tasks.queueCursor }
+  public var totalReturn: Double { tasks.totalReturn }
+  public var totalReward: Double { tasks.totalReward }
+  public var completed: Int { tasks.completed }
 
   /// Whether the episode is over (the horizon, or the queue exhausted and every slot done).
-  public var isDone: Bool {
-    step >= scenario.maxSteps || (queueCursor >= scenario.tasks.count && slots.allSatisfy { $0 == nil })
-  }
-
-  /// Every empty slot takes the next queued task, when `step % refillEvery == 0`.
-  mutating func refill() {
-    guard scenario.refillEvery > 0, step % scenario.refillEvery == 0 else { return }
-    for s in slots.indices where slots[s] == nil && queueCursor < scenario.tasks.count {
-      slots[s] = scenario.tasks[queueCursor]
-      stale[s] = 0
-      queueCursor += 1
-    }
-  }
+  public var isDone: Bool { step >= scenario.maxSteps || tasks.exhausted }
 
   /// The static problem of the current decision: free entities and active tasks nobody
   /// is allocated to yet (task index = slot index).
   public var decision: AllocationProblem {
-    let taken = Set(allocatedSlot.compactMap { $0 })
+    let (list, open) = tasks.decisionTasks(allocated: allocatedSlot)
     return AllocationProblem(
-      entities: scenario.entities,
-      tasks: slots.map { $0 ?? TaskSpec(reward: 0, requirement: [Double](repeating: 0, count: scenario.dimensions)) },
-      entityAvailable: allocatedSlot.map { $0 == nil },
-      taskAvailable: slots.indices.map { slots[$0] != nil && !taken.contains($0) })
+      entities: scenario.entities, tasks: list, entityAvailable: allocatedSlot.map { $0 == nil },
+      taskAvailable: open)
   }
 
   /// Commits an allocation of the current decision (entities to slots).
   public mutating func allocate(_ allocation: Allocation) {
-    let problem = decision
-    precondition(problem.isFeasible(allocation), "GridEnvironment.allocate: infeasible allocation")
-    for (i, slot) in allocation.assignment.enumerated() where slot != nil { allocatedSlot[i] = slot }
+    precondition(decision.isFeasible(allocation), "GridEnvironment.allocate: infeasible allocation")
+    for (i, slot) in allocation.assignment.enumerated() where slot != nil {
+      allocatedSlot[i] = slot
+    }
   }
 
   /// One time step: allocated entities move one cell toward their task or work on it;
@@ -75,7 +64,9 @@ public struct GridEnvironment: AllocationEnvironment, Sendable {
     // task on its cell.
     var workingAt: [[Int]: [Int]] = [:]
     for i in positions.indices {
-      guard let s = allocatedSlot[i], let task = slots[s], let target = task.position.map({ $0.map { Int($0) } }) else {
+      guard let s = allocatedSlot[i], let task = slots[s],
+        let target = task.position.map({ $0.map { Int($0) } })
+      else {
         continue
       }
       if positions[i] == target {
@@ -95,29 +86,25 @@ public struct GridEnvironment: AllocationEnvironment, Sendable {
     }
     var payoff = 0.0
     for s in slots.indices {
-      guard let task = slots[s], let cell = task.position.map({ $0.map { Int($0) } }) else { continue }
+      guard let task = slots[s], let cell = task.position.map({ $0.map { Int($0) } }) else {
+        continue
+      }
       let coalition = workingAt[cell] ?? []
       let covered = task.requirement.indices.allSatisfy { k in
-        coalition.reduce(0) { $0 + scenario.entities[$1].capability[k] } >= task.requirement[k] - 1e-9
+        coalition.reduce(0) { $0 + scenario.entities[$1].capability[k] } >= task.requirement[k]
+          - 1e-9
       }
       if !coalition.isEmpty && covered {
         let value = task.reward - coalition.reduce(0) { $0 + scenario.entities[$1].cost }
         payoff += value
-        totalReward += task.reward
-        completed += 1
-        slots[s] = nil
+        tasks.complete(s, payoff: value)
         for i in allocatedSlot.indices where allocatedSlot[i] == s { allocatedSlot[i] = nil }
       } else {
-        stale[s] += 1
-        if stale[s] > scenario.decayAfterStale && scenario.decayAfterStale > 0 {
-          slots[s]!.reward *= scenario.decay
-          slots[s]!.requirement = slots[s]!.requirement.map { $0 * scenario.decay }
-        }
+        tasks.age(s)
       }
     }
-    totalReturn += payoff
     step += 1
-    refill()
+    tasks.refill(at: step)
     return payoff
   }
 }
@@ -145,8 +132,10 @@ public func runEpisode(
     let allocation = allocator.allocate(problem)
     let reward = allocation.completedTasks.reduce(0.0) { $0 + problem.tasks[$1].reward }
     return EpisodeResult(
-      totalReturn: problem.payoff(allocation), totalReward: reward, tasksCompleted: allocation.completedTasks.count,
-      decisions: 1, meanOptimalityGap: exact.map { $0.solve(problem).value - problem.payoff(allocation) },
+      totalReturn: problem.payoff(allocation), totalReward: reward,
+      tasksCompleted: allocation.completedTasks.count,
+      decisions: 1,
+      meanOptimalityGap: exact.map { $0.solve(problem).value - problem.payoff(allocation) },
       secondsPerDecision: 0)
   }
   var decisions = 0
@@ -170,7 +159,8 @@ public func runEpisode(
     env.advance()
   }
   return EpisodeResult(
-    totalReturn: env.totalReturn, totalReward: env.totalReward, tasksCompleted: env.completed, decisions: decisions,
+    totalReturn: env.totalReturn, totalReward: env.totalReward, tasksCompleted: env.completed,
+    decisions: decisions,
     meanOptimalityGap: gaps.isEmpty ? nil : gaps.reduce(0, +) / Double(gaps.count),
     secondsPerDecision: decisions > 0 ? seconds / Double(decisions) : 0)
 }

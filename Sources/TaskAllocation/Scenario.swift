@@ -56,7 +56,8 @@ public struct Scenario: Equatable, Sendable {
   public var start: [Double]?
 
   public init(
-    name: String, kind: EnvironmentKind, entities: [Entity], tasks: [TaskSpec], taskSlots: Int, refillEvery: Int,
+    name: String, kind: EnvironmentKind, entities: [Entity], tasks: [TaskSpec], taskSlots: Int,
+    refillEvery: Int,
     maxSteps: Int, decay: Double, decayAfterStale: Int, gridSize: Int?, start: [Double]?
   ) {
     self.name = name
@@ -283,7 +284,9 @@ extension Scenario {
   public static func random(
     entities: Int, tasks: Int, dimensions: Int, seed: UInt64, gridSize: Int = 7, taskSlots: Int = 5
   ) -> Scenario {
-    precondition(entities > 0 && tasks > 0 && dimensions > 0 && gridSize > 0, "Scenario.random: sizes must be positive")
+    precondition(
+      entities > 0 && tasks > 0 && dimensions > 0 && gridSize > 0,
+      "Scenario.random: sizes must be positive")
     var rng = RandomState(seed: seed)
     let table = (0..<entities).map { _ in
       Entity(
@@ -292,14 +295,19 @@ extension Scenario {
     }
     let perTask = max(2.0, min(10.0, Double(entities) / Double(min(tasks, taskSlots)) / 2))
     let queue = (0..<tasks).map { _ -> TaskSpec in
-      let requirement = (0..<dimensions).map { _ in (perTask * 3.5 * (0.5 + rng.nextDouble())).rounded() }
+      let requirement = (0..<dimensions).map { _ in
+        (perTask * 3.5 * (0.5 + rng.nextDouble())).rounded()
+      }
       return TaskSpec(
-        reward: (requirement.reduce(0, +) / Double(dimensions) / 8).rounded(), requirement: requirement,
+        reward: (requirement.reduce(0, +) / Double(dimensions) / 8).rounded(),
+        requirement: requirement,
         position: [Double(rng.nextInt(below: gridSize)), Double(rng.nextInt(below: gridSize))])
     }
     return Scenario(
-      name: "random-\(entities)x\(tasks)x\(dimensions)-seed\(seed)", kind: .rbf, entities: table, tasks: queue,
-      taskSlots: taskSlots, refillEvery: 5, maxSteps: 100, decay: 0.99, decayAfterStale: 10, gridSize: gridSize,
+      name: "random-\(entities)x\(tasks)x\(dimensions)-seed\(seed)", kind: .rbf, entities: table,
+      tasks: queue,
+      taskSlots: taskSlots, refillEvery: 5, maxSteps: 100, decay: 0.99, decayAfterStale: 10,
+      gridSize: gridSize,
       start: [Double(gridSize / 2), Double(gridSize / 2)])
   }
 }
