@@ -72,30 +72,12 @@ public final class ClassifierTrainer: Trainer {
     }
   }
 
-  public func state() -> TrainingState {
-    var state = TrainingState()
-    state.add(model, prefix: "model")
-    state.add(optimizer, prefix: "optimizer")
-    state.integers["trainer/step"] = [Int64(step)]
-    state.integers["trainer/cursor"] = [Int64(cursor.epoch), Int64(cursor.position)]
-    return state
-  }
+  var core: CoreState { CoreState(model: model, optimizer: optimizer, step: step, cursor: cursor) }
+
+  public func state() -> TrainingState { core.saved() }
 
   public func restore(_ state: TrainingState) throws {
-    let modelTargets = model.namedParameters().map { ("model/\($0.0)", $0.1) }
-    let optimizerTargets = optimizer.namedState().map { ("optimizer/\($0.0)", $0.1) }
-    var problems = state.problems(fitting: modelTargets + optimizerTargets)
-    problems += state.unexpected(prefix: "model", expected: Set(modelTargets.map(\.0)))
-    problems += state.unexpected(prefix: "optimizer", expected: Set(optimizerTargets.map(\.0)))
-    let savedStep = state.integer("trainer/step", count: 1, problems: &problems)
-    let optimizerStep = state.integer("optimizer/step", count: 1, problems: &problems)
-    let position = state.integer("trainer/cursor", count: 2, problems: &problems)
-    if !problems.isEmpty { throw StateMismatch(problems: problems) }
-    state.assign(to: modelTargets + optimizerTargets)
-    step = Int(savedStep[0])
-    optimizer.stepCount = Int(optimizerStep[0])
-    cursor = EpochCursor(
-      count: train.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
+    (step, cursor) = try core.restore(from: state)
   }
 
   private func accuracy(_ logits: Tensor, _ labels: [Int]) -> Double {

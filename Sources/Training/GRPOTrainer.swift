@@ -395,13 +395,11 @@ public final class GRPOTrainer: PolicyTrainer {
     try? appendText(lines, to: file)
   }
 
+  var core: CoreState { CoreState(model: policy, optimizer: optimizer, step: step, cursor: cursor) }
+
   public func state() -> TrainingState {
-    var state = TrainingState()
-    state.add(policy, prefix: "model")
+    var state = core.saved()
     if let reference { state.add(reference, prefix: "reference") }
-    state.add(optimizer, prefix: "optimizer")
-    state.integers["trainer/step"] = [Int64(step)]
-    state.integers["trainer/cursor"] = [Int64(cursor.epoch), Int64(cursor.position)]
     state.integers["trainer/tokenizer"] = tokenizer.savedAlphabet
     state.integers["rng/sampling"] = samplingRNG.savedWords
     // Reward histories: for each visit the prompt's index and its number of rewards, then
@@ -424,28 +422,11 @@ public final class GRPOTrainer: PolicyTrainer {
   }
 
   public func restore(_ state: TrainingState) throws {
-    let modelTargets = policy.namedParameters().map { ("model/\($0.0)", $0.1) }
-    let referenceTargets = reference?.namedParameters().map { ("reference/\($0.0)", $0.1) } ?? []
-    let optimizerTargets = optimizer.namedState().map { ("optimizer/\($0.0)", $0.1) }
-    let targets = modelTargets + referenceTargets + optimizerTargets
-    var problems = state.problems(fitting: targets)
-    problems += state.unexpected(prefix: "model", expected: Set(modelTargets.map(\.0)))
-    let savedStep = state.integer("trainer/step", count: 1, problems: &problems)
-    let optimizerStep = state.integer("optimizer/step", count: 1, problems: &problems)
-    let position = state.integer("trainer/cursor", count: 2, problems: &problems)
+    var problems = tokenizerProblems(state)
     let rng = state.integer("rng/sampling", count: 4, problems: &problems)
-    if let alphabet = state.integers["trainer/tokenizer"],
-      Tokenizer(savedAlphabet: alphabet) != tokenizer
-    {
-      problems.append(
-        "trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer")
-    }
-    if !problems.isEmpty { throw StateMismatch(problems: problems) }
-    state.assign(to: targets)
-    step = Int(savedStep[0])
-    optimizer.stepCount = Int(optimizerStep[0])
-    cursor = EpochCursor(
-      count: prompts.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
+    let referenceTargets = reference?.namedParameters().map { ("reference/\($0.0)", $0.1) } ?? []
+    (step, cursor) = try core.restore(
+      from: state, extraTargets: referenceTargets, problems: problems)
     samplingRNG = RandomState(savedWords: rng)
     let visitPrompt = state.integers["trainer/history/visitPrompt"] ?? []
     let visitLength = state.integers["trainer/history/visitLength"] ?? []

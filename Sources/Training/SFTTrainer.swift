@@ -17,6 +17,16 @@ public protocol PolicyTrainer: Trainer {
 }
 
 extension PolicyTrainer {
+  /// A saved tokenizer that differs from this build's, as a restore problem.
+  func tokenizerProblems(_ state: TrainingState) -> [String] {
+    guard let alphabet = state.integers["trainer/tokenizer"],
+      Tokenizer(savedAlphabet: alphabet) != tokenizer
+    else {
+      return []
+    }
+    return ["trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer"]
+  }
+
   public var modelFingerprint: String {
     let s = policy.shape
     return
@@ -139,35 +149,16 @@ public final class SFTTrainer: PolicyTrainer {
 
   /// Greedy pass@1 on the evaluation prompts, overall and per difficulty.
 
+  var core: CoreState { CoreState(model: policy, optimizer: optimizer, step: step, cursor: cursor) }
+
   public func state() -> TrainingState {
-    var state = TrainingState()
-    state.add(policy, prefix: "model")
-    state.add(optimizer, prefix: "optimizer")
-    state.integers["trainer/step"] = [Int64(step)]
-    state.integers["trainer/cursor"] = [Int64(cursor.epoch), Int64(cursor.position)]
+    var state = core.saved()
     state.integers["trainer/tokenizer"] = tokenizer.savedAlphabet
     return state
   }
 
   public func restore(_ state: TrainingState) throws {
-    let modelTargets = policy.namedParameters().map { ("model/\($0.0)", $0.1) }
-    let optimizerTargets = optimizer.namedState().map { ("optimizer/\($0.0)", $0.1) }
-    var problems = state.problems(fitting: modelTargets + optimizerTargets)
-    problems += state.unexpected(prefix: "model", expected: Set(modelTargets.map(\.0)))
-    let savedStep = state.integer("trainer/step", count: 1, problems: &problems)
-    let optimizerStep = state.integer("optimizer/step", count: 1, problems: &problems)
-    let position = state.integer("trainer/cursor", count: 2, problems: &problems)
-    if let alphabet = state.integers["trainer/tokenizer"],
-      Tokenizer(savedAlphabet: alphabet) != tokenizer
-    {
-      problems.append(
-        "trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer")
-    }
-    if !problems.isEmpty { throw StateMismatch(problems: problems) }
-    state.assign(to: modelTargets + optimizerTargets)
-    step = Int(savedStep[0])
-    optimizer.stepCount = Int(optimizerStep[0])
-    cursor = EpochCursor(
-      count: examples.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
+    (step, cursor) = try core.restore(from: state, problems: tokenizerProblems(state))
   }
+
 }

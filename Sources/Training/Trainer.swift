@@ -98,6 +98,47 @@ extension TrainingState {
   }
 }
 
+/// What every trainer saves: its model, its optimizer, its step and its data cursor.
+struct CoreState {
+  var model: any Module
+  var optimizer: any Optimizer
+  var step: Int
+  var cursor: EpochCursor
+
+  /// The state with these entries (more can be added after).
+  func saved() -> TrainingState {
+    var state = TrainingState()
+    state.add(model, prefix: "model")
+    state.add(optimizer, prefix: "optimizer")
+    state.integers["trainer/step"] = [Int64(step)]
+    state.integers["trainer/cursor"] = [Int64(cursor.epoch), Int64(cursor.position)]
+    return state
+  }
+
+  /// Checks `state` strictly against the model and optimizer (plus `extraTargets`, and the
+  /// problems a trainer found itself), reporting everything wrong at once; then copies
+  /// the tensors and returns the restored step and cursor.
+  func restore(
+    from state: TrainingState, extraTargets: [(String, Tensor)] = [], problems extra: [String] = []
+  ) throws -> (step: Int, cursor: EpochCursor) {
+    let modelTargets = model.namedParameters().map { ("model/\($0.0)", $0.1) }
+    let optimizerTargets = optimizer.namedState().map { ("optimizer/\($0.0)", $0.1) }
+    let targets = modelTargets + extraTargets + optimizerTargets
+    var problems = state.problems(fitting: targets) + extra
+    problems += state.unexpected(prefix: "model", expected: Set(modelTargets.map(\.0)))
+    problems += state.unexpected(prefix: "optimizer", expected: Set(optimizerTargets.map(\.0)))
+    let savedStep = state.integer("trainer/step", count: 1, problems: &problems)
+    let optimizerStep = state.integer("optimizer/step", count: 1, problems: &problems)
+    let position = state.integer("trainer/cursor", count: 2, problems: &problems)
+    if !problems.isEmpty { throw StateMismatch(problems: problems) }
+    state.assign(to: targets)
+    optimizer.stepCount = Int(optimizerStep[0])
+    let restored = EpochCursor(
+      count: cursor.count, seed: cursor.seed, epoch: Int(position[0]), position: Int(position[1]))
+    return (Int(savedStep[0]), restored)
+  }
+}
+
 extension RandomState {
   /// The state as integers for a checkpoint.
   var savedWords: [Int64] { state.map { Int64(bitPattern: $0) } }
