@@ -424,16 +424,18 @@ public final class GRPOTrainer: PolicyTrainer {
   public func restore(_ state: TrainingState) throws {
     var problems = tokenizerProblems(state)
     let rng = state.integer("rng/sampling", count: 4, problems: &problems)
+    // Reward histories: checked before anything is copied.
+    let visitPrompt = state.integers["trainer/history/visitPrompt"] ?? []
+    let visitLength = state.integers["trainer/history/visitLength"] ?? []
+    let rewards = state.doubles["trainer/history/rewards"] ?? []
+    let consistent =
+      visitPrompt.count == visitLength.count && Int(visitLength.reduce(0, +)) == rewards.count
+      && visitPrompt.allSatisfy({ $0 >= 0 && Int($0) < prompts.count })
+    if !consistent { problems.append("trainer/history: visit tables of inconsistent sizes") }
     let referenceTargets = reference?.namedParameters().map { ("reference/\($0.0)", $0.1) } ?? []
     (step, cursor) = try core.restore(
       from: state, extraTargets: referenceTargets, problems: problems)
     samplingRNG = RandomState(savedWords: rng)
-    let visitPrompt = state.integers["trainer/history/visitPrompt"] ?? []
-    let visitLength = state.integers["trainer/history/visitLength"] ?? []
-    let rewards = state.doubles["trainer/history/rewards"] ?? []
-    guard visitPrompt.count == visitLength.count, Int(visitLength.reduce(0, +)) == rewards.count,
-      visitPrompt.allSatisfy({ $0 >= 0 && Int($0) < prompts.count })
-    else { throw StateMismatch(problems: ["trainer/history: visit tables of inconsistent sizes"]) }
     let k = config.knapsack
     var restored = RewardHistory(
       window: k.window, minimum: k.minimum, threshold: k.successThreshold,
@@ -446,6 +448,7 @@ public final class GRPOTrainer: PolicyTrainer {
     }
     history = restored
   }
+
 }
 
 /// Appends text to a file, creating it.
