@@ -110,6 +110,11 @@ struct Evaluate: ParsableCommand {
   @Option(help: ArgumentHelp("Write every completion to this JSONL file.", valueName: "file"))
   var completions: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Evaluate on the task of this experiment file instead of the checkpoint's own.", valueName: "exp.json"))
+  var task: String?
+
   func run() throws {
     let (url, data) = openCheckpoint(path)
     do {
@@ -124,11 +129,12 @@ struct Evaluate: ParsableCommand {
       guard let chosen = Reasoning.Split(rawValue: split) else {
         fail("--split must be train or test, not \(split)")
       }
-      var items = policy.task.prompts(chosen)
+      let evaluatedTask = try task.map { try makeTask(ConfigLoader.resolve(file: $0).task) } ?? policy.task
+      var items = evaluatedTask.prompts(chosen)
       if prompts > 0 { items = Array(items.prefix(prompts)) }
       var rng = RandomState(seed: seed)
       let report = try Reasoning.evaluate(
-        policy.policy, tokenizer: policy.tokenizer, task: policy.task, prompts: items,
+        policy.policy, tokenizer: policy.tokenizer, task: evaluatedTask, prompts: items,
         samples: samples,
         temperature: temperature,
         maxNewTokens: maxNewTokens ?? policy.config.evaluation.maxNewTokens, rng: &rng)

@@ -33,6 +33,18 @@ import Testing
   #expect(out.contains("| difficulty | prompts | pass@1 (greedy) | mean@3 | pass@3 |"))
   #expect(out.contains("| all | 6 |"))
   #expect(out.contains("wrote 24 completions"))  // 6 greedy + 6 × 3 sampled
+  // Another task's test split, from an experiment file.
+  let other = root.appendingPathComponent("other.json")
+  try Data(#"{"task": {"name": "arithmetic", "minDigits": 1, "maxDigits": 1, "testSize": 3}}"#.utf8).write(to: other)
+  let second = Process()
+  second.executableURL = process.executableURL
+  second.arguments = ["evaluate", run.path, "--samples", "0", "--task", other.path]
+  let secondPipe = Pipe()
+  second.standardOutput = secondPipe
+  try second.run()
+  let secondOut = String(decoding: secondPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  second.waitUntilExit()
+  #expect(secondOut.contains("| digits1 | 3 |") && secondOut.contains("| all | 3 |"))
   let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
   #expect(lines.count == 24)
   #expect(lines[0].contains("\"greedy\":true") && lines[0].contains("\"reward\""))
