@@ -195,8 +195,19 @@ extension Tensor {
   /// with one exponential and no cancellation near zero.
   public func gelu() -> Tensor {
     let c: Float = 0.797_884_56  // √(2/π)
-    let gate = Tensor.map(self) { x in 1 / (1 + fastExp(-2 * c * (x + 0.044715 * x * x * x))) }
-    let out = Tensor.combine(self, gate) { x, s in x * s }
+    guard GradMode.isEnabled && requiresGrad else {
+      return Tensor.map(self) { x in x / (1 + fastExp(-2 * c * (x + 0.044715 * x * x * x))) }
+    }
+    // One pass writes the output and keeps the gate σ(2u) for the backward rule.
+    let gate = Tensor(uninitialized: shape)
+    let out = Tensor(uninitialized: shape)
+    let (src, gp, op) = (pointer, gate.pointer, out.pointer)
+    for i in 0..<count {
+      let x = src[i]
+      let sg = 1 / (1 + fastExp(-2 * c * (x + 0.044715 * x * x * x)))
+      gp[i] = sg
+      op[i] = x * sg
+    }
     return Tensor.result(out, op: "gelu", inputs: [self]) { g in
       [
         Tensor.combine(g, self, gate) { g, x, s in
