@@ -3,9 +3,12 @@ import Foundation
 
 /// A failure reading or writing a checkpoint, naming the file and the object inside it.
 public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendable {
+  /// The checkpoint file or directory concerned.
   public var file: String
-  /// The object path inside the file (`/model/fc.weight`), or empty for the file itself.
+  /// The object path inside the file (`/model/fc.weight`, `@step` for a root attribute), or
+  /// empty for the file itself.
   public var object: String
+  /// What went wrong.
   public var message: String
 
   public init(file: String, object: String = "", message: String) {
@@ -19,46 +22,136 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
   }
 }
 
-/// An open HDF5 identifier that is closed exactly once, when released.
+/// The number of HDF5 objects open in this process (files, groups, datasets, types…); a
+/// leak check for tests.
+public func openHDF5ObjectCount() -> Int {
+  H5Library.enter()
+  return Int(allot_h5_open_objects())
+}
+
+// Everything below is the only code that calls the HDF5 C API.
+
+/// Library set-up.
+enum H5Library {
+  private static let opened: Bool = {
+    H5open()
+    return true
+  }()
+
+  /// Opens the library once and turns off automatic error printing for the calling thread
+  /// (the thread-safe build keeps that setting per thread). Called before each use.
+  static func enter() {
+    _ = opened
+    allot_h5_silence_errors()
+  }
+
+  /// The cause HDF5 recorded for the last failed call on this thread, or "" if none.
+  static func lastError() -> String {
+    var buffer = [CChar](repeating: 0, count: 512)
+    allot_h5_last_error(&buffer, buffer.count)
+    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// `message` with HDF5's cause of the last failure appended, when there is one.
+  static func explained(_ message: String) -> String {
+    let cause = lastError()
+    return cause.isEmpty ? message : "\(message) (HDF5: \(cause))"
+  }
+}
+
+/// An open HDF5 identifier that is closed exactly once: by `close()` or when released.
 final class H5Handle {
-  let id: hid_t
+  private(set) var id: hid_t
   private let closer: (hid_t) -> herr_t
 
-  init(_ id: hid_t, _ closer: @escaping (hid_t) -> herr_t) {
+  /// Wraps `id`, or throws `failure` when HDF5 returned an invalid identifier.
+  init(
+    _ id: hid_t, _ closer: @escaping (hid_t) -> herr_t,
+    orThrow failure: @autoclosure () -> CheckpointError
+  ) throws {
+    guard id >= 0 else { throw failure() }
     self.id = id
     self.closer = closer
   }
 
-  deinit { _ = closer(id) }
-}
-
-/// Thin, typed access to one HDF5 file: the only place that calls the C API.
-final class H5File {
-  let path: String
-  let handle: H5Handle
-
-  private static let initialised: Bool = {
-    H5open()
-    allot_h5_silence_errors()
-    return true
-  }()
-
-  private init(path: String, id: hid_t) {
-    self.path = path
-    handle = H5Handle(id, H5Fclose)
+  /// Closes the identifier now; false when HDF5 reported a failure.
+  @discardableResult
+  func close() -> Bool {
+    guard id >= 0 else { return true }
+    defer { id = -1 }
+    return closer(id) >= 0
   }
 
-  /// Creates (truncating) a file.
-  static func create(_ path: String) throws -> H5File {
-    _ = initialised
-    let id = H5Fcreate(path, allot_h5f_acc_trunc(), allot_h5p_default(), allot_h5p_default())
-    guard id >= 0 else { throw CheckpointError(file: path, message: "cannot create the file") }
-    return H5File(path: path, id: id)
+  deinit { close() }
+}
+
+/// What a dataset holds, and how it is read into memory.
+enum ElementKind {
+  case float32, float64, int64, uint64
+
+  var memoryType: hid_t {
+    switch self {
+    case .float32: allot_h5t_native_float()
+    case .float64: allot_h5t_native_double()
+    case .int64: allot_h5t_native_int64()
+    case .uint64: allot_h5t_native_uint64()
+    }
+  }
+}
+
+/// Typed access to one HDF5 file.
+final class H5File {
+  /// The name errors use: the checkpoint's path (also while writing its temporary file).
+  let label: String
+  private let handle: H5Handle
+
+  private init(label: String, handle: H5Handle) {
+    self.label = label
+    self.handle = handle
+  }
+
+  /// An error about `object` (a dataset path, or `@name` for an attribute) in this file.
+  /// HDF5's recorded cause of the failure is appended to `message`.
+  func failure(_ object: String, _ message: String) -> CheckpointError {
+    CheckpointError(file: label, object: object, message: H5Library.explained(message))
+  }
+
+  /// An error about the file as a whole, with HDF5's recorded cause.
+  func failure(_ message: String) -> CheckpointError {
+    CheckpointError(file: label, message: H5Library.explained(message))
+  }
+
+  /// File-access properties: no HDF5 file locking. Checkpoints are never opened for writing
+  /// once written (writers fill a fresh temporary file and rename it), so locks guard
+  /// nothing, and a lock held through a descriptor inherited by a child process would make
+  /// opening the file fail with EAGAIN.
+  private static func accessProperties(label: String) throws -> H5Handle {
+    let properties = try H5Handle(
+      H5Pcreate(allot_h5p_file_access()), H5Pclose,
+      orThrow: CheckpointError(file: label, message: "cannot create file-access properties"))
+    guard H5Pset_file_locking(properties.id, false, true) >= 0 else {
+      throw CheckpointError(file: label, message: "cannot turn off HDF5 file locking")
+    }
+    return properties
+  }
+
+  /// Creates a new file at `path`, failing if it exists.
+  static func create(_ path: String, label: String) throws -> H5File {
+    H5Library.enter()
+    let access = try accessProperties(label: label)
+    let id = H5Fcreate(path, allot_h5f_acc_excl(), allot_h5p_default(), access.id)
+    let handle = try H5Handle(
+      id, H5Fclose,
+      orThrow: CheckpointError(
+        file: label, message: H5Library.explained("cannot create the file \(path)")))
+    allot_h5_set_cloexec(handle.id)
+    return H5File(label: label, handle: handle)
   }
 
   /// Opens a file read-only, telling apart a missing file, a non-HDF5 file and a damaged one.
   static func open(_ path: String) throws -> H5File {
-    _ = initialised
+    H5Library.enter()
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
       throw CheckpointError(file: path, message: "no such file")
@@ -69,69 +162,59 @@ final class H5File {
     if H5Fis_hdf5(path) <= 0 {
       throw CheckpointError(file: path, message: "is not an HDF5 file (or its header is damaged)")
     }
-    let id = H5Fopen(path, allot_h5f_acc_rdonly(), allot_h5p_default())
-    guard id >= 0 else {
-      throw CheckpointError(
-        file: path, message: "cannot be opened: the file is truncated or corrupt")
-    }
-    return H5File(path: path, id: id)
+    let access = try accessProperties(label: path)
+    let id = H5Fopen(path, allot_h5f_acc_rdonly(), access.id)
+    let handle = try H5Handle(
+      id, H5Fclose,
+      orThrow: CheckpointError(
+        file: path,
+        message: H5Library.explained("cannot be opened: the file is truncated or corrupt")))
+    allot_h5_set_cloexec(handle.id)
+    return H5File(label: path, handle: handle)
   }
 
+  /// Writes HDF5's buffers to the file.
   func flush() throws {
-    guard H5Fflush(handle.id, H5F_SCOPE_GLOBAL) >= 0 else {
-      throw CheckpointError(file: path, message: "flush failed")
-    }
+    guard H5Fflush(handle.id, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("flushing failed") }
+  }
+
+  /// Closes the file, reporting a failure to finish writing it.
+  func close() throws {
+    guard handle.close() else { throw failure("closing failed: the file may be incomplete") }
   }
 
   // MARK: Datasets
 
-  /// Writes a dataset at `path` (groups created as needed) from `count` elements of `type`.
-  func write(
+  /// Writes a dataset at `name` (a path from the root; missing groups are created) holding
+  /// `shape.product` elements of `type` from `pointer`. An empty `shape` is a scalar.
+  func writeDataset(
     _ name: String, shape: [Int], type: hid_t, _ pointer: UnsafeRawPointer?
   ) throws {
     let space = try dataspace(shape, object: name)
-    let lcpl = H5Handle(H5Pcreate(allot_h5p_link_create()), H5Pclose)
-    H5Pset_create_intermediate_group(lcpl.id, 1)
-    let dataset = H5Dcreate2(
-      handle.id, name, type, space.id, lcpl.id, allot_h5p_default(), allot_h5p_default())
-    guard dataset >= 0 else {
-      throw CheckpointError(file: path, object: name, message: "cannot create the dataset")
-    }
-    let d = H5Handle(dataset, H5Dclose)
+    let linkProperties = try H5Handle(
+      H5Pcreate(allot_h5p_link_create()), H5Pclose,
+      orThrow: failure(name, "cannot create link properties"))
+    H5Pset_create_intermediate_group(linkProperties.id, 1)
+    let dataset = try H5Handle(
+      H5Dcreate2(
+        handle.id, name, type, space.id, linkProperties.id, allot_h5p_default(),
+        allot_h5p_default()),
+      H5Dclose, orThrow: failure(name, "cannot create the dataset"))
     if shape.reduce(1, *) > 0 {
-      guard
-        H5Dwrite(d.id, type, allot_h5s_all(), allot_h5s_all(), allot_h5p_default(), pointer) >= 0
-      else {
-        throw CheckpointError(file: path, object: name, message: "writing the data failed")
-      }
+      let status = H5Dwrite(
+        dataset.id, type, allot_h5s_all(), allot_h5s_all(), allot_h5p_default(), pointer)
+      guard status >= 0 else { throw failure(name, "writing the data failed") }
     }
+    guard dataset.close() else { throw failure(name, "closing the dataset failed") }
   }
 
-  /// The element kind and shape of a dataset.
-  func describe(_ name: String) throws -> (kind: ElementKind, shape: [Int]) {
-    let d = try openDataset(name)
-    let type = H5Handle(H5Dget_type(d.id), H5Tclose)
-    let kind: ElementKind
-    switch (H5Tget_class(type.id), H5Tget_size(type.id)) {
-    case (H5T_FLOAT, 4): kind = .float32
-    case (H5T_FLOAT, 8): kind = .float64
-    case (H5T_INTEGER, 8): kind = .int64
-    default:
-      throw CheckpointError(
-        file: path, object: name, message: "has an element type Allot does not store")
-    }
-    return (kind, try shape(of: d, name: name))
-  }
-
-  /// Reads a whole dataset into `pointer`, which holds room for every element.
-  func read(_ name: String, type: hid_t, into pointer: UnsafeMutableRawPointer) throws {
-    let d = try openDataset(name)
-    if try shape(of: d, name: name).reduce(1, *) == 0 { return }
-    guard H5Dread(d.id, type, allot_h5s_all(), allot_h5s_all(), allot_h5p_default(), pointer) >= 0
-    else {
-      throw CheckpointError(
-        file: path, object: name, message: "cannot be read: the file is truncated or corrupt")
-    }
+  /// Opens the dataset at `name` and hands it to `body`.
+  func withDataset<R>(_ name: String, _ body: (H5Dataset) throws -> R) throws -> R {
+    let id = H5Dopen2(handle.id, name, allot_h5p_default())
+    let dataset = H5Dataset(
+      file: self, name: name,
+      handle: try H5Handle(id, H5Dclose, orThrow: failure(name, "cannot open the dataset")))
+    return try body(dataset)
   }
 
   /// Every dataset in the file, by full path (`/model/fc.weight`), in name order.
@@ -144,64 +227,48 @@ final class H5File {
         { _, name, info, context in
           if let info, info.pointee.type == H5O_TYPE_DATASET, let name, let context {
             Unmanaged<Box>.fromOpaque(context).takeUnretainedValue().paths.append(
-              "/" + String(cString: name))
+              "/"
+                + String(
+                  decoding: UnsafeRawBufferPointer(start: name, count: strlen(name)), as: UTF8.self)
+            )
           }
           return 0
         }, Unmanaged.passUnretained(box).toOpaque(), UInt32(H5O_INFO_BASIC))
     }
     guard status >= 0 else {
-      throw CheckpointError(
-        file: path, message: "cannot list its contents: the file is truncated or corrupt")
+      throw failure("cannot list its contents: the file is truncated or corrupt")
     }
     return box.paths
   }
 
-  private func openDataset(_ name: String) throws -> H5Handle {
-    let id = H5Dopen2(handle.id, name, allot_h5p_default())
-    guard id >= 0 else {
-      throw CheckpointError(file: path, object: name, message: "no such dataset")
-    }
-    return H5Handle(id, H5Dclose)
-  }
-
-  private func shape(of d: H5Handle, name: String) throws -> [Int] {
-    let space = H5Handle(H5Dget_space(d.id), H5Sclose)
-    let rank = Int(H5Sget_simple_extent_ndims(space.id))
-    guard rank >= 0 else {
-      throw CheckpointError(file: path, object: name, message: "has an unreadable shape")
-    }
-    var dims = [hsize_t](repeating: 0, count: max(rank, 1))
-    H5Sget_simple_extent_dims(space.id, &dims, nil)
-    return dims.prefix(rank).map { Int($0) }
-  }
-
   private func dataspace(_ shape: [Int], object: String) throws -> H5Handle {
+    guard shape.allSatisfy({ $0 >= 0 }) else { throw failure(object, "bad shape \(shape)") }
     let id =
       shape.isEmpty
       ? H5Screate(H5S_SCALAR)
       : H5Screate_simple(Int32(shape.count), shape.map { hsize_t($0) }, nil)
-    guard id >= 0 else {
-      throw CheckpointError(file: path, object: object, message: "bad shape \(shape)")
-    }
-    return H5Handle(id, H5Sclose)
+    return try H5Handle(id, H5Sclose, orThrow: failure(object, "bad shape \(shape)"))
   }
 
   // MARK: Root attributes
 
+  /// Sets a root attribute (a scalar of its type; strings are variable-length UTF-8).
   func setAttribute(_ name: String, _ value: AttributeValue) throws {
-    let scalar = try dataspace([], object: "@" + name)
+    let object = "@" + name
+    let scalar = try dataspace([], object: object)
     let type: H5Handle
     switch value {
-    case .string: type = H5Handle(utf8StringType(), H5Tclose)
-    case .integer: type = H5Handle(H5Tcopy(allot_h5t_native_int64()), H5Tclose)
-    case .double: type = H5Handle(H5Tcopy(allot_h5t_native_double()), H5Tclose)
+    case .string: type = try utf8StringType(object)
+    case .integer:
+      type = try H5Handle(
+        H5Tcopy(allot_h5t_native_int64()), H5Tclose, orThrow: failure(object, "no int64 type"))
+    case .double:
+      type = try H5Handle(
+        H5Tcopy(allot_h5t_native_double()), H5Tclose, orThrow: failure(object, "no float64 type"))
     }
-    let id = H5Acreate2(
-      handle.id, name, type.id, scalar.id, allot_h5p_default(), allot_h5p_default())
-    guard id >= 0 else {
-      throw CheckpointError(file: path, object: "@" + name, message: "cannot create the attribute")
-    }
-    let attribute = H5Handle(id, H5Aclose)
+    let attribute = try H5Handle(
+      H5Acreate2(handle.id, name, type.id, scalar.id, allot_h5p_default(), allot_h5p_default()),
+      H5Aclose, orThrow: failure(object, "cannot create the attribute"))
     let status: herr_t
     switch value {
     case .string(let s):
@@ -212,83 +279,133 @@ final class H5File {
     case .integer(var i): status = H5Awrite(attribute.id, type.id, &i)
     case .double(var d): status = H5Awrite(attribute.id, type.id, &d)
     }
-    guard status >= 0 else {
-      throw CheckpointError(file: path, object: "@" + name, message: "writing failed")
-    }
+    guard status >= 0, attribute.close() else { throw failure(object, "writing failed") }
   }
 
-  func attributeNames() -> [String] {
+  /// The names of the root attributes, in name order.
+  func attributeNames() throws -> [String] {
     var info = H5O_info_t()
-    guard H5Oget_info2(handle.id, &info, UInt32(H5O_INFO_NUM_ATTRS)) >= 0 else { return [] }
-    return (0..<Int(info.num_attrs)).compactMap { i in
-      let id = H5Aopen_by_idx(
-        handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(i), allot_h5p_default(),
-        allot_h5p_default())
-      guard id >= 0 else { return nil }
-      let attribute = H5Handle(id, H5Aclose)
+    guard H5Oget_info2(handle.id, &info, UInt32(H5O_INFO_NUM_ATTRS)) >= 0 else {
+      throw failure("cannot list its attributes: the file is truncated or corrupt")
+    }
+    return try (0..<Int(info.num_attrs)).map { i in
+      let attribute = try H5Handle(
+        H5Aopen_by_idx(
+          handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(i), allot_h5p_default(),
+          allot_h5p_default()),
+        H5Aclose, orThrow: failure("cannot open attribute number \(i)"))
       let length = H5Aget_name(attribute.id, 0, nil)
-      guard length >= 0 else { return nil }
-      var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-      H5Aget_name(attribute.id, buffer.count, &buffer)
-      return String(
-        decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      guard length >= 0 else { throw failure("cannot read the name of attribute number \(i)") }
+      var buffer = [UInt8](repeating: 0, count: Int(length) + 1)
+      buffer.withUnsafeMutableBufferPointer {
+        $0.withMemoryRebound(to: CChar.self) {
+          _ = H5Aget_name(attribute.id, $0.count, $0.baseAddress)
+        }
+      }
+      return String(decoding: buffer.prefix(Int(length)), as: UTF8.self)
     }
   }
 
+  /// Reads the root attribute `name`, which must hold a single string or number.
   func attribute(_ name: String) throws -> AttributeValue {
-    let id = H5Aopen(handle.id, name, allot_h5p_default())
-    guard id >= 0 else {
-      throw CheckpointError(file: path, object: "@" + name, message: "missing attribute")
+    let object = "@" + name
+    let attribute = try H5Handle(
+      H5Aopen(handle.id, name, allot_h5p_default()), H5Aclose,
+      orThrow: failure(object, "missing attribute"))
+    let space = try H5Handle(
+      H5Aget_space(attribute.id), H5Sclose, orThrow: failure(object, "has no dataspace"))
+    guard H5Sget_simple_extent_npoints(space.id) == 1 else {
+      throw failure(object, "holds several values; Allot reads single strings and numbers")
     }
-    let attribute = H5Handle(id, H5Aclose)
-    let stored = H5Handle(H5Aget_type(attribute.id), H5Tclose)
+    let stored = try H5Handle(
+      H5Aget_type(attribute.id), H5Tclose, orThrow: failure(object, "has no type"))
+    let unreadable = failure(object, "cannot be read")
     switch H5Tget_class(stored.id) {
     case H5T_STRING:
-      let memory = H5Handle(utf8StringType(), H5Tclose)
       if H5Tis_variable_str(stored.id) > 0 {
+        let memory = try utf8StringType(object)
         var pointer: UnsafeMutablePointer<CChar>? = nil
-        guard H5Aread(attribute.id, memory.id, &pointer) >= 0, let pointer else {
-          throw CheckpointError(file: path, object: "@" + name, message: "cannot be read")
-        }
+        guard H5Aread(attribute.id, memory.id, &pointer) >= 0 else { throw unreadable }
+        guard let pointer else { return .string("") }
         defer { H5free_memory(pointer) }
-        return .string(String(cString: pointer))
+        let bytes = UnsafeRawBufferPointer(start: pointer, count: strlen(pointer))
+        return .string(String(decoding: bytes, as: UTF8.self))
       }
       let size = H5Tget_size(stored.id)
-      var buffer = [CChar](repeating: 0, count: size + 1)
-      let fixed = H5Handle(H5Tcopy(stored.id), H5Tclose)
-      guard H5Aread(attribute.id, fixed.id, &buffer) >= 0 else {
-        throw CheckpointError(file: path, object: "@" + name, message: "cannot be read")
-      }
-      let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-      return .string(String(decoding: bytes, as: UTF8.self))
+      var buffer = [UInt8](repeating: 0, count: size + 1)
+      guard H5Aread(attribute.id, stored.id, &buffer) >= 0 else { throw unreadable }
+      return .string(String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self))
     case H5T_INTEGER:
       var value: Int64 = 0
-      guard H5Aread(attribute.id, allot_h5t_native_int64(), &value) >= 0 else {
-        throw CheckpointError(file: path, object: "@" + name, message: "cannot be read")
-      }
+      guard H5Aread(attribute.id, allot_h5t_native_int64(), &value) >= 0 else { throw unreadable }
       return .integer(value)
     case H5T_FLOAT:
       var value: Double = 0
       guard H5Aread(attribute.id, allot_h5t_native_double(), &value) >= 0 else {
-        throw CheckpointError(file: path, object: "@" + name, message: "cannot be read")
+        throw unreadable
       }
       return .double(value)
     default:
-      throw CheckpointError(
-        file: path, object: "@" + name, message: "has a type Allot does not store")
+      throw failure(object, "has a type Allot does not store")
     }
   }
 
-  private func utf8StringType() -> hid_t {
-    let type = H5Tcopy(allot_h5t_c_s1())
-    H5Tset_size(type, allot_h5t_variable())
-    H5Tset_cset(type, H5T_CSET_UTF8)
+  private func utf8StringType(_ object: String) throws -> H5Handle {
+    let type = try H5Handle(
+      H5Tcopy(allot_h5t_c_s1()), H5Tclose, orThrow: failure(object, "no string type"))
+    guard H5Tset_size(type.id, allot_h5t_variable()) >= 0,
+      H5Tset_cset(type.id, H5T_CSET_UTF8) >= 0
+    else { throw failure(object, "no UTF-8 string type") }
     return type
   }
 }
 
-/// What a dataset holds.
-enum ElementKind { case float32, float64, int64 }
+/// An open dataset of an `H5File`.
+struct H5Dataset {
+  let file: H5File
+  let name: String
+  let handle: H5Handle
+
+  /// The element kind Allot reads it as: float32 and float64 as stored, signed integers (and
+  /// unsigned ones narrower than 64 bits) as int64, 64-bit unsigned integers as uint64.
+  func kind() throws -> ElementKind {
+    let type = try H5Handle(
+      H5Dget_type(handle.id), H5Tclose, orThrow: file.failure(name, "has no type"))
+    let size = H5Tget_size(type.id)
+    switch H5Tget_class(type.id) {
+    case H5T_FLOAT where size == 4: return .float32
+    case H5T_FLOAT where size == 8: return .float64
+    case H5T_INTEGER where size == 8 && H5Tget_sign(type.id) == H5T_SGN_NONE: return .uint64
+    case H5T_INTEGER where size <= 8: return .int64
+    default:
+      throw file.failure(name, "has an element type Allot does not store")
+    }
+  }
+
+  /// The dataset's shape (`[]` for a scalar).
+  func shape() throws -> [Int] {
+    let space = try H5Handle(
+      H5Dget_space(handle.id), H5Sclose, orThrow: file.failure(name, "has no dataspace"))
+    let rank = Int(H5Sget_simple_extent_ndims(space.id))
+    guard rank >= 0 else { throw file.failure(name, "has an unreadable shape") }
+    var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+    guard H5Sget_simple_extent_dims(space.id, &dims, nil) >= 0 else {
+      throw file.failure(name, "has an unreadable shape")
+    }
+    return dims.prefix(rank).map { Int($0) }
+  }
+
+  /// Reads every element, converted to `kind`'s memory type, into `pointer`, which has room
+  /// for all of them. Reads nothing from an empty dataset.
+  func read(as kind: ElementKind, into pointer: UnsafeMutableRawPointer?, count: Int) throws {
+    guard count > 0 else { return }
+    let status = H5Dread(
+      handle.id, kind.memoryType, allot_h5s_all(), allot_h5s_all(), allot_h5p_default(), pointer)
+    guard status >= 0 else {
+      throw file.failure(name, "cannot be read: the file is truncated or corrupt")
+    }
+  }
+}
 
 /// A root attribute value.
 public enum AttributeValue: Equatable, Sendable, CustomStringConvertible {
@@ -304,7 +421,3 @@ public enum AttributeValue: Equatable, Sendable, CustomStringConvertible {
     }
   }
 }
-
-/// The number of HDF5 objects open in this process (files, groups, datasets, types…); a
-/// leak check for tests.
-public func openHDF5ObjectCount() -> Int { Int(allot_h5_open_objects()) }
