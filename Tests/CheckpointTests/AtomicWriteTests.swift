@@ -9,6 +9,7 @@ private struct Interrupted: Error {}
 
 @Test func aSuccessfulWriteLeavesOnlyTheCheckpoint() throws {
   let dir = try scratchDirectory()
+  defer { removeScratch(dir) }
   let url = dir.appendingPathComponent("ckpt.h5")
   try sampleData().write(to: url)
   try sampleData().write(to: url)  // replacing works too
@@ -17,6 +18,7 @@ private struct Interrupted: Error {}
 
 @Test func aWriteInterruptedHalfWayKeepsThePreviousFile() throws {
   let dir = try scratchDirectory()
+  defer { removeScratch(dir) }
   let url = dir.appendingPathComponent("ckpt.h5")
   try sampleData().write(to: url)
   let before = try Data(contentsOf: url)
@@ -52,6 +54,7 @@ private struct Interrupted: Error {}
 
 @Test func badNamesAreRefusedBeforeAnythingIsWritten() throws {
   let dir = try scratchDirectory()
+  defer { removeScratch(dir) }
   let url = dir.appendingPathComponent("ckpt.h5")
   try sampleData().write(to: url)
   let before = try Data(contentsOf: url)
@@ -70,6 +73,7 @@ private struct Interrupted: Error {}
 
 @Test func aFailedRenameOrMissingFolderLeavesNothingBehind() throws {
   let dir = try scratchDirectory()
+  defer { removeScratch(dir) }
   let occupied = dir.appendingPathComponent("ckpt.h5")
   try FileManager.default.createDirectory(
     at: occupied.appendingPathComponent("inside"), withIntermediateDirectories: true)
@@ -86,6 +90,7 @@ private struct Interrupted: Error {}
 
 @Test func aFailedSaveDeletesNoOlderCheckpoint() throws {
   let run = RunCheckpoints(directory: try scratchDirectory())
+  defer { removeScratch(run.directory) }
   try run.save(sampleData(), step: 1, keep: 1)
   var bad = sampleData()
   bad.integers["model/scale"] = [1]

@@ -7,7 +7,9 @@ import Testing
 @testable import Checkpoint
 
 @Test func everyKindOfValueRoundTrips() throws {
-  let url = try scratchDirectory().appendingPathComponent("a.h5")
+  let folder = try scratchDirectory()
+  defer { removeScratch(folder) }
+  let url = folder.appendingPathComponent("a.h5")
   let original = sampleData()
   try original.write(to: url)
   let back = try CheckpointData.read(from: url)
@@ -63,6 +65,7 @@ import Testing
 
 @Test func restoreRefusesAnotherModelOrFormat() throws {
   let dir = try scratchDirectory()
+  defer { removeScratch(dir) }
   let url = dir.appendingPathComponent("m.h5")
   try sampleData().write(to: url)
   let data = try CheckpointData.read(from: url)
@@ -91,6 +94,7 @@ import Testing
 
 @Test func badFilesGiveClearErrorsAndStayUntouched() throws {
   let dir = try scratchDirectory()
+  defer { removeScratch(dir) }
   let missing = dir.appendingPathComponent("nope.h5")
   #expect(
     messageOf { _ = try CheckpointData.read(from: missing) } == "\(missing.path): no such file")
@@ -136,7 +140,9 @@ import Testing
 
 @Test func filesFromOtherWritersReadAsTheNearestKind() throws {
   // Narrow integers (as h5py or other tools may write) read as Int64; unsigned 64-bit as UInt64.
-  let url = try scratchDirectory().appendingPathComponent("narrow.h5")
+  let folder = try scratchDirectory()
+  defer { removeScratch(folder) }
+  let url = folder.appendingPathComponent("narrow.h5")
   let file = try H5File.create(url.path, label: url.path)
   try [Int32(-3), 7].withUnsafeBufferPointer {
     try file.writeDataset(
@@ -189,6 +195,8 @@ private func exerciseEveryPath(in folder: URL) {
     thread.start()
     while !thread.isFinished { usleep(1000) }
     let printed = try! String(contentsOf: log, encoding: .utf8)
-    exit(baseline == 0 && openHDF5ObjectCount() == 0 && printed.isEmpty ? 0 : 1)
+    let clean = baseline == 0 && openHDF5ObjectCount() == 0 && printed.isEmpty
+    try? FileManager.default.removeItem(at: folder)
+    exit(clean ? 0 : 1)
   }
 }

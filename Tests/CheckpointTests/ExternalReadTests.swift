@@ -25,7 +25,9 @@ private func runH5dump(_ arguments: [String]) throws -> (Int32, String) {
 @Test(
   .enabled(if: h5dump != nil, "h5dump not found: install hdf5-tools (bash .ci/setup does)"))
 func filesAreReadableByH5dump() throws {
-  let url = try scratchDirectory().appendingPathComponent("dump.h5")
+  let folder = try scratchDirectory()
+  defer { removeScratch(folder) }
+  let url = folder.appendingPathComponent("dump.h5")
   var data = sampleData()
   data.tensors.append(("model/blocks.0.attn.wq.weight", Tensor([7, 8], shape: [1, 2])))
   try data.write(to: url)

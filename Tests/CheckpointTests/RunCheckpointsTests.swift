@@ -17,6 +17,7 @@ import Testing
 
 @Test func retentionKeepsTheNewest() throws {
   let dir = try scratchDirectory()
+  defer { removeScratch(dir) }
   let run = RunCheckpoints(directory: dir)
   for step in [10, 20, 30, 40, 50] { try run.save(sampleData(), step: step, keep: 2) }
   #expect(run.all().map(\.step) == [40, 50])
@@ -35,6 +36,7 @@ import Testing
 
 @Test func newestValidSkipsADamagedNewestCheckpoint() throws {
   let run = RunCheckpoints(directory: try scratchDirectory())
+  defer { removeScratch(run.directory) }
   try run.save(sampleData(), step: 1, keep: 5)
   try run.save(sampleData(), step: 2, keep: 5)
   let newest = run.url(step: 2)
@@ -58,6 +60,7 @@ import Testing
   #expect(message.contains("ckpt_00000002.h5: cannot be opened: the file is truncated"))
 
   let empty = RunCheckpoints(directory: try scratchDirectory())
+  defer { removeScratch(empty.directory) }
   #expect(
     messageOf { _ = try empty.newestValid() }
       == "\(empty.directory.path): holds no checkpoints (ckpt_*.h5)")
@@ -67,6 +70,7 @@ import Testing
 
 @Test func resumeArgumentsResolve() throws {
   let root = try scratchDirectory()
+  defer { removeScratch(root) }
   func run(_ name: String, steps: [Int]) throws -> URL {
     let dir = root.appendingPathComponent(name)
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

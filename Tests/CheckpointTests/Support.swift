@@ -11,6 +11,11 @@ func scratchDirectory() throws -> URL {
   return url
 }
 
+/// Deletes a folder made by `scratchDirectory()`.
+func removeScratch(_ url: URL) {
+  try? FileManager.default.removeItem(at: url)
+}
+
 /// Every kind of value a checkpoint holds, with edge cases: ranks 0 to 4, empty tensors and
 /// arrays, extreme numbers, dotted names, nested groups and unicode strings.
 func sampleData() -> CheckpointData {
