@@ -57,8 +57,10 @@ public struct SVGPlot {
     func px(_ x: Double) -> Double { left + (x - xs.0) / (xs.1 - xs.0) * (right - left) }
     func py(_ y: Double) -> Double { bottom - (y - ys.0) / (ys.1 - ys.0) * (bottom - top) }
     func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
-    func label(_ v: Double) -> String {
-      abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0)
+    func label(_ raw: Double) -> String {
+      // Ticks computed as multiples of a step can land on −0 or 1e-17: show them as 0.
+      let v = Swift.abs(raw) < 1e-12 ? 0 : raw
+      return abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0)
         ? String(format: "%.2g", v) : String(format: "%g", (v * 1e6).rounded() / 1e6)
     }
     var svg = [
