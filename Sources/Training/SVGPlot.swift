@@ -95,13 +95,15 @@ public struct SVGPlot {
     )
     for (i, s) in series.enumerated() {
       let color = Self.colors[i % Self.colors.count]
+      // After the palette runs out, lines repeat its colours dashed.
+      let dash = i >= Self.colors.count ? " stroke-dasharray=\"6 3\"" : ""
       let path = s.points.filter { $0.y.isFinite }.map { "\(fmt(px($0.x))),\(fmt(py($0.y)))" }
         .joined(separator: " ")
       svg.append(
-        "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\" points=\"\(path)\"/>")
+        "<polyline fill=\"none\" stroke=\"\(color)\"\(dash) stroke-width=\"1.6\" points=\"\(path)\"/>")
       let ly = top + 14 + Double(i) * 18
       svg.append(
-        "<line x1=\"\(fmt(right + 12))\" y1=\"\(fmt(ly - 4))\" x2=\"\(fmt(right + 32))\" y2=\"\(fmt(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+        "<line x1=\"\(fmt(right + 12))\" y1=\"\(fmt(ly - 4))\" x2=\"\(fmt(right + 32))\" y2=\"\(fmt(ly - 4))\" stroke=\"\(color)\"\(dash) stroke-width=\"2\"/>"
       )
       svg.append(
         "<text x=\"\(fmt(right + 38))\" y=\"\(fmt(ly))\">\(escape(String(s.label.prefix(32))))</text>"
