@@ -38,7 +38,8 @@ let package = Package(
     .target(name: "Reasoning", dependencies: ["TensorCore", "NN"]),
     .target(name: "GRPO", dependencies: ["TensorCore"]),
     .target(
-      name: "Training", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "Reasoning", "GRPO"]),
+      name: "Training",
+      dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "Reasoning", "GRPO"]),
 
     // Executables.
     .executableTarget(
@@ -54,14 +55,19 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
-      name: "allot-bench", dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "CBLAS", "CGLPK", "Reasoning", "GRPO", "TaskAllocation"],
+      name: "allot-bench",
+      dependencies: [
+        "TensorCore", "NN", "Optim", "Checkpoint", "CBLAS", "CGLPK", "Reasoning", "GRPO",
+        "TaskAllocation",
+      ],
       path: "Benchmarks/AllotBench"),
 
     // Tests (Swift Testing).
     .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Optim", "TensorCore", "TestSupport"]),
-    .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore", "TestSupport"]),
+    .testTarget(
+      name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore", "TestSupport"]),
     .testTarget(name: "TaskAllocationTests", dependencies: ["TaskAllocation", "TestSupport"]),
     .testTarget(name: "ReasoningTests", dependencies: ["Reasoning", "TestSupport"]),
     .testTarget(name: "GRPOTests", dependencies: ["GRPO", "TestSupport"]),

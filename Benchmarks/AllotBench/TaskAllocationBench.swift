@@ -79,11 +79,17 @@ func benchmarkTaskAllocationEpisodes() {
     ("rbf-alt-tasks", try? Scenario.load("\(folder)/rbf-alt-tasks.json", base: base)),
     ("material", try? Scenario.load("\(folder)/material.json")),
     ("electric", try? Scenario.load("\(folder)/electric.json")),
-    ("electric-2023", try? Scenario.load("\(folder)/electric-2023.json", base: try? Scenario.load("\(folder)/electric.json"))),
+    (
+      "electric-2023",
+      try? Scenario.load(
+        "\(folder)/electric-2023.json", base: try? Scenario.load("\(folder)/electric.json"))
+    ),
   ]
   func stats(_ xs: [Double]) -> String {
     let m = xs.reduce(0, +) / Double(xs.count)
-    let sd = xs.count > 1 ? (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot() : 0
+    let sd =
+      xs.count > 1
+      ? (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot() : 0
     return xs.count > 1 ? String(format: "%.1f ± %.1f", m, sd) : String(format: "%.1f", m)
   }
   print("episode return (tasks completed), seconds per decision:")
@@ -105,11 +111,13 @@ func benchmarkTaskAllocationEpisodes() {
     let e = runEpisode(scenario, allocator: &exact)
     print(
       "\(name.padding(toLength: 14, withPad: " ", startingAt: 0)) exact≤2000 nodes \(stats([e.totalReturn])) (\(e.tasksCompleted)) "
-        + String(format: "%.2fs", e.secondsPerDecision) + " | sequential \(stats([s.totalReturn])) (\(s.tasksCompleted)) "
+        + String(format: "%.2fs", e.secondsPerDecision)
+        + " | sequential \(stats([s.totalReturn])) (\(s.tasksCompleted)) "
         + String(format: "%.3fs", s.secondsPerDecision)
         + " | random order \(stats(random.map(\.totalReturn))) | greedy \(stats([g.totalReturn])) (\(g.tasksCompleted)) "
         + String(format: "%.4fs", g.secondsPerDecision)
-        + " | genetic \(stats(genetic.map(\.totalReturn))) " + String(format: "%.3fs", genetic[0].secondsPerDecision))
+        + " | genetic \(stats(genetic.map(\.totalReturn))) "
+        + String(format: "%.3fs", genetic[0].secondsPerDecision))
     // Environment speed: idle steps through a whole episode.
     let start = DispatchTime.now().uptimeNanoseconds
     var steps = 0

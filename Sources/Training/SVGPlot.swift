@@ -100,7 +100,8 @@ public struct SVGPlot {
       let path = s.points.filter { $0.y.isFinite }.map { "\(fmt(px($0.x))),\(fmt(py($0.y)))" }
         .joined(separator: " ")
       svg.append(
-        "<polyline fill=\"none\" stroke=\"\(color)\"\(dash) stroke-width=\"1.6\" points=\"\(path)\"/>")
+        "<polyline fill=\"none\" stroke=\"\(color)\"\(dash) stroke-width=\"1.6\" points=\"\(path)\"/>"
+      )
       let ly = top + 14 + Double(i) * 18
       svg.append(
         "<line x1=\"\(fmt(right + 12))\" y1=\"\(fmt(ly - 4))\" x2=\"\(fmt(right + 32))\" y2=\"\(fmt(ly - 4))\" stroke=\"\(color)\"\(dash) stroke-width=\"2\"/>"

@@ -13,7 +13,9 @@ struct Allot: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "allot",
     abstract: "Inspect, evaluate, summarise and plot Allot runs.",
-    subcommands: [Inspect.self, Evaluate.self, Summarize.self, Plot.self, Mine.self, Baselines.self])
+    subcommands: [
+      Inspect.self, Evaluate.self, Summarize.self, Plot.self, Mine.self, Baselines.self,
+    ])
 }
 
 /// Prints `message` as one paragraph on stderr and exits non-zero.
@@ -112,7 +114,8 @@ struct Evaluate: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "Evaluate on the task of this experiment file instead of the checkpoint's own.", valueName: "exp.json"))
+      "Evaluate on the task of this experiment file instead of the checkpoint's own.",
+      valueName: "exp.json"))
   var task: String?
 
   func run() throws {
@@ -129,7 +132,8 @@ struct Evaluate: ParsableCommand {
       guard let chosen = Reasoning.Split(rawValue: split) else {
         fail("--split must be train or test, not \(split)")
       }
-      let evaluatedTask = try task.map { try makeTask(ConfigLoader.resolve(file: $0).task) } ?? policy.task
+      let evaluatedTask =
+        try task.map { try makeTask(ConfigLoader.resolve(file: $0).task) } ?? policy.task
       var items = evaluatedTask.prompts(chosen)
       if prompts > 0 { items = Array(items.prefix(prompts)) }
       var rng = RandomState(seed: seed)
@@ -168,7 +172,9 @@ struct Summarize: ParsableCommand {
   @Option(help: "The metric to score runs by (its last logged value).")
   var metric = "eval/accuracy"
 
-  @Option(help: "Score each run by the metric's last logged value (last) or its mean over the run (mean).")
+  @Option(
+    help: "Score each run by the metric's last logged value (last) or its mean over the run (mean)."
+  )
   var aggregate = "last"
 
   @Flag(help: "Lower is better (for losses).")
@@ -180,7 +186,9 @@ struct Summarize: ParsableCommand {
       guard !runs.isEmpty else {
         fail("\(folder) holds no run directories (folders with a config.json)")
       }
-      guard let how = SweepTable.Aggregate(rawValue: aggregate) else { fail("--aggregate must be last or mean, not \(aggregate)") }
+      guard let how = SweepTable.Aggregate(rawValue: aggregate) else {
+        fail("--aggregate must be last or mean, not \(aggregate)")
+      }
       let table = try SweepTable(runs: runs, metric: metric, aggregate: how)
       print(table.markdown(minimize: minimize))
       if let best = table.best(minimize: minimize) {
