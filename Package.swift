@@ -39,7 +39,9 @@ let package = Package(
     .target(name: "GRPO", dependencies: ["TensorCore"]),
     .target(
       name: "Training",
-      dependencies: ["TensorCore", "NN", "Optim", "Checkpoint", "Reasoning", "GRPO"]),
+      dependencies: [
+        "TensorCore", "NN", "Optim", "Checkpoint", "Reasoning", "GRPO", "TaskAllocation",
+      ]),
 
     // Executables.
     .executableTarget(

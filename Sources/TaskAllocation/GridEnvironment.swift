@@ -122,14 +122,17 @@ public struct EpisodeResult: Sendable {
 
 /// Plays `allocator` through a full episode of a grid scenario: a decision whenever
 /// free entities and unallocated tasks meet, then time steps until the horizon.
-/// With `exact`, every decision is also solved exactly to measure the gap.
+/// With `exact`, every decision is also solved exactly to measure the gap; `onDecision`
+/// sees every decision's problem and the allocation made.
 public func runEpisode(
-  _ scenario: Scenario, allocator: inout some Allocator, exact: ExactSolver? = nil
+  _ scenario: Scenario, allocator: inout some Allocator, exact: ExactSolver? = nil,
+  onDecision: ((AllocationProblem, Allocation) -> Void)? = nil
 ) -> EpisodeResult {
   guard var env = makeEnvironment(scenario) else {
     // One step: the first decision is the whole episode.
     let problem = scenario.firstDecision
     let allocation = allocator.allocate(problem)
+    onDecision?(problem, allocation)
     let reward = allocation.completedTasks.reduce(0.0) { $0 + problem.tasks[$1].reward }
     return EpisodeResult(
       totalReturn: problem.payoff(allocation), totalReward: reward,
@@ -147,6 +150,7 @@ public func runEpisode(
       let start = DispatchTime.now().uptimeNanoseconds
       let allocation = allocator.allocate(problem)
       seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+      onDecision?(problem, allocation)
       if !allocation.completedTasks.isEmpty {
         decisions += 1
         if let exact {

@@ -23,6 +23,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   public var hicra = HICRAConfig()
   public var evaluation = EvaluationConfig()
   public var classifier = ClassifierConfig()
+  public var taskAllocation = TaskAllocationConfig()
   public var optimizer = OptimizerConfig()
   public var checkpoint = CheckpointConfig()
   public var logging = LoggingConfig()
@@ -38,6 +39,46 @@ public enum TrainerKind: String, ConfigChoice {
   case sft
   /// Group Relative Policy Optimization of the transformer policy on a task's rewards.
   case grpo
+  /// The two-stage task-allocation policy on a scenario, by GRPO or soft actor-critic.
+  case taskAllocation
+}
+
+/// The two-stage task-allocation policy and its training (`kind: "taskAllocation"`); see
+/// docs/task-allocation.md.
+public struct TaskAllocationConfig: Codable, Equatable, Sendable {
+  /// The scenario file the policy trains on.
+  public var scenario = "Experiments/scenarios/almighty.json"
+  /// A scenario file that supplies the fields `scenario` leaves out; "" for none.
+  public var base = ""
+  /// `grpo` (groups of sampled allocations per decision state) or `sac` (the paper's
+  /// discrete soft actor-critic, one episode per step).
+  public var method = TaskAllocationMethod.grpo
+  /// Hidden size H of every block.
+  public var hidden = 64
+  /// GRPO: sampled episodes of the initial policy whose decisions are the training states
+  /// (the "prompts"); a one-step scenario has its single decision.
+  public var stateEpisodes = 4
+  /// A sampled allocation succeeds (for Knapsack-RL and `eval/pass1`) when its payoff is
+  /// within this fraction of the best known payoff of its state.
+  public var successTolerance = 0.01
+  /// Sampled evaluation episodes besides the greedy one.
+  public var evaluationEpisodes = 4
+  /// SAC: entropy weight α of both stages.
+  public var entropyWeight = 0.01
+  /// SAC: discount γ of stage 2.
+  public var gamma = 0.98
+  /// SAC: target networks follow with this weight per update (τ).
+  public var tau = 0.005
+  /// SAC: stage-1 replay buffer size, minibatch size and the size it must reach first.
+  public var replaySize = 1000
+  public var replayBatch = 32
+  public var replayStart = 100
+  /// SAC: the critics' learning rate (the actor's is `optimizer.learningRate`).
+  public var criticLearningRate = 1e-3
+}
+
+public enum TaskAllocationMethod: String, ConfigChoice {
+  case grpo, sac
 }
 
 /// The GRPO trainer (`kind: "grpo"`); see docs/grpo.md.
@@ -386,7 +427,35 @@ extension ExperimentConfig {
         "must lie in [0, 1]")
       check(sft.batchSize >= 1, "sft.batchSize", sft.batchSize, "must be ≥ 1")
     }
-    if kind == .grpo && hicra.enabled {
+    let usesGRPO = kind == .grpo || (kind == .taskAllocation && taskAllocation.method == .grpo)
+    if kind == .taskAllocation {
+      let t = taskAllocation
+      check(!t.scenario.isEmpty, "taskAllocation.scenario", "\"\"", "must name a scenario file")
+      check(t.hidden >= 1, "taskAllocation.hidden", t.hidden, "must be ≥ 1")
+      check(t.stateEpisodes >= 1, "taskAllocation.stateEpisodes", t.stateEpisodes, "must be ≥ 1")
+      check(
+        (0..<1).contains(t.successTolerance), "taskAllocation.successTolerance",
+        t.successTolerance, "must lie in [0, 1)")
+      check(
+        t.evaluationEpisodes >= 0, "taskAllocation.evaluationEpisodes", t.evaluationEpisodes,
+        "must be ≥ 0")
+      check(t.entropyWeight >= 0, "taskAllocation.entropyWeight", t.entropyWeight, "must be ≥ 0")
+      check((0...1).contains(t.gamma), "taskAllocation.gamma", t.gamma, "must lie in [0, 1]")
+      check(t.tau > 0 && t.tau <= 1, "taskAllocation.tau", t.tau, "must lie in (0, 1]")
+      check(t.replayBatch >= 1, "taskAllocation.replayBatch", t.replayBatch, "must be ≥ 1")
+      check(
+        t.replaySize >= t.replayBatch, "taskAllocation.replaySize", t.replaySize,
+        "must be ≥ taskAllocation.replayBatch (\(t.replayBatch))")
+      check(
+        t.replayStart >= t.replayBatch && t.replayStart <= t.replaySize,
+        "taskAllocation.replayStart", t.replayStart,
+        "must lie in taskAllocation.replayBatch...taskAllocation.replaySize (\(t.replayBatch)...\(t.replaySize))"
+      )
+      check(
+        t.criticLearningRate > 0, "taskAllocation.criticLearningRate", t.criticLearningRate,
+        "must be > 0")
+    }
+    if usesGRPO && hicra.enabled {
       check(
         (0..<1).contains(hicra.alpha), "hicra.alpha", hicra.alpha,
         "must lie in [0, 1) so advantages keep their signs")
@@ -394,12 +463,12 @@ extension ExperimentConfig {
         (0...1).contains(hicra.entropyPercentile), "hicra.entropyPercentile",
         hicra.entropyPercentile, "must lie in [0, 1]")
       check(
-        !hicra.phrasesFile.isEmpty || !hicra.phrases.isEmpty || hicra.useTaskPhrases
-          || hicra.variant == .entropyOnly,
+        kind == .taskAllocation || !hicra.phrasesFile.isEmpty || !hicra.phrases.isEmpty
+          || hicra.useTaskPhrases || hicra.variant == .entropyOnly,
         "hicra.phrases", "[]",
         "name planning phrases (hicra.phrases, hicra.phrasesFile or hicra.useTaskPhrases)")
     }
-    if kind == .grpo && knapsack.enabled {
+    if usesGRPO && knapsack.enabled {
       let k = knapsack
       check(
         k.low >= 2, "knapsack.low", k.low, "must be ≥ 2 (a group of one has no standard deviation)")
@@ -415,7 +484,7 @@ extension ExperimentConfig {
       check(k.priorSuccesses >= 0, "knapsack.priorSuccesses", k.priorSuccesses, "must be ≥ 0")
       check(k.priorFailures >= 0, "knapsack.priorFailures", k.priorFailures, "must be ≥ 0")
     }
-    if kind == .grpo {
+    if usesGRPO {
       check(grpo.promptsPerStep >= 1, "grpo.promptsPerStep", grpo.promptsPerStep, "must be ≥ 1")
       check(
         grpo.groupSize >= 2, "grpo.groupSize", grpo.groupSize,
@@ -436,6 +505,8 @@ extension ExperimentConfig {
         "must lie in 0...grpo.promptsPerStep × grpo.groupSize (\(grpo.promptsPerStep * grpo.groupSize)); 0 takes the whole batch"
       )
       check(grpo.temperature > 0, "grpo.temperature", grpo.temperature, "must be > 0")
+    }
+    if kind == .grpo {
       check(grpo.topP > 0 && grpo.topP <= 1, "grpo.topP", grpo.topP, "must lie in (0, 1]")
       check(grpo.topK >= 0, "grpo.topK", grpo.topK, "must be ≥ 0 (0: off)")
       check(

@@ -138,39 +138,8 @@ public final class GRPOTrainer: PolicyTrainer {
     let chosen = cursor.next(g.promptsPerStep)
     let batchPrompts = chosen.map { prompts[$0] }
     let batchTokens = chosen.map { encoded[$0] }
-    var budgetMetrics: [String: Double] = [:]
-    let budgets: [Int]
-    if config.knapsack.enabled {
-      let k = config.knapsack
-      let estimates = batchPrompts.map { history.estimate($0.id) }
-      let allocation = allocateBudgets(
-        estimates,
-        settings: KnapsackSettings(
-          groupSize: g.groupSize, low: k.low, up: k.up, alpha: k.alpha, parity: k.mode == .parity))
-      budgets = allocation.budgets
-      budgetMetrics = [
-        "budget/fallback": allocation.fallback ? 1 : 0,
-        "budget/neededOverRemaining": allocation.neededOverRemaining,
-        "budget/effectivePrompts": Double(allocation.effective),
-      ]
-      for (name, range) in [
-        ("p1", 1.0...1.0), ("p0.8-1", 0.8...0.999_999), ("p0.2-0.8", 0.200_001...0.799_999),
-        ("p0-0.2", 0.000_001...0.2), ("p0", 0.0...0.0),
-      ] {
-        budgetMetrics["knapsack/prompts/\(name)"] = Double(
-          estimates.compactMap { $0 }.filter { range.contains($0) }.count)
-      }
-      budgetMetrics["knapsack/prompts/unestimated"] = Double(estimates.filter { $0 == nil }.count)
-      for (label, lo, hi) in [
-        ("2-3", 2, 3), ("4-7", 4, 7), ("8-15", 8, 15), ("16-31", 16, 31), ("32-63", 32, 63),
-        ("64+", 64, Int.max),
-      ] {
-        budgetMetrics["budget/histogram/\(label)"] = Double(
-          budgets.filter { $0 >= lo && $0 <= hi }.count)
-      }
-    } else {
-      budgets = [Int](repeating: g.groupSize, count: chosen.count)
-    }
+    let (budgets, budgetMetrics) = rolloutBudgets(
+      estimates: batchPrompts.map { history.estimate($0.id) }, config: config)
     let options = SamplingOptions(
       temperature: Float(g.temperature), topP: Float(g.topP), topK: g.topK,
       maxNewTokens: g.maxCompletionLength)
@@ -200,55 +169,36 @@ public final class GRPOTrainer: PolicyTrainer {
     let masks = rollouts.map { r in
       [Float](repeating: g.maskTruncated && !r.finished ? 0 : 1, count: r.tokens.count)
     }
-    let totalTokens = masks.reduce(0) { $0 + $1.reduce(0, +) }
     let surrogate = SurrogateOptions(
       epsilonLow: Float(g.epsilonLow), epsilonHigh: Float(g.epsilonHigh),
       dualClip: g.dualClip > 0 ? Float(g.dualClip) : nil, beta: Float(g.beta),
       aggregation: LossAggregation(rawValue: g.lossAggregation.rawValue)!,
       maxCompletionLength: g.maxCompletionLength)
-    let minibatch = g.minibatchSize > 0 ? g.minibatchSize : rollouts.count
-    var statistics: [SurrogateStatistics] = []
-    var gradNorms: [Float] = []
     let learningRate = optimizer.currentLearningRate
-    for _ in 0..<g.epochs {
-      optimizer.zeroGrad()
-      for start in stride(from: 0, to: order.count, by: minibatch) {
-        let rows = Array(order[start..<min(start + minibatch, order.count)])
-        let width = rows.map { rollouts[$0].tokens.count }.max() ?? 0
-        guard width > 0 else { continue }
-        func padded(_ values: (Int) -> [Float]) -> [Float] {
-          rows.flatMap { r in
-            values(r) + [Float](repeating: 0, count: width - rollouts[r].tokens.count)
-          }
-        }
-        let completions = rows.map { rollouts[$0].tokens }
-        let indices = rows.map { rollouts[$0].promptIndex }
-        let (logProbs, _) = policy.logProbabilities(
-          prompts: batchTokens, promptIndices: indices, completions: completions,
-          temperature: Float(g.temperature))
-        let referenceLogProbs: [Float]? = reference.map { ref in
+    let completions = rollouts.map(\.tokens)
+    let indices = rollouts.map(\.promptIndex)
+    let temperature = Float(g.temperature)
+    let (statistics, gradNorms) = clippedSurrogateUpdate(
+      RolloutBatch(
+        oldLogProbs: rollouts.map(\.logProbs), advantages: tokenAdvantages, masks: masks),
+      order: order, options: surrogate, epochs: g.epochs, minibatch: g.minibatchSize,
+      optimizer: optimizer, parameters: policy.parameters, gradClip: config.optimizer.gradClip,
+      score: { rows in
+        self.policy.logProbabilities(
+          prompts: batchTokens, promptIndices: rows.map { indices[$0] },
+          completions: rows.map { completions[$0] }, temperature: temperature
+        ).logProbs
+      },
+      reference: reference.map { ref in
+        { rows in
           withoutGrad {
             ref.logProbabilities(
-              prompts: batchTokens, promptIndices: indices, completions: completions,
-              temperature: Float(g.temperature)
+              prompts: batchTokens, promptIndices: rows.map { indices[$0] },
+              completions: rows.map { completions[$0] }, temperature: temperature
             ).logProbs.scalars
           }
         }
-        let mask = padded { masks[$0] }
-        let (loss, stats) = surrogateLoss(
-          logProbs: logProbs, oldLogProbs: padded { rollouts[$0].logProbs },
-          referenceLogProbs: referenceLogProbs,
-          advantages: padded { tokenAdvantages[$0] },
-          mask: mask, options: surrogate,
-          normalizer: LossNormalizer(
-            mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: rollouts.count))
-        loss.backward()
-        statistics.append(stats)
-      }
-      let clip = config.optimizer.gradClip > 0 ? Float(config.optimizer.gradClip) : .infinity
-      gradNorms.append(clipGradientNorm(policy.parameters, maxNorm: clip))
-      optimizer.step()
-    }
+      })
     step += 1
     let finished = DispatchTime.now().uptimeNanoseconds
     let summary = RewardSummary(rewards: rewards, groups: groups)

@@ -152,5 +152,6 @@ public func makeTrainer(_ config: ExperimentConfig) throws -> any Trainer {
   case .classifier: ClassifierTrainer(config: config)
   case .sft: try SFTTrainer(config: config)
   case .grpo: try GRPOTrainer(config: config)
+  case .taskAllocation: try makeAllocationTrainer(config)
   }
 }

@@ -1,0 +1,94 @@
+import GRPO
+import Optim
+import TensorCore
+
+/// One batch of rollouts as the GRPO update sees it, whatever the policy: per rollout the
+/// log-probabilities its sampler gave each decision, the per-decision advantages and the
+/// loss mask (all of one length per rollout).
+struct RolloutBatch {
+  var oldLogProbs: [[Float]]
+  var advantages: [[Float]]
+  var masks: [[Float]]
+
+  var count: Int { oldLogProbs.count }
+}
+
+/// The GRPO update shared by every policy (docs/grpo.md): μ = `epochs` passes over the
+/// rollouts in `order`, in minibatches whose gradients accumulate to the full batch's, each
+/// pass ending with gradient clipping and one optimizer step.
+///
+/// `score(rows)` returns the current log-probabilities of those rollouts with the tape,
+/// `[rows.count, longest]` and zero-padded; `reference(rows)` (when β > 0) the frozen
+/// reference policy's, flat in the same layout.
+func clippedSurrogateUpdate(
+  _ batch: RolloutBatch, order: [Int], options: SurrogateOptions, epochs: Int, minibatch: Int,
+  optimizer: any Optimizer, parameters: [Tensor], gradClip: Double,
+  score: ([Int]) -> Tensor, reference: (([Int]) -> [Float])?
+) -> (statistics: [SurrogateStatistics], gradNorms: [Float]) {
+  let totalTokens = batch.masks.reduce(0) { $0 + $1.reduce(0, +) }
+  let size = minibatch > 0 ? minibatch : batch.count
+  var statistics: [SurrogateStatistics] = []
+  var gradNorms: [Float] = []
+  for _ in 0..<epochs {
+    optimizer.zeroGrad()
+    for start in stride(from: 0, to: order.count, by: size) {
+      let rows = Array(order[start..<min(start + size, order.count)])
+      let width = rows.map { batch.oldLogProbs[$0].count }.max() ?? 0
+      guard width > 0 else { continue }
+      func padded(_ values: [[Float]]) -> [Float] {
+        rows.flatMap { r in values[r] + [Float](repeating: 0, count: width - values[r].count) }
+      }
+      let mask = padded(batch.masks)
+      let (loss, stats) = surrogateLoss(
+        logProbs: score(rows), oldLogProbs: padded(batch.oldLogProbs),
+        referenceLogProbs: options.beta > 0 ? reference?(rows) : nil,
+        advantages: padded(batch.advantages), mask: mask, options: options,
+        normalizer: LossNormalizer(
+          mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: batch.count))
+      loss.backward()
+      statistics.append(stats)
+    }
+    let clip = gradClip > 0 ? Float(gradClip) : .infinity
+    gradNorms.append(clipGradientNorm(parameters, maxNorm: clip))
+    optimizer.step()
+  }
+  return (statistics, gradNorms)
+}
+
+/// Each prompt's rollout budget for one step: N apiece, or Knapsack-RL's allocation of
+/// M·N from the success estimates p̂ (nil: unestimated) when `knapsack.enabled`, with the
+/// budget metrics of docs/knapsack-rl.md.
+func rolloutBudgets(estimates: [Double?], config: ExperimentConfig) -> (
+  budgets: [Int], metrics: [String: Double]
+) {
+  let g = config.grpo
+  guard config.knapsack.enabled else {
+    return ([Int](repeating: g.groupSize, count: estimates.count), [:])
+  }
+  let k = config.knapsack
+  let allocation = allocateBudgets(
+    estimates,
+    settings: KnapsackSettings(
+      groupSize: g.groupSize, low: k.low, up: k.up, alpha: k.alpha, parity: k.mode == .parity))
+  let budgets = allocation.budgets
+  var metrics: [String: Double] = [
+    "budget/fallback": allocation.fallback ? 1 : 0,
+    "budget/neededOverRemaining": allocation.neededOverRemaining,
+    "budget/effectivePrompts": Double(allocation.effective),
+  ]
+  for (name, range) in [
+    ("p1", 1.0...1.0), ("p0.8-1", 0.8...0.999_999), ("p0.2-0.8", 0.200_001...0.799_999),
+    ("p0-0.2", 0.000_001...0.2), ("p0", 0.0...0.0),
+  ] {
+    metrics["knapsack/prompts/\(name)"] = Double(
+      estimates.compactMap { $0 }.filter { range.contains($0) }.count)
+  }
+  metrics["knapsack/prompts/unestimated"] = Double(estimates.filter { $0 == nil }.count)
+  for (label, lo, hi) in [
+    ("2-3", 2, 3), ("4-7", 4, 7), ("8-15", 8, 15), ("16-31", 16, 31), ("32-63", 32, 63),
+    ("64+", 64, Int.max),
+  ] {
+    metrics["budget/histogram/\(label)"] = Double(budgets.filter { $0 >= lo && $0 <= hi }.count)
+  }
+  return (budgets, metrics)
+}
