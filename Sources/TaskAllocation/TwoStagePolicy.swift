@@ -129,7 +129,7 @@ public final class SelectionScorer: Module {
 
   /// The scores as `[rows, most eligible]`, padded with −10⁹ (probability 0 under a
   /// softmax).
-  func padded(_ f: ProblemFeatures, rows: [SelectionStep]) -> Tensor {
+  public func padded(_ f: ProblemFeatures, rows: [SelectionStep]) -> Tensor {
     let flat = scores(f, rows: rows)
     let width = rows.map(\.eligible.count).max() ?? 1
     let pad = flat.count

@@ -101,8 +101,6 @@ struct AllocationSetup {
 func makeAllocationTrainer(_ config: ExperimentConfig) throws -> any Trainer {
   switch config.taskAllocation.method {
   case .grpo: try AllocationGRPOTrainer(config: config)
-  case .sac:
-    throw ConfigError(
-      source: "config", path: "taskAllocation.method", message: "sac is not built yet; use grpo")
+  case .sac: try AllocationSACTrainer(config: config)
   }
 }
