@@ -70,7 +70,9 @@ let package = Package(
     .testTarget(name: "NNTests", dependencies: ["NN", "Optim", "TensorCore", "TestSupport"]),
     .testTarget(
       name: "CheckpointTests", dependencies: ["Checkpoint", "TensorCore", "TestSupport"]),
-    .testTarget(name: "TaskAllocationTests", dependencies: ["TaskAllocation", "TestSupport"]),
+    .testTarget(
+      name: "TaskAllocationTests",
+      dependencies: ["TaskAllocation", "NN", "TensorCore", "TestSupport"]),
     .testTarget(name: "ReasoningTests", dependencies: ["Reasoning", "TestSupport"]),
     .testTarget(name: "GRPOTests", dependencies: ["GRPO", "TestSupport"]),
     .testTarget(

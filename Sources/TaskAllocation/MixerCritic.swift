@@ -33,7 +33,8 @@ public final class MixerCritic: Module {
   /// Q(i, t) `[entities, tasks]` and the mixing weights W `[entities, H]`.
   func parts(_ f: ProblemFeatures) -> (q: Tensor, w: Tensor) {
     let x = values.entitySummary(f)
-    let attention = (Tensor.matmul(keys(x), queries(x), transposeB: true)
+    let attention =
+      (Tensor.matmul(keys(x), queries(x), transposeB: true)
       * (1 / Float(hidden).squareRoot())).softmax(axis: 1)
     return (values(f), Tensor.matmul(attention, weights(x)))
   }

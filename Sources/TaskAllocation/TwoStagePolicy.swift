@@ -274,7 +274,7 @@ extension TwoStagePolicy {
         let t = f.tasks[row.task]
         let members = row.picked.map { f.entities[$0] }
         let planned = f.problem.tasks[t].reward - members.reduce(0) { $0 + f.problem.cost($1, t) }
-        if f.problem.covers(t, members) && planned > 0 {
+        if f.problem.covers(t, members) && planned > 1e-9 {
           for i in members { samples[row.sample].allocation.assignment[i] = t }
         }
       }

@@ -29,7 +29,9 @@ public final class AllocationSACTrainer: Trainer {
   var episodeRNG: RandomState
   var replayRNG: RandomState
   /// Stage-1 transitions: the decision, the pre-assignment, the scaled planned return.
-  var replay: [(problem: AllocationProblem, features: ProblemFeatures, assignment: [Int], target: Double)] = []
+  var replay:
+    [(problem: AllocationProblem, features: ProblemFeatures, assignment: [Int], target: Double)] =
+      []
   var replayNext = 0
 
   public init(config: ExperimentConfig) throws {
@@ -79,7 +81,9 @@ public final class AllocationSACTrainer: Trainer {
     let result = runEpisode(setup.scenario, allocator: &allocator)
     episodeRNG = allocator.rng
     step += 1
-    func mean(_ xs: [Double]?) -> Double { (xs ?? []).isEmpty ? 0 : xs!.reduce(0, +) / Double(xs!.count) }
+    func mean(_ xs: [Double]?) -> Double {
+      (xs ?? []).isEmpty ? 0 : xs!.reduce(0, +) / Double(xs!.count)
+    }
     var metrics: [String: Double] = [
       "episode/return": result.totalReturn, "episode/totalReward": result.totalReward,
       "episode/tasksCompleted": Double(result.tasksCompleted),
