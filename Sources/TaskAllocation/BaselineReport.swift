@@ -26,12 +26,7 @@ public struct BaselineReport: Sendable {
   public init(_ scenario: Scenario, seeds: Int = 5, exactNodes: Int = 2000) {
     self.scenario = scenario.name
     func play<A: Allocator>(_ name: String, _ allocators: [A]) -> Row {
-      var results: [EpisodeResult] = []
-      for var a in allocators { results.append(runEpisode(scenario, allocator: &a)) }
-      return Row(
-        allocator: name, returns: results.map(\.totalReturn),
-        tasksCompleted: results.map(\.tasksCompleted),
-        secondsPerDecision: results.map(\.secondsPerDecision).reduce(0, +) / Double(results.count))
+      Self.play(scenario, name, allocators)
     }
     var rows: [Row] = []
     if exactNodes > 0 {
@@ -43,6 +38,18 @@ public struct BaselineReport: Sendable {
     rows.append(play("greedy cover", [GreedyCover()]))
     rows.append(play("genetic", (0..<seeds).map { GeneticAllocator(seed: UInt64($0)) }))
     self.rows = rows
+  }
+
+  /// Full episodes of `scenario` with each of `allocators` (one row).
+  public static func play<A: Allocator>(_ scenario: Scenario, _ name: String, _ allocators: [A])
+    -> Row
+  {
+    var results: [EpisodeResult] = []
+    for var a in allocators { results.append(runEpisode(scenario, allocator: &a)) }
+    return Row(
+      allocator: name, returns: results.map(\.totalReturn),
+      tasksCompleted: results.map(\.tasksCompleted),
+      secondsPerDecision: results.map(\.secondsPerDecision).reduce(0, +) / Double(results.count))
   }
 
   /// A Markdown table.

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import NN
 import Optim
@@ -103,4 +104,20 @@ func makeAllocationTrainer(_ config: ExperimentConfig) throws -> any Trainer {
   case .grpo: try AllocationGRPOTrainer(config: config)
   case .sac: try AllocationSACTrainer(config: config)
   }
+}
+
+/// The two-stage policy a task-allocation checkpoint holds (its `model/` tensors), for
+/// evaluation on any scenario.
+public func loadAllocationPolicy(_ data: CheckpointData, file: String) throws -> TwoStagePolicy {
+  let loaded = try CheckpointFiles.decode(data, file: file)
+  let config = try ConfigLoader.decode(configJSON: loaded.configJSON, source: file)
+  guard config.kind == .taskAllocation else {
+    throw ConfigError(
+      source: file, path: "kind",
+      message: "is \"\(config.kind.rawValue)\"; a two-stage policy comes from a taskAllocation run")
+  }
+  var rng = RandomState(seed: 0)
+  let policy = TwoStagePolicy(hidden: config.taskAllocation.hidden, rng: &rng)
+  try data.restore(policy.namedParameters(), prefix: "model", file: file)
+  return policy
 }

@@ -344,29 +344,68 @@ struct Baselines: ParsableCommand {
     abstract: "Play every task-allocation baseline through full episodes of a scenario file.",
     discussion: """
       Scenario files are JSON (see docs/task-allocation.md and Experiments/scenarios). A variant \
-      file that gives only an entity table or a task queue takes the rest from --base. \
-      Prints one row per allocator: return (mean ± std over --seeds for the random ones), \
-      tasks completed, seconds per decision.
+      file that gives only an entity table or a task queue takes the rest from --base; \
+      --random makes a grid scenario of any size instead. Prints one row per allocator: return \
+      (mean ± std over --seeds for the random ones), tasks completed, seconds per decision. \
+      With --policy, a trained two-stage policy joins the table, greedy and sampled (zero-shot \
+      when the scenario is not the one it trained on).
       """)
 
-  @Argument(help: "A scenario file.")
-  var scenario: String
+  @Argument(help: "A scenario file (or give --random).")
+  var scenario: String?
 
   @Option(help: "A scenario that supplies the fields the first one leaves out.")
   var base: String?
 
-  @Option(help: "Seeds for random order and the genetic algorithm.")
+  @Option(
+    help:
+      "A random grid scenario instead of a file: ENTITIES,TASKS,DIMENSIONS (seeded by --scenario-seed)."
+  )
+  var random: String?
+
+  @Option(help: "The seed of the --random scenario.")
+  var scenarioSeed = 0
+
+  @Option(help: "Seeds for random order, the genetic algorithm and the sampled policy.")
   var seeds = 5
 
   @Option(help: "Branch-and-bound nodes per decision for the exact allocator (0: skip it).")
   var exactNodes = 2000
 
+  @Option(
+    help: "A taskAllocation checkpoint or run directory whose two-stage policy joins the table.")
+  var policy: String?
+
   func run() throws {
     do {
-      let b = try base.map { try Scenario.load($0) }
-      let loaded = try Scenario.load(scenario, base: b)
+      let loaded: Scenario
+      if let random {
+        let sizes = random.split(separator: ",").compactMap { Int($0) }
+        guard sizes.count == 3, sizes.allSatisfy({ $0 >= 1 }) else {
+          fail(
+            "--random is \"\(random)\"; expected ENTITIES,TASKS,DIMENSIONS, each ≥ 1, e.g. 40,20,3")
+        }
+        loaded = Scenario.random(
+          entities: sizes[0], tasks: sizes[1], dimensions: sizes[2], seed: UInt64(scenarioSeed))
+      } else if let scenario {
+        let b = try base.map { try Scenario.load($0) }
+        loaded = try Scenario.load(scenario, base: b)
+      } else {
+        fail("give a scenario file or --random ENTITIES,TASKS,DIMENSIONS")
+      }
       guard seeds >= 1 else { fail("--seeds must be ≥ 1") }
-      print(BaselineReport(loaded, seeds: seeds, exactNodes: exactNodes).markdown)
+      var report = BaselineReport(loaded, seeds: seeds, exactNodes: exactNodes)
+      if let policy {
+        let (url, data) = openCheckpoint(policy)
+        let net = try loadAllocationPolicy(data, file: url.path)
+        report.rows.append(
+          BaselineReport.play(loaded, "two-stage greedy", [LearnedAllocator(policy: net)]))
+        report.rows.append(
+          BaselineReport.play(
+            loaded, "two-stage sampled",
+            (0..<seeds).map { LearnedAllocator(policy: net, greedy: false, seed: UInt64($0)) }))
+      }
+      print(report.markdown)
     } catch {
       fail("\(error)")
     }
