@@ -55,8 +55,8 @@ public struct BaselineReport: Sendable {
   /// A Markdown table.
   public var markdown: String {
     var lines = [
-      "| \(scenario) | return | tasks completed | seconds per decision |",
-      "| --- | --- | --- | ---: |",
+      "| \(scenario) | return | tasks completed | seconds per decision | decisions per second |",
+      "| --- | --- | --- | ---: | ---: |",
     ]
     for r in rows {
       let value =
@@ -66,7 +66,9 @@ public struct BaselineReport: Sendable {
         Set(r.tasksCompleted).count == 1
         ? "\(r.tasksCompleted[0])" : r.tasksCompleted.map(String.init).joined(separator: ", ")
       lines.append(
-        "| \(r.allocator) | \(value) | \(tasks) | \(String(format: "%.4f", r.secondsPerDecision)) |"
+        "| \(r.allocator) | \(value) | \(tasks) | \(String(format: "%.4f", r.secondsPerDecision)) | "
+          + (r.secondsPerDecision > 0 ? String(format: "%.0f", 1 / r.secondsPerDecision) : "–")
+          + " |"
       )
     }
     return lines.joined(separator: "\n")

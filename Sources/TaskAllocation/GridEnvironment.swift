@@ -131,7 +131,9 @@ public func runEpisode(
   guard var env = makeEnvironment(scenario) else {
     // One step: the first decision is the whole episode.
     let problem = scenario.firstDecision
+    let start = DispatchTime.now().uptimeNanoseconds
     let allocation = allocator.allocate(problem)
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     onDecision?(problem, allocation)
     let reward = allocation.completedTasks.reduce(0.0) { $0 + problem.tasks[$1].reward }
     return EpisodeResult(
@@ -139,7 +141,7 @@ public func runEpisode(
       tasksCompleted: allocation.completedTasks.count,
       decisions: 1,
       meanOptimalityGap: exact.map { $0.solve(problem).value - problem.payoff(allocation) },
-      secondsPerDecision: 0)
+      secondsPerDecision: seconds)
   }
   var decisions = 0
   var gaps: [Double] = []
