@@ -396,7 +396,14 @@ struct Baselines: ParsableCommand {
       guard seeds >= 1 else { fail("--seeds must be ≥ 1") }
       var report = BaselineReport(loaded, seeds: seeds, exactNodes: exactNodes)
       if let policy {
-        let (url, data) = openCheckpoint(policy)
+        let (url, data) =
+          policy.hasPrefix("auto:")
+          ? try {
+            let found = try RunCheckpoints.locate(
+              "auto", experiment: String(policy.dropFirst(5)),
+              root: ExperimentConfig().run.outputDir)
+            return (found.url, found.data)
+          }() : openCheckpoint(policy)
         let net = try loadAllocationPolicy(data, file: url.path)
         report.rows.append(
           BaselineReport.play(loaded, "two-stage greedy", [LearnedAllocator(policy: net)]))
