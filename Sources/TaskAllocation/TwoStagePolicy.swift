@@ -168,6 +168,13 @@ public struct AllocationSample: Equatable, Sendable {
 
   /// Decisions taken: stage 1 then stage 2.
   public var length: Int { logProbs.count }
+  /// Per stage-1 decision, whether stage 2 picked that entity.
+  public var pickedMask: [Bool] {
+    var picked = [Bool](repeating: false, count: preAssignment.count)
+    for step in selections { picked[step.eligible[step.chosen]] = true }
+    return picked
+  }
+
   /// Which decisions are stage-1 (planning) ones.
   public var planningMask: [Bool] {
     (0..<length).map { $0 < preAssignment.count }

@@ -122,7 +122,13 @@ public final class AllocationGRPOTrainer: Trainer {
     let (statistics, gradNorms) = clippedSurrogateUpdate(
       RolloutBatch(
         oldLogProbs: rollouts.map(\.logProbs), advantages: decisionAdvantages,
-        masks: rollouts.map { [Float](repeating: 1, count: $0.length) }),
+        masks: rollouts.map { r in
+          let stage1 =
+            config.taskAllocation.creditPickedOnly
+            ? r.pickedMask.map { $0 ? Float(1) : 0 }
+            : [Float](repeating: 1, count: r.preAssignment.count)
+          return stage1 + [Float](repeating: 1, count: r.selections.count)
+        }),
       order: order, options: surrogate, epochs: g.epochs, minibatch: g.minibatchSize,
       optimizer: optimizer, parameters: policy.parameters, gradClip: config.optimizer.gradClip,
       score: { score(self.policy, $0) },

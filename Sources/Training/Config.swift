@@ -58,6 +58,9 @@ public struct TaskAllocationConfig: Codable, Equatable, Sendable {
   /// GRPO: sampled episodes of the initial policy whose decisions are the training states
   /// (the "prompts"); a one-step scenario has its single decision.
   public var stateEpisodes = 4
+  /// GRPO: leave out of the loss the pre-assignments of entities stage 2 did not pick
+  /// (their draws did not shape the payoff, and crediting them only adds noise).
+  public var creditPickedOnly = false
   /// A sampled allocation succeeds (for Knapsack-RL and `eval/pass1`) when its payoff is
   /// within this fraction of the best known payoff of its state.
   public var successTolerance = 0.01
