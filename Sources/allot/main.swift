@@ -373,8 +373,11 @@ struct Baselines: ParsableCommand {
   var exactNodes = 2000
 
   @Option(
-    help: "A taskAllocation checkpoint or run directory whose two-stage policy joins the table.")
-  var policy: String?
+    help: ArgumentHelp(
+      "A taskAllocation checkpoint, run directory, or auto:<experiment> (its newest run under Checkpoints) whose two-stage policy joins the table.",
+      discussion:
+        "Repeat it (one per seed of a sweep): the rows then show mean ± std over the policies."))
+  var policy: [String] = []
 
   func run() throws {
     do {
@@ -395,22 +398,28 @@ struct Baselines: ParsableCommand {
       }
       guard seeds >= 1 else { fail("--seeds must be ≥ 1") }
       var report = BaselineReport(loaded, seeds: seeds, exactNodes: exactNodes)
-      if let policy {
-        let (url, data) =
-          policy.hasPrefix("auto:")
-          ? try {
-            let found = try RunCheckpoints.locate(
-              "auto", experiment: String(policy.dropFirst(5)),
-              root: ExperimentConfig().run.outputDir)
-            return (found.url, found.data)
-          }() : openCheckpoint(policy)
-        let net = try loadAllocationPolicy(data, file: url.path)
-        report.rows.append(
-          BaselineReport.play(loaded, "two-stage greedy", [LearnedAllocator(policy: net)]))
+      if !policy.isEmpty {
+        let nets = try policy.map { argument in
+          let (url, data) =
+            argument.hasPrefix("auto:")
+            ? try {
+              let found = try RunCheckpoints.locate(
+                "auto", experiment: String(argument.dropFirst(5)),
+                root: ExperimentConfig().run.outputDir)
+              return (found.url, found.data)
+            }() : openCheckpoint(argument)
+          return try loadAllocationPolicy(data, file: url.path)
+        }
+        let suffix = nets.count > 1 ? " (\(nets.count) policies)" : ""
         report.rows.append(
           BaselineReport.play(
-            loaded, "two-stage sampled",
-            (0..<seeds).map { LearnedAllocator(policy: net, greedy: false, seed: UInt64($0)) }))
+            loaded, "two-stage greedy" + suffix, nets.map { LearnedAllocator(policy: $0) }))
+        report.rows.append(
+          BaselineReport.play(
+            loaded, "two-stage sampled" + suffix,
+            nets.flatMap { net in
+              (0..<seeds).map { LearnedAllocator(policy: net, greedy: false, seed: UInt64($0)) }
+            }))
       }
       print(report.markdown)
     } catch {
