@@ -49,7 +49,9 @@ public struct RunDirectory: Sendable {
     guard let data = FileManager.default.contents(atPath: configURL.path) else {
       throw ConfigError(source: configURL.path, path: "", message: "file does not exist")
     }
-    return try JSONValue.parse(data, source: configURL.path).decode(ExperimentConfig.self)
+    // Keys added to Allot after the run was made take their defaults.
+    return try ConfigLoader.decode(
+      configJSON: String(decoding: data, as: UTF8.self), source: configURL.path)
   }
 
   /// Appends the command line (shell-quoted) to `command.txt`; a resumed run adds a line.

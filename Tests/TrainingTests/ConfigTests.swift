@@ -115,3 +115,22 @@ private func problems(_ body: () throws -> Void) -> String {
   #expect(try ConfigLoader.decode(configJSON: text, source: "test") == config)
   #expect(try ConfigLoader.differences(config, ExperimentConfig()) == ["notes", "run.seed"])
 }
+
+@Test func aRunMadeBeforeANewKeyIsStillReadable() throws {
+  // A run directory from an older build: its config.json lacks a key added since.
+  let folder = FileManager.default.temporaryDirectory
+    .appendingPathComponent("allot-old-run-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: folder) }
+  guard case .object(var root) = try JSONValue(encoding: ExperimentConfig()),
+    case .object(var section) = root["taskAllocation"]
+  else {
+    Issue.record("the default config is not an object")
+    return
+  }
+  section["creditPickedOnly"] = nil
+  root["taskAllocation"] = .object(section)
+  try JSONValue.object(root).data().write(to: folder.appendingPathComponent("config.json"))
+  let config = try RunDirectory(url: folder).readConfig()
+  #expect(config.taskAllocation.creditPickedOnly == false)
+}
