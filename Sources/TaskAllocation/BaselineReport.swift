@@ -62,12 +62,13 @@ public struct BaselineReport: Sendable {
       let value =
         r.returns.count > 1
         ? String(format: "%.1f ± %.1f", r.mean, r.std) : String(format: "%.1f", r.mean)
-      let tasks =
-        Set(r.tasksCompleted).count == 1
-        ? "\(r.tasksCompleted[0])" : r.tasksCompleted.map(String.init).joined(separator: ", ")
+      let (fewest, most) = (r.tasksCompleted.min() ?? 0, r.tasksCompleted.max() ?? 0)
+      let tasks = fewest == most ? "\(fewest)" : "\(fewest)–\(most)"
       lines.append(
         "| \(r.allocator) | \(value) | \(tasks) | \(String(format: "%.4f", r.secondsPerDecision)) | "
-          + (r.secondsPerDecision > 0 ? String(format: "%.0f", 1 / r.secondsPerDecision) : "–")
+          + (r.secondsPerDecision > 0
+            ? String(format: r.secondsPerDecision > 0.1 ? "%.2f" : "%.0f", 1 / r.secondsPerDecision)
+            : "–")
           + " |"
       )
     }
