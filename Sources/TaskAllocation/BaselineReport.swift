@@ -8,6 +8,8 @@ public struct BaselineReport: Sendable {
     public var returns: [Double]
     public var tasksCompleted: [Int]
     public var secondsPerDecision: Double
+    /// Mean over decisions of (bounded exact payoff − this allocator's payoff), when measured.
+    public var meanGap: Double? = nil
 
     public var mean: Double { returns.reduce(0, +) / Double(max(returns.count, 1)) }
     public var std: Double {
@@ -23,10 +25,12 @@ public struct BaselineReport: Sendable {
 
   /// Runs sequential, random order and genetic (`seeds` seeds each where random), greedy
   /// cover, and the bounded exact allocator (`exactNodes` nodes per decision; 0 skips it).
-  public init(_ scenario: Scenario, seeds: Int = 5, exactNodes: Int = 2000) {
+  /// With `gapNodes` > 0 every decision of every row is also solved by the bounded exact
+  /// allocator (that many nodes) to measure the row's optimality gap per decision.
+  public init(_ scenario: Scenario, seeds: Int = 5, exactNodes: Int = 2000, gapNodes: Int = 0) {
     self.scenario = scenario.name
     func play<A: Allocator>(_ name: String, _ allocators: [A]) -> Row {
-      Self.play(scenario, name, allocators)
+      Self.play(scenario, name, allocators, gapNodes: gapNodes)
     }
     var rows: [Row] = []
     if exactNodes > 0 {
@@ -40,23 +44,36 @@ public struct BaselineReport: Sendable {
     self.rows = rows
   }
 
-  /// Full episodes of `scenario` with each of `allocators` (one row).
-  public static func play<A: Allocator>(_ scenario: Scenario, _ name: String, _ allocators: [A])
-    -> Row
-  {
+  /// Full episodes of `scenario` with each of `allocators` (one row); with `gapNodes` > 0,
+  /// the mean optimality gap per decision against the bounded exact allocator.
+  public static func play<A: Allocator>(
+    _ scenario: Scenario, _ name: String, _ allocators: [A], gapNodes: Int = 0
+  ) -> Row {
     var results: [EpisodeResult] = []
-    for var a in allocators { results.append(runEpisode(scenario, allocator: &a)) }
+    var gaps: [Double] = []
+    let measure: ((AllocationProblem, Allocation) -> Void)? =
+      gapNodes > 0
+      ? { problem, allocation in
+        var exact = BoundedExact(nodeLimit: gapNodes)
+        gaps.append(problem.payoff(exact.allocate(problem)) - problem.payoff(allocation))
+      } : nil
+    for var a in allocators {
+      results.append(runEpisode(scenario, allocator: &a, onDecision: measure))
+    }
     return Row(
       allocator: name, returns: results.map(\.totalReturn),
       tasksCompleted: results.map(\.tasksCompleted),
-      secondsPerDecision: results.map(\.secondsPerDecision).reduce(0, +) / Double(results.count))
+      secondsPerDecision: results.map(\.secondsPerDecision).reduce(0, +) / Double(results.count),
+      meanGap: gaps.isEmpty ? nil : gaps.reduce(0, +) / Double(gaps.count))
   }
 
   /// A Markdown table.
   public var markdown: String {
+    let withGap = rows.contains { $0.meanGap != nil }
     var lines = [
-      "| \(scenario) | return | tasks completed | seconds per decision | decisions per second |",
-      "| --- | --- | --- | ---: | ---: |",
+      "| \(scenario) | return | tasks completed | seconds per decision | decisions per second |"
+        + (withGap ? " gap to exact per decision |" : ""),
+      "| --- | --- | --- | ---: | ---: |" + (withGap ? " ---: |" : ""),
     ]
     for r in rows {
       let value =
@@ -69,7 +86,7 @@ public struct BaselineReport: Sendable {
           + (r.secondsPerDecision > 0
             ? String(format: r.secondsPerDecision > 0.1 ? "%.2f" : "%.0f", 1 / r.secondsPerDecision)
             : "–")
-          + " |"
+          + " |" + (withGap ? " \(r.meanGap.map { String(format: "%.3f", $0) } ?? "–") |" : "")
       )
     }
     return lines.joined(separator: "\n")
