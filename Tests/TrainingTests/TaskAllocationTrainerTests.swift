@@ -28,6 +28,9 @@ private func allocationConfig(_ method: TaskAllocationMethod, steps: Int) -> Exp
   var config = allocationConfig(.grpo, steps: 100)
   config.taskAllocation.hidden = 32
   let trainer = try AllocationGRPOTrainer(config: config)
+  // The untrained greedy policy falls short even of the sequential trap (28).
+  let before = trainer.evaluate()["eval/return"]!
+  #expect(before < 28, "untrained greedy return \(before)")
   var payoffs: [Double] = []
   for _ in 0..<100 { payoffs.append(trainer.trainStep()["reward/mean"]!) }
   let early = payoffs.prefix(5).reduce(0, +) / 5
