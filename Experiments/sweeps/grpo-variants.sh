@@ -32,31 +32,10 @@ if [ -z "$bin" ]; then
 fi
 mkdir -p "$out"
 
-# steps_of CONFIG: the run.steps an experiment file sets.
-steps_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['run']['steps'])" "$1"; }
+. Experiments/sweeps/runs.sh
 
-# run_config CONFIG NAME SEED: train, resume or skip one run.
-run_config() {
-  local config="$1" name="$2" seed="$3"
-  local final existing
-  final=$(printf 'ckpt_%08d.h5' "$(steps_of "$config")")
-  existing=$(ls -d "$out/${name}__seed${seed}__"* 2>/dev/null | tail -n 1 || true)
-  local cmd
-  if [ -n "$existing" ] && [ -f "$existing/$final" ]; then
-    echo "skip (finished): $existing"
-    return 0
-  elif [ -n "$existing" ] && ls "$existing"/ckpt_*.h5 >/dev/null 2>&1; then
-    cmd=("$bin/train" --quiet --resume "$existing")
-  else
-    [ -n "$existing" ] && rm -rf "$existing"
-    cmd=("$bin/train" --quiet --config "$config" --output "$out" --set "run.seed=$seed")
-  fi
-  echo "+ ${cmd[*]}"
-  "${cmd[@]}" > "$out/.${name}__seed${seed}.log" 2>&1 || {
-    echo "run $name seed $seed failed; see $out/.${name}__seed${seed}.log" >&2
-    return 1
-  }
-}
+# run_config CONFIG NAME SEED: one run of an experiment file.
+run_config() { run_member "$2" "$3" "$(steps_of "$1")" --config "$1"; }
 
 run_config Experiments/arith-sft.json arith-sft 0
 

@@ -29,29 +29,12 @@ swift build -c release --product train --product allot >/dev/null
 bin=$(swift build -c release --show-bin-path)
 mkdir -p "$out"
 
+. Experiments/sweeps/runs.sh
+
+# run_one LR SEED: the quickstart at learning rate LR.
 run_one() {
-  local lr="$1" seed="$2"
-  local name="lr${lr}"
-  local final
-  final=$(printf 'ckpt_%08d.h5' "$steps")
-  local existing
-  existing=$(ls -d "$out/${name}__seed${seed}__"* 2>/dev/null | tail -n 1 || true)
-  local cmd
-  if [ -n "$existing" ] && [ -f "$existing/$final" ]; then
-    echo "skip (finished): $existing"
-    return 0
-  elif [ -n "$existing" ] && ls "$existing"/ckpt_*.h5 >/dev/null 2>&1; then
-    cmd=("$bin/train" --quiet --resume "$existing")
-  else
-    [ -n "$existing" ] && rm -rf "$existing"   # started but never checkpointed: start over
-    cmd=("$bin/train" --quiet --output "$out" --set "run.name=$name" --set "run.seed=$seed"
-      --set "run.steps=$steps" --set "optimizer.learningRate=$lr")
-  fi
-  echo "+ ${cmd[*]}"
-  "${cmd[@]}" > "$out/.${name}__seed${seed}.log" 2>&1 || {
-    echo "run lr=$lr seed=$seed failed; see $out/.${name}__seed${seed}.log" >&2
-    return 1
-  }
+  run_member "lr$1" "$2" "$steps" --set "run.name=lr$1" --set "run.steps=$steps" \
+    --set "optimizer.learningRate=$1"
 }
 
 status=0

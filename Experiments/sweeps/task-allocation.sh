@@ -33,29 +33,12 @@ if [ -z "$bin" ]; then
 fi
 mkdir -p "$out"
 
-steps_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['run']['steps'])" "$1"; }
+. Experiments/sweeps/runs.sh
 
-# run_config NAME SEED: train, resume or skip one run of Experiments/NAME.json.
+# run_config NAME SEED: one run of Experiments/NAME.json.
 run_config() {
-  local name="$1" seed="$2" config="Experiments/$1.json"
-  local final existing
-  final=$(printf 'ckpt_%08d.h5' "$(steps_of "$config")")
-  existing=$(ls -d "$out/${name}__seed${seed}__"* 2>/dev/null | tail -n 1 || true)
-  local cmd
-  if [ -n "$existing" ] && [ -f "$existing/$final" ]; then
-    echo "skip (finished): $existing"
-    return 0
-  elif [ -n "$existing" ] && ls "$existing"/ckpt_*.h5 >/dev/null 2>&1; then
-    cmd=("$bin/train" --quiet --resume "$existing")
-  else
-    [ -n "$existing" ] && rm -rf "$existing"
-    cmd=("$bin/train" --quiet --config "$config" --output "$out" --set "run.seed=$seed")
-  fi
-  echo "+ ${cmd[*]}"
-  "${cmd[@]}" > "$out/.${name}__seed${seed}.log" 2>&1 || {
-    echo "run $name seed $seed failed; see $out/.${name}__seed${seed}.log" >&2
-    return 1
-  }
+  local config="Experiments/$1.json"
+  run_member "$1" "$2" "$(steps_of "$config")" --config "$config"
 }
 
 status=0

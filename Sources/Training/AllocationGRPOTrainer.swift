@@ -201,19 +201,7 @@ public final class AllocationGRPOTrainer: Trainer {
     state.integers["rng/sampling"] = samplingRNG.savedWords
     state.integers["rng/episodes"] = episodeRNG.savedWords
     state.doubles["trainer/bestKnown"] = setup.bestKnown
-    var visitState: [Int64] = []
-    var visitLength: [Int64] = []
-    var outcomes: [Double] = []
-    for s in setup.states.indices {
-      for visit in history.visits[Self.stateID(s)] ?? [] {
-        visitState.append(Int64(s))
-        visitLength.append(Int64(visit.count))
-        outcomes += visit
-      }
-    }
-    state.integers["trainer/history/visitPrompt"] = visitState
-    state.integers["trainer/history/visitLength"] = visitLength
-    state.doubles["trainer/history/rewards"] = outcomes
+    state.add(history, ids: setup.states.indices.map(Self.stateID))
     return state
   }
 
@@ -226,28 +214,14 @@ public final class AllocationGRPOTrainer: Trainer {
       problems.append(
         "trainer/bestKnown holds \(best.count) values for \(setup.states.count) decision states")
     }
-    let visitState = state.integers["trainer/history/visitPrompt"] ?? []
-    let visitLength = state.integers["trainer/history/visitLength"] ?? []
-    let outcomes = state.doubles["trainer/history/rewards"] ?? []
-    if visitState.count != visitLength.count || Int(visitLength.reduce(0, +)) != outcomes.count
-      || !visitState.allSatisfy({ $0 >= 0 && Int($0) < setup.states.count })
-    {
-      problems.append("trainer/history: visit tables of inconsistent sizes")
-    }
+    let restoredHistory = state.rewardHistory(
+      like: history, ids: setup.states.indices.map(Self.stateID), problems: &problems)
     let referenceTargets = reference?.namedParameters().map { ("reference/\($0.0)", $0.1) } ?? []
     (step, cursor) = try core.restore(
       from: state, extraTargets: referenceTargets, problems: problems)
     samplingRNG = RandomState(savedWords: sampling)
     episodeRNG = RandomState(savedWords: episodes)
     setup.bestKnown = best
-    var restored = RewardHistory(
-      window: history.window, minimum: history.minimum, threshold: 0.5, prior: history.prior)
-    var offset = 0
-    for (s, n) in zip(visitState, visitLength) {
-      restored.restoreVisit(
-        Self.stateID(Int(s)), binarised: Array(outcomes[offset..<(offset + Int(n))]))
-      offset += Int(n)
-    }
-    history = restored
+    history = restoredHistory
   }
 }

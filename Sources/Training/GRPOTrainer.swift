@@ -352,22 +352,7 @@ public final class GRPOTrainer: PolicyTrainer {
     if let reference { state.add(reference, prefix: "reference") }
     state.integers["trainer/tokenizer"] = tokenizer.savedAlphabet
     state.integers["rng/sampling"] = samplingRNG.savedWords
-    // Reward histories: for each visit the prompt's index and its number of rewards, then
-    // all rewards flat, oldest visits first within a prompt.
-    let index = Dictionary(uniqueKeysWithValues: prompts.enumerated().map { ($1.id, $0) })
-    var visitPrompt: [Int64] = []
-    var visitLength: [Int64] = []
-    var rewards: [Double] = []
-    for id in history.visits.keys.sorted() {
-      for visit in history.visits[id]! {
-        visitPrompt.append(Int64(index[id]!))
-        visitLength.append(Int64(visit.count))
-        rewards += visit
-      }
-    }
-    state.integers["trainer/history/visitPrompt"] = visitPrompt
-    state.integers["trainer/history/visitLength"] = visitLength
-    state.doubles["trainer/history/rewards"] = rewards
+    state.add(history, ids: prompts.map(\.id))
     return state
   }
 
@@ -375,28 +360,13 @@ public final class GRPOTrainer: PolicyTrainer {
     var problems = tokenizerProblems(state)
     let rng = state.integer("rng/sampling", count: 4, problems: &problems)
     // Reward histories: checked before anything is copied.
-    let visitPrompt = state.integers["trainer/history/visitPrompt"] ?? []
-    let visitLength = state.integers["trainer/history/visitLength"] ?? []
-    let rewards = state.doubles["trainer/history/rewards"] ?? []
-    let consistent =
-      visitPrompt.count == visitLength.count && Int(visitLength.reduce(0, +)) == rewards.count
-      && visitPrompt.allSatisfy({ $0 >= 0 && Int($0) < prompts.count })
-    if !consistent { problems.append("trainer/history: visit tables of inconsistent sizes") }
+    let restoredHistory = state.rewardHistory(
+      like: history, ids: prompts.map(\.id), problems: &problems)
     let referenceTargets = reference?.namedParameters().map { ("reference/\($0.0)", $0.1) } ?? []
     (step, cursor) = try core.restore(
       from: state, extraTargets: referenceTargets, problems: problems)
     samplingRNG = RandomState(savedWords: rng)
-    let k = config.knapsack
-    var restored = RewardHistory(
-      window: k.window, minimum: k.minimum, threshold: k.successThreshold,
-      prior: (k.priorSuccesses, k.priorFailures))
-    var offset = 0
-    for (p, n) in zip(visitPrompt, visitLength) {
-      restored.restoreVisit(
-        prompts[Int(p)].id, binarised: Array(rewards[offset..<(offset + Int(n))]))
-      offset += Int(n)
-    }
-    history = restored
+    history = restoredHistory
   }
 
 }

@@ -92,3 +92,51 @@ func rolloutBudgets(estimates: [Double?], config: ExperimentConfig) -> (
   }
   return (budgets, metrics)
 }
+
+extension TrainingState {
+  /// Saves Knapsack-RL reward histories: for each visit the prompt's position in `ids` and
+  /// its number of rewards, then all rewards flat, oldest visits first within a prompt.
+  mutating func add(_ history: RewardHistory, ids: [String]) {
+    let index = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+    var visitPrompt: [Int64] = []
+    var visitLength: [Int64] = []
+    var rewards: [Double] = []
+    for id in history.visits.keys.sorted() {
+      for visit in history.visits[id]! {
+        visitPrompt.append(Int64(index[id]!))
+        visitLength.append(Int64(visit.count))
+        rewards += visit
+      }
+    }
+    integers["trainer/history/visitPrompt"] = visitPrompt
+    integers["trainer/history/visitLength"] = visitLength
+    doubles["trainer/history/rewards"] = rewards
+  }
+
+  /// The reward histories saved by `add(_:ids:)`, with `template`'s settings; a problem is
+  /// reported (and an empty history returned) when the tables do not fit `ids`.
+  func rewardHistory(like template: RewardHistory, ids: [String], problems: inout [String])
+    -> RewardHistory
+  {
+    let visitPrompt = integers["trainer/history/visitPrompt"] ?? []
+    let visitLength = integers["trainer/history/visitLength"] ?? []
+    let rewards = doubles["trainer/history/rewards"] ?? []
+    var restored = RewardHistory(
+      window: template.window, minimum: template.minimum, threshold: template.threshold,
+      prior: template.prior)
+    guard
+      visitPrompt.count == visitLength.count && Int(visitLength.reduce(0, +)) == rewards.count
+        && visitPrompt.allSatisfy({ $0 >= 0 && Int($0) < ids.count })
+        && visitLength.allSatisfy({ $0 >= 0 })
+    else {
+      problems.append("trainer/history: visit tables of inconsistent sizes")
+      return restored
+    }
+    var offset = 0
+    for (p, n) in zip(visitPrompt, visitLength) {
+      restored.restoreVisit(ids[Int(p)], binarised: Array(rewards[offset..<(offset + Int(n))]))
+      offset += Int(n)
+    }
+    return restored
+  }
+}
