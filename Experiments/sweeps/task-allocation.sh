@@ -15,7 +15,7 @@ jobs=1
 out=Checkpoints/sweeps/task-allocation
 seeds="0 1 2 3 4"
 bin=""
-only="ta-almighty-grpo ta-almighty-sac ta-rbf-grpo ta-rbf-grpo-knapsack-hicra ta-rbf-100-grpo ta-electric-grpo ta-rbf-sac"
+only="ta-almighty-grpo ta-almighty-sac ta-rbf-grpo ta-rbf-grpo-knapsack-hicra ta-rbf-100-grpo ta-electric-grpo ta-rbf-sac ta-electric-sac"
 while [ $# -gt 0 ]; do
   case "$1" in
     --jobs) jobs="$2"; shift 2 ;;
