@@ -32,11 +32,11 @@ public final class MixerCritic: Module {
 
   /// Q(i, t) `[entities, tasks]` and the mixing weights W `[entities, H]`.
   func parts(_ f: ProblemFeatures) -> (q: Tensor, w: Tensor) {
-    let x = values.entitySummary(f)
+    let (q, x) = values.scoresAndSummary(f)
     let attention =
       (Tensor.matmul(keys(x), queries(x), transposeB: true)
       * (1 / Float(hidden).squareRoot())).softmax(axis: 1)
-    return (values(f), Tensor.matmul(attention, weights(x)))
+    return (q, Tensor.matmul(attention, weights(x)))
   }
 
   /// Q_tot of pre-assignment `assignment` (one open-task index per available entity), `[]`.

@@ -63,27 +63,23 @@ public final class PairScorer: Module {
     ]
   }
 
-  /// Per-dimension entity embeddings pooled over dimensions, `[entities, H]`.
-  func entitySummary(_ f: ProblemFeatures) -> Tensor {
-    let (n, d) = (f.entities.count, f.dimensions)
-    return entityEmbedding(
-      Tensor(f.entityTokens, shape: [n * d, ProblemFeatures.entityTokenWidth])
-    ).reshaped([n, d, hidden]).mean(axis: 1)
-  }
-
   /// `[entities, tasks]` scores.
-  public func callAsFunction(_ f: ProblemFeatures) -> Tensor {
+  public func callAsFunction(_ f: ProblemFeatures) -> Tensor { scoresAndSummary(f).scores }
+
+  /// The `[entities, tasks]` scores, and the per-dimension entity embeddings pooled over
+  /// dimensions, `[entities, H]` (the mixer's entity attributes), from one pass.
+  func scoresAndSummary(_ f: ProblemFeatures) -> (scores: Tensor, entitySummary: Tensor) {
     let (n, m, d, h) = (f.entities.count, f.tasks.count, f.dimensions, hidden)
-    let entities = entityEmbedding(
-      Tensor(f.entityTokens, shape: [n * d, ProblemFeatures.entityTokenWidth])
-    ).reshaped([n, d * h])
+    let perDimension = entityEmbedding(
+      Tensor(f.entityTokens, shape: [n * d, ProblemFeatures.entityTokenWidth]))
+    let entities = perDimension.reshaped([n, d * h])
     let tasks = taskEmbedding(
       Tensor(f.taskTokens, shape: [m * d, ProblemFeatures.taskTokenWidth])
     ).reshaped([m, d * h])
     let scale = 1 / (Float(h).squareRoot() * Float(max(d, 1)))
     let match = Tensor.matmul(entities, tasks, transposeB: true) * scale
     let bias = pairBias(Tensor(f.pairFeatures, shape: [n * m, ProblemFeatures.pairWidth]))
-    return match + bias.reshaped([n, m])
+    return (match + bias.reshaped([n, m]), perDimension.reshaped([n, d, h]).mean(axis: 1))
   }
 }
 

@@ -81,9 +81,6 @@ public final class AllocationSACTrainer: Trainer {
     let result = runEpisode(setup.scenario, allocator: &allocator)
     episodeRNG = allocator.rng
     step += 1
-    func mean(_ xs: [Double]?) -> Double {
-      (xs ?? []).isEmpty ? 0 : xs!.reduce(0, +) / Double(xs!.count)
-    }
     var metrics: [String: Double] = [
       "episode/return": result.totalReturn, "episode/totalReward": result.totalReward,
       "episode/tasksCompleted": Double(result.tasksCompleted),
@@ -91,7 +88,7 @@ public final class AllocationSACTrainer: Trainer {
       "data/replay": Double(replay.count),
       "optim/learningRate": Double(optimizer.currentLearningRate),
     ]
-    for (key, values) in losses { metrics[key] = mean(values) }
+    for (key, values) in losses { metrics[key] = values.reduce(0, +) / Double(values.count) }
     return metrics
   }
 
