@@ -2,12 +2,17 @@ import TensorCore
 
 /// Keys and values of the positions an attention layer has already seen, so that
 /// incremental decoding feeds only new positions. For sampling (no tape) only.
+///
+/// The buffers keep one row per sequence of the first call; when sequences finish,
+/// `keepRows` only re-maps the batch onto the rows still in use, so nothing is copied.
 public final class AttentionCache {
   public let capacity: Int
   /// The number of positions stored.
   public private(set) var length = 0
   /// Leading padded positions per batch row (left-padded prompts), masked as keys.
   public var keyPadding: [Int]?
+  /// The buffer row each current batch row reads and writes.
+  public private(set) var rows: [Int] = []
   private var keys: Tensor?
   private var values: Tensor?
 
@@ -18,55 +23,61 @@ public final class AttentionCache {
   }
 
   /// Forgets every stored position.
-  public func reset() { length = 0 }
+  public func reset() {
+    length = 0
+    rows = []
+  }
 
   /// Keeps only the batch rows `rows` (indices into the current batch, ascending), so
   /// decoding can drop sequences that have finished.
-  public func keepRows(_ rows: [Int]) {
-    keyPadding = keyPadding.map { pads in rows.map { pads[$0] } }
-    guard let k = keys, let v = values else { return }
-    let d = k.shape[2]
-    let stride = capacity * d
-    func compact(_ t: Tensor) -> Tensor {
-      let out = Tensor.zeros([rows.count, capacity, d])
-      t.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointer { dst in
-          for (new, old) in rows.enumerated() {
-            (dst.baseAddress! + new * stride).update(
-              from: src.baseAddress! + old * stride, count: length * d)
-          }
-        }
-      }
-      return out
-    }
-    keys = compact(k)
-    values = compact(v)
+  public func keepRows(_ kept: [Int]) {
+    keyPadding = keyPadding.map { pads in kept.map { pads[$0] } }
+    rows = kept.map { rows[$0] }
   }
 
-  /// Stores new keys and values `[B, T, D]` after the existing ones and returns the
-  /// buffers `[B, capacity, D]`, whose first `length` positions are filled.
-  func append(keys k: Tensor, values v: Tensor) -> (Tensor, Tensor) {
+  /// Stores new keys and values `[B, T, D]` after the existing ones.
+  func append(keys k: Tensor, values v: Tensor) {
     let (b, t, d) = (k.shape[0], k.shape[1], k.shape[2])
     precondition(
       length + t <= capacity,
       "AttentionCache: \(length) + \(t) positions exceed the capacity \(capacity)")
-    if keys == nil || keys!.shape != [b, capacity, d] {
-      precondition(length == 0, "AttentionCache: batch or width changed mid-sequence")
-      keys = .zeros([b, capacity, d])
-      values = .zeros([b, capacity, d])
+    if length == 0 {
+      if keys?.shape != [b, capacity, d] {
+        keys = Tensor.zeros([b, capacity, d])
+        values = Tensor.zeros([b, capacity, d])
+      }
+      rows = Array(0..<b)
     }
+    precondition(
+      b == rows.count && keys!.shape[2] == d,
+      "AttentionCache: \(b) rows of width \(d) for a cache of \(rows.count) rows of width "
+        + "\(keys!.shape[2])")
     for (source, target) in [(k, keys!), (v, values!)] {
       source.withUnsafeBufferPointer { src in
         target.withUnsafeMutableBufferPointer { dst in
-          for row in 0..<b {
+          for (r, row) in rows.enumerated() {
             (dst.baseAddress! + (row * capacity + length) * d).update(
-              from: src.baseAddress! + row * t * d, count: t * d)
+              from: src.baseAddress! + r * t * d, count: t * d)
           }
         }
       }
     }
     length += t
-    return (keys!, values!)
+  }
+
+  /// Attention of `query` `[B, T, D]`, the positions just appended, over everything stored.
+  func attend(_ query: Tensor, heads: Int) -> Tensor {
+    if query.shape[1] == 1 {
+      return Tensor.cachedAttention(
+        query: query, key: keys!, value: values!, heads: heads, keyLength: length, rows: rows,
+        keyPadding: keyPadding)
+    }
+    precondition(
+      rows == Array(0..<keys!.shape[0]),
+      "AttentionCache: several positions at once only before any row was dropped")
+    return Tensor.attention(
+      query: query, key: keys!, value: values!, heads: heads, keyLength: length,
+      keyPadding: keyPadding)
   }
 }
 
@@ -108,17 +119,12 @@ public final class CausalSelfAttention: Module {
       cache == nil || !(GradMode.isEnabled && x.requiresGrad),
       "CausalSelfAttention: a KV cache is for sampling; run it inside withoutGrad")
     let q = wq(x)
-    var k = wk(x)
-    var v = wv(x)
-    var length: Int? = nil
-    if let cache {
-      (k, v) = cache.append(keys: k, values: v)
-      length = cache.length
+    guard let cache else {
+      return wo(
+        Tensor.attention(query: q, key: wk(x), value: wv(x), heads: heads, keyPadding: keyPadding))
     }
-    let attended = Tensor.attention(
-      query: q, key: k, value: v, heads: heads, keyLength: length,
-      keyPadding: cache?.keyPadding ?? keyPadding)
-    return wo(attended)
+    cache.append(keys: wk(x), values: wv(x))
+    return wo(cache.attend(q, heads: heads))
   }
 }
 

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 
 /// One sgemm on sub-matrices with explicit leading dimensions (row strides).
 @inline(__always)
@@ -54,28 +55,11 @@ extension Tensor {
       query.pointer, key.pointer, value.pointer, out.pointer, probabilities.pointer
     )
     if t == 1 {
-      // One query per row (incremental decoding): plain loops beat 2·B·H tiny sgemm calls.
-      for bi in 0..<b {
-        let pad = keyPadding?[bi] ?? 0
-        for h in 0..<heads {
-          let pbh = p + (bi * heads + h) * s
-          let qh = q + bi * d + h * hd
-          let kh = k + bi * c * d + h * hd
-          for j in 0..<s {
-            let kj = kh + j * d
-            pbh[j] = dotProduct(qh, kj, count: hd) * scale
-          }
-          maskedSoftmaxRow(pbh, from: pad, to: s, count: s)
-          let oh = o + bi * d + h * hd
-          oh.initialize(repeating: 0, count: hd)
-          let vh = v + bi * c * d + h * hd
-          for j in pad..<s {
-            let w = pbh[j]
-            let vj = vh + j * d
-            for e in 0..<hd { oh[e] += w * vj[e] }
-          }
-        }
-      }
+      // One query per row (incremental decoding): one vectorised kernel beats 2·B·H tiny
+      // sgemm calls.
+      decodeAttention(
+        query: q, key: k, value: v, out: o, weights: p, batch: b, heads: heads, width: d,
+        capacity: c, length: s, rows: nil, keyPadding: keyPadding, scale: scale)
     } else {
       for bi in 0..<b {
         let pad = keyPadding?[bi] ?? 0
@@ -128,6 +112,70 @@ extension Tensor {
     }
   }
 
+  /// Attention of one new query per batch row over cached keys and values, for sampling
+  /// (no tape). `query` is `[B, 1, D]`; `key` and `value` are `[R, C, D]` caches whose first
+  /// `keyLength` positions are filled; batch row b reads cache row `rows[b]` and masks its
+  /// first `keyPadding[b]` keys. Equals `attention(query:key:value:…)` on the gathered rows.
+  public static func cachedAttention(
+    query: Tensor, key: Tensor, value: Tensor, heads: Int, keyLength: Int, rows: [Int],
+    keyPadding: [Int]? = nil
+  ) -> Tensor {
+    require(
+      !(GradMode.isEnabled && (query.requiresGrad || key.requiresGrad || value.requiresGrad)),
+      "cachedAttention: no gradient flows through a cache; run it inside withoutGrad")
+    let (b, d) = (query.shape[0], query.shape.last ?? 0)
+    require(
+      query.rank == 3 && query.shape[1] == 1 && key.rank == 3 && key.shape == value.shape
+        && key.shape[2] == d,
+      "cachedAttention: query \(query.shape), key \(key.shape), value \(value.shape) should be "
+        + "[B, 1, D], [R, C, D], [R, C, D]")
+    let c = key.shape[1]
+    require(
+      heads > 0 && d % heads == 0, "cachedAttention: width \(d) is not divisible by \(heads) heads")
+    require(
+      keyLength >= 1 && keyLength <= c,
+      "cachedAttention: keyLength \(keyLength) must lie in 1...\(c)")
+    require(
+      rows.count == b && rows.allSatisfy { $0 >= 0 && $0 < key.shape[0] },
+      "cachedAttention: rows \(rows) need \(b) indices below \(key.shape[0])")
+    if let keyPadding {
+      require(
+        keyPadding.count == b && keyPadding.allSatisfy { $0 >= 0 && $0 < keyLength },
+        "cachedAttention: keyPadding \(keyPadding) needs \(b) counts, each below \(keyLength)")
+    }
+    let out = Tensor(uninitialized: [b, 1, d])
+    let weights = Tensor(uninitialized: [b, heads, keyLength])
+    decodeAttention(
+      query: query.pointer, key: key.pointer, value: value.pointer, out: out.pointer,
+      weights: weights.pointer, batch: b, heads: heads, width: d, capacity: c,
+      length: keyLength, rows: rows, keyPadding: keyPadding,
+      scale: 1 / Float(d / heads).squareRoot())
+    return out
+  }
+
+  /// The decoding kernel (CKernels) on raw buffers.
+  private static func decodeAttention(
+    query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
+    out: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>, batch: Int,
+    heads: Int, width: Int, capacity: Int, length: Int, rows: [Int]?, keyPadding: [Int]?,
+    scale: Float
+  ) {
+    func run(_ rows: UnsafePointer<Int>?, _ padding: UnsafePointer<Int>?) {
+      allot_decode_attention(
+        query, key, value, out, weights, batch, heads, width, capacity, length, rows, padding,
+        scale)
+    }
+    switch (rows, keyPadding) {
+    case (nil, nil): run(nil, nil)
+    case (let r?, nil): r.withUnsafeBufferPointer { run($0.baseAddress, nil) }
+    case (nil, let p?): p.withUnsafeBufferPointer { run(nil, $0.baseAddress) }
+    case (let r?, let p?):
+      r.withUnsafeBufferPointer { r in
+        p.withUnsafeBufferPointer { run(r.baseAddress, $0.baseAddress) }
+      }
+    }
+  }
+
   /// Softmax of `row[from..<to]` in place; every other entry of the `count` becomes 0.
   @inline(__always)
   static func maskedSoftmaxRow(
@@ -150,24 +198,4 @@ extension Tensor {
     for j in 0..<from { row[j] = 0 }
     for j in to..<count { row[j] = 0 }
   }
-}
-
-/// Σ a[i]·b[i] with eight independent partial sums (a fixed order, so results are
-/// reproducible), which lets the compiler use vector registers for the reduction.
-@inline(__always)
-func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> Float {
-  var acc = SIMD8<Float>()
-  var i = 0
-  while i + 8 <= n {
-    let x = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-    let y = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-    acc += x * y
-    i += 8
-  }
-  var total = acc.sum()
-  while i < n {
-    total += a[i] * b[i]
-    i += 1
-  }
-  return total
 }

@@ -72,3 +72,30 @@ import Testing
   let out = withoutGrad { block(padded, keyPadding: [2]) }
   #expect(isClose(out.slice(axis: 1, 2..<5).scalars, alone.scalars, atol: 1e-5, rtol: 1e-4))
 }
+
+@Test func cachedAttentionReadsTheMappedRows() {
+  // Batch rows 0 and 1 read cache rows 2 and 0 (as after dropping finished sequences);
+  // the result equals plain attention on those rows gathered, and the last query of a
+  // full causal pass over the same keys.
+  var rng = RandomState(seed: 11)
+  let key = Tensor.normal([3, 6, 8], rng: &rng)
+  let value = Tensor.normal([3, 6, 8], rng: &rng)
+  let query = Tensor.normal([2, 1, 8], rng: &rng)
+  let (rows, pads) = ([2, 0], [1, 0])
+  let (cached, gathered, full) = withoutGrad {
+    let cached = Tensor.cachedAttention(
+      query: query, key: key, value: value, heads: 2, keyLength: 5, rows: rows, keyPadding: pads)
+    let k = key.indexSelect(axis: 0, rows)
+    let v = value.indexSelect(axis: 0, rows)
+    let gathered = Tensor.attention(
+      query: query, key: k, value: v, heads: 2, keyLength: 5, keyPadding: pads)
+    // Five queries whose last is `query`: the sgemm path, compared at its last position.
+    let queries = Tensor.concat([k.slice(axis: 1, 0..<4), query], axis: 1)
+    let full = Tensor.attention(
+      query: queries, key: k, value: v, heads: 2, keyLength: 5, keyPadding: pads
+    ).slice(axis: 1, 4..<5)
+    return (cached, gathered, full)
+  }
+  #expect(cached.scalars == gathered.scalars)
+  #expect(isClose(cached.scalars, full.scalars, atol: 1e-5))
+}
