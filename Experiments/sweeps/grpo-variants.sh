@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# GRPO vs GRPO + Knapsack-RL vs GRPO + HICRA vs GRPO + Knapsack-RL + HICRA on arithmetic,
-# 3 seeds each, all from the same supervised warm start (Experiments/arith-sft.json).
+# GRPO vs GRPO + Knapsack-RL vs GRPO + HICRA vs GRPO + Knapsack-RL + HICRA, 3 seeds each,
+# all from the same supervised warm start, for one family of experiments:
+#   arith        Experiments/arith-grpo-{variant}.json from arith-sft.json (the default)
+#   arith-short  Experiments/arith-grpo-short-{variant}.json from arith-sft-short.json
+#   countdown    Experiments/countdown-grpo-{variant}.json from countdown-sft.json
+# (a family runs the variants it has files for).
 #
-#   bash Experiments/sweeps/grpo-variants.sh [--jobs N] [--out DIR] [--seeds "0 1 2"] [--bin DIR]
+#   bash Experiments/sweeps/grpo-variants.sh [--family F] [--jobs N] [--out DIR] [--seeds "0 1 2"] [--bin DIR]
 #
 # The warm start is trained first into the sweep folder unless a finished one is there.
 # Each command is printed before it runs; at most N runs at once. Re-running skips
@@ -12,19 +16,31 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 jobs=1
-out=Checkpoints/sweeps/grpo-variants
+family=arith
+out=""
 seeds="0 1 2"
 bin=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --family) family="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;   # prebuilt train and allot (default: build them here)
-    *) echo "usage: $0 [--jobs N] [--out DIR] [--seeds \"0 1 2\"]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--family arith|arith-short|countdown] [--jobs N] [--out DIR] [--seeds \"0 1 2\"] [--bin DIR]" >&2; exit 2 ;;
   esac
 done
-variants=(uniform knapsack hicra knapsack-hicra)
+case "$family" in
+  arith) warm=arith-sft; prefix=arith-grpo; difficulties="digits4 digits5" ;;
+  arith-short) warm=arith-sft-short; prefix=arith-grpo-short; difficulties="digits3 digits4" ;;
+  countdown) warm=countdown-sft; prefix=countdown-grpo; difficulties="numbers3 numbers4 numbers5" ;;
+  *) echo "unknown family '$family' (arith, arith-short or countdown)" >&2; exit 2 ;;
+esac
+[ -n "$out" ] || out=Checkpoints/sweeps/$prefix-variants
+variants=()
+for v in uniform knapsack hicra knapsack-hicra; do
+  [ -f "Experiments/$prefix-$v.json" ] && variants+=("$v")
+done
 
 if [ -z "$bin" ]; then
   swift build -c release --product train --product allot >/dev/null
@@ -37,22 +53,22 @@ mkdir -p "$out"
 # run_config CONFIG NAME SEED: one run of an experiment file.
 run_config() { run_member "$2" "$3" "$(steps_of "$1")" --config "$1"; }
 
-run_config Experiments/arith-sft.json arith-sft 0
+run_config "Experiments/$warm.json" "$warm" 0
 
 status=0
 for seed in $seeds; do
   for v in "${variants[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || status=1; done
-    run_config "Experiments/arith-grpo-$v.json" "arith-grpo-$v" "$seed" &
+    run_config "Experiments/$prefix-$v.json" "$prefix-$v" "$seed" &
   done
 done
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || status=1; done
 
 # The GRPO runs side by side (links), for the summary and the plots.
 mkdir -p "$out/plots" "$out/grpo"
-for run in "$out"/arith-grpo-*__*; do ln -sfn "$(cd "$run" && pwd)" "$out/grpo/$(basename "$run")"; done
+for run in "$out/$prefix"-*__*; do ln -sfn "$(cd "$run" && pwd)" "$out/grpo/$(basename "$run")"; done
 echo
-for metric in eval/pass1 eval/pass1/digits4 eval/pass1/digits5; do
+for metric in eval/pass1 $(for d in $difficulties; do echo "eval/pass1/$d"; done); do
   echo "## $metric at the end (mean ± std over seeds)"
   "$bin/allot" summarize "$out/grpo" --metric "$metric" || true
   echo

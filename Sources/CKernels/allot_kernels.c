@@ -110,3 +110,105 @@ void allot_decode_attention(const float *restrict query, const float *restrict k
     }
   }
 }
+
+/* Σ a[i] over n floats, eight lanes at a time, summed in a fixed order. */
+static inline float allot_sum(const float *restrict a, long n) {
+  allot_v8 acc = {0};
+  long i = 0;
+  for (; i + 8 <= n; i += 8) acc += *(const allot_v8 *)(a + i);
+  float total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; i++) total += a[i];
+  return total;
+}
+
+/* e^x over the whole float range (TensorCore's fastExp), branch-free so loops vectorise. */
+static inline float allot_exp(float x) {
+  float c = x < -87.3f ? -87.3f : x;
+  c = c > 88.72f ? 88.72f : c;
+  const float magic = 12582912.0f;
+  float shifted = c * 1.44269504f + magic;
+  shifted = shifted < magic + 127 ? shifted : magic + 127;
+  float n = shifted - magic;
+  float r = (c - n * 0.69314575f) - n * 1.4286068e-6f;
+  float p = 1.0f / 5040;
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1;
+  p = p * r + 1;
+  union { float f; int i; } bits = {shifted};
+  union { int i; float f; } scale = {(bits.i - 0x4B400000 + 127) << 23};
+  float y = p * scale.f;
+  y = x < -87.3f ? 0 : y;
+  y = x > 88.72f ? __builtin_inff() : y;
+  return x != x ? x : y;
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_gelu_forward(const float *restrict x, float *restrict out, float *restrict gate,
+                        long n) {
+  const float c2 = 2 * 0.79788456f;
+  if (gate) {
+    for (long i = 0; i < n; i++) {
+      const float xi = x[i];
+      const float s = 1 / (1 + allot_exp(-c2 * (xi + 0.044715f * xi * xi * xi)));
+      gate[i] = s;
+      out[i] = xi * s;
+    }
+  } else {
+    for (long i = 0; i < n; i++) {
+      const float xi = x[i];
+      out[i] = xi / (1 + allot_exp(-c2 * (xi + 0.044715f * xi * xi * xi)));
+    }
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_gelu_backward(const float *restrict g, const float *restrict x,
+                         const float *restrict gate, float *restrict dx, long n) {
+  const float c2 = 2 * 0.79788456f;
+  for (long i = 0; i < n; i++) {
+    const float xi = x[i], s = gate[i];
+    dx[i] = g[i] * (s + xi * s * (1 - s) * c2 * (1 + 3 * 0.044715f * xi * xi));
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_layer_norm_forward(const float *restrict x, const float *restrict weight,
+                              const float *restrict bias, float *restrict normalised,
+                              float *restrict out, float *restrict rstd, long rows, long d,
+                              float eps) {
+  for (long r = 0; r < rows; r++) {
+    const float *xr = x + r * d;
+    float *xh = normalised + r * d, *y = out + r * d;
+    const float mean = allot_sum(xr, d) / d;
+    for (long j = 0; j < d; j++) xh[j] = xr[j] - mean;
+    const float inv = 1 / __builtin_sqrtf(allot_dot(xh, xh, d) / d + eps);
+    rstd[r] = inv;
+    for (long j = 0; j < d; j++) xh[j] *= inv;
+    for (long j = 0; j < d; j++)
+      y[j] = xh[j] * (weight ? weight[j] : 1) + (bias ? bias[j] : 0);
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_layer_norm_backward(const float *restrict g, const float *restrict normalised,
+                               const float *restrict weight, const float *restrict rstd,
+                               float *restrict dx, float *restrict dweight,
+                               float *restrict dbias, long rows, long d) {
+  for (long r = 0; r < rows; r++) {
+    const float *gr = g + r * d, *xh = normalised + r * d;
+    float *dxr = dx + r * d;
+    /* dx first holds dy = g ⊙ weight. */
+    for (long j = 0; j < d; j++) dxr[j] = gr[j] * (weight ? weight[j] : 1);
+    const float meanDy = allot_sum(dxr, d) / d;
+    const float meanDyXh = allot_dot(dxr, xh, d) / d;
+    for (long j = 0; j < d; j++) {
+      dweight[j] += gr[j] * xh[j];
+      dbias[j] += gr[j];
+      dxr[j] = rstd[r] * (dxr[j] - meanDy - xh[j] * meanDyXh);
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Elementwise ops with their backward rules. Binary ops broadcast (NumPy rules); their
@@ -194,26 +195,18 @@ extension Tensor {
   /// PyTorch's `gelu(approximate="tanh")`. Computed as x·σ(2u), which is the same function
   /// with one exponential and no cancellation near zero.
   public func gelu() -> Tensor {
-    let c: Float = 0.797_884_56  // √(2/π)
+    let out = Tensor(uninitialized: shape)
     guard GradMode.isEnabled && requiresGrad else {
-      return Tensor.map(self) { x in x / (1 + fastExp(-2 * c * (x + 0.044715 * x * x * x))) }
+      allot_gelu_forward(pointer, out.pointer, nil, count)
+      return out
     }
     // One pass writes the output and keeps the gate σ(2u) for the backward rule.
     let gate = Tensor(uninitialized: shape)
-    let out = Tensor(uninitialized: shape)
-    let (src, gp, op) = (pointer, gate.pointer, out.pointer)
-    for i in 0..<count {
-      let x = src[i]
-      let sg = 1 / (1 + fastExp(-2 * c * (x + 0.044715 * x * x * x)))
-      gp[i] = sg
-      op[i] = x * sg
-    }
+    allot_gelu_forward(pointer, out.pointer, gate.pointer, count)
     return Tensor.result(out, op: "gelu", inputs: [self]) { g in
-      [
-        Tensor.combine(g, self, gate) { g, x, s in
-          g * (s + x * s * (1 - s) * 2 * c * (1 + 3 * 0.044715 * x * x))
-        }
-      ]
+      let dx = Tensor(uninitialized: self.shape)
+      allot_gelu_backward(g.pointer, self.pointer, gate.pointer, dx.pointer, self.count)
+      return [dx]
     }
   }
 

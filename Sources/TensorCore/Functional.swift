@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Fused kernels with hand-written backward rules: softmax, log-softmax, the log-probability
@@ -129,48 +130,18 @@ extension Tensor {
     let rows = d == 0 ? 0 : count / d
     let out = Tensor(uninitialized: shape)
     let normalised = Tensor(uninitialized: shape)
-    var rstd = [Float](repeating: 0, count: rows)
-    for r in 0..<rows {
-      let (x, xh, y) = (pointer + r * d, normalised.pointer + r * d, out.pointer + r * d)
-      var mean: Float = 0
-      for j in 0..<d { mean += x[j] }
-      mean /= Float(d)
-      var variance: Float = 0
-      for j in 0..<d { variance += (x[j] - mean) * (x[j] - mean) }
-      variance /= Float(d)
-      let inv = 1 / (variance + eps).squareRoot()
-      rstd[r] = inv
-      for j in 0..<d { xh[j] = (x[j] - mean) * inv }
-      switch (weight, bias) {
-      case let (w?, b?): for j in 0..<d { y[j] = xh[j] * w.pointer[j] + b.pointer[j] }
-      case let (w?, nil): for j in 0..<d { y[j] = xh[j] * w.pointer[j] }
-      case let (nil, b?): for j in 0..<d { y[j] = xh[j] + b.pointer[j] }
-      case (nil, nil): y.update(from: xh, count: d)
-      }
-    }
+    let rstd = Tensor(uninitialized: [rows])
+    allot_layer_norm_forward(
+      pointer, weight?.pointer, bias?.pointer, normalised.pointer, out.pointer, rstd.pointer,
+      rows, d, eps)
     let inputs = [self] + [weight, bias].compactMap { $0 }
     return Tensor.result(out, op: "layerNorm", inputs: inputs) { g in
       let dx = Tensor(uninitialized: self.shape)
       let dw = Tensor.zeros([d])
       let db = Tensor.zeros([d])
-      for r in 0..<rows {
-        let (gr, xh, dxr) = (g.pointer + r * d, normalised.pointer + r * d, dx.pointer + r * d)
-        var meanDy: Float = 0
-        var meanDyXh: Float = 0
-        for j in 0..<d {
-          let dy = gr[j] * (weight?.pointer[j] ?? 1)
-          meanDy += dy
-          meanDyXh += dy * xh[j]
-          dw.pointer[j] += gr[j] * xh[j]
-          db.pointer[j] += gr[j]
-        }
-        meanDy /= Float(d)
-        meanDyXh /= Float(d)
-        for j in 0..<d {
-          let dy = gr[j] * (weight?.pointer[j] ?? 1)
-          dxr[j] = rstd[r] * (dy - meanDy - xh[j] * meanDyXh)
-        }
-      }
+      allot_layer_norm_backward(
+        g.pointer, normalised.pointer, weight?.pointer, rstd.pointer, dx.pointer, dw.pointer,
+        db.pointer, rows, d)
       var grads: [Tensor?] = [dx]
       if weight != nil { grads.append(dw) }
       if bias != nil { grads.append(db) }

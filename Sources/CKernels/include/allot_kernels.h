@@ -22,4 +22,19 @@ void allot_decode_attention(const float *query, const float *keys, const float *
                             float *out, float *weights, long batch, long heads, long width,
                             long capacity, long length, const long *rows, const long *padding,
                             float scale);
+
+/* GELU (tanh form) x·σ(2u), u = √(2/π)(x + 0.044715x³), over n floats; gate (may be NULL)
+   receives σ(2u) for the backward rule, which allot_gelu_backward applies to g. */
+void allot_gelu_forward(const float *x, float *out, float *gate, long n);
+void allot_gelu_backward(const float *g, const float *x, const float *gate, float *dx, long n);
+
+/* Layer norm over the last axis (d) of rows × d floats; weight and bias may be NULL.
+   Forward writes x̂, y = x̂·w + b and 1/σ per row; backward writes dx and adds into
+   dweight and dbias. */
+void allot_layer_norm_forward(const float *x, const float *weight, const float *bias,
+                              float *normalised, float *out, float *rstd, long rows, long d,
+                              float eps);
+void allot_layer_norm_backward(const float *g, const float *normalised, const float *weight,
+                               const float *rstd, float *dx, float *dweight, float *dbias,
+                               long rows, long d);
 #endif
