@@ -212,3 +212,33 @@ void allot_layer_norm_backward(const float *restrict g, const float *restrict no
     }
   }
 }
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_causal_softmax(float *restrict scores, long t, long s, long pad, long offset) {
+  for (long i = 0; i < t; i++) {
+    float *row = scores + i * s;
+    const long to = offset + i + 1 < s ? offset + i + 1 : s;
+    if (to <= pad) {
+      for (long j = 0; j < s; j++) row[j] = 0;
+      continue;
+    }
+    float m = -__builtin_inff();
+    for (long j = pad; j < to; j++) m = row[j] > m ? row[j] : m;
+    for (long j = pad; j < to; j++) row[j] = allot_exp(row[j] - m);
+    const float inverse = 1 / allot_sum(row + pad, to - pad);
+    for (long j = pad; j < to; j++) row[j] *= inverse;
+    for (long j = 0; j < pad; j++) row[j] = 0;
+    for (long j = to; j < s; j++) row[j] = 0;
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_softmax_backward_rows(float *restrict gradient, const float *restrict probabilities,
+                                 long rows, long s) {
+  for (long i = 0; i < rows; i++) {
+    float *g = gradient + i * s;
+    const float *p = probabilities + i * s;
+    const float dot = allot_dot(g, p, s);
+    for (long j = 0; j < s; j++) g[j] = p[j] * (g[j] - dot);
+  }
+}

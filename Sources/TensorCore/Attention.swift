@@ -68,9 +68,7 @@ extension Tensor {
           sgemm(
             false, true, m: t, n: s, k: hd, alpha: scale, q + bi * t * d + h * hd, lda: d,
             k + bi * c * d + h * hd, ldb: d, pbh, ldc: s)
-          for i in 0..<t {
-            maskedSoftmaxRow(pbh + i * s, from: pad, to: offset + i + 1, count: s)
-          }
+          allot_causal_softmax(pbh, t, s, pad, offset)
           sgemm(
             false, false, m: t, n: hd, k: s, pbh, lda: s, v + bi * c * d + h * hd, ldb: d,
             o + bi * t * d + h * hd, ldc: d)
@@ -90,12 +88,7 @@ extension Tensor {
           let (qo, ko) = (bi * t * d + h * hd, bi * c * d + h * hd)
           // dP = dO · Vᵀ, then the softmax rule dS = P ⊙ (dP − rowsum(dP ⊙ P)).
           sgemm(false, true, m: t, n: s, k: hd, g.pointer + qo, lda: d, v + ko, ldb: d, ds, ldc: s)
-          for i in 0..<t {
-            let (row, prob) = (ds + i * s, pbh + i * s)
-            var dot: Float = 0
-            for j in 0..<s { dot += row[j] * prob[j] }
-            for j in 0..<s { row[j] = prob[j] * (row[j] - dot) }
-          }
+          allot_softmax_backward_rows(ds, pbh, t, s)
           // dQ = scale · dS · K;  dK = scale · dSᵀ · Q;  dV = Pᵀ · dO.
           sgemm(
             false, false, m: t, n: hd, k: s, alpha: scale, ds, lda: s, k + ko, ldb: d,
@@ -174,28 +167,5 @@ extension Tensor {
         p.withUnsafeBufferPointer { run(r.baseAddress, $0.baseAddress) }
       }
     }
-  }
-
-  /// Softmax of `row[from..<to]` in place; every other entry of the `count` becomes 0.
-  @inline(__always)
-  static func maskedSoftmaxRow(
-    _ row: UnsafeMutablePointer<Float>, from: Int, to: Int, count: Int
-  ) {
-    if to <= from {
-      row.initialize(repeating: 0, count: count)
-      return
-    }
-    var m = -Float.infinity
-    for j in from..<to { m = Swift.max(m, row[j]) }
-    var total: Float = 0
-    for j in from..<to {
-      let e = fastExp(row[j] - m)
-      row[j] = e
-      total += e
-    }
-    let inv = 1 / total
-    for j in from..<to { row[j] *= inv }
-    for j in 0..<from { row[j] = 0 }
-    for j in to..<count { row[j] = 0 }
   }
 }

@@ -37,4 +37,11 @@ void allot_layer_norm_forward(const float *x, const float *weight, const float *
 void allot_layer_norm_backward(const float *g, const float *normalised, const float *weight,
                                const float *rstd, float *dx, float *dweight, float *dbias,
                                long rows, long d);
+
+/* Causal softmax of t rows of s scores in place: row i keeps keys pad ≤ j ≤ offset + i
+   (the others become 0; a row with none becomes all 0). */
+void allot_causal_softmax(float *scores, long t, long s, long pad, long offset);
+
+/* The softmax backward rule in place, row by row: g ← p ⊙ (g − ⟨g, p⟩). */
+void allot_softmax_backward_rows(float *gradient, const float *probabilities, long rows, long s);
 #endif
