@@ -41,76 +41,6 @@ static inline float allot_dot(const float *restrict a, const float *restrict b, 
   return total;
 }
 
-/* e^x for x <= 0 (softmax arguments), the same polynomial as TensorCore's fastExp. */
-static inline float allot_exp_nonpositive(float x) {
-  if (x < -87.3f) return 0;
-  const float magic = 12582912.0f;
-  float shifted = x * 1.44269504f + magic;
-  float n = shifted - magic;
-  float r = (x - n * 0.69314575f) - n * 1.4286068e-6f;
-  float p = 1.0f / 5040;
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1;
-  p = p * r + 1;
-  union { float f; int i; } bits = {shifted};
-  union { int i; float f; } scale = {(bits.i - 0x4B400000 + 127) << 23};
-  return p * scale.f;
-}
-
-/* Per batch row, keys and values are read once, in order, a whole position (all heads) at a
-   time: the cache streams through memory instead of being walked head by head. */
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-void allot_decode_attention(const float *restrict query, const float *restrict keys,
-                            const float *restrict values, float *restrict out,
-                            float *restrict weights, long batch, long heads, long width,
-                            long capacity, long length, const long *rows, const long *padding,
-                            float scale) {
-  const long hd = width / heads;
-  for (long b = 0; b < batch; b++) {
-    const long row = rows ? rows[b] : b;
-    const long pad = padding ? padding[b] : 0;
-    const float *q = query + b * width;
-    const float *k = keys + row * capacity * width;
-    const float *v = values + row * capacity * width;
-    float *w = weights + b * heads * length; /* [heads, length] */
-    float *o = out + b * width;
-    for (long e = 0; e < width; e++) o[e] = 0;
-    for (long h = 0; h < heads; h++)
-      for (long j = 0; j < (pad < length ? pad : length); j++) w[h * length + j] = 0;
-    if (pad >= length) continue;
-    for (long j = pad; j < length; j++)
-      for (long h = 0; h < heads; h++)
-        w[h * length + j] = allot_dot(q + h * hd, k + j * width + h * hd, hd) * scale;
-    for (long h = 0; h < heads; h++) {
-      float *wh = w + h * length;
-      float m = -__builtin_inff();
-      for (long j = pad; j < length; j++) m = wh[j] > m ? wh[j] : m;
-      float total = 0;
-      for (long j = pad; j < length; j++) {
-        wh[j] = allot_exp_nonpositive(wh[j] - m);
-        total += wh[j];
-      }
-      const float inverse = 1 / total;
-      for (long j = pad; j < length; j++) wh[j] *= inverse;
-    }
-    for (long j = pad; j < length; j++) {
-      const float *vj = v + j * width;
-      for (long h = 0; h < heads; h++) {
-        const float p = w[h * length + j];
-        float *oh = o + h * hd;
-        const float *vh = vj + h * hd;
-        long e = 0;
-        for (; e + 8 <= hd; e += 8) *(allot_v8 *)(oh + e) += p * *(const allot_v8 *)(vh + e);
-        for (; e < hd; e++) oh[e] += p * vh[e];
-      }
-    }
-  }
-}
-
 /* Σ a[i] over n floats, eight lanes at a time, summed in a fixed order. */
 static inline float allot_sum(const float *restrict a, long n) {
   allot_v8 acc = {0};
@@ -144,6 +74,56 @@ static inline float allot_exp(float x) {
   y = x < -87.3f ? 0 : y;
   y = x > 88.72f ? __builtin_inff() : y;
   return x != x ? x : y;
+}
+
+/* Per batch row, keys and values are read once, in order, a whole position (all heads) at a
+   time: the cache streams through memory instead of being walked head by head. */
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_decode_attention(const float *restrict query, const float *restrict keys,
+                            const float *restrict values, float *restrict out,
+                            float *restrict weights, long batch, long heads, long width,
+                            long capacity, long length, const long *rows, const long *padding,
+                            float scale) {
+  const long hd = width / heads;
+  for (long b = 0; b < batch; b++) {
+    const long row = rows ? rows[b] : b;
+    const long pad = padding ? padding[b] : 0;
+    const float *q = query + b * width;
+    const float *k = keys + row * capacity * width;
+    const float *v = values + row * capacity * width;
+    float *w = weights + b * heads * length; /* [heads, length] */
+    float *o = out + b * width;
+    for (long e = 0; e < width; e++) o[e] = 0;
+    for (long h = 0; h < heads; h++)
+      for (long j = 0; j < (pad < length ? pad : length); j++) w[h * length + j] = 0;
+    if (pad >= length) continue;
+    for (long j = pad; j < length; j++)
+      for (long h = 0; h < heads; h++)
+        w[h * length + j] = allot_dot(q + h * hd, k + j * width + h * hd, hd) * scale;
+    for (long h = 0; h < heads; h++) {
+      float *wh = w + h * length;
+      float m = -__builtin_inff();
+      for (long j = pad; j < length; j++) m = wh[j] > m ? wh[j] : m;
+      float total = 0;
+      for (long j = pad; j < length; j++) {
+        wh[j] = allot_exp(wh[j] - m);
+        total += wh[j];
+      }
+      const float inverse = 1 / total;
+      for (long j = pad; j < length; j++) wh[j] *= inverse;
+    }
+    for (long j = pad; j < length; j++) {
+      const float *vj = v + j * width;
+      for (long h = 0; h < heads; h++) {
+        const float p = w[h * length + j];
+        float *oh = o + h * hd;
+        const float *vh = vj + h * hd;
+        long e = 0;
+        for (; e + 8 <= hd; e += 8) *(allot_v8 *)(oh + e) += p * *(const allot_v8 *)(vh + e);
+        for (; e < hd; e++) oh[e] += p * vh[e];
+      }
+    }
+  }
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
