@@ -1,4 +1,5 @@
 import CKernels
+import Synchronization
 
 /// The buffer behind one or more tensors. Reshapes and `detach()` share it.
 final class Storage: @unchecked Sendable {
@@ -8,7 +9,7 @@ final class Storage: @unchecked Sendable {
   init(count: Int) {
     _ = Storage.allocatorConfigured
     self.count = count
-    pointer = .allocate(capacity: max(count, 1))
+    pointer = LargeBuffers.take(count) ?? .allocate(capacity: max(count, 1))
   }
 
   /// Training allocates and frees the same large buffers every step. glibc serves
@@ -20,7 +21,42 @@ final class Storage: @unchecked Sendable {
     return true
   }()
 
-  deinit { pointer.deallocate() }
+  deinit {
+    if !LargeBuffers.keep(pointer, count: count) { pointer.deallocate() }
+  }
+}
+
+/// Buffers too large for glibc's heap (over 32 MiB, which glibc always maps afresh, so
+/// that the kernel zeroes every page on first touch) are kept on release and handed out
+/// again for the same size: a GRPO update allocates the same few such buffers every step.
+/// At most `limit` bytes are kept.
+enum LargeBuffers {
+  /// The smallest buffer kept, in floats (32 MiB).
+  static let minimum = 8 << 20
+  /// The most kept at once, in bytes.
+  static let limit = 2 << 30
+  private static let pool = Mutex<(kept: [Int: [UInt]], bytes: Int)>(([:], 0))
+
+  static func take(_ count: Int) -> UnsafeMutablePointer<Float>? {
+    guard count >= minimum else { return nil }
+    return pool.withLock { pool in
+      guard let address = pool.kept[count]?.popLast() else { return nil }
+      pool.bytes -= count * MemoryLayout<Float>.size
+      return UnsafeMutablePointer(bitPattern: address)
+    }
+  }
+
+  /// Keeps `pointer` for reuse; false when it is too small or the pool is full.
+  static func keep(_ pointer: UnsafeMutablePointer<Float>, count: Int) -> Bool {
+    guard count >= minimum else { return false }
+    return pool.withLock { pool in
+      let bytes = count * MemoryLayout<Float>.size
+      guard pool.bytes + bytes <= limit else { return false }
+      pool.kept[count, default: []].append(UInt(bitPattern: pointer))
+      pool.bytes += bytes
+      return true
+    }
+  }
 }
 
 /// An n-dimensional array of `Float` in contiguous row-major storage that records the

@@ -1,6 +1,7 @@
-import TensorCore
 import TestSupport
 import Testing
+
+@testable import TensorCore
 
 // Autograd semantics, each against gradients worked out by hand.
 
@@ -238,4 +239,18 @@ import Testing
   let (a, b) = await (inside, outside)
   #expect(a == false)
   #expect(b == true)
+}
+
+@Test func largeBuffersAreReusedAndZerosStillZero() {
+  // A released buffer of LargeBuffers.minimum floats comes back for the next one of that
+  // size; zeros() must not rely on fresh (zeroed) pages.
+  let n = LargeBuffers.minimum + 17  // a size no other test allocates
+  var address: UInt = 0
+  do {
+    let filled = Tensor.full([n], 3)
+    address = UInt(bitPattern: filled.pointer)
+  }
+  let zeros = Tensor.zeros([n])
+  #expect(UInt(bitPattern: zeros.pointer) == address)
+  #expect(zeros.scalars.allSatisfy { $0 == 0 })
 }
