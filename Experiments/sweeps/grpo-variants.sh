@@ -78,6 +78,14 @@ for metric in grad/effectiveRatio reward/mean budget/max hicra/semanticEntropy h
   "$bin/allot" summarize "$out/grpo" --metric "$metric" --aggregate mean || true
   echo
 done
+# Sampled accuracy of every final policy (greedy pass@1 alone moves little): mean@4 and
+# pass@4 at temperature 1 on the evaluation prompts, the warm start first.
+echo "## final policies: greedy pass@1, mean@4, pass@4 (allot evaluate --samples 4)"
+for run in "$out/$warm"__* "$out/grpo"/*; do
+  task=$(ls "Experiments/$prefix"-*.json | head -n 1)   # the GRPO test split for every row
+  echo "$(basename "$run") $("$bin/allot" evaluate "$run" --task "$task" --samples 4 | grep '^| all')"
+done
+echo
 for metric in reward/mean eval/pass1 grad/effectiveRatio hicra/semanticEntropy budget/max; do
   "$bin/allot" plot "$out/grpo" --metric "$metric" -o "$out/plots/$(echo "$metric" | tr '/' '-').svg" || true
 done
