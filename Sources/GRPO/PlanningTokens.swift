@@ -140,18 +140,80 @@ public func semanticEntropy(_ counts: [Int]) -> Double {
 public func mineStrategicGrams(
   from solutions: [String], sizes: ClosedRange<Int> = 3...5, fraction: Double = 0.2
 ) -> [(gram: String, solutions: Int)] {
-  var support: [String: Int] = [:]
-  for text in Set(solutions) {
+  let ranked = gramSupport(solutions, sizes: sizes).map { ($0.gram, $0.solutions.count) }
+  return Array(ranked.prefix(keptCount(ranked.count, fraction)))
+}
+
+/// N-grams that mean nearly the same to the policy, mined as one strategic pattern.
+public struct StrategicGramGroup: Equatable, Sendable {
+  /// The members, most supported first (the first is the group's leader).
+  public var grams: [String]
+  /// The number of distinct solutions that contain at least one member.
+  public var solutions: Int
+
+  public init(grams: [String], solutions: Int) {
+    self.grams = grams
+    self.solutions = solutions
+  }
+}
+
+/// Like `mineStrategicGrams`, but n-grams whose embeddings (`embedding`, e.g. the mean of
+/// the policy's token embeddings) have cosine similarity ≥ `similarity` to a group's
+/// leader join that group: most supported n-grams first, each to the most similar leader
+/// or else as a new leader. Groups are ranked by the distinct solutions containing any
+/// member; the top `fraction` are kept. Only the `limit` most supported n-grams are
+/// grouped (the rest are too rare to be among the kept anyway). An n-gram whose embedding
+/// is nil (say, a character the policy does not know) is skipped.
+public func mineStrategicGramGroups(
+  from solutions: [String], sizes: ClosedRange<Int> = 3...5, fraction: Double = 0.2,
+  similarity: Float, limit: Int = 5000, embedding: (String) -> [Float]?
+) -> [StrategicGramGroup] {
+  var groups: [(leader: [Float], grams: [String], solutions: Set<Int>)] = []
+  for (gram, support) in gramSupport(solutions, sizes: sizes).prefix(limit) {
+    guard var vector = embedding(gram) else { continue }
+    let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    if norm > 0 { vector = vector.map { $0 / norm } }
+    var best: (index: Int, cosine: Float)? = nil
+    for (i, group) in groups.enumerated() {
+      let cosine = zip(group.leader, vector).reduce(0) { $0 + $1.0 * $1.1 }
+      if cosine >= similarity && cosine > (best?.cosine ?? -.infinity) { best = (i, cosine) }
+    }
+    if let best {
+      groups[best.index].grams.append(gram)
+      groups[best.index].solutions.formUnion(support)
+    } else {
+      groups.append((vector, [gram], support))
+    }
+  }
+  let ranked = groups.enumerated().sorted {
+    $0.element.solutions.count != $1.element.solutions.count
+      ? $0.element.solutions.count > $1.element.solutions.count : $0.offset < $1.offset
+  }.map { StrategicGramGroup(grams: $0.element.grams, solutions: $0.element.solutions.count) }
+  return Array(ranked.prefix(keptCount(ranked.count, fraction)))
+}
+
+/// Every word n-gram of the distinct solutions with the indices of the solutions that
+/// contain it, most supported first (ties by text).
+private func gramSupport(_ solutions: [String], sizes: ClosedRange<Int>) -> [(
+  gram: String, solutions: Set<Int>
+)] {
+  var support: [String: Set<Int>] = [:]
+  let distinct = Array(Set(solutions)).sorted()
+  for (index, text) in distinct.enumerated() {
     let words = text.lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init)
-    var seen = Set<String>()
     for n in sizes where words.count >= n {
       for start in 0...(words.count - n) {
-        seen.insert(words[start..<(start + n)].joined(separator: " "))
+        support[words[start..<(start + n)].joined(separator: " "), default: []].insert(index)
       }
     }
-    for gram in seen { support[gram, default: 0] += 1 }
   }
-  let ranked = support.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-  let keep = max(1, Int((Double(ranked.count) * fraction).rounded(.up)))
-  return ranked.prefix(keep).map { ($0.key, $0.value) }
+  return support.map { ($0.key, $0.value) }.sorted {
+    $0.solutions.count != $1.solutions.count
+      ? $0.solutions.count > $1.solutions.count : $0.gram < $1.gram
+  }
+}
+
+/// How many of `count` ranked items the top `fraction` keeps (at least one when any).
+private func keptCount(_ count: Int, _ fraction: Double) -> Int {
+  min(count, max(1, Int((Double(count) * fraction).rounded(.up))))
 }

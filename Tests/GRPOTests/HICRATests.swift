@@ -69,3 +69,34 @@ private func marked(_ phrases: [String], _ text: String) -> String {
   let all = mineStrategicGrams(from: corpus, sizes: 3...3, fraction: 1)
   #expect(all.contains { $0.gram == "something unrelated entirely" && $0.solutions == 1 })
 }
+
+@Test func minerGroupsGramsByEmbeddingSimilarity() {
+  // "let me check" and "let me verify" mean the same to this (hand-made) embedding; they
+  // sit in different solutions, so their group is supported by both, more than either.
+  let corpus = [
+    "let me check it", "let me verify it", "let me verify that", "we are done now",
+  ]
+  let meaning: [String: [Float]] = [
+    "let me check": [1, 0], "let me verify": [0.99, 0.1], "me check it": [0, 1],
+    "me verify it": [0.1, 1], "me verify that": [0.7, -0.7], "we are done": [-1, 0],
+    "are done now": [-1, 0.05],
+  ]
+  let groups = mineStrategicGramGroups(
+    from: corpus, sizes: 3...3, fraction: 1, similarity: 0.95
+  ) { meaning[$0] }
+  // Most supported first: "let me verify" (2 solutions) leads and "let me check" joins.
+  #expect(
+    groups.first == StrategicGramGroup(grams: ["let me verify", "let me check"], solutions: 3))
+  #expect(
+    groups.contains(StrategicGramGroup(grams: ["are done now", "we are done"], solutions: 1)))
+  #expect(
+    groups.contains(StrategicGramGroup(grams: ["me check it", "me verify it"], solutions: 2)))
+  #expect(groups.contains(StrategicGramGroup(grams: ["me verify that"], solutions: 1)))
+  #expect(groups.count == 4)
+  // Keeping the top quarter keeps the best group only; a gram without an embedding is
+  // skipped.
+  let top = mineStrategicGramGroups(from: corpus, sizes: 3...3, fraction: 0.25, similarity: 0.95) {
+    $0 == "let me verify" ? nil : meaning[$0]
+  }
+  #expect(top == [StrategicGramGroup(grams: ["me check it", "me verify it"], solutions: 2)])
+}
