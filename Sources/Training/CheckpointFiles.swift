@@ -83,7 +83,7 @@ func makeTrainer(_ config: ExperimentConfig, restoring loaded: CheckpointFiles.L
   throws
   -> any Trainer
 {
-  let trainer = try makeTrainer(config)
+  let trainer = try makeTrainer(config, restoring: true)
   guard trainer.modelFingerprint == loaded.fingerprint else {
     throw StateMismatch(problems: [
       "\(file) holds model '\(loaded.fingerprint)'",

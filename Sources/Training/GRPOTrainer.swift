@@ -32,7 +32,11 @@ public final class GRPOTrainer: PolicyTrainer {
   let planning: PhraseMatcher?
 
   /// A trainer for `config`; `task` replaces the config's task (tests and embedding code).
-  public init(config: ExperimentConfig, task: (any ReasoningTask)? = nil) throws {
+  /// `loadingInitFrom: false` skips `grpo.initFrom`: when a checkpoint is restored next,
+  /// it carries the policy (and the reference), so the warm start need not exist any more.
+  public init(
+    config: ExperimentConfig, task: (any ReasoningTask)? = nil, loadingInitFrom: Bool = true
+  ) throws {
     self.config = config
     self.task = try task ?? makeTask(config.task)
     var root = RandomState(seed: UInt64(config.run.seed))
@@ -40,7 +44,7 @@ public final class GRPOTrainer: PolicyTrainer {
     samplingRNG = root.split()
     let cursorSeed = root.next()
     policy = makePolicy(config.model, tokenizer: tokenizer, rng: &modelRNG)
-    if !config.grpo.initFrom.isEmpty {
+    if loadingInitFrom && !config.grpo.initFrom.isEmpty {
       try Self.load(
         config.grpo.initFrom, root: config.run.outputDir, into: policy, model: config.model)
     }

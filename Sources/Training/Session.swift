@@ -146,12 +146,13 @@ public struct TrainingSession {
   }
 }
 
-/// The trainer a config's `kind` names.
-public func makeTrainer(_ config: ExperimentConfig) throws -> any Trainer {
+/// The trainer a config's `kind` names. `restoring`: a checkpoint's state is restored next, so
+/// what it carries is not loaded (a GRPO run's `grpo.initFrom` warm start).
+public func makeTrainer(_ config: ExperimentConfig, restoring: Bool = false) throws -> any Trainer {
   switch config.kind {
   case .classifier: ClassifierTrainer(config: config)
   case .sft: try SFTTrainer(config: config)
-  case .grpo: try GRPOTrainer(config: config)
+  case .grpo: try GRPOTrainer(config: config, loadingInitFrom: !restoring)
   case .taskAllocation: try makeAllocationTrainer(config)
   }
 }

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Reasoning
 import TensorCore
@@ -130,6 +131,15 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   ])
   #expect(good == 0, "\(goodErr)")
   #expect(out.contains("done: step 2"))
+  // Its checkpoints carry the policy: with the warm start gone, they still restore.
+  let grpoRun = try #require(
+    try FileManager.default.contentsOfDirectory(atPath: root.path).map {
+      root.appendingPathComponent($0).path
+    }.first { $0 != run })
+  try FileManager.default.removeItem(atPath: run)
+  let found = try RunCheckpoints.locate(grpoRun, experiment: "", root: ".")
+  let restored = try restoredTrainer(found.data, file: found.url.path)
+  #expect(restored.step == 2)
 }
 
 @Test func knapsackBudgetsMoveRolloutsToInformativePrompts() throws {
