@@ -162,3 +162,22 @@ private func expectMessage(
   }
   expectMessage(state, "RandomState(state:): needs four words, not all zero")
 }
+
+@Test func cachedAttentionMisuse() async {
+  let rows = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+    _ = withoutGrad {
+      Tensor.cachedAttention(
+        query: Tensor.zeros([2, 1, 4]), key: Tensor.zeros([2, 3, 4]),
+        value: Tensor.zeros([2, 3, 4]), heads: 2, keyLength: 2, rows: [0, 2])
+    }
+  }
+  expectMessage(rows, "cachedAttention: rows [0, 2] need 2 indices below 2")
+  let length = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+    _ = withoutGrad {
+      Tensor.cachedAttention(
+        query: Tensor.zeros([1, 1, 4]), key: Tensor.zeros([1, 3, 4]),
+        value: Tensor.zeros([1, 3, 4]), heads: 2, keyLength: 4, rows: [0])
+    }
+  }
+  expectMessage(length, "cachedAttention: keyLength 4 must lie in 1...3")
+}
