@@ -76,6 +76,15 @@ static inline float allot_exp(float x) {
   return x != x ? x : y;
 }
 
+/* Softmax of row[from..<to] in place (from < to); the other entries are left as they are. */
+static inline void allot_softmax_range(float *restrict row, long from, long to) {
+  float m = -__builtin_inff();
+  for (long j = from; j < to; j++) m = row[j] > m ? row[j] : m;
+  for (long j = from; j < to; j++) row[j] = allot_exp(row[j] - m);
+  const float inverse = 1 / allot_sum(row + from, to - from);
+  for (long j = from; j < to; j++) row[j] *= inverse;
+}
+
 /* Per batch row, keys and values are read once, in order, a whole position (all heads) at a
    time: the cache streams through memory instead of being walked head by head. */
 __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -100,18 +109,7 @@ void allot_decode_attention(const float *restrict query, const float *restrict k
     for (long j = pad; j < length; j++)
       for (long h = 0; h < heads; h++)
         w[h * length + j] = allot_dot(q + h * hd, k + j * width + h * hd, hd) * scale;
-    for (long h = 0; h < heads; h++) {
-      float *wh = w + h * length;
-      float m = -__builtin_inff();
-      for (long j = pad; j < length; j++) m = wh[j] > m ? wh[j] : m;
-      float total = 0;
-      for (long j = pad; j < length; j++) {
-        wh[j] = allot_exp(wh[j] - m);
-        total += wh[j];
-      }
-      const float inverse = 1 / total;
-      for (long j = pad; j < length; j++) wh[j] *= inverse;
-    }
+    for (long h = 0; h < heads; h++) allot_softmax_range(w + h * length, pad, length);
     for (long j = pad; j < length; j++) {
       const float *vj = v + j * width;
       for (long h = 0; h < heads; h++) {
@@ -202,11 +200,7 @@ void allot_causal_softmax(float *restrict scores, long t, long s, long pad, long
       for (long j = 0; j < s; j++) row[j] = 0;
       continue;
     }
-    float m = -__builtin_inff();
-    for (long j = pad; j < to; j++) m = row[j] > m ? row[j] : m;
-    for (long j = pad; j < to; j++) row[j] = allot_exp(row[j] - m);
-    const float inverse = 1 / allot_sum(row + pad, to - pad);
-    for (long j = pad; j < to; j++) row[j] *= inverse;
+    allot_softmax_range(row, pad, to);
     for (long j = 0; j < pad; j++) row[j] = 0;
     for (long j = to; j < s; j++) row[j] = 0;
   }

@@ -57,9 +57,9 @@ extension Tensor {
     if t == 1 {
       // One query per row (incremental decoding): one vectorised kernel beats 2·B·H tiny
       // sgemm calls.
-      decodeAttention(
-        query: q, key: k, value: v, out: o, weights: p, batch: b, heads: heads, width: d,
-        capacity: c, length: s, rows: nil, keyPadding: keyPadding, scale: scale)
+      allot_decode_attention(
+        q, k, v, o, p, b, heads, d, c, s, Array(0..<b), keyPadding ?? [Int](repeating: 0, count: b),
+        scale)
     } else {
       for bi in 0..<b {
         let pad = keyPadding?[bi] ?? 0
@@ -138,34 +138,10 @@ extension Tensor {
     }
     let out = Tensor(uninitialized: [b, 1, d])
     let weights = Tensor(uninitialized: [b, heads, keyLength])
-    decodeAttention(
-      query: query.pointer, key: key.pointer, value: value.pointer, out: out.pointer,
-      weights: weights.pointer, batch: b, heads: heads, width: d, capacity: c,
-      length: keyLength, rows: rows, keyPadding: keyPadding,
-      scale: 1 / Float(d / heads).squareRoot())
+    allot_decode_attention(
+      query.pointer, key.pointer, value.pointer, out.pointer, weights.pointer, b, heads, d, c,
+      keyLength, rows, keyPadding ?? [Int](repeating: 0, count: b),
+      1 / Float(d / heads).squareRoot())
     return out
-  }
-
-  /// The decoding kernel (CKernels) on raw buffers.
-  private static func decodeAttention(
-    query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
-    out: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>, batch: Int,
-    heads: Int, width: Int, capacity: Int, length: Int, rows: [Int]?, keyPadding: [Int]?,
-    scale: Float
-  ) {
-    func run(_ rows: UnsafePointer<Int>?, _ padding: UnsafePointer<Int>?) {
-      allot_decode_attention(
-        query, key, value, out, weights, batch, heads, width, capacity, length, rows, padding,
-        scale)
-    }
-    switch (rows, keyPadding) {
-    case (nil, nil): run(nil, nil)
-    case (let r?, nil): r.withUnsafeBufferPointer { run($0.baseAddress, nil) }
-    case (nil, let p?): p.withUnsafeBufferPointer { run(nil, $0.baseAddress) }
-    case (let r?, let p?):
-      r.withUnsafeBufferPointer { r in
-        p.withUnsafeBufferPointer { run(r.baseAddress, $0.baseAddress) }
-      }
-    }
   }
 }

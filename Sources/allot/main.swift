@@ -340,8 +340,10 @@ struct Mine: ParsableCommand {
     guard !successes.isEmpty else { fail("\(url.path): no completion reached reward \(threshold)") }
     let header = "from \(Set(successes).count) distinct successful completions of \(url.path)"
     var text: String
+    let phrases: Int
     if group == "identity" {
       let grams = mineStrategicGrams(from: successes, sizes: minN...maxN, fraction: fraction)
+      phrases = grams.count
       text = "# \(grams.count) strategic grams \(header)\n"
       text +=
         "# (n = \(minN)…\(maxN), top \(fraction); the number after # is how many solutions contain it)\n"
@@ -368,8 +370,8 @@ struct Mine: ParsableCommand {
         for id in ids { for j in 0..<width { mean[j] += rows[id * width + j] } }
         return mean.map { $0 / Float(ids.count) }
       }
-      let members = groups.reduce(0) { $0 + $1.grams.count }
-      text = "# \(members) strategic grams in \(groups.count) groups \(header)\n"
+      phrases = groups.reduce(0) { $0 + $1.grams.count }
+      text = "# \(phrases) strategic grams in \(groups.count) groups \(header)\n"
       text +=
         "# (n = \(minN)…\(maxN), grouped by the embeddings of \(ckptURL.path) at cosine ≥ \(similarity), top \(fraction) of groups; the number after # is how many solutions contain a member of the group)\n"
       for (k, g) in groups.enumerated() {
@@ -381,7 +383,7 @@ struct Mine: ParsableCommand {
     } catch {
       fail("cannot write \(output): \(error.localizedDescription)")
     }
-    print("wrote \(text.split(separator: "\n").count - 2) phrases to \(output)")
+    print("wrote \(phrases) phrases to \(output)")
   }
 }
 
@@ -449,8 +451,9 @@ struct Baselines: ParsableCommand {
         fail("give a scenario file or --random ENTITIES,TASKS,DIMENSIONS")
       }
       guard seeds >= 1 else { fail("--seeds must be ≥ 1") }
+      let gapNodes = gap ? max(exactNodes, 1) : 0
       var report = BaselineReport(
-        loaded, seeds: seeds, exactNodes: exactNodes, gapNodes: gap ? max(exactNodes, 1) : 0)
+        loaded, seeds: seeds, exactNodes: exactNodes, gapNodes: gapNodes)
       if !policy.isEmpty {
         let nets = try policy.map { argument in
           let (url, data) =
@@ -467,13 +470,13 @@ struct Baselines: ParsableCommand {
         report.rows.append(
           BaselineReport.play(
             loaded, "two-stage greedy" + suffix, nets.map { LearnedAllocator(policy: $0) },
-            gapNodes: gap ? max(exactNodes, 1) : 0))
+            gapNodes: gapNodes))
         report.rows.append(
           BaselineReport.play(
             loaded, "two-stage sampled" + suffix,
             nets.flatMap { net in
               (0..<seeds).map { LearnedAllocator(policy: net, greedy: false, seed: UInt64($0)) }
-            }, gapNodes: gap ? max(exactNodes, 1) : 0))
+            }, gapNodes: gapNodes))
       }
       print(report.markdown)
     } catch {

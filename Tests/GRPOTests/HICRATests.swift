@@ -23,7 +23,8 @@ private func marked(_ phrases: [String], _ text: String) -> String {
 @Test func phraseMatchingEdgeCases() {
   #expect(marked(["so"], "also so") == ".....so")  // word boundaries
   #expect(marked(["let's"], "Let’s go, LET'S") == "Let’s.....LET'S")  // case, curly apostrophe
-  #expect(marked(["but wait"], "but   wait\nbut\twait") == "but   wait.but\twait")  // flexible whitespace
+  // Flexible whitespace.
+  #expect(marked(["but wait"], "but   wait\nbut\twait") == "but   wait.but\twait")
   #expect(marked(["but wait"], "butwait") == ".......")
   #expect(marked(["plan:"], "plan: x plans: y") == "plan:...........")
   // Overlapping and nested matches are unioned.
