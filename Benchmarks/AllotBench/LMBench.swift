@@ -75,14 +75,27 @@ func profileSupervised() {
     TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
   let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-3)
   let sequences = (0..<32).map { _ in (0..<113).map { _ in 3 + rng.nextInt(below: 96) } }
-  for _ in 0..<8 {
+  for step in 0..<8 {
+    let (faults, start) = (minorPageFaults(), DispatchTime.now().uptimeNanoseconds)
     adam.zeroGrad()
     model.supervisedLoss(
       prompts: sequences.map { Array($0.prefix(1)) },
       targets: sequences.map { Array($0.dropFirst()) }
     ).backward()
     adam.step()
+    let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    print(
+      String(
+        format: "  step %d: %.1f ms, %d minor page faults", step, milliseconds,
+        minorPageFaults() - faults))
   }
+}
+
+/// Minor page faults of this process so far.
+func minorPageFaults() -> Int {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF.rawValue, &usage)
+  return usage.ru_minflt
 }
 
 /// One GRPO step of the 0.8M-parameter policy — 16 prompts × 8 completions of up to 120

@@ -25,6 +25,7 @@ let suites: [(String, () -> Void)] = [
   ("grpo", benchmarkGRPOStep),
   ("sample-profile", profileSampling),
   ("sft-profile", profileSupervised),
+  ("attention-profile", profileAttention),
   ("block", benchmarkTransformerBlock),
   ("checkpoint", benchmarkCheckpoint),
   ("taskallocation", benchmarkTaskAllocation),

@@ -192,27 +192,38 @@ void allot_layer_norm_backward(const float *restrict g, const float *restrict no
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
-void allot_causal_softmax(float *restrict scores, long t, long s, long pad, long offset) {
-  for (long i = 0; i < t; i++) {
-    float *row = scores + i * s;
-    const long to = offset + i + 1 < s ? offset + i + 1 : s;
-    if (to <= pad) {
-      for (long j = 0; j < s; j++) row[j] = 0;
+void allot_causal_softmax(float *restrict scores, long rows, long stride, long begin, long end,
+                          long pad, long offset) {
+  for (long i = 0; i < rows; i++) {
+    float *row = scores + i * stride;
+    const long from = pad > begin ? pad : begin;
+    const long to = offset + i + 1 < end ? offset + i + 1 : end;
+    if (to <= from) {
+      for (long j = begin; j < end; j++) row[j] = 0;
       continue;
     }
-    allot_softmax_range(row, pad, to);
-    for (long j = 0; j < pad; j++) row[j] = 0;
-    for (long j = to; j < s; j++) row[j] = 0;
+    allot_softmax_range(row, from, to);
+    for (long j = begin; j < from; j++) row[j] = 0;
+    for (long j = to; j < end; j++) row[j] = 0;
   }
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 void allot_softmax_backward_rows(float *restrict gradient, const float *restrict probabilities,
-                                 long rows, long s) {
+                                 long rows, long stride, long n) {
   for (long i = 0; i < rows; i++) {
-    float *g = gradient + i * s;
-    const float *p = probabilities + i * s;
-    const float dot = allot_dot(g, p, s);
-    for (long j = 0; j < s; j++) g[j] = p[j] * (g[j] - dot);
+    float *g = gradient + i * stride;
+    const float *p = probabilities + i * stride;
+    const float dot = allot_dot(g, p, n);
+    for (long j = 0; j < n; j++) g[j] = p[j] * (g[j] - dot);
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_column_sums(const float *restrict x, float *restrict sums, long rows, long cols) {
+  for (long j = 0; j < cols; j++) sums[j] = 0;
+  for (long r = 0; r < rows; r++) {
+    const float *row = x + r * cols;
+    for (long j = 0; j < cols; j++) sums[j] += row[j];
   }
 }

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 
 // Matrix products. Every product runs through `cblas_sgemm`; batched products are loops of
 // sgemm calls, or one call when a shared right operand lets the batch fold into rows.
@@ -187,12 +188,8 @@ extension Tensor {
       }
       if let bias {
         if bias.requiresGrad {
-          let db = Tensor.zeros([outFeatures])
-          let d = db.pointer
-          for r in 0..<rows {
-            let s = g.pointer + r * outFeatures
-            for j in 0..<outFeatures { d[j] += s[j] }
-          }
+          let db = Tensor(uninitialized: [outFeatures])
+          allot_column_sums(g.pointer, db.pointer, rows, outFeatures)
           grads.append(db)
         } else {
           grads.append(nil)

@@ -38,10 +38,17 @@ void allot_layer_norm_backward(const float *g, const float *normalised, const fl
                                const float *rstd, float *dx, float *dweight, float *dbias,
                                long rows, long d);
 
-/* Causal softmax of t rows of s scores in place: row i keeps keys pad ≤ j ≤ offset + i
-   (the others become 0; a row with none becomes all 0). */
-void allot_causal_softmax(float *scores, long t, long s, long pad, long offset);
+/* Causal softmax in place over rows of a score matrix (row i at scores + i·stride): row i
+   keeps keys pad ≤ j ≤ offset + i among the columns begin ≤ j < end, and the other columns
+   in that range become 0 (all of them when no key is kept). Columns outside it are untouched. */
+void allot_causal_softmax(float *scores, long rows, long stride, long begin, long end, long pad,
+                          long offset);
 
-/* The softmax backward rule in place, row by row: g ← p ⊙ (g − ⟨g, p⟩). */
-void allot_softmax_backward_rows(float *gradient, const float *probabilities, long rows, long s);
+/* The softmax backward rule in place over the first n entries of each row (row i starts
+   i·stride after each pointer): g ← p ⊙ (g − ⟨g, p⟩). */
+void allot_softmax_backward_rows(float *gradient, const float *probabilities, long rows,
+                                 long stride, long n);
+
+/* sums[j] = Σ_r x[r·cols + j], added row by row in order (a bias gradient). */
+void allot_column_sums(const float *x, float *sums, long rows, long cols);
 #endif
