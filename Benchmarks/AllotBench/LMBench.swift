@@ -41,7 +41,7 @@ func benchmarkLanguageModel() {
   let tails = sequences.map { Array($0.dropFirst()) }
   func step() {
     adam.zeroGrad()
-    model.supervisedLoss(prompts: heads, targets: tails).backward()
+    _ = model.accumulateSupervisedGradients(prompts: heads, targets: tails)
     adam.step()
   }
   step()
@@ -74,14 +74,15 @@ func profileSupervised() {
   let model = TransformerLM(
     TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
   let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-3)
-  let sequences = (0..<32).map { _ in (0..<113).map { _ in 3 + rng.nextInt(below: 96) } }
+  let batch = Int(ProcessInfo.processInfo.environment["SFT_BATCH"] ?? "32")!
+  let sequences = (0..<batch).map { _ in (0..<113).map { _ in 3 + rng.nextInt(below: 96) } }
   for step in 0..<8 {
     let (faults, start) = (minorPageFaults(), DispatchTime.now().uptimeNanoseconds)
     adam.zeroGrad()
-    model.supervisedLoss(
+    _ = model.accumulateSupervisedGradients(
       prompts: sequences.map { Array($0.prefix(1)) },
-      targets: sequences.map { Array($0.dropFirst()) }
-    ).backward()
+      targets: sequences.map { Array($0.dropFirst()) },
+      chunkPositions: Int(ProcessInfo.processInfo.environment["SFT_CHUNK"] ?? "512")!)
     adam.step()
     let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
     print(
@@ -116,27 +117,31 @@ func benchmarkGRPOStep() {
     let rewards = rollouts.map { _ in Double(rng.nextInt(below: 2)) }
     let advantages = groupAdvantages(
       rewards: rewards, groups: rollouts.map { "\($0.promptIndex)" }, scaling: .group, clip: 5)
-    let width = rollouts.map(\.tokens.count).max()!
-    func padded(_ f: (Int) -> [Float]) -> [Float] {
-      rollouts.indices.flatMap {
-        f($0) + [Float](repeating: 0, count: width - rollouts[$0].tokens.count)
-      }
-    }
-    let mask = padded { [Float](repeating: 1, count: rollouts[$0].tokens.count) }
+    // Scored and back-propagated in chunks, as the GRPO trainer does.
+    let chunk = model.rowsPerChunk(
+      positions: prompts[0].count + rollouts.map(\.tokens.count).max()!)
+    let batchTokens = Float(rollouts.reduce(0) { $0 + $1.tokens.count })
     adam.zeroGrad()
-    let (logProbs, _) = model.logProbabilities(
-      prompts: prompts, promptIndices: rollouts.map(\.promptIndex),
-      completions: rollouts.map(\.tokens))
-    let (loss, _) = surrogateLoss(
-      logProbs: logProbs, oldLogProbs: padded { rollouts[$0].logProbs }, referenceLogProbs: nil,
-      advantages: padded {
-        [Float](repeating: Float(advantages[$0]), count: rollouts[$0].tokens.count)
-      }, mask: mask,
-      options: SurrogateOptions(),
-      normalizer: LossNormalizer(
-        mask: mask, rows: rollouts.count, batchTokens: mask.reduce(0, +),
-        batchSequences: rollouts.count))
-    loss.backward()
+    for start in stride(from: 0, to: rollouts.count, by: chunk) {
+      let rows = Array(start..<min(start + chunk, rollouts.count))
+      let width = rows.map { rollouts[$0].tokens.count }.max()!
+      func padded(_ f: (Int) -> [Float]) -> [Float] {
+        rows.flatMap { f($0) + [Float](repeating: 0, count: width - rollouts[$0].tokens.count) }
+      }
+      let mask = padded { [Float](repeating: 1, count: rollouts[$0].tokens.count) }
+      let (logProbs, _) = model.logProbabilities(
+        prompts: prompts, promptIndices: rows.map { rollouts[$0].promptIndex },
+        completions: rows.map { rollouts[$0].tokens })
+      let (loss, _) = surrogateLoss(
+        logProbs: logProbs, oldLogProbs: padded { rollouts[$0].logProbs },
+        referenceLogProbs: nil,
+        advantages: padded {
+          [Float](repeating: Float(advantages[$0]), count: rollouts[$0].tokens.count)
+        }, mask: mask, options: SurrogateOptions(),
+        normalizer: LossNormalizer(
+          mask: mask, rows: rows.count, batchTokens: batchTokens, batchSequences: rollouts.count))
+      loss.backward()
+    }
     clipGradientNorm(model.parameters, maxNorm: 1)
     adam.step()
     let t2 = DispatchTime.now().uptimeNanoseconds

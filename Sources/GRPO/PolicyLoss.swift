@@ -45,6 +45,8 @@ public struct SurrogateStatistics: Equatable, Sendable {
   public var clipFractionLow: Double = 0
   /// Tokens where the ratio was clipped at 1 + ε_high with Â > 0, over masked tokens.
   public var clipFractionHigh: Double = 0
+
+  public init() {}
 }
 
 /// The GRPO loss over `[B, T]` tensors of log-probabilities.

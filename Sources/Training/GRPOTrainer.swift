@@ -186,6 +186,8 @@ public final class GRPOTrainer: PolicyTrainer {
       RolloutBatch(
         oldLogProbs: rollouts.map(\.logProbs), advantages: tokenAdvantages, masks: masks),
       order: order, options: surrogate, epochs: g.epochs, minibatch: g.minibatchSize,
+      chunk: policy.rowsPerChunk(
+        positions: (batchTokens.map(\.count).max() ?? 0) + (completions.map(\.count).max() ?? 0)),
       optimizer: optimizer, parameters: policy.parameters, gradClip: config.optimizer.gradClip,
       score: { rows in
         self.policy.logProbabilities(

@@ -19,10 +19,12 @@ struct RolloutBatch {
 ///
 /// `score(rows)` returns the current log-probabilities of those rollouts with the tape,
 /// `[rows.count, longest]` and zero-padded; `reference(rows)` (when β > 0) the frozen
-/// reference policy's, flat in the same layout.
+/// reference policy's, flat in the same layout. A minibatch is scored and back-propagated
+/// `chunk` rollouts at a time (0: all at once); chunks only change float rounding, and keep
+/// each pass's activations small enough to stay in the CPU caches.
 func clippedSurrogateUpdate(
   _ batch: RolloutBatch, order: [Int], options: SurrogateOptions, epochs: Int, minibatch: Int,
-  optimizer: any Optimizer, parameters: [Tensor], gradClip: Double,
+  chunk: Int = 0, optimizer: any Optimizer, parameters: [Tensor], gradClip: Double,
   score: ([Int]) -> Tensor, reference: (([Int]) -> [Float])?
 ) -> (statistics: [SurrogateStatistics], gradNorms: [Float]) {
   let totalTokens = batch.masks.reduce(0) { $0 + $1.reduce(0, +) }
@@ -32,21 +34,42 @@ func clippedSurrogateUpdate(
   for _ in 0..<epochs {
     optimizer.zeroGrad()
     for start in stride(from: 0, to: order.count, by: size) {
-      let rows = Array(order[start..<min(start + size, order.count)])
-      let width = rows.map { batch.oldLogProbs[$0].count }.max() ?? 0
-      guard width > 0 else { continue }
-      func padded(_ values: [[Float]]) -> [Float] {
-        rows.flatMap { r in values[r] + [Float](repeating: 0, count: width - values[r].count) }
+      let minibatchRows = Array(order[start..<min(start + size, order.count)])
+      let chunkSize = chunk > 0 ? chunk : size
+      // The minibatch's statistics: its chunks' token means, weighted by their tokens.
+      var merged = SurrogateStatistics()
+      var (tokens, scored) = (0.0, false)
+      for chunkStart in stride(from: 0, to: minibatchRows.count, by: chunkSize) {
+        let rows = Array(
+          minibatchRows[chunkStart..<min(chunkStart + chunkSize, minibatchRows.count)])
+        let width = rows.map { batch.oldLogProbs[$0].count }.max() ?? 0
+        guard width > 0 else { continue }
+        func padded(_ values: [[Float]]) -> [Float] {
+          rows.flatMap { r in values[r] + [Float](repeating: 0, count: width - values[r].count) }
+        }
+        let mask = padded(batch.masks)
+        let (loss, stats) = surrogateLoss(
+          logProbs: score(rows), oldLogProbs: padded(batch.oldLogProbs),
+          referenceLogProbs: options.beta > 0 ? reference?(rows) : nil,
+          advantages: padded(batch.advantages), mask: mask, options: options,
+          normalizer: LossNormalizer(
+            mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: batch.count))
+        loss.backward()
+        let weight = Double(mask.reduce(0, +))
+        merged.policyLoss += stats.policyLoss * weight
+        merged.kl += stats.kl * weight
+        merged.clipFractionLow += stats.clipFractionLow * weight
+        merged.clipFractionHigh += stats.clipFractionHigh * weight
+        tokens += weight
+        scored = true
       }
-      let mask = padded(batch.masks)
-      let (loss, stats) = surrogateLoss(
-        logProbs: score(rows), oldLogProbs: padded(batch.oldLogProbs),
-        referenceLogProbs: options.beta > 0 ? reference?(rows) : nil,
-        advantages: padded(batch.advantages), mask: mask, options: options,
-        normalizer: LossNormalizer(
-          mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: batch.count))
-      loss.backward()
-      statistics.append(stats)
+      guard scored else { continue }
+      let scale = 1 / max(tokens, 1)
+      merged.policyLoss *= scale
+      merged.kl *= scale
+      merged.clipFractionLow *= scale
+      merged.clipFractionHigh *= scale
+      statistics.append(merged)
     }
     let clip = gradClip > 0 ? Float(gradClip) : .infinity
     gradNorms.append(clipGradientNorm(parameters, maxNorm: clip))

@@ -121,7 +121,8 @@ public final class SFTTrainer: PolicyTrainer {
     let test = task.prompts(.test)
     evaluationPrompts =
       config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
-    for prompt in evaluationPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }  // fail early
+    // Fail early on a prompt the tokenizer cannot encode.
+    for prompt in evaluationPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
     cursor = EpochCursor(count: examples.count, seed: cursorSeed)
   }
 
@@ -132,8 +133,8 @@ public final class SFTTrainer: PolicyTrainer {
     let learningRate = optimizer.currentLearningRate
     let started = DispatchTime.now().uptimeNanoseconds
     optimizer.zeroGrad()
-    let loss = policy.supervisedLoss(prompts: batch.map(\.prompt), targets: batch.map(\.target))
-    loss.backward()
+    let loss = policy.accumulateSupervisedGradients(
+      prompts: batch.map(\.prompt), targets: batch.map(\.target))
     let clip = config.optimizer.gradClip > 0 ? Float(config.optimizer.gradClip) : .infinity
     let gradNorm = clipGradientNorm(policy.parameters, maxNorm: clip)
     optimizer.step()
@@ -141,7 +142,7 @@ public final class SFTTrainer: PolicyTrainer {
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     let tokens = batch.reduce(0) { $0 + $1.prompt.count + $1.target.count }
     return [
-      "loss/train": Double(loss.item), "grad/norm": Double(gradNorm),
+      "loss/train": Double(loss), "grad/norm": Double(gradNorm),
       "optim/learningRate": Double(learningRate), "data/epoch": Double(cursor.epoch),
       "perf/tokensPerSec": Double(tokens) / seconds,
     ]

@@ -136,3 +136,24 @@ private func greedyWithoutCache(_ model: TransformerLM, prompt: [Int], steps: In
   }
   #expect(report.passed, "\(report)")
 }
+
+@Test func chunkedSupervisedGradientsEqualTheWholeBatch() {
+  // Five sequences of up to 9 positions, in chunks of 16 positions (one sequence each) and
+  // of 20 (two, two, one): the loss and every gradient equal those of one pass.
+  let prompts = [[0, 3, 4], [0, 5], [0, 6, 7, 8], [0, 9], [0, 3]]
+  let targets = [[6, 7, 1], [8, 1], [10, 11, 12, 13, 1], [4, 1], [5, 6, 7, 1]]
+  let model = tinyModel(seed: 4)
+  model.zeroGrad()
+  let whole = model.supervisedLoss(prompts: prompts, targets: targets)
+  whole.backward()
+  let expected = model.parameters.map { $0.grad!.scalars }
+  for chunk in [16, 20] {
+    model.zeroGrad()
+    let loss = model.accumulateSupervisedGradients(
+      prompts: prompts, targets: targets, chunkPositions: chunk)
+    #expect(abs(loss - whole.item) < 1e-6)
+    for (p, e) in zip(model.parameters, expected) {
+      #expect(isClose(p.grad!.scalars, e, atol: 1e-6, rtol: 1e-5))
+    }
+  }
+}

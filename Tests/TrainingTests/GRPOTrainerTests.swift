@@ -1,7 +1,10 @@
 import Checkpoint
 import Foundation
+import GRPO
+import Optim
 import Reasoning
 import TensorCore
+import TestSupport
 import Testing
 
 @testable import Training
@@ -225,4 +228,41 @@ struct PlannedDigitTask: ReasoningTask {
   #expect(abs(m["hicra/semanticEntropy"]! - Foundation.log(2)) < 1e-12)  // "1" once, "2" once
   // Top 30 % entropy of 5 tokens = 2 tokens: 2.0 (planning) and 1.5 (execution).
   #expect(abs(m["hicra/planningHighEntropyOverlap"]! - 0.5) < 1e-12)
+}
+
+@Test func chunkedScoringLeavesTheUpdateUnchanged() {
+  // Eight rollouts of 0–4 tokens, minibatches of 5, scored 2 at a time or all at once:
+  // the same parameters after an SGD step, and the same statistics.
+  let prompts = [[0, 3, 4], [0, 5]]
+  let completions = [[6, 7], [8], [], [9, 10, 11, 12], [3], [4, 5, 6], [7, 8], [9]]
+  let indices = [0, 1, 0, 1, 0, 1, 0, 1]
+  let batch = RolloutBatch(
+    oldLogProbs: completions.map { $0.map { _ in Float(-2.5) } },
+    advantages: completions.indices.map { i in completions[i].map { _ in Float(i % 3) - 1 } },
+    masks: completions.map { $0.map { _ in Float(1) } })
+  func update(chunk: Int) -> ([[Float]], [SurrogateStatistics]) {
+    var rng = RandomState(seed: 3)
+    let model = TransformerLM(
+      TransformerShape(vocabulary: 20, layers: 1, heads: 2, width: 16, context: 16), rng: &rng)
+    let sgd = SGD(parameters: model.namedParameters(), learningRate: 0.1)
+    let (statistics, _) = clippedSurrogateUpdate(
+      batch, order: [3, 0, 7, 2, 5, 1, 6, 4], options: SurrogateOptions(), epochs: 1,
+      minibatch: 5, chunk: chunk, optimizer: sgd, parameters: model.parameters, gradClip: 0,
+      score: { rows in
+        model.logProbabilities(
+          prompts: prompts, promptIndices: rows.map { indices[$0] },
+          completions: rows.map { completions[$0] }
+        ).logProbs
+      }, reference: nil)
+    return (model.parameters.map(\.scalars), statistics)
+  }
+  let (whole, wholeStatistics) = update(chunk: 0)
+  let (chunked, chunkedStatistics) = update(chunk: 2)
+  for (a, e) in zip(chunked, whole) { #expect(isClose(a, e, atol: 1e-6, rtol: 1e-5)) }
+  #expect(chunkedStatistics.count == 2)
+  for (a, e) in zip(chunkedStatistics, wholeStatistics) {
+    #expect(abs(a.policyLoss - e.policyLoss) < 1e-6)
+    #expect(abs(a.clipFractionLow - e.clipFractionLow) < 1e-6)
+    #expect(abs(a.clipFractionHigh - e.clipFractionHigh) < 1e-6)
+  }
 }
