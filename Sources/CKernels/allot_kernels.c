@@ -227,3 +227,13 @@ void allot_column_sums(const float *restrict x, float *restrict sums, long rows,
     for (long j = 0; j < cols; j++) sums[j] += row[j];
   }
 }
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_add(const float *restrict a, const float *restrict b, float *restrict out, long n) {
+  for (long i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_accumulate(float *restrict total, const float *restrict x, long n) {
+  for (long i = 0; i < n; i++) total[i] += x[i];
+}

@@ -1,3 +1,5 @@
+import CKernels
+
 /// How a tensor was computed: its inputs and the rule that maps the output's gradient to
 /// theirs. Rules may return gradients shaped like the broadcast output; `backward()`
 /// reduces them to each input's shape in one place (`Tensor.sumToShape`).
@@ -163,8 +165,6 @@ extension Tensor {
   /// Adds `other` (same shape) into this tensor's storage.
   func addInPlace(_ other: Tensor) {
     require(other.shape == shape, "addInPlace: shape \(other.shape) differs from \(shape)")
-    let d = pointer
-    let s = other.pointer
-    for i in 0..<count { d[i] += s[i] }
+    allot_accumulate(pointer, other.pointer, count)
   }
 }

@@ -7,7 +7,13 @@ import Foundation
 extension Tensor {
   /// Elementwise sum with broadcasting.
   public static func + (a: Tensor, b: Tensor) -> Tensor {
-    let out = broadcastZip(a, b, op: "add") { $0 + $1 }
+    var out: Tensor
+    if a.shape == b.shape {
+      out = Tensor(uninitialized: a.shape)
+      allot_add(a.pointer, b.pointer, out.pointer, a.count)
+    } else {
+      out = broadcastZip(a, b, op: "add") { $0 + $1 }
+    }
     return result(out, op: "add", inputs: [a, b]) { g in [g, g] }
   }
 

@@ -170,10 +170,11 @@ extension Tensor {
     return result(out, op: "linear", inputs: inputs) { g in
       var grads: [Tensor?] = []
       if x.requiresGrad {
-        let dx = Tensor(uninitialized: x.shape)
+        // Accumulated onto zeros: memset is faster than OpenBLAS's own β = 0 pass.
+        let dx = Tensor.zeros(x.shape)
         sgemm(
           false, false, m: rows, n: inFeatures, k: outFeatures, g.pointer, weight.pointer,
-          dx.pointer)
+          dx.pointer, beta: 1)
         grads.append(dx)
       } else {
         grads.append(nil)

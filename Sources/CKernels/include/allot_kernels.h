@@ -51,4 +51,10 @@ void allot_softmax_backward_rows(float *gradient, const float *probabilities, lo
 
 /* sums[j] = Σ_r x[r·cols + j], added row by row in order (a bias gradient). */
 void allot_column_sums(const float *x, float *sums, long rows, long cols);
+
+/* out = a + b elementwise (out must not overlap a or b). */
+void allot_add(const float *a, const float *b, float *out, long n);
+
+/* total += x elementwise (no overlap). */
+void allot_accumulate(float *total, const float *x, long n);
 #endif
