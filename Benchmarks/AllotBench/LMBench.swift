@@ -68,13 +68,15 @@ func profileSampling() {
   }
 }
 
-/// The supervised step alone, for profilers.
+/// The supervised step alone, for profilers: prints each step's time and page faults.
+/// `SFT_BATCH` (default 32 sequences) and `SFT_CHUNK` (positions per forward and backward
+/// pass, default `TransformerLM.chunkPositions`) change the step.
 func profileSupervised() {
   var rng = RandomState(seed: 0)
   let model = TransformerLM(
     TransformerShape(vocabulary: 99, layers: 4, heads: 4, width: 128, context: 224), rng: &rng)
   let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-3)
-  let batch = Int(ProcessInfo.processInfo.environment["SFT_BATCH"] ?? "32")!
+  let batch = ProcessInfo.processInfo.environment["SFT_BATCH"].flatMap { Int($0) } ?? 32
   let sequences = (0..<batch).map { _ in (0..<113).map { _ in 3 + rng.nextInt(below: 96) } }
   for step in 0..<8 {
     let (faults, start) = (minorPageFaults(), DispatchTime.now().uptimeNanoseconds)
@@ -82,7 +84,8 @@ func profileSupervised() {
     _ = model.accumulateSupervisedGradients(
       prompts: sequences.map { Array($0.prefix(1)) },
       targets: sequences.map { Array($0.dropFirst()) },
-      chunkPositions: Int(ProcessInfo.processInfo.environment["SFT_CHUNK"] ?? "512")!)
+      chunkPositions: ProcessInfo.processInfo.environment["SFT_CHUNK"].flatMap { Int($0) }
+        ?? TransformerLM.chunkPositions)
     adam.step()
     let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
     print(

@@ -1,7 +1,9 @@
-// allot-bench: speed figures for docs/performance.md. Run in release:
-import Foundation
+// allot-bench: speed figures for docs/performance.md. Run in release, from the repository
+// root (the PyTorch twins are found relative to it):
 //   swift run -c release allot-bench [suite ...] [--threads N]
-// Suites: matmul, mlp, block, checkpoint, taskallocation (all when none is named).
+// Suites: see `suites` below (all when none is named); the *-profile ones run one workload
+// alone, for profilers.
+import Foundation
 import TensorCore
 
 var arguments = Array(CommandLine.arguments.dropFirst())
