@@ -37,7 +37,8 @@ extension Tensor {
   /// gets zero weights and a zero output. Returns `[B, T, D]` with heads concatenated.
   ///
   /// Every product is a strided sgemm on the `[B, T, D]` layout, so no head permutation
-  /// is materialised; the backward rule is hand-written.
+  /// is materialised, taken in blocks of query rows that skip the keys no row of the
+  /// block can see; the backward rule is hand-written.
   public static func attention(
     query: Tensor, key: Tensor, value: Tensor, heads: Int, keyLength: Int? = nil,
     keyPadding: [Int]? = nil
