@@ -14,7 +14,7 @@ extension TransformerLM {
   /// gradients add up (`accumulateSupervisedGradients`, the GRPO update). A chunk's
   /// activations then stay in the CPU caches: on the 0.8M-parameter policy, a supervised
   /// step of 32 × 112 tokens runs ≈ 15 % faster in chunks of 512 than in one pass, and
-  /// 256 or 1024 are slower than 512 (`allot-bench sft-profile`, SFT_CHUNK=…).
+  /// 256 to 768 about as fast as 512 (`allot-bench sft-profile` with `SFT_CHUNK=…`).
   public static let chunkPositions = 512
 
   /// Sequences per chunk for sequences of `positions` tokens: at least one.

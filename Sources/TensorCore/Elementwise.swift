@@ -7,7 +7,7 @@ import Foundation
 extension Tensor {
   /// Elementwise sum with broadcasting.
   public static func + (a: Tensor, b: Tensor) -> Tensor {
-    var out: Tensor
+    let out: Tensor
     if a.shape == b.shape {
       out = Tensor(uninitialized: a.shape)
       allot_add(a.pointer, b.pointer, out.pointer, a.count)
