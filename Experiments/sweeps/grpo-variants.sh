@@ -81,8 +81,8 @@ done
 # Sampled accuracy of every final policy (greedy pass@1 alone moves little): mean@4 and
 # pass@4 at temperature 1 on the evaluation prompts, the warm start first.
 echo "## final policies: greedy pass@1, mean@4, pass@4 (allot evaluate --samples 4)"
+task=$(ls "Experiments/$prefix"-*.json | head -n 1)   # the GRPO test split for every row
 for run in "$out/$warm"__* "$out/grpo"/*; do
-  task=$(ls "Experiments/$prefix"-*.json | head -n 1)   # the GRPO test split for every row
   echo "$(basename "$run") $("$bin/allot" evaluate "$run" --task "$task" --samples 4 | grep '^| all')"
 done
 echo

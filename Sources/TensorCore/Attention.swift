@@ -1,29 +1,22 @@
 import CBLAS
 import CKernels
 
-/// One sgemm on sub-matrices with explicit leading dimensions (row strides).
-@inline(__always)
-func sgemm(
-  _ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
-  _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-  beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
-) {
-  if m == 0 || n == 0 { return }
-  cblas_sgemm(
-    CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-}
-
 /// Query rows per block in `Tensor.attention`: each block computes scores only up to the
 /// last key its final row can see. 16–32 measured fastest for 112 positions of width 128
 /// (`allot-bench attention-profile`); the results do not depend on it.
 let attentionBlockRows = 32
 
-/// Sets `rows` runs of `count` floats, `stride` apart, to zero. Products here accumulate
-/// (β = 1) onto zeroed memory: OpenBLAS's own β = 0 pass is slower than memset.
-@inline(__always)
-private func zeroRows(_ p: UnsafeMutablePointer<Float>, rows: Int, count: Int, stride: Int) {
-  for i in 0..<rows { (p + i * stride).update(repeating: 0, count: count) }
+/// The query blocks of one batch row that see at least one key: rows `start..<start+rows`
+/// attend to keys `first..<end` (the first unpadded key to the last the block's final row
+/// sees). Query i sits at absolute position `offset + i`.
+private func queryBlocks(queries t: Int, keyLength s: Int, offset: Int, pad: Int) -> [(
+  start: Int, rows: Int, first: Int, end: Int
+)] {
+  stride(from: 0, to: t, by: attentionBlockRows).compactMap { start in
+    let rows = min(attentionBlockRows, t - start)
+    let end = min(s, offset + start + rows)
+    return end > pad ? (start, rows, pad, end) : nil
+  }
 }
 
 extension Tensor {
@@ -76,21 +69,19 @@ extension Tensor {
         scale)
     } else {
       // Query rows in blocks: a block's scores stop at the last key its final row sees,
-      // so most of the masked upper triangle is never computed (nor read backward).
+      // so most of the masked upper triangle is never computed (nor read backward). Rows
+      // of the output (and of dQ) are written by one block each, onto zeros.
       for bi in 0..<b {
         let pad = keyPadding?[bi] ?? 0
+        // Blocks of padding positions only are skipped: their output stays zero.
+        let blocks = queryBlocks(queries: t, keyLength: s, offset: offset, pad: pad)
         for h in 0..<heads {
           let (qo, ko) = (bi * t * d + h * hd, bi * c * d + h * hd)
-          for r0 in stride(from: 0, to: t, by: attentionBlockRows) {
-            let rows = Swift.min(attentionBlockRows, t - r0)
-            let (first, end) = (pad, Swift.min(s, offset + r0 + rows))
-            // A block of padding positions only keeps its zero output.
-            guard end > first else { continue }
+          for (r0, rows, first, end) in blocks {
             let scores = p + ((bi * heads + h) * t + r0) * s
-            zeroRows(scores + first, rows: rows, count: end - first, stride: s)
             sgemm(
               false, true, m: rows, n: end - first, k: hd, alpha: scale, q + qo + r0 * d, lda: d,
-              k + ko + first * d, ldb: d, beta: 1, scores + first, ldc: s)
+              k + ko + first * d, ldb: d, scores + first, ldc: s)
             allot_causal_softmax(scores, rows, s, first, end, pad, offset + r0)
             sgemm(
               false, false, m: rows, n: hd, k: end - first, scores + first, lda: s,
@@ -107,24 +98,21 @@ extension Tensor {
       let p = probabilities.pointer  // keeps the weights alive until the backward pass
       let (gq, gk, gv) = (dq.pointer, dk.pointer, dv.pointer)
       for bi in 0..<b {
-        let pad = keyPadding?[bi] ?? 0
+        let blocks = queryBlocks(
+          queries: t, keyLength: s, offset: offset, pad: keyPadding?[bi] ?? 0)
         for h in 0..<heads {
           let (qo, ko) = (bi * t * d + h * hd, bi * c * d + h * hd)
-          for r0 in stride(from: 0, to: t, by: attentionBlockRows) {
-            let rows = Swift.min(attentionBlockRows, t - r0)
-            let (first, end) = (pad, Swift.min(s, offset + r0 + rows))
-            guard end > first else { continue }
+          for (r0, rows, first, end) in blocks {
             let n = end - first
             let weights = p + ((bi * heads + h) * t + r0) * s + first
             let ds = scratch.pointer + first
-            let (row, key, value) = (qo + r0 * d, ko + first * d, ko + first * d)
+            let (row, key) = (qo + r0 * d, ko + first * d)
             // dP = dO · Vᵀ, then the softmax rule dS = P ⊙ (dP − rowsum(dP ⊙ P)).
-            zeroRows(ds, rows: rows, count: n, stride: s)
             sgemm(
-              false, true, m: rows, n: n, k: hd, g.pointer + row, lda: d, v + value, ldb: d,
-              beta: 1, ds, ldc: s)
+              false, true, m: rows, n: n, k: hd, g.pointer + row, lda: d, v + key, ldb: d, ds,
+              ldc: s)
             allot_softmax_backward_rows(ds, weights, rows, s, n)
-            // dQ += scale · dS · K;  dK += scale · dSᵀ · Q;  dV += Pᵀ · dO.
+            // dQ = scale · dS · K;  dK += scale · dSᵀ · Q;  dV += Pᵀ · dO.
             sgemm(
               false, false, m: rows, n: hd, k: n, alpha: scale, ds, lda: s, k + key, ldb: d,
               beta: 1, gq + row, ldc: d)
@@ -133,7 +121,7 @@ extension Tensor {
               beta: 1, gk + key, ldc: d)
             sgemm(
               true, false, m: n, n: hd, k: rows, weights, lda: s, g.pointer + row, ldb: d,
-              beta: 1, gv + value, ldc: d)
+              beta: 1, gv + key, ldc: d)
           }
         }
       }

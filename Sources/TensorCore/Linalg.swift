@@ -17,22 +17,41 @@ public enum BLAS {
   }
 }
 
-/// One row-major sgemm: C[m×n] = alpha·op(A)·op(B) + beta·C, where op(A) is m×k.
+/// One sgemm on row-major sub-matrices with explicit leading dimensions (row strides):
+/// C[m×n] = alpha·op(A)·op(B) + beta·C, where op(A) is m×k. Every product in Allot goes
+/// through here. With beta = 0, C is cleared by memset and the product added onto it:
+/// OpenBLAS's own β = 0 pass is slower than memset and gives the same bits.
+@inline(__always)
+func sgemm(
+  _ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+  _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+  beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  if m == 0 || n == 0 { return }
+  if beta == 0 {
+    if ldc == n {
+      c.update(repeating: 0, count: m * n)
+    } else {
+      for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+    }
+  }
+  if k == 0 { return }
+  cblas_sgemm(
+    CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta == 0 ? 1 : beta, c,
+    Int32(ldc))
+}
+
+/// One sgemm on whole row-major matrices: C[m×n] = alpha·op(A)·op(B) + beta·C.
 @inline(__always)
 func sgemm(
   _ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int,
   _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
   alpha: Float = 1, beta: Float = 0
 ) {
-  if m == 0 || n == 0 { return }
-  if k == 0 {
-    if beta == 0 { c.initialize(repeating: 0, count: m * n) }
-    return
-  }
-  cblas_sgemm(
-    CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-    Int32(m), Int32(n), Int32(k), alpha,
-    a, Int32(transA ? m : k), b, Int32(transB ? k : n), beta, c, Int32(n))
+  sgemm(
+    transA, transB, m: m, n: n, k: k, alpha: alpha, a, lda: transA ? m : k, b,
+    ldb: transB ? k : n, beta: beta, c, ldc: n)
 }
 
 /// A batch of row-major matrices laid end to end; `stride` 0 means one matrix shared by
@@ -170,11 +189,10 @@ extension Tensor {
     return result(out, op: "linear", inputs: inputs) { g in
       var grads: [Tensor?] = []
       if x.requiresGrad {
-        // Accumulated onto zeros: memset is faster than OpenBLAS's own β = 0 pass.
-        let dx = Tensor.zeros(x.shape)
+        let dx = Tensor(uninitialized: x.shape)
         sgemm(
           false, false, m: rows, n: inFeatures, k: outFeatures, g.pointer, weight.pointer,
-          dx.pointer, beta: 1)
+          dx.pointer)
         grads.append(dx)
       } else {
         grads.append(nil)
