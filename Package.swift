@@ -11,6 +11,7 @@ let package = Package(
     .library(name: "TaskAllocation", targets: ["TaskAllocation"]),
     .library(name: "Reasoning", targets: ["Reasoning"]),
     .library(name: "GRPO", targets: ["GRPO"]),
+    .library(name: "Pretrained", targets: ["Pretrained"]),
     .library(name: "Training", targets: ["Training"]),
     .executable(name: "train", targets: ["train"]),
     .executable(name: "allot", targets: ["allot"]),
@@ -37,6 +38,7 @@ let package = Package(
     .target(name: "TaskAllocation", dependencies: ["TensorCore", "NN", "Optim", "CGLPK"]),
     .target(name: "Reasoning", dependencies: ["TensorCore", "NN"]),
     .target(name: "GRPO", dependencies: ["TensorCore"]),
+    .target(name: "Pretrained", dependencies: ["TensorCore", "NN", "Reasoning"]),
     .target(
       name: "Training",
       dependencies: [
@@ -75,6 +77,9 @@ let package = Package(
       dependencies: ["TaskAllocation", "NN", "TensorCore", "TestSupport"]),
     .testTarget(name: "ReasoningTests", dependencies: ["Reasoning", "TestSupport"]),
     .testTarget(name: "GRPOTests", dependencies: ["GRPO", "TestSupport"]),
+    .testTarget(
+      name: "PretrainedTests",
+      dependencies: ["Pretrained", "Reasoning", "NN", "TensorCore", "TestSupport"]),
     .testTarget(
       name: "TrainingTests",
       dependencies: ["Training", "Checkpoint", "TestSupport", "train", "allot"]),

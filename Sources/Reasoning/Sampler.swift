@@ -55,7 +55,7 @@ public struct Rollout: Equatable, Sendable {
   }
 }
 
-extension TransformerLM {
+extension CausalLanguageModel {
   /// Samples `counts[i]` completions for each prompt `prompts[i]` (token ids, usually
   /// starting with BOS), all in one batch: prompts are left-padded, decoding runs without
   /// the tape and with a KV cache, and each row stops at EOS or `maxNewTokens`.
@@ -72,23 +72,24 @@ extension TransformerLM {
     precondition(!prompts.contains { $0.isEmpty }, "sample: every prompt needs at least one token")
     let capacity = longest + options.maxNewTokens
     precondition(
-      capacity <= shape.context,
-      "sample: prompt (\(longest)) + maxNewTokens (\(options.maxNewTokens)) exceed the context \(shape.context)"
+      capacity <= contextLength,
+      "sample: prompt (\(longest)) + maxNewTokens (\(options.maxNewTokens)) exceed the context \(contextLength)"
     )
     let pads = rows.map { longest - prompts[$0].count }
     var ids: [Int] = []
     var positionIDs: [Int] = []
     for (r, p) in zip(rows, pads) {
-      ids += [Int](repeating: Tokenizer.pad, count: p) + prompts[r]
+      ids += [Int](repeating: paddingToken, count: p) + prompts[r]
       positionIDs += (0..<longest).map { max($0 - p, 0) }
     }
     var out = rows.map {
       Rollout(promptIndex: $0, tokens: [], logProbs: [], entropies: [], finished: false)
     }
-    let vocabulary = shape.vocabulary
+    let vocabulary = vocabularySize
+    let ends = endTokens
     return withoutGrad {
       let caches = makeCaches(capacity: capacity, keyPadding: pads)
-      var logits = self(ids, batch: b, positions: positionIDs, caches: caches)
+      var logits = self(ids, batch: b, positions: positionIDs, keyPadding: nil, caches: caches)
         .slice(axis: 1, (longest - 1)..<longest)
       var scratch = [Float](repeating: 0, count: vocabulary)
       // The rows still generating, in ascending order; finished rows leave the batch (and
@@ -103,7 +104,7 @@ extension TransformerLM {
             out[row].tokens.append(chosen.token)
             out[row].logProbs.append(chosen.logProb)
             out[row].entropies.append(chosen.entropy)
-            if options.stopAtEOS && chosen.token == Tokenizer.eos { out[row].finished = true }
+            if options.stopAtEOS && ends.contains(chosen.token) { out[row].finished = true }
           }
         }
         let keep = active.indices.filter { !out[active[$0]].finished }
@@ -114,7 +115,8 @@ extension TransformerLM {
         }
         let next = active.map { out[$0].tokens.last! }
         let positionsNow = active.map { longest + step - pads[$0] }
-        logits = self(next, batch: active.count, positions: positionsNow, caches: caches)
+        logits = self(
+          next, batch: active.count, positions: positionsNow, keyPadding: nil, caches: caches)
       }
       return out
     }
@@ -191,8 +193,8 @@ extension TransformerLM {
     let steps = length - 1
     let longestCompletion = completions.map(\.count).max() ?? 0
     precondition(
-      length <= shape.context,
-      "logProbabilities: a sequence of \(length) exceeds the context \(shape.context)")
+      length <= contextLength,
+      "logProbabilities: a sequence of \(length) exceeds the context \(contextLength)")
     var inputs: [Int] = []
     var targets: [Int] = []
     var positionIDs: [Int] = []
@@ -202,7 +204,7 @@ extension TransformerLM {
     for (r, sequence) in sequences.enumerated() {
       let pad = length - sequence.count
       pads.append(pad)
-      let full = [Int](repeating: Tokenizer.pad, count: pad) + sequence
+      let full = [Int](repeating: paddingToken, count: pad) + sequence
       inputs += full[0..<steps]
       targets += full[1...]
       positionIDs += (0..<steps).map { max($0 - pad, 0) }
@@ -213,7 +215,7 @@ extension TransformerLM {
         mask.append(real ? 1 : 0)
       }
     }
-    var logits = self(inputs, batch: b, positions: positionIDs, keyPadding: pads)
+    var logits = self(inputs, batch: b, positions: positionIDs, keyPadding: pads, caches: nil)
     if temperature != 1 { logits = logits * (1 / temperature) }
     let all = logits.logProbabilities(of: targets).reshaped([b * steps])
     return (all.indexSelect(axis: 0, picks).reshaped([b, longestCompletion]), mask)

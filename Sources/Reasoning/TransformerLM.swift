@@ -29,7 +29,7 @@ public struct TransformerShape: Codable, Equatable, Sendable {
 
 /// A decoder-only transformer language model: token and learned position embeddings,
 /// pre-norm blocks, a final layer norm and a (tied or separate) output head.
-public final class TransformerLM: Module {
+public final class TransformerLM: CausalLanguageModel {
   public let shape: TransformerShape
   public let tokens: Embedding
   public let positions: Embedding
@@ -80,6 +80,11 @@ public final class TransformerLM: Module {
     if let head { return head(h) }
     return Tensor.matmul(h, tokens.weight, transposeB: true)
   }
+
+  public var vocabularySize: Int { shape.vocabulary }
+  public var contextLength: Int { shape.context }
+  public var paddingToken: Int { Tokenizer.pad }
+  public var endTokens: [Int] { [Tokenizer.eos] }
 
   /// One fresh cache per block for sequences of up to `capacity` positions.
   public func makeCaches(capacity: Int, keyPadding: [Int]?) -> [AttentionCache] {

@@ -1,0 +1,29 @@
+import NN
+import TensorCore
+
+/// A causal language model that the batched sampler and the tape scorer drive: Allot's own
+/// `TransformerLM` and the pretrained models conform, so sampling, scoring, evaluation and
+/// GRPO are written once for every model.
+public protocol CausalLanguageModel: Module {
+  /// The number of token ids (the logits' last dimension).
+  var vocabularySize: Int { get }
+  /// The longest sequence (prompt + completion) the model takes.
+  var contextLength: Int { get }
+  /// The id fed at left-padded positions; padded positions are masked as keys and never
+  /// scored, so any valid id works.
+  var paddingToken: Int { get }
+  /// The ids that end a completion (the sampler stops a row at the first one).
+  var endTokens: [Int] { get }
+
+  /// Logits `[B, T, vocabularySize]` for token ids `[B, T]` (row-major in `ids`).
+  ///
+  /// `positions` gives each token's position (row-major `[B, T]`); `keyPadding[b]` leading
+  /// positions of row b are padding that no token attends to. With `caches` (one per
+  /// layer; sampling only, no tape) the tokens continue the cached sequence.
+  func callAsFunction(
+    _ ids: [Int], batch: Int, positions: [Int], keyPadding: [Int]?, caches: [AttentionCache]?
+  ) -> Tensor
+
+  /// One fresh KV cache per layer for sequences of up to `capacity` positions.
+  func makeCaches(capacity: Int, keyPadding: [Int]?) -> [AttentionCache]
+}
