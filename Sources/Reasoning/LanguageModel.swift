@@ -27,3 +27,14 @@ public protocol CausalLanguageModel: Module {
   /// One fresh KV cache per layer for sequences of up to `capacity` positions.
   func makeCaches(capacity: Int, keyPadding: [Int]?) -> [AttentionCache]
 }
+
+/// Text to token ids and back: the character-level `Tokenizer` and the pretrained models'
+/// byte-level BPE tokenizers conform.
+public protocol TextTokenizer: Sendable {
+  /// The ids of `text`, with no special tokens added; throws on text it cannot encode.
+  func encode(_ text: String) throws -> [Int]
+  /// The text of `tokens` (special tokens left out where the tokenizer has them).
+  func decode(_ tokens: [Int]) -> String
+}
+
+extension Tokenizer: TextTokenizer {}
