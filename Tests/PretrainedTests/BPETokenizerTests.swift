@@ -158,10 +158,16 @@ func ggufMetadataBuildsTheSmolLM2Tokenizer() throws {
     let text = e["text"] as! String
     let ids = t.encode(text)
     #expect(ids == e["digitsIsolated"] as! [Int], "\(text.debugDescription)")
-    if ids != e["ids"] as! [Int] { differing += 1 }
+    if ids != e["ids"] as! [Int] {
+      // Only digits other than 0–9 tell the two splits apart.
+      differing += 1
+      let otherDigit = text.unicodeScalars.contains {
+        $0.value > 0x7F && ScalarClass($0) == .number
+      }
+      #expect(otherDigit, "\(text.debugDescription)")
+    }
   }
-  // Only the line with digits other than 0–9 after spaces tells the two splits apart.
-  #expect(differing == 1)
+  #expect(differing >= 1)
   let wrong = thrownMessage {
     _ = try BPETokenizer.fromGGUF(
       model: "llama", pre: nil, tokens: [], merges: [], tokenTypes: nil, bosTokenID: nil,

@@ -82,9 +82,24 @@ def smollm_words(text):
     return words
 
 
+# Pieces the fuzz strings are built from: every class boundary the patterns care about.
+FUZZ_PIECES = [
+    " ", "  ", "\t", "\n", "\r", "\r\n", "\x0b", "\x1c", "\u00a0", "\u3000", "\u2028", "\u0085",
+    "a", "Zq", "é", "e\u0301", "ǅ", "ʰ", "中", "ß", "İ", "👍", "\u200d", "\ufe0f",
+    "1", "42", "1234", "²", "٣", "Ⅻ", "'", "s", "S", "ll", "LL", "re", "ve", "ſ", "t", "d", "M",
+    "!", ".", ",", "?!", "(", "$", "_", "-", "\x00", "\x7f",
+]
+
+
+def fuzz_texts(count=150, seed=17):
+    import random
+    rng = random.Random(seed)
+    return ["".join(rng.choice(FUZZ_PIECES) for _ in range(rng.randint(1, 16))) for _ in range(count)]
+
+
 def pretokenizer_golden():
     cases = []
-    for text in TEXTS:
+    for text in TEXTS + fuzz_texts():
         cases.append({
             "text": text,
             "gpt2": regex.findall(GPT2, text),
@@ -144,7 +159,7 @@ def main():
 
     encodes = []
     chat = [r["rendered"] for r in renders if r["template"] == "smollm2"][:4]
-    for text in TEXTS + chat:
+    for text in TEXTS + chat + fuzz_texts(60, seed=5):
         encodes.append({
             "text": text,
             "ids": tok.encode(text, add_special_tokens=False),
@@ -166,7 +181,9 @@ def main():
         json.dump({"encodes": encodes, "decodes": decodes, "bos": tok.bos_token_id, "eos": tok.eos_token_id,
                    "pad": tok.pad_token_id}, f, ensure_ascii=False, indent=1)
     with open(os.path.join(HERE, "pretokenizer_golden.json"), "w") as f:
-        json.dump(pretokenizer_golden(), f, ensure_ascii=False, indent=1)
+        data = pretokenizer_golden()
+        lines = [json.dumps(c, ensure_ascii=False) for c in data["cases"]]
+        f.write('{"patterns": ' + json.dumps(data["patterns"]) + ',\n"cases": [\n' + ",\n".join(lines) + "\n]}\n")
 
 
 if __name__ == "__main__":
