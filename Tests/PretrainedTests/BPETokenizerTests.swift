@@ -138,21 +138,21 @@ func decodeInvertsEncodeAndStreamingMatches() throws {
   #expect(unfinishedTail([]) == 0)
 }
 
-/// The GGUF wiring, fed the values SmolLM2's GGUF holds (taken from the saved
-/// `tokenizer.json`): `smollm` isolates digits as SmolLM2's own tokenizer does.
+/// The GGUF wiring, fed SmolLM2's GGUF metadata: `smollm` isolates digits as SmolLM2's
+/// own tokenizer does.
 @Test(.enabled(if: smolLM2Available))
 func ggufMetadataBuildsTheSmolLM2Tokenizer() throws {
-  let reference = try smolLM2.get()
-  let json =
-    try JSONSerialization.jsonObject(with: Data(contentsOf: smolLM2TokenizerURL)) as! [String: Any]
-  let merges = ((json["model"] as! [String: Any])["merges"] as! [[String]]).map {
-    $0.joined(separator: " ")
-  }
-  let types = (0..<reference.vocabularySize).map { Int32($0 < 17 ? 3 : 1) }
+  let m = try smolLM2Metadata.get()
   let t = try BPETokenizer.fromGGUF(
-    model: "gpt2", pre: "smollm", tokens: reference.tokens, merges: merges, tokenTypes: types,
-    bosTokenID: 1, eosTokenID: 2, paddingTokenID: 2, addBOSToken: false, source: "smol.gguf")
+    model: m["tokenizer.ggml.model"]!.string!, pre: m["tokenizer.ggml.pre"]?.string,
+    tokens: m["tokenizer.ggml.tokens"]!.strings, merges: m["tokenizer.ggml.merges"]!.strings,
+    tokenTypes: m["tokenizer.ggml.token_type"]!.integers.map(Int32.init),
+    bosTokenID: m["tokenizer.ggml.bos_token_id"]?.integer,
+    eosTokenID: m["tokenizer.ggml.eos_token_id"]?.integer,
+    paddingTokenID: m["tokenizer.ggml.padding_token_id"]?.integer, addBOSToken: false,
+    source: smolLM2GGUF.path)
   #expect(t.preTokenizer == .smollm && t.isSpecial(1) && t.encode("<|im_end|>") == [2])
+  #expect(t.bosToken == 1 && t.eosToken == 2 && t.paddingToken == 2)
   var differing = 0
   for e in try golden("smollm2_tokens_golden.json")["encodes"] as! [[String: Any]] {
     let text = e["text"] as! String
@@ -248,4 +248,20 @@ private func tokenizerJSONText(pre: String = #"{"type":"ByteLevel"}"#, extra: St
   #expect(
     try BPETokenizer(tokenizerJSON: try writeTokenizerJSON(tokenizerJSONText(pre: digits)))
       .preTokenizer == .smollm)
+}
+
+/// The `tokenizer.json` transformers itself saves from the GGUF (written by the golden
+/// script; a derived file, so the test runs only where it exists).
+@Test(
+  .enabled(
+    if: FileManager.default.fileExists(
+      atPath: repositoryRoot.appendingPathComponent(".models/SmolLM2-135M-Instruct/tokenizer.json")
+        .path)))
+func transformersSavedTokenizerJSONReadsTheSame() throws {
+  let url = repositoryRoot.appendingPathComponent(".models/SmolLM2-135M-Instruct/tokenizer.json")
+  let t = try BPETokenizer(tokenizerJSON: url)
+  #expect(t.bosToken == 1 && t.eosToken == 2 && t.paddingToken == 2 && t.preTokenizer == .gpt2)
+  for e in try golden("smollm2_tokens_golden.json")["encodes"] as! [[String: Any]] {
+    #expect(t.encode(e["text"] as! String) == e["ids"] as! [Int])
+  }
 }

@@ -73,6 +73,14 @@ func renderedPromptsTokenizeLikeTransformers() throws {
   #expect(t.encode(prompt).first == 1)  // <|im_start|>, no BOS added
 }
 
+@Test(.enabled(if: smolLM2Available))
+func ggufTemplateIsTheGoldenOne() throws {
+  let gguf = try smolLM2Metadata.get()["tokenizer.chat_template"]?.string
+  let templates = try golden("chat_template_golden.json")["templates"] as! [String: String]
+  #expect(gguf == templates["smollm2"])
+  #expect(try ChatTemplate(template: gguf ?? "") == ChatTemplate(named: "smollm2"))
+}
+
 @Test func unrecognisedTemplatesNameTheWayOut() throws {
   let gemma =
     "{{ bos_token }}{% for message in messages %}{{ '<start_of_turn>' + message['role'] }}{% endfor %}"
