@@ -265,3 +265,21 @@ func transformersSavedTokenizerJSONReadsTheSame() throws {
     #expect(t.encode(e["text"] as! String) == e["ids"] as! [Int])
   }
 }
+
+/// Small BPEs trained by `tokenizers` with Llama 3's pipeline (Split regex, ignore_merges)
+/// and Qwen2's (NFC, Split regex): ids equal `tokenizers`' own.
+@Test(arguments: [("llama3", PreTokenizer.llama3), ("qwen2", .qwen2)])
+func trainedLlama3AndQwen2TokenizersMatchTokenizers(_ name: String, _ kind: PreTokenizer) throws {
+  let url = repositoryRoot.appendingPathComponent(
+    "Tests/PretrainedTests/golden/\(name)_tiny_tokenizer.json")
+  let t = try BPETokenizer(tokenizerJSON: url)
+  #expect(t.preTokenizer == kind && t.ignoreMerges == (kind == .llama3))
+  #expect(t.normalizesNFC == (kind == .qwen2) && t.vocabularySize == 700)
+  let cases = try golden("tiny_tokens_golden.json")[name] as! [[String: Any]]
+  #expect(cases.count > 70)
+  for c in cases {
+    let text = c["text"] as! String
+    #expect(t.encode(text) == c["ids"] as! [Int], "\(name) \(text.debugDescription)")
+  }
+  #expect(t.encode(kind == .llama3 ? "<|eot_id|>" : "<|im_end|>") == [1])
+}
