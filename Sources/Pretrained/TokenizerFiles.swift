@@ -2,7 +2,8 @@ import Foundation
 
 extension BPETokenizer {
   /// Reads a Hugging Face `tokenizer.json` (BPE model, byte-level pre-tokenizer) and, when
-  /// it sits beside it, `tokenizer_config.json` for the BOS, EOS and padding tokens.
+  /// it sits beside it, `tokenizer_config.json` for the BOS, EOS and padding tokens and
+  /// `add_bos_token` (else whether the post-processor opens with a special token).
   ///
   /// Supported: `model.vocab`; `model.merges` as `"a b"` strings or `["a", "b"]` pairs;
   /// `model.ignore_merges`; `added_tokens` (without lstrip/rstrip/single_word); normalizer
@@ -115,7 +116,8 @@ extension BPETokenizer {
       tokens: tokens, merges: merges, preTokenizer: pre, addedTokens: added,
       bosToken: try specialID("bos_token"), eosToken: try specialID("eos_token"),
       paddingToken: try specialID("pad_token"),
-      addsBOSToken: config["add_bos_token"] as? Bool ?? false,
+      addsBOSToken: config["add_bos_token"] as? Bool
+        ?? postProcessorAddsBOS(root["post_processor"]),
       ignoreMerges: model["ignore_merges"] as? Bool ?? false, normalizesNFC: nfc, source: path)
   }
 
@@ -212,6 +214,19 @@ extension PreTokenizer {
     default: throw fail("is \(types) with ByteLevel.use_regex \(usesRegex)")
     }
   }
+}
+
+/// Whether a `tokenizer.json` post-processor puts a special token before the text (Llama 3's
+/// `TemplateProcessing`, alone or in a `Sequence`).
+private func postProcessorAddsBOS(_ value: Any?) -> Bool {
+  guard let object = value as? [String: Any] else { return false }
+  if object["type"] as? String == "Sequence" {
+    return (object["processors"] as? [Any] ?? []).contains { postProcessorAddsBOS($0) }
+  }
+  guard object["type"] as? String == "TemplateProcessing",
+    let single = object["single"] as? [[String: Any]]
+  else { return false }
+  return single.first?["SpecialToken"] != nil
 }
 
 /// The top-level JSON object of `url`, or an error naming the file.

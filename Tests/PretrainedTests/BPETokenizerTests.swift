@@ -203,6 +203,15 @@ private func tokenizerJSONText(pre: String = #"{"type":"ByteLevel"}"#, extra: St
 @Test func badTokenizerJSONNamesTheFileAndProblem() throws {
   let good = try writeTokenizerJSON(tokenizerJSONText())
   #expect(try BPETokenizer(tokenizerJSON: good).encode("hi") == [104, 105])
+  #expect(try BPETokenizer(tokenizerJSON: good).addsBOSToken == false)
+  // Llama 3's post-processor opens with a special token: the files ask for a BOS.
+  let bos = try writeTokenizerJSON(
+    tokenizerJSONText().replacingOccurrences(
+      of: #""decoder""#,
+      with: #""post_processor":{"type":"Sequence","processors":[{"type":"ByteLevel"},"#
+        + #"{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"!","type_id":0}},"#
+        + #"{"Sequence":{"id":"A","type_id":0}}]}]},"decoder""#))
+  #expect(try BPETokenizer(tokenizerJSON: bos).addsBOSToken)
   let cases: [(String, String)] = [
     ("{ not json", "is not valid JSON"),
     (#"{"model":{"type":"Unigram"}}"#, "model.type is 'Unigram'"),
