@@ -24,15 +24,20 @@ public enum ChatTemplate: Sendable, Equatable {
   case llama3(bosToken: String)
 
   /// The kinds a config may name instead of a template string.
-  public static let names = ["chatml", "smollm2", "qwen2", "llama3"]
+  public static let names = ["chatml", "smollm2", "qwen2", "qwen2.5", "llama3"]
 
-  /// The template called `name`: `chatml` (no default system message), `smollm2` and
-  /// `qwen2` (ChatML with their default system messages), `llama3`.
+  /// The template called `name`: `chatml` (no default system message), `smollm2`, `qwen2`
+  /// and `qwen2.5` (ChatML with their default system messages; Qwen2.5's template renders
+  /// so for system, user and assistant messages without tools), `llama3`.
   public init(named name: String) throws {
     switch name {
     case "chatml": self = .chatML(defaultSystemMessage: nil)
     case "smollm2": self = .chatML(defaultSystemMessage: smolLM2System)
     case "qwen2": self = .chatML(defaultSystemMessage: "You are a helpful assistant.")
+    case "qwen2.5":
+      self = .chatML(
+        defaultSystemMessage: "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+      )
     case "llama3": self = .llama3(bosToken: "<|begin_of_text|>")
     default:
       throw ChatTemplateError(

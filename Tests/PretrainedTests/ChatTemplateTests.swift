@@ -56,6 +56,11 @@ import Testing
     try ChatTemplate(named: "chatml").render([], addGenerationPrompt: true)
       == "<|im_start|>assistant\n")
   #expect(
+    try ChatTemplate(named: "qwen2.5").render(
+      [ChatMessage(role: "user", content: "Hi")], addGenerationPrompt: false)
+      == "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+      + "<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n")
+  #expect(
     try ChatTemplate(named: "llama3").render(
       [ChatMessage(role: "user", content: " hi\n")], addGenerationPrompt: false)
       == "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>")
