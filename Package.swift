@@ -79,7 +79,8 @@ let package = Package(
     .testTarget(name: "GRPOTests", dependencies: ["GRPO", "TestSupport"]),
     .testTarget(
       name: "PretrainedTests",
-      dependencies: ["Pretrained", "Reasoning", "NN", "TensorCore", "TestSupport"]),
+      dependencies: ["Pretrained", "Reasoning", "NN", "TensorCore", "TestSupport"],
+      exclude: ["golden"]),
     .testTarget(
       name: "TrainingTests",
       dependencies: ["Training", "Checkpoint", "TestSupport", "train", "allot"]),
