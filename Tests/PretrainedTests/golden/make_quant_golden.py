@@ -12,6 +12,7 @@ Writes, beside this script:
                                       does) with mixed tensor types and metadata of every
                                       GGUF value type
   tiny-llama.json                     its weights as transformers loads them
+  tiny-qwen2.gguf, tiny-qwen2.json    a 1-layer qwen2 with q/k/v biases and an untied head
   smollm2.json                        a few SmolLM2-135M-Instruct weights as transformers
                                       loads them (only with --smollm2)
 
@@ -170,6 +171,55 @@ def write_tiny_llama():
         json.dump(golden, f, indent=1)
 
 
+def write_tiny_qwen2():
+    """A 1-layer qwen2 with q/k/v biases; llama.cpp does not permute qwen2's Q/K."""
+    vocab, hidden, ffn, heads, kv = 32, 64, 96, 4, 2
+    hd = hidden // heads
+    path = os.path.join(HERE, "tiny-qwen2.gguf")
+    w = gguf.GGUFWriter(path, "qwen2")
+    w.add_block_count(1)
+    w.add_context_length(128)
+    w.add_embedding_length(hidden)
+    w.add_feed_forward_length(ffn)
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv)
+    w.add_rope_freq_base(1000000.0)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list([f"t{i}" for i in range(vocab)])
+    w.add_eos_token_id(3)
+    w.add_key_value("tokenizer.ggml.eot_token_id", 4, gguf.GGUFValueType.UINT32)
+    names = []
+    def add(gguf_name, hf_name, shape, qtype=Q.F32):
+        a = (rng.standard_normal(shape) * 0.1).astype(np.float32)
+        if qtype == Q.F32:
+            w.add_tensor(gguf_name, a)
+        else:
+            w.add_tensor(gguf_name, gguf.quants.quantize(a, qtype), raw_dtype=qtype)
+        names.append(hf_name)
+    add("token_embd.weight", "model.embed_tokens.weight", (vocab, hidden), Q.Q8_0)
+    add("output.weight", "lm_head.weight", (vocab, hidden), Q.Q8_0)
+    add("output_norm.weight", "model.norm.weight", (hidden,))
+    p = "model.layers.0."
+    add("blk.0.attn_norm.weight", p + "input_layernorm.weight", (hidden,))
+    add("blk.0.ffn_norm.weight", p + "post_attention_layernorm.weight", (hidden,))
+    for g, h, rows in [("q", "q", hidden), ("k", "k", kv * hd), ("v", "v", kv * hd)]:
+        add(f"blk.0.attn_{g}.weight", p + f"self_attn.{h}_proj.weight", (rows, hidden), Q.Q8_0)
+        add(f"blk.0.attn_{g}.bias", p + f"self_attn.{h}_proj.bias", (rows,))
+    add("blk.0.attn_output.weight", p + "self_attn.o_proj.weight", (hidden, hidden), Q.Q8_0)
+    add("blk.0.ffn_gate.weight", p + "mlp.gate_proj.weight", (ffn, hidden), Q.Q8_0)
+    add("blk.0.ffn_up.weight", p + "mlp.up_proj.weight", (ffn, hidden), Q.Q8_0)
+    add("blk.0.ffn_down.weight", p + "mlp.down_proj.weight", (hidden, ffn), Q.Q8_0)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"tiny-qwen2.gguf: {os.path.getsize(path)} bytes")
+    with open(os.path.join(HERE, "tiny-qwen2.json"), "w") as f:
+        json.dump(transformers_weights(path, names), f, indent=1)
+
+
 def transformers_weights(gguf_path, names):
     import torch
     from transformers import AutoModelForCausalLM
@@ -206,5 +256,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     write_quant_golden()
     write_tiny_llama()
+    write_tiny_qwen2()
     if args.smollm2:
         write_smollm2(args.smollm2)
