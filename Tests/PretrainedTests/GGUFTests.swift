@@ -186,6 +186,31 @@ func dequantisesAsTheGGUFPackage(_ name: String) throws {
   for (name, summary) in golden.weights { summary.check(loaded.weights[name], name) }
 }
 
+@Test func llama3RopeScalingIsRecoveredFromRopeFreqs() throws {
+  let url = goldenDirectory.appendingPathComponent("tiny-llama3.gguf")
+  let loaded = try PretrainedFiles.load(url.path)
+  let c = loaded.config
+  #expect(
+    c.ropeScaling
+      == .init(
+        factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContextLength: 8192))
+  #expect(c.ropeTheta == 500000 && c.contextLength == 131072 && c.eosTokens == [1, 2])
+  #expect(loaded.weights["rope_freqs.weight"] == nil && loaded.weights.count == 11)
+  // One factor off the Llama 3 curve: refused, naming the tensor.
+  let file = try GGUFFile(url: url)
+  let at = file.dataOffset + file.info("rope_freqs.weight")!.offset + 4 * 4
+  var bytes = [UInt8](try Data(contentsOf: url))
+  withUnsafeBytes(of: Float(3).bitPattern.littleEndian) {
+    bytes.replaceSubrange(at..<(at + 4), with: $0)
+  }
+  let bad = try temporaryFile(bytes)
+  #expect(
+    errorText { _ = try PretrainedFiles.load(bad.path) }
+      == "\(bad.path): tensor 'rope_freqs.weight' holds rope frequency factors that are not "
+      + "Llama 3's scaling (factor 8.0, low 1, high 4, original context 8192); Allot cannot read "
+      + "other rope scalings")
+}
+
 @Test func unpermutingUndoesLlamaCppsPermutation() {
   // Two heads of head_dim 4, one column: GGUF rows [h, hd/2, 2] hold HF rows [h, 2, hd/2].
   let gguf = Tensor([0, 2, 1, 3, 4, 6, 5, 7], shape: [8, 1])
