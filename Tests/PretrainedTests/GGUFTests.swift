@@ -322,3 +322,40 @@ func smolLM2() throws -> URL? {
   #expect(try m.strings("tokenizer.ggml.tokens").count == 49152)
   #expect(try m.strings("tokenizer.ggml.merges").count == 48900)
 }
+
+/// A GGUF file with no tensors and the given metadata entries (key, type tag, value bytes).
+func handMadeGGUF(_ entries: [(key: String, type: UInt32, value: [UInt8])]) -> [UInt8] {
+  func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
+    withUnsafeBytes(of: v.littleEndian) { Array($0) }
+  }
+  func string(_ s: [UInt8]) -> [UInt8] { le(UInt64(s.count)) + s }
+  var bytes = Array("GGUF".utf8) + le(UInt32(3)) + le(UInt64(0)) + le(UInt64(entries.count))
+  for e in entries { bytes += string(Array(e.key.utf8)) + le(e.type) + e.value }
+  return bytes
+}
+
+@Test func readsNestedArraysAndRefusesBadMetadata() throws {
+  func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
+    withUnsafeBytes(of: v.littleEndian) { Array($0) }
+  }
+  // [[1, 2], [3]] as an array of arrays of uint32.
+  let inner1 = le(UInt32(4)) + le(UInt64(2)) + le(UInt32(1)) + le(UInt32(2))
+  let inner2 = le(UInt32(4)) + le(UInt64(1)) + le(UInt32(3))
+  let nested = le(UInt32(9)) + le(UInt64(2)) + inner1 + inner2
+  let file = try GGUFFile(url: try temporaryFile(handMadeGGUF([("n", 9, nested)])))
+  #expect(file.metadata["n"]?.array?.map { $0.ints ?? [] } == [[1, 2], [3]])
+  #expect(file.tensors.isEmpty && file.metadata["n"]?.typeName == "array of array of uint32")
+  let twice = try temporaryFile(handMadeGGUF([("k", 4, le(UInt32(1))), ("k", 4, le(UInt32(2)))]))
+  #expect(
+    errorText { _ = try GGUFFile(url: twice) } == "\(twice.path): metadata key 'k' appears twice")
+  let utf8 = try temporaryFile(handMadeGGUF([("s", 8, le(UInt64(2)) + [0xC3, 0x28])]))
+  #expect(
+    errorText { _ = try GGUFFile(url: utf8) }.contains("the value of metadata key 's' at byte"))
+  #expect(errorText { _ = try GGUFFile(url: utf8) }.hasSuffix("is not valid UTF-8"))
+  let huge = try temporaryFile(handMadeGGUF([("a", 9, le(UInt32(8)) + le(UInt64(1) << 40))]))
+  #expect(errorText { _ = try GGUFFile(url: huge) }.contains("more than the 0 bytes left can hold"))
+  let badType = try temporaryFile(handMadeGGUF([("t", 13, [])]))
+  #expect(
+    errorText { _ = try GGUFFile(url: badType) }.hasSuffix(
+      "metadata key 't' has unknown value type 13"))
+}
