@@ -85,21 +85,35 @@ def permute(w, heads):
         w.shape)
 
 
-def write_tiny_llama():
-    vocab, hidden, ffn, layers, heads, kv = 32, 64, 256, 2, 4, 2
-    hd = hidden // heads
-    path = os.path.join(HERE, "tiny-llama.gguf")
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_name("tiny-llama")
+def new_writer(name, arch, layers, context, hidden, ffn, heads, kv, theta, eps):
+    """A GGUFWriter for golden/<name> with the model-shape metadata set."""
+    w = gguf.GGUFWriter(os.path.join(HERE, name), arch)
     w.add_block_count(layers)
-    w.add_context_length(256)
+    w.add_context_length(context)
     w.add_embedding_length(hidden)
     w.add_feed_forward_length(ffn)
     w.add_head_count(heads)
     w.add_head_count_kv(kv)
-    w.add_rope_freq_base(10000.0)
+    w.add_rope_freq_base(theta)
+    w.add_layer_norm_rms_eps(eps)
+    return w
+
+
+def finish(w, path):
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"{os.path.basename(path)}: {os.path.getsize(path)} bytes")
+
+
+def write_tiny_llama():
+    vocab, hidden, ffn, layers, heads, kv = 32, 64, 256, 2, 4, 2
+    hd = hidden // heads
+    path = os.path.join(HERE, "tiny-llama.gguf")
+    w = new_writer("tiny-llama.gguf", "llama", layers, 256, hidden, ffn, heads, kv, 10000.0, 1e-5)
+    w.add_name("tiny-llama")
     w.add_rope_dimension_count(hd)
-    w.add_layer_norm_rms_eps(1e-5)
     w.add_file_type(1)
     tokens = ["<unk>", "<s>", "</s>"] + [chr(ord("a") + i) for i in range(26)] + ["ab", "abc", "Ġ"]
     w.add_tokenizer_model("gpt2")
@@ -162,11 +176,7 @@ def write_tiny_llama():
         add(b + "ffn_down.weight", p + "mlp.down_proj.weight",
             rng.standard_normal((hidden, ffn)) * 0.1, Q.Q4_K if i == 0 else Q.Q6_K)
     add("output_norm.weight", "model.norm.weight", 1 + 0.1 * rng.standard_normal(hidden), Q.F32)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    print(f"tiny-llama.gguf: {os.path.getsize(path)} bytes")
+    finish(w, path)
     golden = transformers_weights(path, list(hf))
     with open(os.path.join(HERE, "tiny-llama.json"), "w") as f:
         json.dump(golden, f, indent=1)
@@ -177,15 +187,7 @@ def write_tiny_qwen2():
     vocab, hidden, ffn, heads, kv = 32, 64, 96, 4, 2
     hd = hidden // heads
     path = os.path.join(HERE, "tiny-qwen2.gguf")
-    w = gguf.GGUFWriter(path, "qwen2")
-    w.add_block_count(1)
-    w.add_context_length(128)
-    w.add_embedding_length(hidden)
-    w.add_feed_forward_length(ffn)
-    w.add_head_count(heads)
-    w.add_head_count_kv(kv)
-    w.add_rope_freq_base(1000000.0)
-    w.add_layer_norm_rms_eps(1e-6)
+    w = new_writer("tiny-qwen2.gguf", "qwen2", 1, 128, hidden, ffn, heads, kv, 1000000.0, 1e-6)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("qwen2")
     w.add_token_list([f"t{i}" for i in range(vocab)])
@@ -212,11 +214,7 @@ def write_tiny_qwen2():
     add("blk.0.ffn_gate.weight", p + "mlp.gate_proj.weight", (ffn, hidden), Q.Q8_0)
     add("blk.0.ffn_up.weight", p + "mlp.up_proj.weight", (ffn, hidden), Q.Q8_0)
     add("blk.0.ffn_down.weight", p + "mlp.down_proj.weight", (hidden, ffn), Q.Q8_0)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    print(f"tiny-qwen2.gguf: {os.path.getsize(path)} bytes")
+    finish(w, path)
     with open(os.path.join(HERE, "tiny-qwen2.json"), "w") as f:
         json.dump(transformers_weights(path, names), f, indent=1)
 
@@ -228,16 +226,8 @@ def write_tiny_llama3():
     vocab, hidden, ffn, heads, kv, theta = 32, 64, 64, 4, 2, 500000.0
     hd = hidden // heads
     path = os.path.join(HERE, "tiny-llama3.gguf")
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_block_count(1)
-    w.add_context_length(131072)
-    w.add_embedding_length(hidden)
-    w.add_feed_forward_length(ffn)
-    w.add_head_count(heads)
-    w.add_head_count_kv(kv)
-    w.add_rope_freq_base(theta)
+    w = new_writer("tiny-llama3.gguf", "llama", 1, 131072, hidden, ffn, heads, kv, theta, 1e-5)
     w.add_rope_dimension_count(hd)
-    w.add_layer_norm_rms_eps(1e-5)
     w.add_token_list([f"t{i}" for i in range(vocab)])
     w.add_bos_token_id(0)
     w.add_eos_token_id(1)
@@ -269,11 +259,8 @@ def write_tiny_llama3():
                         ("ffn_gate", (ffn, hidden)), ("ffn_up", (ffn, hidden)),
                         ("ffn_down", (hidden, ffn))]:
         add(f"blk.0.{name}.weight", shape)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    print(f"tiny-llama3.gguf: {os.path.getsize(path)} bytes; rope factors {factors}")
+    finish(w, path)
+    print(f"  rope factors {factors}")
 
 
 def transformers_weights(gguf_path, names):
