@@ -90,61 +90,9 @@ public struct GGUFFile: Sendable {
     return result
   }
 
-  /// A 64-bit FNV-1a-style hash of the whole file, over little-endian 8-byte words (the
-  /// tail zero-padded) and the length, as 16 hex digits.
+  /// `ContentHash` of the whole file, as 16 hex digits.
   public func contentHash() -> String {
     data.withUnsafeBytes { ContentHash.hex(of: $0) }
-  }
-}
-
-/// A fast 64-bit content hash: FNV-1a over 8-byte little-endian words, then the length,
-/// with a final avalanche (splitmix64's finaliser). Not cryptographic; for recognising a
-/// file again.
-public enum ContentHash {
-  public static func hex(of bytes: UnsafeRawBufferPointer, seed: UInt64 = 0xcbf2_9ce4_8422_2325)
-    -> String
-  {
-    let value = hash(bytes, seed: seed)
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: 16 - digits.count) + digits
-  }
-
-  public static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0xcbf2_9ce4_8422_2325)
-    -> UInt64
-  {
-    let prime: UInt64 = 0x100_0000_01b3
-    let words = bytes.count / 8
-    // Four independent lanes so that the multiplies pipeline.
-    var lanes: (UInt64, UInt64, UInt64, UInt64) = (seed, seed ^ 1, seed ^ 2, seed ^ 3)
-    var i = 0
-    if let base = bytes.baseAddress {
-      while i + 4 <= words {
-        let p = base + 8 * i
-        lanes.0 = (lanes.0 ^ UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))) &* prime
-        lanes.1 =
-          (lanes.1 ^ UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-          &* prime
-        lanes.2 =
-          (lanes.2 ^ UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
-          &* prime
-        lanes.3 =
-          (lanes.3 ^ UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
-          &* prime
-        i += 4
-      }
-    }
-    var h = seed
-    for lane in [lanes.0, lanes.1, lanes.2, lanes.3] { h = (h ^ lane) &* prime }
-    var tail = Array(bytes[(8 * i)...])
-    tail += [UInt8](repeating: 0, count: (8 - tail.count % 8) % 8)
-    for w in stride(from: 0, to: tail.count, by: 8) {
-      let word = (0..<8).reduce(UInt64(0)) { $0 | UInt64(tail[w + $1]) << (8 * UInt64($1)) }
-      h = (h ^ word) &* prime
-    }
-    h = (h ^ UInt64(bytes.count)) &* prime
-    h = (h ^ (h >> 30)) &* 0xbf58_476d_1ce4_e5b9
-    h = (h ^ (h >> 27)) &* 0x94d0_49bb_1331_11eb
-    return h ^ (h >> 31)
   }
 }
 

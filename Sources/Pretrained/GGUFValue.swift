@@ -52,36 +52,21 @@ public enum GGUFValue: Equatable, Sendable {
   }
 
   /// An array of strings (such as `tokenizer.ggml.tokens` or `.merges`).
-  public var strings: [String]? {
-    guard let array else { return nil }
-    var out: [String] = []
-    out.reserveCapacity(array.count)
-    for element in array {
-      guard case .string(let s) = element else { return nil }
-      out.append(s)
-    }
-    return out
-  }
+  public var strings: [String]? { elements { $0.string } }
 
   /// An array of integers (such as `tokenizer.ggml.token_type`).
-  public var ints: [Int]? {
-    guard let array else { return nil }
-    var out: [Int] = []
-    out.reserveCapacity(array.count)
-    for element in array {
-      guard let v = element.int else { return nil }
-      out.append(v)
-    }
-    return out
-  }
+  public var ints: [Int]? { elements { $0.int } }
 
   /// An array of numbers (such as `tokenizer.ggml.scores`).
-  public var doubles: [Double]? {
+  public var doubles: [Double]? { elements { $0.double } }
+
+  /// Every element of an array converted, nil when it is no array or one does not convert.
+  private func elements<T>(_ convert: (GGUFValue) -> T?) -> [T]? {
     guard let array else { return nil }
-    var out: [Double] = []
+    var out: [T] = []
     out.reserveCapacity(array.count)
     for element in array {
-      guard let v = element.double else { return nil }
+      guard let v = convert(element) else { return nil }
       out.append(v)
     }
     return out

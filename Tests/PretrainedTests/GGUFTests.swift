@@ -186,6 +186,31 @@ func dequantisesAsTheGGUFPackage(_ name: String) throws {
   for (name, summary) in golden.weights { summary.check(loaded.weights[name], name) }
 }
 
+@Test func llama3RopeScalingIsRecoveredFromRopeFreqs() throws {
+  let url = goldenDirectory.appendingPathComponent("tiny-llama3.gguf")
+  let loaded = try PretrainedFiles.load(url.path)
+  let c = loaded.config
+  #expect(
+    c.ropeScaling
+      == .init(
+        factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContextLength: 8192))
+  #expect(c.ropeTheta == 500000 && c.contextLength == 131072 && c.eosTokens == [1, 2])
+  #expect(loaded.weights["rope_freqs.weight"] == nil && loaded.weights.count == 11)
+  // One factor off the Llama 3 curve: refused, naming the tensor.
+  let file = try GGUFFile(url: url)
+  let at = file.dataOffset + file.info("rope_freqs.weight")!.offset + 4 * 4
+  var bytes = [UInt8](try Data(contentsOf: url))
+  withUnsafeBytes(of: Float(3).bitPattern.littleEndian) {
+    bytes.replaceSubrange(at..<(at + 4), with: $0)
+  }
+  let bad = try temporaryFile(bytes)
+  #expect(
+    errorText { _ = try PretrainedFiles.load(bad.path) }
+      == "\(bad.path): tensor 'rope_freqs.weight' holds rope frequency factors that are not "
+      + "Llama 3's scaling (factor 8.0, low 1, high 4, original context 8192); Allot cannot read "
+      + "other rope scalings")
+}
+
 @Test func unpermutingUndoesLlamaCppsPermutation() {
   // Two heads of head_dim 4, one column: GGUF rows [h, hd/2, 2] hold HF rows [h, 2, hd/2].
   let gguf = Tensor([0, 2, 1, 3, 4, 6, 5, 7], shape: [8, 1])
@@ -296,4 +321,41 @@ func smolLM2() throws -> URL? {
   }
   #expect(try m.strings("tokenizer.ggml.tokens").count == 49152)
   #expect(try m.strings("tokenizer.ggml.merges").count == 48900)
+}
+
+/// A GGUF file with no tensors and the given metadata entries (key, type tag, value bytes).
+func handMadeGGUF(_ entries: [(key: String, type: UInt32, value: [UInt8])]) -> [UInt8] {
+  func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
+    withUnsafeBytes(of: v.littleEndian) { Array($0) }
+  }
+  func string(_ s: [UInt8]) -> [UInt8] { le(UInt64(s.count)) + s }
+  var bytes = Array("GGUF".utf8) + le(UInt32(3)) + le(UInt64(0)) + le(UInt64(entries.count))
+  for e in entries { bytes += string(Array(e.key.utf8)) + le(e.type) + e.value }
+  return bytes
+}
+
+@Test func readsNestedArraysAndRefusesBadMetadata() throws {
+  func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] {
+    withUnsafeBytes(of: v.littleEndian) { Array($0) }
+  }
+  // [[1, 2], [3]] as an array of arrays of uint32.
+  let inner1 = le(UInt32(4)) + le(UInt64(2)) + le(UInt32(1)) + le(UInt32(2))
+  let inner2 = le(UInt32(4)) + le(UInt64(1)) + le(UInt32(3))
+  let nested = le(UInt32(9)) + le(UInt64(2)) + inner1 + inner2
+  let file = try GGUFFile(url: try temporaryFile(handMadeGGUF([("n", 9, nested)])))
+  #expect(file.metadata["n"]?.array?.map { $0.ints ?? [] } == [[1, 2], [3]])
+  #expect(file.tensors.isEmpty && file.metadata["n"]?.typeName == "array of array of uint32")
+  let twice = try temporaryFile(handMadeGGUF([("k", 4, le(UInt32(1))), ("k", 4, le(UInt32(2)))]))
+  #expect(
+    errorText { _ = try GGUFFile(url: twice) } == "\(twice.path): metadata key 'k' appears twice")
+  let utf8 = try temporaryFile(handMadeGGUF([("s", 8, le(UInt64(2)) + [0xC3, 0x28])]))
+  #expect(
+    errorText { _ = try GGUFFile(url: utf8) }.contains("the value of metadata key 's' at byte"))
+  #expect(errorText { _ = try GGUFFile(url: utf8) }.hasSuffix("is not valid UTF-8"))
+  let huge = try temporaryFile(handMadeGGUF([("a", 9, le(UInt32(8)) + le(UInt64(1) << 40))]))
+  #expect(errorText { _ = try GGUFFile(url: huge) }.contains("more than the 0 bytes left can hold"))
+  let badType = try temporaryFile(handMadeGGUF([("t", 13, [])]))
+  #expect(
+    errorText { _ = try GGUFFile(url: badType) }.hasSuffix(
+      "metadata key 't' has unknown value type 13"))
 }

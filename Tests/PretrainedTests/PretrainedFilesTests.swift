@@ -201,3 +201,16 @@ let tinyConfig = try! HuggingFaceDirectory.config(json: Data(tinyConfigJSON().ut
   #expect(factors.count == 64 && factors[0] == 1 && factors[63] == 8)
   #expect(factors.contains { $0 > 1 && $0 < 8 })
 }
+
+@Test func contentHashSeesEveryByteAndTheLength() {
+  func hash(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { ContentHash.hex(of: $0) } }
+  let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+  let base = hash(bytes)
+  #expect(base.count == 16 && hash(bytes) == base)
+  for i in [0, 7, 8, 31, 32, 995, 999] {
+    var changed = bytes
+    changed[i] ^= 1
+    #expect(hash(changed) != base, "byte \(i)")
+  }
+  #expect(hash([0]) != hash([0, 0]) && hash([]) != hash([0]))
+}

@@ -13,6 +13,7 @@ Writes, beside this script:
                                       GGUF value type
   tiny-llama.json                     its weights as transformers loads them
   tiny-qwen2.gguf, tiny-qwen2.json    a 1-layer qwen2 with q/k/v biases and an untied head
+  tiny-llama3.gguf                    a 1-layer llama with Llama 3 rope scaling (rope_freqs)
   smollm2.json                        a few SmolLM2-135M-Instruct weights as transformers
                                       loads them (only with --smollm2)
 
@@ -84,21 +85,35 @@ def permute(w, heads):
         w.shape)
 
 
-def write_tiny_llama():
-    vocab, hidden, ffn, layers, heads, kv = 32, 64, 256, 2, 4, 2
-    hd = hidden // heads
-    path = os.path.join(HERE, "tiny-llama.gguf")
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_name("tiny-llama")
+def new_writer(name, arch, layers, context, hidden, ffn, heads, kv, theta, eps):
+    """A GGUFWriter for golden/<name> with the model-shape metadata set."""
+    w = gguf.GGUFWriter(os.path.join(HERE, name), arch)
     w.add_block_count(layers)
-    w.add_context_length(256)
+    w.add_context_length(context)
     w.add_embedding_length(hidden)
     w.add_feed_forward_length(ffn)
     w.add_head_count(heads)
     w.add_head_count_kv(kv)
-    w.add_rope_freq_base(10000.0)
+    w.add_rope_freq_base(theta)
+    w.add_layer_norm_rms_eps(eps)
+    return w
+
+
+def finish(w, path):
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"{os.path.basename(path)}: {os.path.getsize(path)} bytes")
+
+
+def write_tiny_llama():
+    vocab, hidden, ffn, layers, heads, kv = 32, 64, 256, 2, 4, 2
+    hd = hidden // heads
+    path = os.path.join(HERE, "tiny-llama.gguf")
+    w = new_writer("tiny-llama.gguf", "llama", layers, 256, hidden, ffn, heads, kv, 10000.0, 1e-5)
+    w.add_name("tiny-llama")
     w.add_rope_dimension_count(hd)
-    w.add_layer_norm_rms_eps(1e-5)
     w.add_file_type(1)
     tokens = ["<unk>", "<s>", "</s>"] + [chr(ord("a") + i) for i in range(26)] + ["ab", "abc", "Ġ"]
     w.add_tokenizer_model("gpt2")
@@ -161,11 +176,7 @@ def write_tiny_llama():
         add(b + "ffn_down.weight", p + "mlp.down_proj.weight",
             rng.standard_normal((hidden, ffn)) * 0.1, Q.Q4_K if i == 0 else Q.Q6_K)
     add("output_norm.weight", "model.norm.weight", 1 + 0.1 * rng.standard_normal(hidden), Q.F32)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    print(f"tiny-llama.gguf: {os.path.getsize(path)} bytes")
+    finish(w, path)
     golden = transformers_weights(path, list(hf))
     with open(os.path.join(HERE, "tiny-llama.json"), "w") as f:
         json.dump(golden, f, indent=1)
@@ -176,15 +187,7 @@ def write_tiny_qwen2():
     vocab, hidden, ffn, heads, kv = 32, 64, 96, 4, 2
     hd = hidden // heads
     path = os.path.join(HERE, "tiny-qwen2.gguf")
-    w = gguf.GGUFWriter(path, "qwen2")
-    w.add_block_count(1)
-    w.add_context_length(128)
-    w.add_embedding_length(hidden)
-    w.add_feed_forward_length(ffn)
-    w.add_head_count(heads)
-    w.add_head_count_kv(kv)
-    w.add_rope_freq_base(1000000.0)
-    w.add_layer_norm_rms_eps(1e-6)
+    w = new_writer("tiny-qwen2.gguf", "qwen2", 1, 128, hidden, ffn, heads, kv, 1000000.0, 1e-6)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("qwen2")
     w.add_token_list([f"t{i}" for i in range(vocab)])
@@ -211,13 +214,53 @@ def write_tiny_qwen2():
     add("blk.0.ffn_gate.weight", p + "mlp.gate_proj.weight", (ffn, hidden), Q.Q8_0)
     add("blk.0.ffn_up.weight", p + "mlp.up_proj.weight", (ffn, hidden), Q.Q8_0)
     add("blk.0.ffn_down.weight", p + "mlp.down_proj.weight", (hidden, ffn), Q.Q8_0)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    print(f"tiny-qwen2.gguf: {os.path.getsize(path)} bytes")
+    finish(w, path)
     with open(os.path.join(HERE, "tiny-qwen2.json"), "w") as f:
         json.dump(transformers_weights(path, names), f, indent=1)
+
+
+def write_tiny_llama3():
+    """A 1-layer llama with Llama 3 rope scaling, stored as llama.cpp's converter stores it:
+    a rope_freqs.weight tensor of per-frequency factors (factor 8, low 1, high 4, 8192)."""
+    import math
+    vocab, hidden, ffn, heads, kv, theta = 32, 64, 64, 4, 2, 500000.0
+    hd = hidden // heads
+    path = os.path.join(HERE, "tiny-llama3.gguf")
+    w = new_writer("tiny-llama3.gguf", "llama", 1, 131072, hidden, ffn, heads, kv, theta, 1e-5)
+    w.add_rope_dimension_count(hd)
+    w.add_token_list([f"t{i}" for i in range(vocab)])
+    w.add_bos_token_id(0)
+    w.add_eos_token_id(1)
+    w.add_key_value("tokenizer.ggml.eom_token_id", 2, gguf.GGUFValueType.UINT32)
+    w.add_key_value("tokenizer.ggml.eot_token_id", 1, gguf.GGUFValueType.UINT32)
+    factors = []
+    for i in range(0, hd, 2):  # as convert_hf_to_gguf.py computes them, in float32
+        freq = float(np.float32(1.0 / (theta ** (i / hd))))
+        wavelen = 2 * math.pi / freq
+        if wavelen < 8192 / 4:
+            factors.append(1.0)
+        elif wavelen > 8192 / 1:
+            factors.append(8.0)
+        else:
+            smooth = (8192 / wavelen - 1) / (4 - 1)
+            factors.append(1 / ((1 - smooth) / 8 + smooth))
+    w.add_tensor("rope_freqs.weight", np.array(factors, dtype=np.float32))
+    def add(name, shape):
+        a = (rng.standard_normal(shape) * 0.1).astype(np.float32)
+        w.add_tensor(name, gguf.quants.quantize(a, Q.Q8_0), raw_dtype=Q.Q8_0)
+    def norm(name):
+        w.add_tensor(name, np.ones(hidden, dtype=np.float32))
+    add("token_embd.weight", (vocab, hidden))
+    norm("output_norm.weight")
+    norm("blk.0.attn_norm.weight")
+    norm("blk.0.ffn_norm.weight")
+    for name, shape in [("attn_q", (hidden, hidden)), ("attn_k", (kv * hd, hidden)),
+                        ("attn_v", (kv * hd, hidden)), ("attn_output", (hidden, hidden)),
+                        ("ffn_gate", (ffn, hidden)), ("ffn_up", (ffn, hidden)),
+                        ("ffn_down", (hidden, ffn))]:
+        add(f"blk.0.{name}.weight", shape)
+    finish(w, path)
+    print(f"  rope factors {factors}")
 
 
 def transformers_weights(gguf_path, names):
@@ -257,5 +300,6 @@ if __name__ == "__main__":
     write_quant_golden()
     write_tiny_llama()
     write_tiny_qwen2()
+    write_tiny_llama3()
     if args.smollm2:
         write_smollm2(args.smollm2)
