@@ -290,7 +290,7 @@ func setTensorType(_ name: String, _ code: UInt32, in bytes: inout [UInt8]) {
 
 /// .models/SmolLM2-135M-Instruct.Q4_1.gguf, which .ci/setup fetches; nil (skipping the
 /// test) only outside CI.
-func smolLM2() throws -> URL? {
+func smolLM2GGUF() throws -> URL? {
   let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent(".models/SmolLM2-135M-Instruct.Q4_1.gguf")
   if FileManager.default.fileExists(atPath: url.path) { return url }
@@ -301,7 +301,7 @@ func smolLM2() throws -> URL? {
 }
 
 @Test func smolLM2LoadsAsTransformersReadsIt() throws {
-  guard let url = try smolLM2() else { return }
+  guard let url = try smolLM2GGUF() else { return }
   let golden = try GoldenModel("smollm2.json")
   let loaded = try PretrainedFiles.load(url.path)
   let c = loaded.config
