@@ -75,7 +75,7 @@ let package = Package(
     .testTarget(
       name: "TaskAllocationTests",
       dependencies: ["TaskAllocation", "NN", "TensorCore", "TestSupport"]),
-    .testTarget(name: "ReasoningTests", dependencies: ["Reasoning", "TestSupport"]),
+    .testTarget(name: "ReasoningTests", dependencies: ["Reasoning", "Optim", "TestSupport"]),
     .testTarget(name: "GRPOTests", dependencies: ["GRPO", "TestSupport"]),
     .testTarget(
       name: "PretrainedTests",

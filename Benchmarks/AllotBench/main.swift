@@ -33,6 +33,7 @@ let suites: [(String, () -> Void)] = [
   ("taskallocation", benchmarkTaskAllocation),
   ("exact-probe", probeExactSolver),
   ("taskallocation-episodes", benchmarkTaskAllocationEpisodes),
+  ("pretrained-load", benchmarkPretrainedLoad),
   ("tokenizer", benchmarkTokenizer),
 ]
 let chosen = arguments.isEmpty ? suites.map(\.0) : arguments

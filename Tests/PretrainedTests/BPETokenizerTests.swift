@@ -142,15 +142,7 @@ func decodeInvertsEncodeAndStreamingMatches() throws {
 /// own tokenizer does.
 @Test(.enabled(if: smolLM2Available))
 func ggufMetadataBuildsTheSmolLM2Tokenizer() throws {
-  let m = try smolLM2Metadata.get()
-  let t = try BPETokenizer.fromGGUF(
-    model: m["tokenizer.ggml.model"]!.string!, pre: m["tokenizer.ggml.pre"]?.string,
-    tokens: m["tokenizer.ggml.tokens"]!.strings, merges: m["tokenizer.ggml.merges"]!.strings,
-    tokenTypes: m["tokenizer.ggml.token_type"]!.integers.map(Int32.init),
-    bosTokenID: m["tokenizer.ggml.bos_token_id"]?.integer,
-    eosTokenID: m["tokenizer.ggml.eos_token_id"]?.integer,
-    paddingTokenID: m["tokenizer.ggml.padding_token_id"]?.integer, addBOSToken: false,
-    source: smolLM2GGUF.path)
+  let t = try BPETokenizer(gguf: try smolLM2Metadata.get())
   #expect(t.preTokenizer == .smollm && t.isSpecial(1) && t.encode("<|im_end|>") == [2])
   #expect(t.bosToken == 1 && t.eosToken == 2 && t.paddingToken == 2)
   var differing = 0
@@ -168,9 +160,11 @@ func ggufMetadataBuildsTheSmolLM2Tokenizer() throws {
     }
   }
   #expect(differing >= 1)
+  let viaSource = try BPETokenizer(.gguf(try smolLM2Metadata.get()))
+  #expect(viaSource.encode("x ² <|im_start|>") == t.encode("x ² <|im_start|>"))
   let wrong = thrownMessage {
-    _ = try BPETokenizer.fromGGUF(
-      model: "llama", pre: nil, tokens: [], merges: [], tokenTypes: nil, bosTokenID: nil,
+    _ = try BPETokenizer(
+      ggufModel: "llama", pre: nil, tokens: [], merges: [], tokenTypes: nil, bosTokenID: nil,
       eosTokenID: nil, paddingTokenID: nil, addBOSToken: nil, source: "spm.gguf")
   }
   #expect(wrong.hasPrefix("spm.gguf: tokenizer.ggml.model is 'llama'"))
@@ -291,4 +285,31 @@ func trainedLlama3AndQwen2TokenizersMatchTokenizers(_ name: String, _ kind: PreT
     #expect(t.encode(text) == c["ids"] as! [Int], "\(name) \(text.debugDescription)")
   }
   #expect(t.encode(kind == .llama3 ? "<|eot_id|>" : "<|im_end|>") == [1])
+}
+
+@Test func ggufMetadataProblemsNameTheKey() {
+  let m = GGUFMetadata(
+    path: "bad.gguf",
+    values: ["tokenizer.ggml.model": .string("gpt2"), "tokenizer.ggml.tokens": .int32(3)],
+    keys: ["tokenizer.ggml.model", "tokenizer.ggml.tokens"])
+  #expect(
+    thrownMessage { _ = try BPETokenizer(gguf: m) }
+      == "bad.gguf: metadata key 'tokenizer.ggml.tokens' is int32, expected an array of strings")
+  let noModel = GGUFMetadata(path: "bad.gguf", values: [:], keys: [])
+  #expect(
+    thrownMessage { _ = try BPETokenizer(gguf: noModel) }
+      == "bad.gguf: metadata key 'tokenizer.ggml.model' is missing")
+}
+
+@Test func huggingFaceSourceUsesTheParsedConfig() throws {
+  let url = try writeTokenizerJSON(tokenizerJSONText())
+  var config = HuggingFaceTokenizerConfig()
+  config.bosToken = "!"
+  config.eosToken = "?"
+  config.addBosToken = true
+  let t = try BPETokenizer(.huggingFace(tokenizerJSON: url, config: config))
+  #expect(t.bosToken == 33 && t.eosToken == 63 && t.paddingToken == nil && t.addsBOSToken)
+  config.padToken = "<pad>"
+  let m = thrownMessage { _ = try BPETokenizer(tokenizerJSON: url, config: config) }
+  #expect(m.hasSuffix("tokenizer_config.json: pad_token '<pad>' is not a token of \(url.path)"))
 }
