@@ -52,9 +52,9 @@ private func tinyTokenizer(
 }
 
 @Test func badMergesNameTheMergeAndToken() throws {
-  let missing = thrownMessage { _ = try tinyTokenizer(extra: [], merges: .joined(["a b"])) }
+  let missing = errorText { _ = try tinyTokenizer(extra: [], merges: .joined(["a b"])) }
   #expect(missing == "tiny: merge 0 'a b' uses 'ab', which is not a token")
-  let malformed = thrownMessage { _ = try tinyTokenizer(extra: [], merges: .joined(["abc"])) }
+  let malformed = errorText { _ = try tinyTokenizer(extra: [], merges: .joined(["abc"])) }
   #expect(malformed.contains("merge 0 'abc' is not two tokens"))
 }
 
@@ -162,7 +162,7 @@ func ggufMetadataBuildsTheSmolLM2Tokenizer() throws {
   #expect(differing >= 1)
   let viaSource = try BPETokenizer(.gguf(try smolLM2Metadata.get()))
   #expect(viaSource.encode("x ² <|im_start|>") == t.encode("x ² <|im_start|>"))
-  let wrong = thrownMessage {
+  let wrong = errorText {
     _ = try BPETokenizer(
       ggufModel: "llama", pre: nil, tokens: [], merges: [], tokenTypes: nil, bosTokenID: nil,
       eosTokenID: nil, paddingTokenID: nil, addBOSToken: nil, source: "spm.gguf")
@@ -225,10 +225,10 @@ private func tokenizerJSONText(pre: String = #"{"type":"ByteLevel"}"#, extra: St
   ]
   for (text, problem) in cases {
     let url = try writeTokenizerJSON(text)
-    let m = thrownMessage { _ = try BPETokenizer(tokenizerJSON: url) }
+    let m = errorText { _ = try BPETokenizer(tokenizerJSON: url) }
     #expect(m.hasPrefix(url.path + ": ") && m.contains(problem), "\(m)")
   }
-  let missing = thrownMessage {
+  let missing = errorText {
     _ = try BPETokenizer(tokenizerJSON: URL(fileURLWithPath: "/nonexistent/tokenizer.json"))
   }
   #expect(missing.hasPrefix("/nonexistent/tokenizer.json: cannot be read"))
@@ -273,8 +273,7 @@ func transformersSavedTokenizerJSONReadsTheSame() throws {
 /// and Qwen2's (NFC, Split regex): ids equal `tokenizers`' own.
 @Test(arguments: [("llama3", PreTokenizer.llama3), ("qwen2", .qwen2)])
 func trainedLlama3AndQwen2TokenizersMatchTokenizers(_ name: String, _ kind: PreTokenizer) throws {
-  let url = repositoryRoot.appendingPathComponent(
-    "Tests/PretrainedTests/golden/\(name)_tiny_tokenizer.json")
+  let url = goldenDirectory.appendingPathComponent("\(name)_tiny_tokenizer.json")
   let t = try BPETokenizer(tokenizerJSON: url)
   #expect(t.preTokenizer == kind && t.ignoreMerges == (kind == .llama3))
   #expect(t.normalizesNFC == (kind == .qwen2) && t.vocabularySize == 700)
@@ -293,11 +292,11 @@ func trainedLlama3AndQwen2TokenizersMatchTokenizers(_ name: String, _ kind: PreT
     values: ["tokenizer.ggml.model": .string("gpt2"), "tokenizer.ggml.tokens": .int32(3)],
     keys: ["tokenizer.ggml.model", "tokenizer.ggml.tokens"])
   #expect(
-    thrownMessage { _ = try BPETokenizer(gguf: m) }
+    errorText { _ = try BPETokenizer(gguf: m) }
       == "bad.gguf: metadata key 'tokenizer.ggml.tokens' is int32, expected an array of strings")
   let noModel = GGUFMetadata(path: "bad.gguf", values: [:], keys: [])
   #expect(
-    thrownMessage { _ = try BPETokenizer(gguf: noModel) }
+    errorText { _ = try BPETokenizer(gguf: noModel) }
       == "bad.gguf: metadata key 'tokenizer.ggml.model' is missing")
 }
 
@@ -310,6 +309,6 @@ func trainedLlama3AndQwen2TokenizersMatchTokenizers(_ name: String, _ kind: PreT
   let t = try BPETokenizer(.huggingFace(tokenizerJSON: url, config: config))
   #expect(t.bosToken == 33 && t.eosToken == 63 && t.paddingToken == nil && t.addsBOSToken)
   config.padToken = "<pad>"
-  let m = thrownMessage { _ = try BPETokenizer(tokenizerJSON: url, config: config) }
+  let m = errorText { _ = try BPETokenizer(tokenizerJSON: url, config: config) }
   #expect(m.hasSuffix("tokenizer_config.json: pad_token '<pad>' is not a token of \(url.path)"))
 }

@@ -89,11 +89,11 @@ func ggufTemplateIsTheGoldenOne() throws {
 @Test func unrecognisedTemplatesNameTheWayOut() throws {
   let gemma =
     "{{ bos_token }}{% for message in messages %}{{ '<start_of_turn>' + message['role'] }}{% endfor %}"
-  let m = thrownMessage { _ = try ChatTemplate(template: gemma) }
+  let m = errorText { _ = try ChatTemplate(template: gemma) }
   #expect(m.contains("not one Allot recognises") && m.contains("{{ bos_token }}"))
   #expect(
     m.contains("template kind in the config") && m.contains("raw prompts") && m.contains("llama3"))
-  let named = thrownMessage { _ = try ChatTemplate(named: "vicuna") }
+  let named = errorText { _ = try ChatTemplate(named: "vicuna") }
   #expect(named.contains("'vicuna'") && named.contains("'chatml'"))
 }
 
@@ -102,8 +102,7 @@ func ggufTemplateIsTheGoldenOne() throws {
     "allot-chat-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
   let template = try String(
-    contentsOf: repositoryRoot.appendingPathComponent(
-      "Tests/PretrainedTests/golden/llama3_chat_template.jinja"),
+    contentsOf: goldenDirectory.appendingPathComponent("llama3_chat_template.jinja"),
     encoding: .utf8)
   let config = try JSONSerialization.data(withJSONObject: [
     "bos_token": ["content": "<|begin_of_text|>"], "chat_template": template,
@@ -111,6 +110,6 @@ func ggufTemplateIsTheGoldenOne() throws {
   try config.write(to: dir.appendingPathComponent("tokenizer_config.json"))
   #expect(try ChatTemplate(modelDirectory: dir) == .llama3(bosToken: "<|begin_of_text|>"))
   try Data("{}".utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
-  let m = thrownMessage { _ = try ChatTemplate(modelDirectory: dir) }
+  let m = errorText { _ = try ChatTemplate(modelDirectory: dir) }
   #expect(m.contains("tokenizer_config.json: has no chat_template"))
 }

@@ -9,7 +9,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
 
 /// A golden file of `Tests/PretrainedTests/golden/`, parsed.
 func golden(_ name: String) throws -> [String: Any] {
-  let url = repositoryRoot.appendingPathComponent("Tests/PretrainedTests/golden/\(name)")
+  let url = goldenDirectory.appendingPathComponent(name)
   return try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
 }
 
@@ -67,14 +67,4 @@ let smolLM2: Result<BPETokenizer, Error> = Result {
   try JSONSerialization.data(withJSONObject: config)
     .write(to: dir.appendingPathComponent("tokenizer_config.json"))
   return try BPETokenizer(tokenizerJSON: url)
-}
-
-/// The error `body` throws, as text ("" when it throws none).
-func thrownMessage(_ body: () throws -> Void) -> String {
-  do {
-    try body()
-    return ""
-  } catch {
-    return "\(error)"
-  }
 }
