@@ -112,11 +112,10 @@ public struct TrainingSession {
       values["perf/stepSeconds"] = seconds
       let step = trainer.step
       let evalEvery = config.logging.evalEvery
-      if step == total || (evalEvery > 0 && step % evalEvery == 0) {
-        values.merge(trainer.evaluate()) { $1 }
-      }
-      let logged =
-        step % config.logging.every == 0 || step == total || values["eval/accuracy"] != nil
+      let evaluated = step == total || (evalEvery > 0 && step % evalEvery == 0)
+      if evaluated { values.merge(trainer.evaluate()) { $1 } }
+      // An evaluated step is always logged, on the logging.every grid or not.
+      let logged = step % config.logging.every == 0 || step == total || evaluated
       if logged { try metrics.append(MetricsRecord(step: step, values: values)) }
       progress.update(step: step, metrics: values, logged: logged)
       let every = config.checkpoint.every
