@@ -205,17 +205,26 @@ struct PlannedDigitTask: ReasoningTask {
   var config = tinyGRPO(steps: 1)
   config.hicra.enabled = true
   let trainer = try GRPOTrainer(config: config, task: PlannedDigitTask())
+  let tokenizer = Tokenizer()
+  func rollout(_ text: String, eos: Bool, logProbs: [Float], entropies: [Float]) throws
+    -> PolicyRollout<Completion>
+  {
+    let tokens = try tokenizer.encode(text) + (eos ? [Tokenizer.eos] : [])
+    return PolicyRollout(
+      context: 0, decisions: Completion(tokens: tokens, text: text), logProbs: logProbs,
+      entropies: entropies, lossMask: tokens.map { _ in 1 }, finished: eos)
+  }
   let rollouts = [
-    Rollout(
-      promptIndex: 0, tokens: [4, 5, 1], logProbs: [-1, -2, -3], entropies: [0.5, 1.5, 1.0],
-      finished: true),
-    Rollout(
-      promptIndex: 0, tokens: [4, 6], logProbs: [-0.5, -0.25], entropies: [2, 0.25], finished: true),
+    try rollout("1 ", eos: true, logProbs: [-1, -2, -3], entropies: [0.5, 1.5, 1.0]),
+    try rollout("2 ", eos: false, logProbs: [-0.5, -0.25], entropies: [2, 0.25]),
   ]
-  let (tokens, m) = trainer.creditTokens(
-    rollouts: rollouts, texts: ["1 ", "2 "], rewards: [1, 0], advantages: [1, -1],
-    groups: ["g", "g"])
+  let planning = try #require(trainer.task.planningMasks(rollouts))
+  let tokens = decisionAdvantages(
+    [1, -1], rollouts: rollouts, planning: planning, rewards: [1, 0], groups: ["g", "g"],
+    hicra: trainer.options.hicra)
+  let m = planningMetrics(rollouts, planning: planning, credit: tokens)
   // Planning tokens: "1" and "2" (token 0 of each); EOS and the rest are execution.
+  #expect(planning == [[true, false, false], [true, false]])
   let expectedFirst: [Float] = [1.2, 1, 1]
   let expectedSecond: [Float] = [-0.8, -1]
   #expect(tokens[0] == expectedFirst)
@@ -225,9 +234,11 @@ struct PlannedDigitTask: ReasoningTask {
   #expect(abs(m["hicra/tokenEntropyExecution"]! - (1.5 + 1.0 + 0.25) / 3) < 1e-12)
   #expect(abs(m["hicra/perplexityPlanning"]! - Foundation.exp(0.75)) < 1e-9)
   #expect(abs(m["hicra/planningAdvantageMean"]! - 0.2) < 1e-6)
-  #expect(abs(m["hicra/semanticEntropy"]! - Foundation.log(2)) < 1e-12)  // "1" once, "2" once
   // Top 30 % entropy of 5 tokens = 2 tokens: 2.0 (planning) and 1.5 (execution).
   #expect(abs(m["hicra/planningHighEntropyOverlap"]! - 0.5) < 1e-12)
+  let scores = trainer.task.score(rollouts, batch: [0])
+  #expect(abs(scores.metrics["hicra/semanticEntropy"]! - Foundation.log(2)) < 1e-12)  // "1", "2"
+  #expect(scores.successes == [true, true])  // both start with a digit
 }
 
 @Test func chunkedScoringLeavesTheUpdateUnchanged() {

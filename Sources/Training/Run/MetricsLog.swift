@@ -68,8 +68,8 @@ public final class MetricsLog {
     let newKeys = Set(record.values.keys).subtracting(columns)
     records.append(record)
     if newKeys.isEmpty {
-      try appendLine(record.jsonLine + "\n", to: jsonl)
-      try appendLine(csvRow(record) + "\n", to: csv)
+      try appendText(record.jsonLine + "\n", to: jsonl)
+      try appendText(csvRow(record) + "\n", to: csv)
     } else {
       try rewrite()  // a new column: the CSV header changes
     }
@@ -94,12 +94,6 @@ public final class MetricsLog {
     try Data((header + rows).utf8).write(to: csv, options: .atomic)
   }
 
-  private func appendLine(_ text: String, to url: URL) throws {
-    let handle = try FileHandle(forWritingTo: url)
-    defer { try? handle.close() }
-    try handle.seekToEnd()
-    try handle.write(contentsOf: Data(text.utf8))
-  }
 }
 
 /// Shortest round-tripping decimal text for a metric value.

@@ -53,9 +53,14 @@ public struct StateMismatch: Error, CustomStringConvertible {
 }
 
 extension TrainingState {
+  /// Adds named parameters under `prefix/`.
+  mutating func add(_ parameters: [(String, Tensor)], prefix: String) {
+    tensors += parameters.map { ("\(prefix)/\($0.0)", $0.1) }
+  }
+
   /// Adds a module's parameters under `prefix/`.
   mutating func add(_ module: any Module, prefix: String) {
-    tensors += module.namedParameters().map { ("\(prefix)/\($0.0)", $0.1) }
+    add(module.namedParameters(), prefix: prefix)
   }
 
   /// Adds an optimizer's per-parameter state and step under `prefix/`.
@@ -100,15 +105,28 @@ extension TrainingState {
 
 /// What every trainer saves: its model, its optimizer, its step and its data cursor.
 struct CoreState {
-  var model: any Module
+  /// The model's parameters by dotted name.
+  var parameters: [(String, Tensor)]
   var optimizer: any Optimizer
   var step: Int
   var cursor: EpochCursor
 
+  init(parameters: [(String, Tensor)], optimizer: any Optimizer, step: Int, cursor: EpochCursor) {
+    self.parameters = parameters
+    self.optimizer = optimizer
+    self.step = step
+    self.cursor = cursor
+  }
+
+  init(model: any Module, optimizer: any Optimizer, step: Int, cursor: EpochCursor) {
+    self.init(
+      parameters: model.namedParameters(), optimizer: optimizer, step: step, cursor: cursor)
+  }
+
   /// The state with these entries (more can be added after).
   func saved() -> TrainingState {
     var state = TrainingState()
-    state.add(model, prefix: "model")
+    state.add(parameters, prefix: "model")
     state.add(optimizer, prefix: "optimizer")
     state.integers["trainer/step"] = [Int64(step)]
     state.integers["trainer/cursor"] = [Int64(cursor.epoch), Int64(cursor.position)]
@@ -121,7 +139,7 @@ struct CoreState {
   func restore(
     from state: TrainingState, extraTargets: [(String, Tensor)] = [], problems extra: [String] = []
   ) throws -> (step: Int, cursor: EpochCursor) {
-    let modelTargets = model.namedParameters().map { ("model/\($0.0)", $0.1) }
+    let modelTargets = parameters.map { ("model/\($0.0)", $0.1) }
     let optimizerTargets = optimizer.namedState().map { ("optimizer/\($0.0)", $0.1) }
     let targets = modelTargets + extraTargets + optimizerTargets
     var problems = state.problems(fitting: targets) + extra

@@ -4,82 +4,56 @@ import Optim
 import Reasoning
 import TensorCore
 
-/// A trainer whose model is the transformer policy on a reasoning task (SFT now, GRPO
-/// next); `allot evaluate` runs the full evaluation through this.
-public protocol PolicyTrainer: Trainer {
-  var policy: TransformerLM { get }
+/// A trainer of Allot's transformer on a reasoning task (SFT, GRPO): `allot evaluate` and
+/// `allot mine` reach the model, its tokenizer and its task through this.
+public protocol LanguageModelTrainer: Trainer {
+  var languageModel: TransformerLM { get }
   var tokenizer: Tokenizer { get }
-  var task: any ReasoningTask { get }
-  var config: ExperimentConfig { get }
-  /// The test prompts of the periodic evaluation (each encoded once at start, so
-  /// evaluating them cannot fail).
-  var evaluationPrompts: [TaskPrompt] { get }
+  var reasoningTask: any ReasoningTask { get }
+  /// The longest completion the evaluation generates.
+  var evaluationMaxNewTokens: Int { get }
 }
 
-extension PolicyTrainer {
-  /// A saved tokenizer that differs from this build's, as a restore problem.
-  func tokenizerProblems(_ state: TrainingState) -> [String] {
-    guard let alphabet = state.integers["trainer/tokenizer"],
-      Tokenizer(savedAlphabet: alphabet) != tokenizer
-    else {
-      return []
-    }
-    return ["trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer"]
-  }
-
-  public var modelFingerprint: String {
-    let s = policy.shape
-    return
-      "transformer vocabulary=\(s.vocabulary) layers=\(s.layers) heads=\(s.heads) width=\(s.width) "
-      + "context=\(s.context) mlpRatio=\(s.mlpRatio) tied=\(s.tiedEmbeddings)"
-  }
-
-  /// Greedy pass@1 on the evaluation prompts, overall and per difficulty.
-  public func evaluate() -> [String: Double] {
-    var rng = RandomState(seed: 0)
-    let report = try? Reasoning.evaluate(
-      policy, tokenizer: tokenizer, task: task, prompts: evaluationPrompts, samples: 0,
-      temperature: 1,
-      maxNewTokens: config.evaluation.maxNewTokens, rng: &rng)
-    return report?.metrics ?? [:]
-  }
+/// The structure of a transformer, as checkpoints record it.
+func transformerFingerprint(_ model: TransformerLM) -> String {
+  let s = model.shape
+  return
+    "transformer vocabulary=\(s.vocabulary) layers=\(s.layers) heads=\(s.heads) width=\(s.width) "
+    + "context=\(s.context) mlpRatio=\(s.mlpRatio) tied=\(s.tiedEmbeddings)"
 }
 
-/// The task a config names.
-public func makeTask(_ config: TaskConfig) throws -> any ReasoningTask {
-  let seed = UInt64(config.seed)
-  switch config.name {
-  case .arithmetic:
-    return ArithmeticTask(
-      minDigits: config.minDigits, maxDigits: config.maxDigits,
-      operations: config.operations.map { ArithmeticTask.Operation(rawValue: $0.rawValue)! },
-      trainSize: config.trainSize, testSize: config.testSize, seed: seed)
-  case .countdown:
-    return CountdownTask(
-      minNumbers: config.minNumbers, maxNumbers: config.maxNumbers, trainSize: config.trainSize,
-      testSize: config.testSize, seed: seed)
-  case .jsonl:
-    return try JSONLTask(
-      path: config.path, verifier: JSONLTask.Verifier(rawValue: config.verifier.rawValue)!,
-      tolerance: config.tolerance, testFraction: config.testFraction)
-  }
+/// A saved tokenizer alphabet that differs from `alphabet`, as a restore problem.
+func tokenizerProblems(_ state: TrainingState, alphabet: [Int64]?) -> [String] {
+  guard let saved = state.integers["trainer/tokenizer"], saved != alphabet else { return [] }
+  return ["trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer"]
 }
 
-/// The transformer a config describes, for `tokenizer`'s vocabulary.
-public func makePolicy(_ config: ModelConfig, tokenizer: Tokenizer, rng: inout RandomState)
-  -> TransformerLM
+/// The test prompts of the periodic evaluation (`evaluation.prompts` of them, 0: all), each
+/// encoded once here so that evaluating them cannot fail later.
+func evaluationPrompts(_ task: any ReasoningTask, config: EvaluationConfig, tokenizer: Tokenizer)
+  throws -> [TaskPrompt]
 {
-  TransformerLM(
-    TransformerShape(
-      vocabulary: tokenizer.vocabularySize, layers: config.layers, heads: config.heads,
-      width: config.width,
-      context: config.context, mlpRatio: config.mlpRatio, tiedEmbeddings: config.tiedEmbeddings),
-    rng: &rng)
+  let test = task.prompts(.test)
+  let prompts = config.prompts > 0 ? Array(test.prefix(config.prompts)) : test
+  for prompt in prompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
+  return prompts
+}
+
+/// Greedy pass@1 of `model` on `prompts`, overall and per difficulty.
+func greedyPassAt1(
+  _ model: TransformerLM, tokenizer: Tokenizer, task: any ReasoningTask, prompts: [TaskPrompt],
+  maxNewTokens: Int
+) -> [String: Double] {
+  var rng = RandomState(seed: 0)
+  let report = try? Reasoning.evaluate(
+    model, tokenizer: tokenizer, task: task, prompts: prompts, samples: 0, temperature: 1,
+    maxNewTokens: maxNewTokens, rng: &rng)
+  return report?.metrics ?? [:]
 }
 
 /// Supervised warm start: teacher-forced cross-entropy on the task's worked solutions, so
 /// that GRPO starts from a policy whose success varies across prompts.
-public final class SFTTrainer: PolicyTrainer {
+public final class SFTTrainer: LanguageModelTrainer {
   public let config: ExperimentConfig
   public let policy: TransformerLM
   public let tokenizer = Tokenizer()
@@ -92,13 +66,13 @@ public final class SFTTrainer: PolicyTrainer {
 
   public init(config: ExperimentConfig) throws {
     self.config = config
-    task = try makeTask(config.task)
+    task = try config.task.makeTask()
     var root = RandomState(seed: UInt64(config.run.seed))
     var modelRNG = root.split()
     let cursorSeed = root.next()
-    policy = makePolicy(config.model, tokenizer: tokenizer, rng: &modelRNG)
-    optimizer = makeOptimizer(
-      config.optimizer, steps: config.run.steps, parameters: policy.namedParameters())
+    policy = config.model.makeTransformer(tokenizer: tokenizer, rng: &modelRNG)
+    optimizer = config.optimizer.makeOptimizer(
+      steps: config.run.steps, parameters: policy.namedParameters())
     var examples: [(prompt: [Int], target: [Int])] = []
     for prompt in task.prompts(.train) {
       guard let solution = task.solution(prompt) else { continue }
@@ -118,11 +92,8 @@ public final class SFTTrainer: PolicyTrainer {
         source: "task", path: "task.name", message: "gave no training examples with solutions")
     }
     self.examples = examples
-    let test = task.prompts(.test)
-    evaluationPrompts =
-      config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
-    // Fail early on a prompt the tokenizer cannot encode.
-    for prompt in evaluationPrompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
+    evaluationPrompts = try Training.evaluationPrompts(
+      task, config: config.evaluation, tokenizer: tokenizer)
     cursor = EpochCursor(count: examples.count, seed: cursorSeed)
   }
 
@@ -148,7 +119,16 @@ public final class SFTTrainer: PolicyTrainer {
     ]
   }
 
-  /// Greedy pass@1 on the evaluation prompts, overall and per difficulty.
+  public var languageModel: TransformerLM { policy }
+  public var reasoningTask: any ReasoningTask { task }
+  public var evaluationMaxNewTokens: Int { config.evaluation.maxNewTokens }
+  public var modelFingerprint: String { transformerFingerprint(policy) }
+
+  public func evaluate() -> [String: Double] {
+    greedyPassAt1(
+      policy, tokenizer: tokenizer, task: task, prompts: evaluationPrompts,
+      maxNewTokens: config.evaluation.maxNewTokens)
+  }
 
   var core: CoreState { CoreState(model: policy, optimizer: optimizer, step: step, cursor: cursor) }
 
@@ -159,7 +139,8 @@ public final class SFTTrainer: PolicyTrainer {
   }
 
   public func restore(_ state: TrainingState) throws {
-    (step, cursor) = try core.restore(from: state, problems: tokenizerProblems(state))
+    (step, cursor) = try core.restore(
+      from: state, problems: tokenizerProblems(state, alphabet: tokenizer.savedAlphabet))
   }
 
 }

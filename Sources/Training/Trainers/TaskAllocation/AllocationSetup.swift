@@ -47,10 +47,7 @@ struct AllocationSetup {
     }
   }
 
-  var fingerprint: String {
-    "two-stage hidden=\(policy.hidden) entityToken=\(ProblemFeatures.entityTokenWidth) "
-      + "taskToken=\(ProblemFeatures.taskTokenWidth)"
-  }
+  var fingerprint: String { twoStageFingerprint(policy) }
 
   /// Whether `payoff` counts as solving state `s`.
   func succeeds(_ payoff: Double, state s: Int, tolerance: Double) -> Bool {
@@ -98,12 +95,10 @@ struct AllocationSetup {
   }
 }
 
-/// The trainer a `taskAllocation` config's method names.
-func makeAllocationTrainer(_ config: ExperimentConfig) throws -> any Trainer {
-  switch config.taskAllocation.method {
-  case .grpo: try AllocationGRPOTrainer(config: config)
-  case .sac: try AllocationSACTrainer(config: config)
-  }
+/// The structure of a two-stage policy, as checkpoints record it.
+func twoStageFingerprint(_ net: TwoStagePolicy) -> String {
+  "two-stage hidden=\(net.hidden) entityToken=\(ProblemFeatures.entityTokenWidth) "
+    + "taskToken=\(ProblemFeatures.taskTokenWidth)"
 }
 
 /// The two-stage policy a task-allocation checkpoint holds (its `model/` tensors), for
