@@ -53,15 +53,17 @@ struct Mine: ParsableCommand {
     {
       url = url.appendingPathComponent("completions.jsonl")
     }
-    guard let data = FileManager.default.contents(atPath: url.path) else {
+    guard FileManager.default.isReadableFile(atPath: url.path) else {
       fail("\(url.path): cannot read the file")
     }
     var successes: [String] = []
-    for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-      guard case .object(let fields)? = try? JSONValue.parse(Data(line.utf8), source: url.path),
+    for line in readJSONLines(url) {
+      guard case .object(let fields)? = try? line.value.get(),
         case .string(let completion)? = fields["completion"],
         case .number(let reward)? = fields["reward"]
-      else { fail("\(url.path):\(i + 1): needs \"completion\" (string) and \"reward\" (number)") }
+      else {
+        fail("\(url.path):\(line.number): needs \"completion\" (string) and \"reward\" (number)")
+      }
       if reward >= threshold { successes.append(completion) }
     }
     guard !successes.isEmpty else { fail("\(url.path): no completion reached reward \(threshold)") }

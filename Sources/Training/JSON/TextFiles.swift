@@ -18,15 +18,33 @@ func appendJSONLines(_ values: [JSONValue], to url: URL) throws {
   try appendText(text, to: url)
 }
 
+/// One line of a JSONL file: its number (from 1), its text and its value.
+public struct JSONLine {
+  public var number: Int
+  public var text: Substring
+  public var value: Result<JSONValue, JSONError>
+}
+
+/// The non-empty lines of a JSONL file, none when the file is missing: the one JSONL
+/// reader (metrics.jsonl, completions.jsonl).
+public func readJSONLines(_ url: URL) -> [JSONLine] {
+  guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+  return String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated().map { i, text in
+    JSONLine(
+      number: i + 1, text: text,
+      value: Result { try JSONValue.parse(Data(text.utf8), source: "\(url.path):\(i + 1)") }
+        .mapError { $0 as? JSONError ?? JSONError(source: url.path, message: "\($0)") })
+  }
+}
+
 /// Drops the lines of a JSONL log whose "step" is after `step` (a resumed run rewrites
-/// them), keeping the rest.
+/// them), and lines that are not JSON objects with a step, keeping the rest as they are.
 func truncateJSONL(_ url: URL, keepingStepsThrough step: Int) throws {
-  guard let data = FileManager.default.contents(atPath: url.path) else { return }
-  let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
-    guard case .object(let fields)? = try? JSONValue.parse(Data(line.utf8), source: url.path),
-      case .number(let s)? = fields["step"]
+  guard FileManager.default.fileExists(atPath: url.path) else { return }
+  let kept = readJSONLines(url).filter { line in
+    guard case .object(let fields)? = try? line.value.get(), case .number(let s)? = fields["step"]
     else { return false }
     return Int(s) <= step
   }
-  try Data(kept.map { $0 + "\n" }.joined().utf8).write(to: url, options: .atomic)
+  try Data(kept.map { $0.text + "\n" }.joined().utf8).write(to: url, options: .atomic)
 }

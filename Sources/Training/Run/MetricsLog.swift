@@ -34,13 +34,12 @@ public final class MetricsLog {
 
   /// Every record in a metrics.jsonl file; malformed lines are reported by line number.
   public static func read(_ url: URL) throws -> [MetricsRecord] {
-    guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
     var out: [MetricsRecord] = []
-    for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-      let value = try JSONValue.parse(Data(line.utf8), source: "\(url.path):\(i + 1)")
-      guard case .object(let fields) = value, case .number(let step)? = fields["step"] else {
-        throw ConfigError(
-          source: "\(url.path):\(i + 1)", path: "", message: "line has no numeric 'step'")
+    for line in readJSONLines(url) {
+      guard case .object(let fields) = try line.value.get(),
+        case .number(let step)? = fields["step"]
+      else {
+        throw JSONError(source: "\(url.path):\(line.number)", message: "line has no numeric 'step'")
       }
       var values: [String: Double] = [:]
       for (k, v) in fields where k != "step" {
