@@ -46,8 +46,10 @@ extension Trainer {
 /// A restore that does not fit the trainer, naming every offending entry.
 public struct StateMismatch: Error, CustomStringConvertible {
   public var problems: [String]
+  /// The checkpoint file, when known.
+  public var file: String? = nil
   public var description: String {
-    "the checkpoint does not fit this model:\n"
+    (file.map { "\($0): " } ?? "") + "the checkpoint does not fit this model:\n"
       + problems.map { "  - \($0)" }.joined(separator: "\n")
   }
 }
@@ -92,6 +94,16 @@ extension TrainingState {
   func unexpected(prefix: String, expected: Set<String>) -> [String] {
     tensors.map(\.0).filter { $0.hasPrefix(prefix + "/") && !expected.contains($0) }
       .map { "unexpected \($0)" }
+  }
+
+  /// Copies the model under `model/` into `parameters` (a warm start, an evaluated
+  /// policy), strictly: every missing, mis-shaped or unexpected entry is named.
+  func restoreModel(into parameters: [(String, Tensor)], file: String) throws {
+    let targets = parameters.map { ("model/\($0.0)", $0.1) }
+    let problems =
+      problems(fitting: targets) + unexpected(prefix: "model", expected: Set(targets.map(\.0)))
+    if !problems.isEmpty { throw StateMismatch(problems: problems, file: file) }
+    assign(to: targets)
   }
 
   func integer(_ name: String, count: Int, problems: inout [String]) -> [Int64] {

@@ -115,5 +115,5 @@ func loadInitialPolicy(_ path: String, root: String, into policy: TransformerLM,
         "differs between this config and the grpo.initFrom checkpoint; the policy must have the checkpoint's shape"
     )
   }
-  try found.data.restore(policy.namedParameters(), prefix: "model", file: found.url.path)
+  try loaded.state.restoreModel(into: policy.namedParameters(), file: found.url.path)
 }

@@ -113,6 +113,6 @@ public func loadAllocationPolicy(_ data: CheckpointData, file: String) throws ->
   }
   var rng = RandomState(seed: 0)
   let policy = TwoStagePolicy(hidden: config.taskAllocation.hidden, rng: &rng)
-  try data.restore(policy.namedParameters(), prefix: "model", file: file)
+  try loaded.state.restoreModel(into: policy.namedParameters(), file: file)
   return policy
 }
