@@ -277,3 +277,65 @@ struct PlannedDigitTask: ReasoningTask {
     #expect(abs(a.clipFractionHigh - e.clipFractionHigh) < 1e-6)
   }
 }
+
+/// A word-level tokenizer: each vocabulary word one token (what a pretrained model's
+/// subword tokenizer looks like to the GRPO step: tokens of several characters).
+struct WordTokenizer: TextTokenizer {
+  let words = ["<bos>", "<eos>", "<pad>", "Q", "1", "2", "3", "go ", "stop "]
+  func encode(_ text: String) throws -> [Int] {
+    text.split(separator: " ").map { w in words.firstIndex(of: String(w)) ?? 2 }
+  }
+  func decode(_ tokens: [Int]) -> String {
+    tokens.prefix { $0 != 1 }.filter { $0 > 2 }.map { words[$0] }.joined()
+  }
+}
+
+/// Reward 1 when the completion says "go".
+struct GoTask: ReasoningTask {
+  var name: String { "go" }
+  var difficulties: [String] { ["all"] }
+  var planningPhrases: [String] { ["go"] }
+  func prompts(_ split: Split) -> [TaskPrompt] {
+    (0..<4).map { TaskPrompt(id: "\($0)", text: "Q", answer: "", difficulty: "all") }
+  }
+  func reward(_ prompt: TaskPrompt, completion: String) -> Double {
+    completion.hasPrefix("go") ? 1 : 0
+  }
+  func solution(_ prompt: TaskPrompt) -> String? { nil }
+}
+
+@Test func anyLanguageModelAndTokenizerTrainThroughTheOneStep() throws {
+  var rng = RandomState(seed: 1)
+  let tokenizer = WordTokenizer()
+  let model = TransformerLM(
+    TransformerShape(vocabulary: tokenizer.words.count, layers: 1, heads: 2, width: 16, context: 8),
+    rng: &rng)
+  let policy = LanguageModelPolicy(
+    model: model, tokenizer: tokenizer, sampling: SamplingOptions(maxNewTokens: 3),
+    maskTruncated: false, fingerprint: "word-level test model")
+  let task = try LanguageModelTask<TransformerLM, WordTokenizer>(
+    task: GoTask(), tokenizer: tokenizer, encode: { try [0] + tokenizer.encode($0.text) },
+    successThreshold: 0.5, planning: PhraseMatcher(phrases: ["go"]), completionsLogged: 0,
+    logEvery: 1, evaluationMaxNewTokens: 3, evaluation: { [:] })
+  var config = ExperimentConfig()
+  config.grpo.promptsPerStep = 4
+  config.grpo.groupSize = 4
+  config.hicra.enabled = true
+  let trainer = GRPOTrainer(
+    task: task, policy: policy, reference: nil, options: GRPOOptions(config),
+    optimizer: SGD(parameters: model.namedParameters(), learningRate: 0.1),
+    samplingRNG: RandomState(seed: 2), cursorSeed: 3)
+  let before = model.parameters.map(\.scalars)
+  for _ in 0..<5 {
+    let m = trainer.trainStep()
+    #expect(m["budget/max"] == 4 && m["completion/meanLength"]! <= 3)
+    #expect((0...1).contains(m["hicra/planningRatio"]!))
+  }
+  #expect(trainer.step == 5)
+  #expect(model.parameters.map(\.scalars) != before)
+  // "go " is one token of three characters: when sampled, it is a planning token.
+  let rollout = PolicyRollout(
+    context: 0, decisions: Completion(tokens: [7, 4, 1], text: "go 1"), logProbs: [0, 0, 0],
+    entropies: [0, 0, 0], lossMask: [1, 1, 1], finished: true)
+  #expect(task.planningMasks([rollout]) == [[true, false, false]])
+}
