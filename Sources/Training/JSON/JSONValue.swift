@@ -38,6 +38,10 @@ public enum JSONValue: Equatable, Sendable {
       // JSONSerialization gives booleans as NSNumber too; their type code is "c".
       if String(cString: n.objCType) == "c" {
         self = .bool(n.boolValue)
+      } else if n is NSDecimalNumber {
+        // Foundation reads fractions as decimals, whose doubleValue can miss the nearest
+        // double by a unit in the last place; their text converts exactly.
+        self = .number(Double(n.stringValue) ?? n.doubleValue)
       } else {
         self = .number(n.doubleValue)
       }
