@@ -99,25 +99,6 @@ public struct PhraseMatcher: Sendable {
   }
 }
 
-/// Marks windows of a token sequence equal to one of the given token-id n-grams, for
-/// policies whose actions are not text.
-public struct TokenGramMatcher: Sendable {
-  public let grams: [[Int]]
-
-  public init(grams: [[Int]]) { self.grams = grams.filter { !$0.isEmpty } }
-
-  public func mask(_ tokens: [Int]) -> [Bool] {
-    var out = [Bool](repeating: false, count: tokens.count)
-    for gram in grams where gram.count <= tokens.count {
-      for start in 0...(tokens.count - gram.count)
-      where Array(tokens[start..<(start + gram.count)]) == gram {
-        for k in start..<(start + gram.count) { out[k] = true }
-      }
-    }
-    return out
-  }
-}
-
 /// HICRA's rule: Â = A + α·|A| on planning tokens, A elsewhere (0 ≤ α < 1 keeps signs).
 public func hicraAdvantages(_ advantage: Double, planning: [Bool], alpha: Double) -> [Double] {
   precondition(alpha >= 0 && alpha < 1, "hicraAdvantages: α = \(alpha) must lie in [0, 1)")

@@ -59,7 +59,7 @@ public final class LayerNorm: Module {
 }
 
 /// The nonlinearity between MLP layers.
-public enum Activation: String, Codable, Sendable, CaseIterable {
+public enum Activation: String, Sendable, CaseIterable {
   case relu, gelu, tanh, sigmoid
 
   public func callAsFunction(_ x: Tensor) -> Tensor {

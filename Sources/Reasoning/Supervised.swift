@@ -17,13 +17,6 @@ extension TransformerLM {
   /// 256 to 768 about as fast as 512 (`allot-bench sft-profile` with `SFT_CHUNK=…`).
   public static let chunkPositions = 512
 
-  /// Sequences per chunk for sequences of `positions` tokens: at least one.
-  public func rowsPerChunk(positions: Int, chunkPositions: Int = TransformerLM.chunkPositions)
-    -> Int
-  {
-    max(1, chunkPositions / max(positions, 1))
-  }
-
   /// Adds the gradient of `supervisedLoss(prompts:targets:)` to every parameter's `grad` and
   /// returns that loss, equal to it up to float rounding. The batch goes through the model
   /// in chunks of about `chunkPositions` positions (see `TransformerLM.chunkPositions`).
@@ -55,4 +48,13 @@ extension TransformerLM {
 /// Encodes a prompt as the model sees it: BOS, then the prompt text.
 public func encodePrompt(_ prompt: TaskPrompt, tokenizer: Tokenizer) throws -> [Int] {
   [Tokenizer.bos] + (try tokenizer.encode(prompt.text))
+}
+
+extension CausalLanguageModel {
+  /// Sequences per chunk for sequences of `positions` tokens: at least one.
+  public func rowsPerChunk(positions: Int, chunkPositions: Int = TransformerLM.chunkPositions)
+    -> Int
+  {
+    max(1, chunkPositions / max(positions, 1))
+  }
 }

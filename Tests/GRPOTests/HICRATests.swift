@@ -50,11 +50,6 @@ private func marked(_ phrases: [String], _ text: String) -> String {
   #expect(counts == [0: 1, 1: 1])
 }
 
-@Test func tokenGramMatcherMarksWindows() {
-  let m = TokenGramMatcher(grams: [[5, 6], [9]])
-  #expect(m.mask([1, 5, 6, 5, 9, 6]) == [false, true, true, false, true, false])
-}
-
 @Test func minerRanksGramsByDistinctSolutions() {
   let corpus = [
     "first let me check the sum then answer",

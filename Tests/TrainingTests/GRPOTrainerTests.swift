@@ -205,17 +205,26 @@ struct PlannedDigitTask: ReasoningTask {
   var config = tinyGRPO(steps: 1)
   config.hicra.enabled = true
   let trainer = try GRPOTrainer(config: config, task: PlannedDigitTask())
+  let tokenizer = Tokenizer()
+  func rollout(_ text: String, eos: Bool, logProbs: [Float], entropies: [Float]) throws
+    -> PolicyRollout<Completion>
+  {
+    let tokens = try tokenizer.encode(text) + (eos ? [Tokenizer.eos] : [])
+    return PolicyRollout(
+      context: 0, decisions: Completion(tokens: tokens, text: text), logProbs: logProbs,
+      entropies: entropies, lossMask: tokens.map { _ in 1 }, finished: eos)
+  }
   let rollouts = [
-    Rollout(
-      promptIndex: 0, tokens: [4, 5, 1], logProbs: [-1, -2, -3], entropies: [0.5, 1.5, 1.0],
-      finished: true),
-    Rollout(
-      promptIndex: 0, tokens: [4, 6], logProbs: [-0.5, -0.25], entropies: [2, 0.25], finished: true),
+    try rollout("1 ", eos: true, logProbs: [-1, -2, -3], entropies: [0.5, 1.5, 1.0]),
+    try rollout("2 ", eos: false, logProbs: [-0.5, -0.25], entropies: [2, 0.25]),
   ]
-  let (tokens, m) = trainer.creditTokens(
-    rollouts: rollouts, texts: ["1 ", "2 "], rewards: [1, 0], advantages: [1, -1],
-    groups: ["g", "g"])
+  let planning = try #require(trainer.task.planningMasks(rollouts))
+  let tokens = decisionAdvantages(
+    [1, -1], rollouts: rollouts, planning: planning, rewards: [1, 0], groups: ["g", "g"],
+    hicra: trainer.options.hicra)
+  let m = planningMetrics(rollouts, planning: planning, credit: tokens)
   // Planning tokens: "1" and "2" (token 0 of each); EOS and the rest are execution.
+  #expect(planning == [[true, false, false], [true, false]])
   let expectedFirst: [Float] = [1.2, 1, 1]
   let expectedSecond: [Float] = [-0.8, -1]
   #expect(tokens[0] == expectedFirst)
@@ -225,9 +234,11 @@ struct PlannedDigitTask: ReasoningTask {
   #expect(abs(m["hicra/tokenEntropyExecution"]! - (1.5 + 1.0 + 0.25) / 3) < 1e-12)
   #expect(abs(m["hicra/perplexityPlanning"]! - Foundation.exp(0.75)) < 1e-9)
   #expect(abs(m["hicra/planningAdvantageMean"]! - 0.2) < 1e-6)
-  #expect(abs(m["hicra/semanticEntropy"]! - Foundation.log(2)) < 1e-12)  // "1" once, "2" once
   // Top 30 % entropy of 5 tokens = 2 tokens: 2.0 (planning) and 1.5 (execution).
   #expect(abs(m["hicra/planningHighEntropyOverlap"]! - 0.5) < 1e-12)
+  let scores = trainer.task.score(rollouts, batch: [0])
+  #expect(abs(scores.metrics["hicra/semanticEntropy"]! - Foundation.log(2)) < 1e-12)  // "1", "2"
+  #expect(scores.successes == [true, true])  // both start with a digit
 }
 
 @Test func chunkedScoringLeavesTheUpdateUnchanged() {
@@ -265,4 +276,66 @@ struct PlannedDigitTask: ReasoningTask {
     #expect(abs(a.clipFractionLow - e.clipFractionLow) < 1e-6)
     #expect(abs(a.clipFractionHigh - e.clipFractionHigh) < 1e-6)
   }
+}
+
+/// A word-level tokenizer: each vocabulary word one token (what a pretrained model's
+/// subword tokenizer looks like to the GRPO step: tokens of several characters).
+struct WordTokenizer: TextTokenizer {
+  let words = ["<bos>", "<eos>", "<pad>", "Q", "1", "2", "3", "go ", "stop "]
+  func encode(_ text: String) throws -> [Int] {
+    text.split(separator: " ").map { w in words.firstIndex(of: String(w)) ?? 2 }
+  }
+  func decode(_ tokens: [Int]) -> String {
+    tokens.prefix { $0 != 1 }.filter { $0 > 2 }.map { words[$0] }.joined()
+  }
+}
+
+/// Reward 1 when the completion says "go".
+struct GoTask: ReasoningTask {
+  var name: String { "go" }
+  var difficulties: [String] { ["all"] }
+  var planningPhrases: [String] { ["go"] }
+  func prompts(_ split: Split) -> [TaskPrompt] {
+    (0..<4).map { TaskPrompt(id: "\($0)", text: "Q", answer: "", difficulty: "all") }
+  }
+  func reward(_ prompt: TaskPrompt, completion: String) -> Double {
+    completion.hasPrefix("go") ? 1 : 0
+  }
+  func solution(_ prompt: TaskPrompt) -> String? { nil }
+}
+
+@Test func anyLanguageModelAndTokenizerTrainThroughTheOneStep() throws {
+  var rng = RandomState(seed: 1)
+  let tokenizer = WordTokenizer()
+  let model = TransformerLM(
+    TransformerShape(vocabulary: tokenizer.words.count, layers: 1, heads: 2, width: 16, context: 8),
+    rng: &rng)
+  let policy = LanguageModelPolicy(
+    model: model, tokenizer: tokenizer, sampling: SamplingOptions(maxNewTokens: 3),
+    maskTruncated: false, fingerprint: "word-level test model")
+  let task = try LanguageModelTask<TransformerLM, WordTokenizer>(
+    task: GoTask(), tokenizer: tokenizer, encode: { try [0] + tokenizer.encode($0.text) },
+    successThreshold: 0.5, planning: PhraseMatcher(phrases: ["go"]), completionsLogged: 0,
+    logEvery: 1, evaluationMaxNewTokens: 3, evaluation: { [:] })
+  var config = ExperimentConfig()
+  config.grpo.promptsPerStep = 4
+  config.grpo.groupSize = 4
+  config.hicra.enabled = true
+  let trainer = GRPOTrainer(
+    task: task, policy: policy, reference: nil, options: GRPOOptions(config),
+    optimizer: SGD(parameters: model.namedParameters(), learningRate: 0.1),
+    samplingRNG: RandomState(seed: 2), cursorSeed: 3)
+  let before = model.parameters.map(\.scalars)
+  for _ in 0..<5 {
+    let m = trainer.trainStep()
+    #expect(m["budget/max"] == 4 && m["completion/meanLength"]! <= 3)
+    #expect((0...1).contains(m["hicra/planningRatio"]!))
+  }
+  #expect(trainer.step == 5)
+  #expect(model.parameters.map(\.scalars) != before)
+  // "go " is one token of three characters: when sampled, it is a planning token.
+  let rollout = PolicyRollout(
+    context: 0, decisions: Completion(tokens: [7, 4, 1], text: "go 1"), logProbs: [0, 0, 0],
+    entropies: [0, 0, 0], lossMask: [1, 1, 1], finished: true)
+  #expect(task.planningMasks([rollout]) == [[true, false, false]])
 }

@@ -47,10 +47,7 @@ struct AllocationSetup {
     }
   }
 
-  var fingerprint: String {
-    "two-stage hidden=\(policy.hidden) entityToken=\(ProblemFeatures.entityTokenWidth) "
-      + "taskToken=\(ProblemFeatures.taskTokenWidth)"
-  }
+  var fingerprint: String { twoStageFingerprint(policy) }
 
   /// Whether `payoff` counts as solving state `s`.
   func succeeds(_ payoff: Double, state s: Int, tolerance: Double) -> Bool {
@@ -98,12 +95,10 @@ struct AllocationSetup {
   }
 }
 
-/// The trainer a `taskAllocation` config's method names.
-func makeAllocationTrainer(_ config: ExperimentConfig) throws -> any Trainer {
-  switch config.taskAllocation.method {
-  case .grpo: try AllocationGRPOTrainer(config: config)
-  case .sac: try AllocationSACTrainer(config: config)
-  }
+/// The structure of a two-stage policy, as checkpoints record it.
+func twoStageFingerprint(_ net: TwoStagePolicy) -> String {
+  "two-stage hidden=\(net.hidden) entityToken=\(ProblemFeatures.entityTokenWidth) "
+    + "taskToken=\(ProblemFeatures.taskTokenWidth)"
 }
 
 /// The two-stage policy a task-allocation checkpoint holds (its `model/` tensors), for
@@ -118,6 +113,6 @@ public func loadAllocationPolicy(_ data: CheckpointData, file: String) throws ->
   }
   var rng = RandomState(seed: 0)
   let policy = TwoStagePolicy(hidden: config.taskAllocation.hidden, rng: &rng)
-  try data.restore(policy.namedParameters(), prefix: "model", file: file)
+  try loaded.state.restoreModel(into: policy.namedParameters(), file: file)
   return policy
 }

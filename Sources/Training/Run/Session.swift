@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import TensorCore
 
@@ -61,7 +62,7 @@ public struct TrainingSession {
   public func resume(_ target: ResumeTarget, file: String?, overrides: [String]) throws
     -> SessionOutcome
   {
-    let found = try CheckpointFiles.locate(
+    let found = try Self.locate(
       target, experiment: config.run.name, root: config.run.outputDir)
     for warning in found.warnings { announce("warning: \(warning)") }
     let run = RunDirectory(url: found.checkpoint.deletingLastPathComponent())
@@ -112,11 +113,10 @@ public struct TrainingSession {
       values["perf/stepSeconds"] = seconds
       let step = trainer.step
       let evalEvery = config.logging.evalEvery
-      if step == total || (evalEvery > 0 && step % evalEvery == 0) {
-        values.merge(trainer.evaluate()) { $1 }
-      }
-      let logged =
-        step % config.logging.every == 0 || step == total || values["eval/accuracy"] != nil
+      let evaluated = step == total || (evalEvery > 0 && step % evalEvery == 0)
+      if evaluated { values.merge(trainer.evaluate()) { $1 } }
+      // An evaluated step is always logged, on the logging.every grid or not.
+      let logged = step % config.logging.every == 0 || step == total || evaluated
       if logged { try metrics.append(MetricsRecord(step: step, values: values)) }
       progress.update(step: step, metrics: values, logged: logged)
       let every = config.checkpoint.every
@@ -140,19 +140,21 @@ public struct TrainingSession {
     return .finished(run: run.url, step: trainer.step)
   }
 
+  /// Finds the checkpoint a resume target names.
+  private static func locate(_ target: ResumeTarget, experiment: String, root: String) throws -> (
+    checkpoint: URL, loaded: CheckpointFiles.Loaded, warnings: [String]
+  ) {
+    let argument: String =
+      switch target {
+      case .auto: "auto"
+      case .path(let p): p
+      }
+    let found = try RunCheckpoints.locate(argument, experiment: experiment, root: root)
+    return (found.url, try CheckpointFiles.decode(found.data, file: found.url.path), found.warnings)
+  }
+
   private func announce(_ text: String) {
     print(text)
     fflush(nil)
-  }
-}
-
-/// The trainer a config's `kind` names. `restoring`: a checkpoint's state is restored next, so
-/// what it carries is not loaded (a GRPO run's `grpo.initFrom` warm start).
-public func makeTrainer(_ config: ExperimentConfig, restoring: Bool = false) throws -> any Trainer {
-  switch config.kind {
-  case .classifier: ClassifierTrainer(config: config)
-  case .sft: try SFTTrainer(config: config)
-  case .grpo: try GRPOTrainer(config: config, loadingInitFrom: !restoring)
-  case .taskAllocation: try makeAllocationTrainer(config)
   }
 }

@@ -25,10 +25,9 @@ public final class ClassifierTrainer: Trainer {
       task.dataset, classes: task.classes, count: task.trainSize, noise: task.noise, rng: &dataRNG)
     test = .generate(
       task.dataset, classes: task.classes, count: task.testSize, noise: task.noise, rng: &dataRNG)
-    let activation = Activation(rawValue: task.activation.rawValue)!
-    model = MLP([2] + task.hidden + [task.classes], activation: activation, rng: &modelRNG)
-    optimizer = makeOptimizer(
-      config.optimizer, steps: config.run.steps, parameters: model.namedParameters())
+    model = task.makeModel(rng: &modelRNG)
+    optimizer = config.optimizer.makeOptimizer(
+      steps: config.run.steps, parameters: model.namedParameters())
     cursor = EpochCursor(count: train.count, seed: cursorSeed)
   }
 
@@ -91,31 +90,5 @@ public final class ClassifierTrainer: Trainer {
       }
     }
     return Double(correct) / Double(max(labels.count, 1))
-  }
-}
-
-/// The optimizer a config asks for, with its schedule over `steps`.
-public func makeOptimizer(
-  _ config: OptimizerConfig, steps: Int, parameters: [(String, Tensor)]
-) -> any Optimizer {
-  let schedule: LearningRateSchedule =
-    switch config.schedule {
-    case .constant: .constant
-    case .linearWarmup: .linearWarmup(warmup: config.warmupSteps)
-    case .cosine:
-      .cosine(
-        warmup: config.warmupSteps, total: steps, minFactor: Float(config.minLearningRateFactor))
-    }
-  let lr = Float(config.learningRate)
-  switch config.kind {
-  case .sgd:
-    return SGD(
-      parameters: parameters, learningRate: lr, momentum: Float(config.momentum),
-      weightDecay: Float(config.weightDecay), schedule: schedule)
-  case .adam, .adamw:
-    return Adam(
-      parameters: parameters, learningRate: lr, beta1: Float(config.beta1),
-      beta2: Float(config.beta2), eps: Float(config.eps), weightDecay: Float(config.weightDecay),
-      decoupledWeightDecay: config.kind == .adamw, schedule: schedule)
   }
 }

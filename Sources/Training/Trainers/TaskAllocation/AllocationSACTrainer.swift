@@ -48,8 +48,8 @@ public final class AllocationSACTrainer: Trainer {
     episodeRNG = root.split()
     replayRNG = root.split()
     cursor = EpochCursor(count: 1, seed: 0)
-    optimizer = makeOptimizer(
-      config.optimizer, steps: config.run.steps, parameters: setup.policy.namedParameters())
+    optimizer = config.optimizer.makeOptimizer(
+      steps: config.run.steps, parameters: setup.policy.namedParameters())
     mixerOptimizer = Adam(
       parameters: mixer.namedParameters(), learningRate: Float(t.criticLearningRate))
     selectionOptimizer = Adam(

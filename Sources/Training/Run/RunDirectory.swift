@@ -57,17 +57,7 @@ public struct RunDirectory: Sendable {
   /// Appends the command line (shell-quoted) to `command.txt`; a resumed run adds a line.
   public func appendCommand(_ arguments: [String]) throws {
     let line = arguments.map(shellQuote).joined(separator: " ") + "\n"
-    try append(line, to: commandURL)
-  }
-
-  func append(_ text: String, to file: URL) throws {
-    if !FileManager.default.fileExists(atPath: file.path) {
-      FileManager.default.createFile(atPath: file.path, contents: nil)
-    }
-    let handle = try FileHandle(forWritingTo: file)
-    defer { try? handle.close() }
-    try handle.seekToEnd()
-    try handle.write(contentsOf: Data(text.utf8))
+    try appendText(line, to: commandURL)
   }
 }
 

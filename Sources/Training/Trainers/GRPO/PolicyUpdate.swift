@@ -78,21 +78,16 @@ func clippedSurrogateUpdate(
   return (statistics, gradNorms)
 }
 
-/// Each prompt's rollout budget for one step: N apiece, or Knapsack-RL's allocation of
-/// M·N from the success estimates p̂ (nil: unestimated) when `knapsack.enabled`, with the
-/// budget metrics of docs/knapsack-rl.md.
-func rolloutBudgets(estimates: [Double?], config: ExperimentConfig) -> (
+/// Each context's rollout budget for one step: `groupSize` apiece, or Knapsack-RL's
+/// allocation of M·N from the success estimates p̂ (nil: unestimated) when `knapsack` is
+/// given, with the budget metrics of docs/knapsack-rl.md.
+func rolloutBudgets(estimates: [Double?], groupSize: Int, knapsack: KnapsackSettings?) -> (
   budgets: [Int], metrics: [String: Double]
 ) {
-  let g = config.grpo
-  guard config.knapsack.enabled else {
-    return ([Int](repeating: g.groupSize, count: estimates.count), [:])
+  guard let knapsack else {
+    return ([Int](repeating: groupSize, count: estimates.count), [:])
   }
-  let k = config.knapsack
-  let allocation = allocateBudgets(
-    estimates,
-    settings: KnapsackSettings(
-      groupSize: g.groupSize, low: k.low, up: k.up, alpha: k.alpha, parity: k.mode == .parity))
+  let allocation = allocateBudgets(estimates, settings: knapsack)
   let budgets = allocation.budgets
   var metrics: [String: Double] = [
     "budget/fallback": allocation.fallback ? 1 : 0,

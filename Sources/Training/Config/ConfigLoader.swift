@@ -21,7 +21,7 @@ public enum ConfigLoader {
           message: exists
             ? "cannot be read (is it a folder, or unreadable?)" : "file does not exist")
       }
-      let document = try JSONValue.parse(data, source: file)
+      let document = try parseConfig(data, source: file)
       guard case .object = document else {
         throw ConfigError(
           source: file, path: "", message: "must be a JSON object, got \(document.kindName)")
@@ -223,6 +223,15 @@ public enum ConfigLoader {
 
   // MARK: - Helpers
 
+  /// Parses a config document, reporting malformed JSON as a config error of `source`.
+  static func parseConfig(_ data: Data, source: String) throws -> JSONValue {
+    do {
+      return try JSONValue.parse(data, source: source)
+    } catch let error as JSONError {
+      throw ConfigError(source: error.source, path: "", message: error.message)
+    }
+  }
+
   static func parseOverride(_ text: String, target: JSONValue) -> JSONValue {
     if case .string = target {
       // Strings are taken as typed; JSON quotes are optional.
@@ -266,7 +275,7 @@ extension ConfigLoader {
   /// Decodes a resolved config saved with a run or checkpoint. Keys added to the format
   /// since it was saved take their defaults.
   public static func decode(configJSON: String, source: String) throws -> ExperimentConfig {
-    let saved = try JSONValue.parse(Data(configJSON.utf8), source: source)
+    let saved = try parseConfig(Data(configJSON.utf8), source: source)
     let schema = try JSONValue(encoding: ExperimentConfig())
     var errors: [ConfigError] = []
     checkKeys(saved, against: schema, root: schema, path: [], source: source, errors: &errors)

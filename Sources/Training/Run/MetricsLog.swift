@@ -34,13 +34,12 @@ public final class MetricsLog {
 
   /// Every record in a metrics.jsonl file; malformed lines are reported by line number.
   public static func read(_ url: URL) throws -> [MetricsRecord] {
-    guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
     var out: [MetricsRecord] = []
-    for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-      let value = try JSONValue.parse(Data(line.utf8), source: "\(url.path):\(i + 1)")
-      guard case .object(let fields) = value, case .number(let step)? = fields["step"] else {
-        throw ConfigError(
-          source: "\(url.path):\(i + 1)", path: "", message: "line has no numeric 'step'")
+    for line in readJSONLines(url) {
+      guard case .object(let fields) = try line.value.get(),
+        case .number(let step)? = fields["step"]
+      else {
+        throw JSONError(source: "\(url.path):\(line.number)", message: "line has no numeric 'step'")
       }
       var values: [String: Double] = [:]
       for (k, v) in fields where k != "step" {
@@ -68,8 +67,8 @@ public final class MetricsLog {
     let newKeys = Set(record.values.keys).subtracting(columns)
     records.append(record)
     if newKeys.isEmpty {
-      try appendLine(record.jsonLine + "\n", to: jsonl)
-      try appendLine(csvRow(record) + "\n", to: csv)
+      try appendText(record.jsonLine + "\n", to: jsonl)
+      try appendText(csvRow(record) + "\n", to: csv)
     } else {
       try rewrite()  // a new column: the CSV header changes
     }
@@ -94,12 +93,6 @@ public final class MetricsLog {
     try Data((header + rows).utf8).write(to: csv, options: .atomic)
   }
 
-  private func appendLine(_ text: String, to url: URL) throws {
-    let handle = try FileHandle(forWritingTo: url)
-    defer { try? handle.close() }
-    try handle.seekToEnd()
-    try handle.write(contentsOf: Data(text.utf8))
-  }
 }
 
 /// Shortest round-tripping decimal text for a metric value.

@@ -55,41 +55,4 @@ enum CheckpointFiles {
     state.doubles = data.doubles
     return Loaded(state: state, configJSON: config, fingerprint: fingerprint, step: Int(step))
   }
-
-  /// Finds the checkpoint a resume target names.
-  static func locate(_ target: ResumeTarget, experiment: String, root: String) throws -> (
-    checkpoint: URL, loaded: Loaded, warnings: [String]
-  ) {
-    let argument: String =
-      switch target {
-      case .auto: "auto"
-      case .path(let p): p
-      }
-    let found = try RunCheckpoints.locate(argument, experiment: experiment, root: root)
-    return (found.url, try decode(found.data, file: found.url.path), found.warnings)
-  }
-}
-
-/// A trainer built from a checkpoint's saved config with its state restored, for
-/// evaluation.
-public func restoredTrainer(_ data: CheckpointData, file: String) throws -> any Trainer {
-  let loaded = try CheckpointFiles.decode(data, file: file)
-  let config = try ConfigLoader.decode(configJSON: loaded.configJSON, source: file)
-  return try makeTrainer(config, restoring: loaded, file: file)
-}
-
-/// A trainer for `config` continuing from `loaded`, refusing a checkpoint of another model.
-func makeTrainer(_ config: ExperimentConfig, restoring loaded: CheckpointFiles.Loaded, file: String)
-  throws
-  -> any Trainer
-{
-  let trainer = try makeTrainer(config, restoring: true)
-  guard trainer.modelFingerprint == loaded.fingerprint else {
-    throw StateMismatch(problems: [
-      "\(file) holds model '\(loaded.fingerprint)'",
-      "the config builds '\(trainer.modelFingerprint)'",
-    ])
-  }
-  try trainer.restore(loaded.state)
-  return trainer
 }

@@ -46,16 +46,23 @@ extension Trainer {
 /// A restore that does not fit the trainer, naming every offending entry.
 public struct StateMismatch: Error, CustomStringConvertible {
   public var problems: [String]
+  /// The checkpoint file, when known.
+  public var file: String? = nil
   public var description: String {
-    "the checkpoint does not fit this model:\n"
+    (file.map { "\($0): " } ?? "") + "the checkpoint does not fit this model:\n"
       + problems.map { "  - \($0)" }.joined(separator: "\n")
   }
 }
 
 extension TrainingState {
+  /// Adds named parameters under `prefix/`.
+  mutating func add(_ parameters: [(String, Tensor)], prefix: String) {
+    tensors += parameters.map { ("\(prefix)/\($0.0)", $0.1) }
+  }
+
   /// Adds a module's parameters under `prefix/`.
   mutating func add(_ module: any Module, prefix: String) {
-    tensors += module.namedParameters().map { ("\(prefix)/\($0.0)", $0.1) }
+    add(module.namedParameters(), prefix: prefix)
   }
 
   /// Adds an optimizer's per-parameter state and step under `prefix/`.
@@ -89,6 +96,16 @@ extension TrainingState {
       .map { "unexpected \($0)" }
   }
 
+  /// Copies the model under `model/` into `parameters` (a warm start, an evaluated
+  /// policy), strictly: every missing, mis-shaped or unexpected entry is named.
+  func restoreModel(into parameters: [(String, Tensor)], file: String) throws {
+    let targets = parameters.map { ("model/\($0.0)", $0.1) }
+    let problems =
+      problems(fitting: targets) + unexpected(prefix: "model", expected: Set(targets.map(\.0)))
+    if !problems.isEmpty { throw StateMismatch(problems: problems, file: file) }
+    assign(to: targets)
+  }
+
   func integer(_ name: String, count: Int, problems: inout [String]) -> [Int64] {
     guard let values = integers[name], values.count == count else {
       problems.append("missing \(name) (\(count) integers)")
@@ -100,15 +117,28 @@ extension TrainingState {
 
 /// What every trainer saves: its model, its optimizer, its step and its data cursor.
 struct CoreState {
-  var model: any Module
+  /// The model's parameters by dotted name.
+  var parameters: [(String, Tensor)]
   var optimizer: any Optimizer
   var step: Int
   var cursor: EpochCursor
 
+  init(parameters: [(String, Tensor)], optimizer: any Optimizer, step: Int, cursor: EpochCursor) {
+    self.parameters = parameters
+    self.optimizer = optimizer
+    self.step = step
+    self.cursor = cursor
+  }
+
+  init(model: any Module, optimizer: any Optimizer, step: Int, cursor: EpochCursor) {
+    self.init(
+      parameters: model.namedParameters(), optimizer: optimizer, step: step, cursor: cursor)
+  }
+
   /// The state with these entries (more can be added after).
   func saved() -> TrainingState {
     var state = TrainingState()
-    state.add(model, prefix: "model")
+    state.add(parameters, prefix: "model")
     state.add(optimizer, prefix: "optimizer")
     state.integers["trainer/step"] = [Int64(step)]
     state.integers["trainer/cursor"] = [Int64(cursor.epoch), Int64(cursor.position)]
@@ -121,7 +151,7 @@ struct CoreState {
   func restore(
     from state: TrainingState, extraTargets: [(String, Tensor)] = [], problems extra: [String] = []
   ) throws -> (step: Int, cursor: EpochCursor) {
-    let modelTargets = model.namedParameters().map { ("model/\($0.0)", $0.1) }
+    let modelTargets = parameters.map { ("model/\($0.0)", $0.1) }
     let optimizerTargets = optimizer.namedState().map { ("optimizer/\($0.0)", $0.1) }
     let targets = modelTargets + extraTargets + optimizerTargets
     var problems = state.problems(fitting: targets) + extra

@@ -1,5 +1,13 @@
 import Foundation
 
+/// Text that is not the JSON expected, naming the file or argument it came from.
+public struct JSONError: Error, CustomStringConvertible, Equatable, Sendable {
+  public var source: String
+  public var message: String
+
+  public var description: String { source.isEmpty ? message : "\(source): \(message)" }
+}
+
 /// A JSON document as a tree, used to merge defaults, an experiment file and `--set`
 /// overrides before decoding, and to name the exact key path of any problem.
 public enum JSONValue: Equatable, Sendable {
@@ -15,12 +23,11 @@ public enum JSONValue: Equatable, Sendable {
     do {
       let object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
       return try JSONValue(any: object)
-    } catch let error as ConfigError {
-      throw error
+    } catch let error as JSONError {
+      throw JSONError(source: source, message: error.message)
     } catch {
       let reason = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
-      throw ConfigError(
-        source: source, path: "", message: "is not valid JSON: \(reason ?? "\(error)")")
+      throw JSONError(source: source, message: "is not valid JSON: \(reason ?? "\(error)")")
     }
   }
 
@@ -31,6 +38,10 @@ public enum JSONValue: Equatable, Sendable {
       // JSONSerialization gives booleans as NSNumber too; their type code is "c".
       if String(cString: n.objCType) == "c" {
         self = .bool(n.boolValue)
+      } else if n is NSDecimalNumber {
+        // Foundation reads fractions as decimals, whose doubleValue can miss the nearest
+        // double by a unit in the last place; their text converts exactly.
+        self = .number(Double(n.stringValue) ?? n.doubleValue)
       } else {
         self = .number(n.doubleValue)
       }
@@ -38,7 +49,7 @@ public enum JSONValue: Equatable, Sendable {
     case let a as [Any]: self = .array(try a.map { try JSONValue(any: $0) })
     case let o as [String: Any]: self = .object(try o.mapValues { try JSONValue(any: $0) })
     default:
-      throw ConfigError(source: "", path: "", message: "holds an unsupported JSON value \(any)")
+      throw JSONError(source: "", message: "holds an unsupported JSON value \(any)")
     }
   }
 

@@ -1,0 +1,96 @@
+import Foundation
+
+/// A whole experiment: which trainer runs, on what, for how long, and how it saves and
+/// logs. Built from the defaults below, then an experiment file, then `--set` overrides;
+/// the resolved config is printed at start and saved in the run directory and every
+/// checkpoint. Every key is documented in docs/config.md.
+public struct ExperimentConfig: Codable, Equatable, Sendable {
+  /// The config format this build reads.
+  public static let currentSchemaVersion = 1
+
+  /// The config format version; a file with another version is refused.
+  public var schemaVersion = ExperimentConfig.currentSchemaVersion
+  /// Which trainer runs.
+  public var kind = TrainerKind.classifier
+  /// What this experiment shows; free text kept with the run.
+  public var notes = ""
+  public var run = RunConfig()
+  public var model = ModelConfig()
+  public var task = TaskConfig()
+  public var sft = SFTConfig()
+  public var grpo = GRPOConfig()
+  public var knapsack = KnapsackConfig()
+  public var hicra = HICRAConfig()
+  public var evaluation = EvaluationConfig()
+  public var classifier = ClassifierConfig()
+  public var taskAllocation = TaskAllocationConfig()
+  public var optimizer = OptimizerConfig()
+  public var checkpoint = CheckpointConfig()
+  public var logging = LoggingConfig()
+
+  public init() {}
+}
+
+/// The trainers Allot has.
+public enum TrainerKind: String, ConfigChoice {
+  /// Supervised classification with an MLP on a built-in synthetic data set.
+  case classifier
+  /// Supervised warm start of the transformer policy on a task's worked solutions.
+  case sft
+  /// Group Relative Policy Optimization of the transformer policy on a task's rewards.
+  case grpo
+  /// The two-stage task-allocation policy on a scenario, by GRPO or soft actor-critic.
+  case taskAllocation
+}
+
+extension ExperimentConfig {
+  /// Whether GRPO trains this experiment's policy (the transformer's or the two-stage's).
+  var usesGRPO: Bool {
+    kind == .grpo || (kind == .taskAllocation && taskAllocation.method == .grpo)
+  }
+
+  /// Checks ranges and combinations that types alone do not; each section checks its own
+  /// keys, and only the sections the trainer reads are checked.
+  public func validate(source: String) throws {
+    var check = ConfigCheck(source: source)
+    check.require(
+      schemaVersion == Self.currentSchemaVersion, "schemaVersion", schemaVersion,
+      "this build reads version \(Self.currentSchemaVersion)")
+    run.validate(&check)
+    if kind == .classifier { classifier.validate(&check) }
+    if kind == .sft || kind == .grpo {
+      model.validate(&check)
+      task.validate(&check)
+      sft.validate(&check)
+    }
+    if kind == .taskAllocation { taskAllocation.validate(&check) }
+    if usesGRPO && hicra.enabled {
+      hicra.validate(&check, phrasesRequired: kind != .taskAllocation)
+    }
+    if usesGRPO && knapsack.enabled { knapsack.validate(&check, groupSize: grpo.groupSize) }
+    if usesGRPO { grpo.validate(&check) }
+    if kind == .grpo {
+      grpo.validateSampling(&check, context: model.context)
+      evaluation.validate(&check, context: model.context)
+    }
+    optimizer.validate(&check)
+    checkpoint.validate(&check)
+    logging.validate(&check)
+    if !check.errors.isEmpty { throw ConfigErrors(errors: check.errors) }
+  }
+}
+
+/// Collects a config's problems, each naming its key path, its value and what is allowed.
+struct ConfigCheck {
+  let source: String
+  private(set) var errors: [ConfigError] = []
+
+  init(source: String) { self.source = source }
+
+  /// Records a problem at `path` unless `ok`.
+  mutating func require(_ ok: Bool, _ path: String, _ value: Any, _ allowed: String) {
+    if !ok {
+      errors.append(ConfigError(source: source, path: path, message: "is \(value); \(allowed)"))
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import GRPO
+
+/// The GRPO trainer (`kind: "grpo"`); see docs/grpo.md.
+public struct GRPOConfig: Codable, Equatable, Sendable {
+  /// A checkpoint (usually an `sft` run's) whose model starts the policy; "" starts from
+  /// random weights. Its model settings must equal `model.*`.
+  public var initFrom = ""
+  /// Prompts per step (M).
+  public var promptsPerStep = 16
+  /// Completions per prompt (N), the uniform rollout budget; at least 2.
+  public var groupSize = 8
+  public var advantageScaling = AdvantageScaling.group
+  /// Advantages are clipped to ± this.
+  public var advantageClip = 5.0
+  public var lossAggregation = LossAggregation.tokenMean
+  /// The ratio's lower clip is 1 − epsilonLow.
+  public var epsilonLow = 0.2
+  /// The ratio's upper clip is 1 + epsilonHigh (clip-higher).
+  public var epsilonHigh = 0.28
+  /// Dual clip constant c (for Â < 0 the per-token loss is capped at −Â·c); 0 turns it off.
+  public var dualClip = 0.0
+  /// KL weight β against a frozen copy of the starting policy (k3); 0: no reference.
+  public var beta = 0.0
+  /// Optimizer passes over each batch (μ).
+  public var epochs = 1
+  /// Completions per gradient-accumulation minibatch; 0: the whole batch at once.
+  public var minibatchSize = 0
+  /// Sampling temperature (log-probs are taken at the same temperature).
+  public var temperature = 1.0
+  /// Nucleus sampling threshold; 1 turns it off.
+  public var topP = 1.0
+  /// Keep the k most likely tokens; 0 turns it off.
+  public var topK = 0
+  /// The longest completion sampled; longer ones are cut (and counted).
+  public var maxCompletionLength = 160
+  /// Leave truncated completions out of the loss.
+  public var maskTruncated = false
+  /// Prompts per logged step whose completions go to completions.jsonl.
+  public var completionsLogged = 2
+}
+
+/// Knapsack-RL rollout budgets for GRPO (docs/knapsack-rl.md).
+public struct KnapsackConfig: Codable, Equatable, Sendable {
+  /// Allocate each step's M·N rollouts by Knapsack-RL instead of N per prompt.
+  public var enabled = false
+  /// The smallest budget of a prompt (N_low).
+  public var low = 2
+  /// The largest budget of a prompt (N_up).
+  public var up = 128
+  /// α of N_α(p), the rollouts needed for a non-zero gradient with probability α.
+  public var alpha = 0.9
+  /// p̂ uses the latest visit when it had at least this many rollouts, else this many
+  /// most recent rewards.
+  public var window = 16
+  /// Prompts with fewer recorded rollouts get exactly N.
+  public var minimum = 8
+  /// A reward above this counts as a success.
+  public var successThreshold = 0.5
+  /// Beta prior pseudo-counts (successes, failures) added to p̂; 0, 0 is off.
+  public var priorSuccesses = 0.0
+  public var priorFailures = 0.0
+  /// `exact` (the optimal greedy with Allot's robust fallbacks) or `parity` (the authors'
+  /// dynamic program, quirk included, for comparison).
+  public var mode = KnapsackMode.exact
+}
+
+/// HICRA planning-token credit assignment for GRPO (docs/hicra.md).
+public struct HICRAConfig: Codable, Equatable, Sendable {
+  /// Amplify the advantages of planning tokens.
+  public var enabled = false
+  /// Â = A + α·|A| on planning tokens; in [0, 1) so advantages keep their signs.
+  public var alpha = 0.2
+  /// Strategic-gram phrases given inline.
+  public var phrases: [String] = []
+  /// A file of phrases, one per line (e.g. from `allot mine`); "" for none.
+  public var phrasesFile = ""
+  /// Also use the task's built-in planning vocabulary.
+  public var useTaskPhrases = true
+  /// `paper`: the rule above. Not from the paper: `entropyAugmented` also amplifies
+  /// high-entropy tokens of correct, longer-than-average completions; `entropyOnly`
+  /// amplifies only those.
+  public var variant = HICRAVariant.paper
+  /// The per-sequence entropy percentile above which the entropy variants amplify.
+  public var entropyPercentile = 0.7
+}
+
+public enum HICRAVariant: String, ConfigChoice {
+  case paper, entropyAugmented, entropyOnly
+}
+
+public enum KnapsackMode: String, ConfigChoice {
+  case exact, parity
+}
+
+extension AdvantageScaling: ConfigChoice {}
+
+extension LossAggregation: ConfigChoice {}
+
+extension GRPOConfig {
+  /// The keys every GRPO trainer reads.
+  func validate(_ check: inout ConfigCheck) {
+    check.require(promptsPerStep >= 1, "grpo.promptsPerStep", promptsPerStep, "must be ≥ 1")
+    check.require(
+      groupSize >= 2, "grpo.groupSize", groupSize,
+      "must be ≥ 2 (a group of one has no standard deviation)")
+    check.require(advantageClip > 0, "grpo.advantageClip", advantageClip, "must be > 0")
+    check.require(
+      (0..<1).contains(epsilonLow), "grpo.epsilonLow", epsilonLow, "must lie in [0, 1)")
+    check.require(epsilonHigh >= 0, "grpo.epsilonHigh", epsilonHigh, "must be ≥ 0")
+    check.require(
+      dualClip == 0 || dualClip > 1, "grpo.dualClip", dualClip, "must be 0 (off) or > 1")
+    check.require(beta >= 0, "grpo.beta", beta, "must be ≥ 0")
+    check.require(epochs >= 1, "grpo.epochs", epochs, "must be ≥ 1")
+    check.require(
+      minibatchSize >= 0 && minibatchSize <= promptsPerStep * groupSize, "grpo.minibatchSize",
+      minibatchSize,
+      "must lie in 0...grpo.promptsPerStep × grpo.groupSize (\(promptsPerStep * groupSize)); 0 takes the whole batch"
+    )
+    check.require(temperature > 0, "grpo.temperature", temperature, "must be > 0")
+  }
+
+  /// The sampling keys of the language-model trainer, whose sequences fit in `context`.
+  func validateSampling(_ check: inout ConfigCheck, context: Int) {
+    check.require(topP > 0 && topP <= 1, "grpo.topP", topP, "must lie in (0, 1]")
+    check.require(topK >= 0, "grpo.topK", topK, "must be ≥ 0 (0: off)")
+    check.require(
+      maxCompletionLength >= 1 && maxCompletionLength < context, "grpo.maxCompletionLength",
+      maxCompletionLength, "must lie in 1..<model.context (\(context))")
+    check.require(
+      completionsLogged >= 0, "grpo.completionsLogged", completionsLogged, "must be ≥ 0")
+  }
+}
+
+extension KnapsackConfig {
+  func validate(_ check: inout ConfigCheck, groupSize: Int) {
+    check.require(
+      low >= 2, "knapsack.low", low, "must be ≥ 2 (a group of one has no standard deviation)")
+    check.require(up >= low, "knapsack.up", up, "must be ≥ knapsack.low (\(low))")
+    check.require(
+      groupSize >= low && groupSize <= up, "grpo.groupSize", groupSize,
+      "must lie in knapsack.low...knapsack.up (\(low)...\(up)) so that M·N can be shared out")
+    check.require(alpha > 0 && alpha < 1, "knapsack.alpha", alpha, "must lie in (0, 1)")
+    check.require(minimum >= 1, "knapsack.minimum", minimum, "must be ≥ 1")
+    check.require(
+      window >= minimum, "knapsack.window", window, "must be ≥ knapsack.minimum (\(minimum))")
+    check.require(priorSuccesses >= 0, "knapsack.priorSuccesses", priorSuccesses, "must be ≥ 0")
+    check.require(priorFailures >= 0, "knapsack.priorFailures", priorFailures, "must be ≥ 0")
+  }
+}
+
+extension HICRAConfig {
+  /// `phrasesRequired`: the policy's planning decisions come from phrases (a language
+  /// model's), so the paper's rule needs some.
+  func validate(_ check: inout ConfigCheck, phrasesRequired: Bool) {
+    check.require(
+      (0..<1).contains(alpha), "hicra.alpha", alpha,
+      "must lie in [0, 1) so advantages keep their signs")
+    check.require(
+      (0...1).contains(entropyPercentile), "hicra.entropyPercentile", entropyPercentile,
+      "must lie in [0, 1]")
+    check.require(
+      !phrasesRequired || !phrasesFile.isEmpty || !phrases.isEmpty || useTaskPhrases
+        || variant == .entropyOnly,
+      "hicra.phrases", "[]",
+      "name planning phrases (hicra.phrases, hicra.phrasesFile or hicra.useTaskPhrases)")
+  }
+}

@@ -1,0 +1,65 @@
+import GRPO
+
+/// What the GRPO step reads, resolved once from the config (`grpo`, `knapsack`, `hicra`
+/// and `optimizer.gradClip`): typed values, never the raw config in the hot loop.
+public struct GRPOOptions: Sendable {
+  /// Contexts per step (M).
+  public var promptsPerStep: Int
+  /// The uniform rollout budget per context (N).
+  public var groupSize: Int
+  /// Knapsack-RL's allocation of M·N rollouts; nil: N per context.
+  public var knapsack: KnapsackSettings?
+  /// The reward histories Knapsack-RL estimates success rates from (kept even when off).
+  public var history: RewardHistory
+  public var advantageScaling: AdvantageScaling
+  public var advantageClip: Double
+  /// HICRA's credit on planning decisions; nil: every decision gets its rollout's advantage.
+  public var hicra: HICRAOptions?
+  /// The clipped surrogate; its length budget is the policy's, set each step.
+  public var surrogate: SurrogateOptions
+  /// Optimizer passes over each batch (μ).
+  public var epochs: Int
+  /// Rollouts per gradient-accumulation minibatch; 0: the whole batch.
+  public var minibatchSize: Int
+  /// Global gradient-norm clip; 0: off.
+  public var gradClip: Double
+
+  public init(_ config: ExperimentConfig) {
+    let g = config.grpo
+    let k = config.knapsack
+    promptsPerStep = g.promptsPerStep
+    groupSize = g.groupSize
+    knapsack =
+      k.enabled
+      ? KnapsackSettings(
+        groupSize: g.groupSize, low: k.low, up: k.up, alpha: k.alpha, parity: k.mode == .parity)
+      : nil
+    // Histories record successes as 1 and failures as 0.
+    history = RewardHistory(
+      window: k.window, minimum: k.minimum, threshold: 0.5,
+      prior: (k.priorSuccesses, k.priorFailures))
+    advantageScaling = g.advantageScaling
+    advantageClip = g.advantageClip
+    let h = config.hicra
+    hicra =
+      h.enabled
+      ? HICRAOptions(alpha: h.alpha, variant: h.variant, entropyPercentile: h.entropyPercentile)
+      : nil
+    surrogate = SurrogateOptions(
+      epsilonLow: Float(g.epsilonLow), epsilonHigh: Float(g.epsilonHigh),
+      dualClip: g.dualClip > 0 ? Float(g.dualClip) : nil, beta: Float(g.beta),
+      aggregation: g.lossAggregation)
+    epochs = g.epochs
+    minibatchSize = g.minibatchSize
+    gradClip = config.optimizer.gradClip
+  }
+}
+
+/// HICRA's advantage rule and the decisions it amplifies (docs/hicra.md).
+public struct HICRAOptions: Sendable {
+  /// Â = A + α·|A| on amplified decisions.
+  public var alpha: Double
+  public var variant: HICRAVariant
+  /// The entropy variants amplify decisions above this per-rollout entropy percentile.
+  public var entropyPercentile: Double
+}

@@ -1,0 +1,192 @@
+import Foundation
+import GRPO
+import NN
+import Reasoning
+import TensorCore
+
+/// A completion as a GRPO rollout's decisions: its tokens and their text.
+public struct Completion: Equatable, Sendable {
+  public var tokens: [Int]
+  public var text: String
+}
+
+/// Any causal language model with its tokenizer as a GRPO policy: a context is a prompt's
+/// token ids, a rollout a sampled completion (KV-cache sampler, no tape), scored again by
+/// teacher forcing with the tape.
+public final class LanguageModelPolicy<Model: CausalLanguageModel, Tok: TextTokenizer>: GRPOPolicy {
+  public let model: Model
+  public let tokenizer: Tok
+  /// Temperature, nucleus, top-k and the completion length limit; log-probabilities are
+  /// taken at the same temperature.
+  public let sampling: SamplingOptions
+  /// Leave completions cut at the length limit out of the loss.
+  public let maskTruncated: Bool
+  public let fingerprint: String
+  /// What a checkpoint keeps of the tokenizer (its alphabet), compared on restore.
+  let tokenizerState: [Int64]?
+
+  public init(
+    model: Model, tokenizer: Tok, sampling: SamplingOptions, maskTruncated: Bool,
+    fingerprint: String, tokenizerState: [Int64]? = nil
+  ) {
+    self.model = model
+    self.tokenizer = tokenizer
+    self.sampling = sampling
+    self.maskTruncated = maskTruncated
+    self.fingerprint = fingerprint
+    self.tokenizerState = tokenizerState
+  }
+
+  public func sample(_ contexts: [[Int]], counts: [Int], rng: inout RandomState)
+    -> [PolicyRollout<Completion>]
+  {
+    model.sample(prompts: contexts, counts: counts, options: sampling, rng: &rng).map { r in
+      PolicyRollout(
+        context: r.promptIndex,
+        decisions: Completion(tokens: r.tokens, text: tokenizer.decode(r.tokens)),
+        logProbs: r.logProbs, entropies: r.entropies,
+        lossMask: [Float](repeating: maskTruncated && !r.finished ? 0 : 1, count: r.tokens.count),
+        finished: r.finished)
+    }
+  }
+
+  public func logProbabilities(of rollouts: [PolicyRollout<Completion>], in contexts: [[Int]])
+    -> Tensor
+  {
+    model.logProbabilities(
+      prompts: contexts, promptIndices: rollouts.map(\.context),
+      completions: rollouts.map(\.decisions.tokens), temperature: sampling.temperature
+    ).logProbs
+  }
+
+  public func rowsPerChunk(_ rollouts: [PolicyRollout<Completion>], in contexts: [[Int]]) -> Int {
+    model.rowsPerChunk(
+      positions: (contexts.map(\.count).max() ?? 0) + (rollouts.map(\.length).max() ?? 0))
+  }
+
+  public func lengthBudget(_ rollouts: [PolicyRollout<Completion>]) -> Int { sampling.maxNewTokens }
+
+  public func namedParameters() -> [(String, Tensor)] { model.namedParameters() }
+
+  public func savedState() -> [String: [Int64]] {
+    tokenizerState.map { ["trainer/tokenizer": $0] } ?? [:]
+  }
+
+  public func stateProblems(_ state: TrainingState) -> [String] {
+    tokenizerProblems(state, alphabet: tokenizerState)
+  }
+}
+
+/// A reasoning task's training prompts as GRPO contexts: rewards from the task's verifier,
+/// planning tokens from strategic-gram phrases, completions logged to completions.jsonl.
+public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokenizer>: GRPOTask {
+  public typealias Policy = LanguageModelPolicy<Model, Tok>
+
+  public let task: any ReasoningTask
+  public let prompts: [TaskPrompt]
+  public let contexts: [[Int]]
+  public let contextIDs: [String]
+  /// A reward above this counts as a success (Knapsack-RL).
+  public let successThreshold: Double
+  /// HICRA's planning phrases; nil when none are configured.
+  public let planning: PhraseMatcher?
+  /// The longest completion the evaluation generates.
+  public let evaluationMaxNewTokens: Int
+  let tokenizer: Tok
+  let evaluation: () -> [String: Double]
+  /// Prompts per logged step whose completions are written, and the logging cadence.
+  let completionsLogged: Int
+  let logEvery: Int
+  var completionsFile: URL?
+
+  /// `encode` turns a prompt into the model's input ids; `evaluation` measures the policy on
+  /// held-out prompts.
+  public init(
+    task: any ReasoningTask, tokenizer: Tok, encode: (TaskPrompt) throws -> [Int],
+    successThreshold: Double, planning: PhraseMatcher?, completionsLogged: Int, logEvery: Int,
+    evaluationMaxNewTokens: Int, evaluation: @escaping () -> [String: Double]
+  ) throws {
+    self.task = task
+    prompts = task.prompts(.train)
+    contexts = try prompts.map(encode)
+    contextIDs = prompts.map(\.id)
+    self.tokenizer = tokenizer
+    self.successThreshold = successThreshold
+    self.planning = planning
+    self.completionsLogged = completionsLogged
+    self.logEvery = logEvery
+    self.evaluationMaxNewTokens = evaluationMaxNewTokens
+    self.evaluation = evaluation
+  }
+
+  public var progressKeys: [String] { ["reward/mean", "eval/pass1"] }
+
+  public func score(_ rollouts: [PolicyRollout<Completion>], batch: [Int]) -> RolloutScores {
+    let rewards = rollouts.map {
+      task.reward(prompts[batch[$0.context]], completion: $0.decisions.text)
+    }
+    var metrics: [String: Double] = [:]
+    if let planning {
+      let counts = planning.occurrenceCounts(in: rollouts.map(\.decisions.text))
+      // In phrase order, so that the sum does not follow the dictionary's hash seed.
+      metrics["hicra/semanticEntropy"] = semanticEntropy(
+        counts.sorted { $0.key < $1.key }.map(\.value))
+      metrics["hicra/occurrences"] = Double(counts.values.reduce(0, +))
+    }
+    return RolloutScores(
+      rewards: rewards, successes: rewards.map { $0 > successThreshold }, metrics: metrics)
+  }
+
+  /// Token k plans when its characters lie in a strategic-gram occurrence.
+  public func planningMasks(_ rollouts: [PolicyRollout<Completion>]) -> [[Bool]]? {
+    guard let planning else { return nil }
+    return rollouts.map { r in
+      var start = 0
+      let spans = r.decisions.tokens.map { token in
+        let end = start + tokenizer.decode([token]).count
+        defer { start = end }
+        return start..<end
+      }
+      return planning.mask(text: r.decisions.text, tokenSpans: spans)
+    }
+  }
+
+  public func finishStep(
+    _ step: Int, rollouts: [PolicyRollout<Completion>], batch: [Int], scores: RolloutScores,
+    advantages: [Double]
+  ) -> [String: Double] {
+    guard step % logEvery == 0, let file = completionsFile, completionsLogged > 0 else {
+      return [:]
+    }
+    let lines = rollouts.indices.filter { rollouts[$0].context < completionsLogged }.map { i in
+      let prompt = prompts[batch[rollouts[i].context]]
+      return JSONValue.object([
+        "step": .number(Double(step)), "promptId": .string(prompt.id),
+        "prompt": .string(prompt.text), "completion": .string(rollouts[i].decisions.text),
+        "reward": .number(scores.rewards[i]), "advantage": .number(advantages[i]),
+        "finished": .bool(rollouts[i].finished),
+      ])
+    }
+    try? appendJSONLines(lines, to: file)
+    return [:]
+  }
+
+  public func evaluate() -> [String: Double] { evaluation() }
+
+  public func attach(runDirectory: URL, resumedAt step: Int?) throws {
+    let file = runDirectory.appendingPathComponent("completions.jsonl")
+    completionsFile = file
+    try truncateJSONL(file, keepingStepsThrough: step ?? 0)
+  }
+}
+
+/// GRPO of Allot's transformer on a reasoning task.
+public typealias TransformerGRPOTrainer = GRPOTrainer<LanguageModelTask<TransformerLM, Tokenizer>>
+
+extension GRPOTrainer: LanguageModelTrainer
+where Task == LanguageModelTask<TransformerLM, Tokenizer> {
+  public var languageModel: TransformerLM { policy.model }
+  public var tokenizer: Tokenizer { policy.tokenizer }
+  public var reasoningTask: any ReasoningTask { task.task }
+  public var evaluationMaxNewTokens: Int { task.evaluationMaxNewTokens }
+}

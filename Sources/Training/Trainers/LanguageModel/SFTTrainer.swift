@@ -1,0 +1,146 @@
+import Foundation
+import NN
+import Optim
+import Reasoning
+import TensorCore
+
+/// A trainer of Allot's transformer on a reasoning task (SFT, GRPO): `allot evaluate` and
+/// `allot mine` reach the model, its tokenizer and its task through this.
+public protocol LanguageModelTrainer: Trainer {
+  var languageModel: TransformerLM { get }
+  var tokenizer: Tokenizer { get }
+  var reasoningTask: any ReasoningTask { get }
+  /// The longest completion the evaluation generates.
+  var evaluationMaxNewTokens: Int { get }
+}
+
+/// The structure of a transformer, as checkpoints record it.
+func transformerFingerprint(_ model: TransformerLM) -> String {
+  let s = model.shape
+  return
+    "transformer vocabulary=\(s.vocabulary) layers=\(s.layers) heads=\(s.heads) width=\(s.width) "
+    + "context=\(s.context) mlpRatio=\(s.mlpRatio) tied=\(s.tiedEmbeddings)"
+}
+
+/// A saved tokenizer alphabet that differs from `alphabet`, as a restore problem.
+func tokenizerProblems(_ state: TrainingState, alphabet: [Int64]?) -> [String] {
+  guard let saved = state.integers["trainer/tokenizer"], saved != alphabet else { return [] }
+  return ["trainer/tokenizer: the checkpoint's alphabet differs from this build's tokenizer"]
+}
+
+/// The test prompts of the periodic evaluation (`evaluation.prompts` of them, 0: all), each
+/// encoded once here so that evaluating them cannot fail later.
+func evaluationPrompts(_ task: any ReasoningTask, config: EvaluationConfig, tokenizer: Tokenizer)
+  throws -> [TaskPrompt]
+{
+  let test = task.prompts(.test)
+  let prompts = config.prompts > 0 ? Array(test.prefix(config.prompts)) : test
+  for prompt in prompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
+  return prompts
+}
+
+/// Greedy pass@1 of `model` on `prompts`, overall and per difficulty.
+func greedyPassAt1(
+  _ model: TransformerLM, tokenizer: Tokenizer, task: any ReasoningTask, prompts: [TaskPrompt],
+  maxNewTokens: Int
+) -> [String: Double] {
+  var rng = RandomState(seed: 0)
+  let report = try? Reasoning.evaluate(
+    model, tokenizer: tokenizer, task: task, prompts: prompts, samples: 0, temperature: 1,
+    maxNewTokens: maxNewTokens, rng: &rng)
+  return report?.metrics ?? [:]
+}
+
+/// Supervised warm start: teacher-forced cross-entropy on the task's worked solutions, so
+/// that GRPO starts from a policy whose success varies across prompts.
+public final class SFTTrainer: LanguageModelTrainer {
+  public let config: ExperimentConfig
+  public let policy: TransformerLM
+  public let tokenizer = Tokenizer()
+  public let task: any ReasoningTask
+  public let optimizer: any Optimizer
+  public private(set) var step = 0
+  let examples: [(prompt: [Int], target: [Int])]
+  public let evaluationPrompts: [TaskPrompt]
+  var cursor: EpochCursor
+
+  public init(config: ExperimentConfig) throws {
+    self.config = config
+    task = try config.task.makeTask()
+    var root = RandomState(seed: UInt64(config.run.seed))
+    var modelRNG = root.split()
+    let cursorSeed = root.next()
+    policy = config.model.makeTransformer(tokenizer: tokenizer, rng: &modelRNG)
+    optimizer = config.optimizer.makeOptimizer(
+      steps: config.run.steps, parameters: policy.namedParameters())
+    var examples: [(prompt: [Int], target: [Int])] = []
+    for prompt in task.prompts(.train) {
+      guard let solution = task.solution(prompt) else { continue }
+      let p = try encodePrompt(prompt, tokenizer: tokenizer)
+      let t = try tokenizer.encode(solution) + [Tokenizer.eos]
+      guard p.count + t.count <= config.model.context else {
+        throw ConfigError(
+          source: "task", path: "model.context",
+          message:
+            "is \(config.model.context); prompt \(prompt.id) with its solution needs \(p.count + t.count) tokens"
+        )
+      }
+      examples.append((p, t))
+    }
+    guard !examples.isEmpty else {
+      throw ConfigError(
+        source: "task", path: "task.name", message: "gave no training examples with solutions")
+    }
+    self.examples = examples
+    evaluationPrompts = try Training.evaluationPrompts(
+      task, config: config.evaluation, tokenizer: tokenizer)
+    cursor = EpochCursor(count: examples.count, seed: cursorSeed)
+  }
+
+  public var progressKeys: [String] { ["loss/train", "eval/pass1"] }
+
+  public func trainStep() -> [String: Double] {
+    let batch = cursor.next(config.sft.batchSize).map { examples[$0] }
+    let learningRate = optimizer.currentLearningRate
+    let started = DispatchTime.now().uptimeNanoseconds
+    optimizer.zeroGrad()
+    let loss = policy.accumulateSupervisedGradients(
+      prompts: batch.map(\.prompt), targets: batch.map(\.target))
+    let clip = config.optimizer.gradClip > 0 ? Float(config.optimizer.gradClip) : .infinity
+    let gradNorm = clipGradientNorm(policy.parameters, maxNorm: clip)
+    optimizer.step()
+    step += 1
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    let tokens = batch.reduce(0) { $0 + $1.prompt.count + $1.target.count }
+    return [
+      "loss/train": Double(loss), "grad/norm": Double(gradNorm),
+      "optim/learningRate": Double(learningRate), "data/epoch": Double(cursor.epoch),
+      "perf/tokensPerSec": Double(tokens) / seconds,
+    ]
+  }
+
+  public var languageModel: TransformerLM { policy }
+  public var reasoningTask: any ReasoningTask { task }
+  public var evaluationMaxNewTokens: Int { config.evaluation.maxNewTokens }
+  public var modelFingerprint: String { transformerFingerprint(policy) }
+
+  public func evaluate() -> [String: Double] {
+    greedyPassAt1(
+      policy, tokenizer: tokenizer, task: task, prompts: evaluationPrompts,
+      maxNewTokens: config.evaluation.maxNewTokens)
+  }
+
+  var core: CoreState { CoreState(model: policy, optimizer: optimizer, step: step, cursor: cursor) }
+
+  public func state() -> TrainingState {
+    var state = core.saved()
+    state.integers["trainer/tokenizer"] = tokenizer.savedAlphabet
+    return state
+  }
+
+  public func restore(_ state: TrainingState) throws {
+    (step, cursor) = try core.restore(
+      from: state, problems: tokenizerProblems(state, alphabet: tokenizer.savedAlphabet))
+  }
+
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Checkpoint
+import Foundation
+import GRPO
+import Reasoning
+import TaskAllocation
+import TensorCore
+import Training
+
+struct Baselines: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Play every task-allocation baseline through full episodes of a scenario file.",
+    discussion: """
+      Scenario files are JSON (see docs/task-allocation.md and Experiments/scenarios). A variant \
+      file that gives only an entity table or a task queue takes the rest from --base; \
+      --random makes a grid scenario of any size instead. Prints one row per allocator: return \
+      (mean ± std over --seeds for the random ones), tasks completed, seconds per decision. \
+      With --policy, a trained two-stage policy joins the table, greedy and sampled (zero-shot \
+      when the scenario is not the one it trained on).
+      """)
+
+  @Argument(help: "A scenario file (or give --random).")
+  var scenario: String?
+
+  @Option(help: "A scenario that supplies the fields the first one leaves out.")
+  var base: String?
+
+  @Option(
+    help:
+      "A random grid scenario instead of a file: ENTITIES,TASKS,DIMENSIONS (seeded by --scenario-seed)."
+  )
+  var random: String?
+
+  @Option(help: "The seed of the --random scenario.")
+  var scenarioSeed = 0
+
+  @Option(help: "Seeds for random order, the genetic algorithm and the sampled policy.")
+  var seeds = 5
+
+  @Option(help: "Branch-and-bound nodes per decision for the exact allocator (0: skip it).")
+  var exactNodes = 2000
+
+  @Flag(
+    help:
+      "Also solve every decision of every row with the exact allocator (--exact-nodes) and report each row's mean optimality gap per decision (slow on rbf-sized decisions)."
+  )
+  var gap = false
+
+  @Option(
+    help: ArgumentHelp(
+      "A taskAllocation checkpoint, run directory, or auto:<experiment> (its newest run under Checkpoints) whose two-stage policy joins the table.",
+      discussion:
+        "Repeat it (one per seed of a sweep): the rows then show mean ± std over the policies."))
+  var policy: [String] = []
+
+  func run() throws {
+    do {
+      let loaded: Scenario
+      if let random {
+        let sizes = random.split(separator: ",").compactMap { Int($0) }
+        guard sizes.count == 3, sizes.allSatisfy({ $0 >= 1 }) else {
+          fail(
+            "--random is \"\(random)\"; expected ENTITIES,TASKS,DIMENSIONS, each ≥ 1, e.g. 40,20,3")
+        }
+        loaded = Scenario.random(
+          entities: sizes[0], tasks: sizes[1], dimensions: sizes[2], seed: UInt64(scenarioSeed))
+      } else if let scenario {
+        let b = try base.map { try Scenario.load($0) }
+        loaded = try Scenario.load(scenario, base: b)
+      } else {
+        fail("give a scenario file or --random ENTITIES,TASKS,DIMENSIONS")
+      }
+      guard seeds >= 1 else { fail("--seeds must be ≥ 1") }
+      let gapNodes = gap ? max(exactNodes, 1) : 0
+      var report = BaselineReport(
+        loaded, seeds: seeds, exactNodes: exactNodes, gapNodes: gapNodes)
+      if !policy.isEmpty {
+        let nets = try policy.map { argument in
+          let (url, data) =
+            argument.hasPrefix("auto:")
+            ? try {
+              let found = try RunCheckpoints.locate(
+                "auto", experiment: String(argument.dropFirst(5)),
+                root: ExperimentConfig().run.outputDir)
+              return (found.url, found.data)
+            }() : openCheckpoint(argument)
+          return try loadAllocationPolicy(data, file: url.path)
+        }
+        let suffix = nets.count > 1 ? " (\(nets.count) policies)" : ""
+        report.rows.append(
+          BaselineReport.play(
+            loaded, "two-stage greedy" + suffix, nets.map { LearnedAllocator(policy: $0) },
+            gapNodes: gapNodes))
+        report.rows.append(
+          BaselineReport.play(
+            loaded, "two-stage sampled" + suffix,
+            nets.flatMap { net in
+              (0..<seeds).map { LearnedAllocator(policy: net, greedy: false, seed: UInt64($0)) }
+            }, gapNodes: gapNodes))
+      }
+      print(report.markdown)
+    } catch {
+      fail("\(error)")
+    }
+  }
+}
