@@ -11,6 +11,7 @@ let package = Package(
     .library(name: "TaskAllocation", targets: ["TaskAllocation"]),
     .library(name: "Reasoning", targets: ["Reasoning"]),
     .library(name: "GRPO", targets: ["GRPO"]),
+    .library(name: "Distributed", targets: ["Distributed"]),
     .library(name: "Pretrained", targets: ["Pretrained"]),
     .library(name: "Training", targets: ["Training"]),
     .executable(name: "train", targets: ["train"]),
@@ -26,6 +27,8 @@ let package = Package(
     .systemLibrary(
       name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(name: "CGLPK", providers: [.apt(["libglpk-dev"])]),
+    .systemLibrary(
+      name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
     // C loops that Swift does not vectorise. Not public API.
     .target(name: "CKernels"),
@@ -38,6 +41,7 @@ let package = Package(
     .target(name: "TaskAllocation", dependencies: ["TensorCore", "NN", "Optim", "CGLPK"]),
     .target(name: "Reasoning", dependencies: ["TensorCore", "NN"]),
     .target(name: "GRPO", dependencies: ["TensorCore"]),
+    .target(name: "Distributed", dependencies: ["CMPI"]),
     .target(name: "Pretrained", dependencies: ["TensorCore", "NN", "Reasoning"]),
     .target(
       name: "Training",
@@ -77,6 +81,7 @@ let package = Package(
       dependencies: ["TaskAllocation", "NN", "TensorCore", "TestSupport"]),
     .testTarget(name: "ReasoningTests", dependencies: ["Reasoning", "Optim", "TestSupport"]),
     .testTarget(name: "GRPOTests", dependencies: ["GRPO", "TestSupport"]),
+    .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
     .testTarget(
       name: "PretrainedTests",
       dependencies: ["Pretrained", "Reasoning", "NN", "TensorCore", "TestSupport"],
