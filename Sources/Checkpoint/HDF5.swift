@@ -136,17 +136,37 @@ final class H5File {
     return properties
   }
 
-  /// Creates a new file at `path`, failing if it exists.
-  static func create(_ path: String, label: String) throws -> H5File {
+  /// Creates a new file that lives in memory only (HDF5's core driver, no backing store);
+  /// `imageAndClose()` hands back its bytes. `sizeHint` sets how much memory it grows by.
+  static func createInMemory(label: String, sizeHint: Int) throws -> H5File {
     H5Library.enter()
     let access = try accessProperties(label: label)
-    let id = H5Fcreate(path, allot_h5f_acc_excl(), allot_h5p_default(), access.id)
+    guard H5Pset_fapl_core(access.id, max(sizeHint, 64 * 1024), false) >= 0 else {
+      throw CheckpointError(
+        file: label, message: H5Library.explained("cannot set up an in-memory HDF5 file"))
+    }
+    let name = "allot-memory-\(getpid())-\(UUID().uuidString)"
+    let id = H5Fcreate(name, allot_h5f_acc_excl(), allot_h5p_default(), access.id)
     let handle = try H5Handle(
       id, H5Fclose,
       orThrow: CheckpointError(
-        file: label, message: H5Library.explained("cannot create the file \(path)")))
-    allot_h5_set_cloexec(handle.id)
+        file: label, message: H5Library.explained("cannot create an in-memory HDF5 file")))
     return H5File(label: label, handle: handle)
+  }
+
+  /// The complete bytes of an in-memory file, which is then closed.
+  func imageAndClose() throws -> [UInt8] {
+    defer { handle.close() }
+    guard H5Fflush(handle.id, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("flushing failed") }
+    let size = H5Fget_file_image(handle.id, nil, 0)
+    guard size > 0 else { throw failure("cannot get the file's image") }
+    var bytes = [UInt8](repeating: 0, count: size)
+    let copied = bytes.withUnsafeMutableBytes {
+      H5Fget_file_image(handle.id, $0.baseAddress, size)
+    }
+    guard copied == size else { throw failure("cannot get the file's image") }
+    guard handle.close() else { throw failure("closing failed: the file may be incomplete") }
+    return bytes
   }
 
   /// Opens a file read-only, telling apart a missing file, a non-HDF5 file and a damaged one.
@@ -171,16 +191,6 @@ final class H5File {
         message: H5Library.explained("cannot be opened: the file is truncated or corrupt")))
     allot_h5_set_cloexec(handle.id)
     return H5File(label: path, handle: handle)
-  }
-
-  /// Writes HDF5's buffers to the file.
-  func flush() throws {
-    guard H5Fflush(handle.id, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("flushing failed") }
-  }
-
-  /// Closes the file, reporting a failure to finish writing it.
-  func close() throws {
-    guard handle.close() else { throw failure("closing failed: the file may be incomplete") }
   }
 
   // MARK: Datasets
