@@ -198,3 +198,25 @@ private func findableData() -> CheckpointData {
       == "cannot write in \(dir.path): the file system is read-only; choose another output folder")
   #expect(fileProblem(EACCES, creating: url, target: url).contains("permission denied"))
 }
+
+/// A folder on a small file system (say `mount -t tmpfs -o size=200k tmpfs /mnt/full`), given
+/// by `ALLOT_TEST_FULL_DISK`, for the real disk-full case.
+private let fullDisk = ProcessInfo.processInfo.environment["ALLOT_TEST_FULL_DISK"]
+
+@Test(.enabled(if: fullDisk != nil, "set ALLOT_TEST_FULL_DISK to a folder on a small tmpfs"))
+func aRealFullDiskEndsTheSaveCleanly() throws {
+  let run = RunCheckpoints(directory: URL(fileURLWithPath: fullDisk!))
+  for checkpoint in run.all() { try FileManager.default.removeItem(at: checkpoint.url) }
+  try run.save(runData(), step: 1, keep: 1)
+  var big = runData()
+  big.tensors.append(("model/big", Tensor.zeros([1 << 20])))  // 4 MB: does not fit
+  for step in 2...6 {  // every attempt fails cleanly, and the first checkpoint stays valid
+    let message = messageOf { try run.save(big, step: step, keep: 1) }
+    #expect(message.contains("the disk is full"), "\(message)")
+    #expect(run.all().map(\.step) == [1])
+    #expect(try run.newestValid().url == run.url(step: 1))
+  }
+  #expect(try contents(run.directory).allSatisfy { !$0.contains(".tmp-") })
+  try FileManager.default.removeItem(at: run.url(step: 1))
+  try? FileManager.default.removeItem(at: run.identityURL)
+}
