@@ -351,18 +351,25 @@ struct ScenarioReader {
     try checkKeys(
       root, allowed: Self.fields[kind]!, at: "",
       kind: kind == .material ? "material scenario" : "grid (rbf) scenario")
-    let grid =
-      kind == .material
-      ? try integer("map", default: base?.gridSize, in: ScenarioLimits.grid)
-      : try integer("grid", default: base?.gridSize, in: ScenarioLimits.grid)
+    let gridKey = kind == .material ? "map" : "grid"
+    // The grid's size, when given, bounds the positions; a missing one is reported after
+    // the entities and queue (a variant file is more likely missing its base).
+    let givenGrid =
+      root[gridKey] != nil
+      ? try integer(gridKey, in: ScenarioLimits.grid) : base?.gridSize
     let entities =
       root["entities"] != nil
-      ? try self.entities("entities", dimensions: base?.dimensions, grid: grid) : base?.entities
+      ? try self.entities("entities", dimensions: base?.dimensions, grid: givenGrid)
+      : base?.entities
     guard let entities else { throw fail("entities: missing (and no base scenario supplies them)") }
     let queue =
       root["taskQueue"] != nil
-      ? try tasks("taskQueue", dimensions: entities[0].capability.count, grid: grid) : base?.tasks
+      ? try tasks("taskQueue", dimensions: entities[0].capability.count, grid: givenGrid)
+      : base?.tasks
     guard let queue else { throw fail("taskQueue: missing (and no base scenario supplies it)") }
+    guard let grid = givenGrid else {
+      throw fail("\(gridKey): missing (and no base scenario supplies it)")
+    }
     var start = base?.start
     if root["start"] != nil {
       start = try numbers(root["start"], "start", count: 2, in: positionRange(grid))
@@ -450,6 +457,29 @@ struct ScenarioReader {
 }
 
 extension Scenario {
+  /// `random(...)` with its sizes checked against the limits of scenario files (entities,
+  /// tasks, dimensions, grid and slots), so a command-line request cannot trap; the error
+  /// names `option` and the size.
+  public static func validatedRandom(
+    entities: Int, tasks: Int, dimensions: Int, seed: Int, gridSize: Int = 7, taskSlots: Int = 5,
+    option: String
+  ) throws -> Scenario {
+    let checks: [(String, Int, ClosedRange<Int>)] = [
+      ("entities", entities, ScenarioLimits.entities), ("tasks", tasks, ScenarioLimits.tasks),
+      ("dimensions", dimensions, ScenarioLimits.dimensions),
+      ("grid size", gridSize, ScenarioLimits.grid),
+      ("task slots", taskSlots, ScenarioLimits.taskSlots),
+    ]
+    for (name, value, range) in checks where !range.contains(value) {
+      throw ScenarioError(
+        file: option,
+        message: "\(name) is \(value); it must be in \(range.lowerBound)...\(range.upperBound)")
+    }
+    return random(
+      entities: entities, tasks: tasks, dimensions: dimensions,
+      seed: try Scenario.seed(seed, option: option), gridSize: gridSize, taskSlots: taskSlots)
+  }
+
   /// A random grid scenario of any size, reproducible from `seed`: entity costs in
   /// [0.1, 1), capabilities 1…6 per dimension; task requirements that need several
   /// entities (≈ 1.5·entities/tasks·3.5 per dimension, capped), rewards in proportion to

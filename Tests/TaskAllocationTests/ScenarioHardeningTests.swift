@@ -117,6 +117,19 @@ private let rbfLike = #"""
     failure { _ = try Scenario.seed(-1, option: "--scenario-seed") }
       == "--scenario-seed: is -1; a seed must be 0 or more")
   #expect(try Scenario.seed(7, option: "--scenario-seed") == 7)
+  #expect(
+    failure {
+      _ = try Scenario.validatedRandom(
+        entities: 0, tasks: 3, dimensions: 2, seed: 1, option: "--random")
+    } == "--random: entities is 0; it must be in 1...10000")
+  #expect(
+    failure {
+      _ = try Scenario.validatedRandom(
+        entities: 4, tasks: 3, dimensions: 2, seed: -1, option: "--scenario-seed")
+    }.contains("a seed must be 0 or more"))
+  let random = try Scenario.validatedRandom(
+    entities: 4, tasks: 3, dimensions: 2, seed: 5, option: "--random")
+  #expect(random == Scenario.random(entities: 4, tasks: 3, dimensions: 2, seed: 5))
 }
 
 @Test func theExactSolverRefusesWhatGLPKCannotTake() throws {
