@@ -493,8 +493,4 @@ func posixText(_ code: Int32) -> String {
 }
 
 /// The text of the current `errno`.
-func errorText() -> String {
-  let code = errno
-  guard let text = strerror(code) else { return "errno \(code)" }
-  return String(decoding: UnsafeRawBufferPointer(start: text, count: strlen(text)), as: UTF8.self)
-}
+func errorText() -> String { posixText(errno) }

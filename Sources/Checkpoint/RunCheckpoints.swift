@@ -52,8 +52,8 @@ public struct RunCheckpoints: Sendable {
     if !allowNonFinite, let bad = data.firstNonFinite() {
       throw CheckpointError(
         file: target.path, object: "/" + bad.name,
-        message: "not saved: \(bad); a checkpoint is never written with NaN or Inf (the "
-          + "previous checkpoint is intact)")
+        message: "not saved: \(bad); a checkpoint is never written with NaN or Inf (earlier "
+          + "checkpoints are untouched)")
     }
     let identity = try establishIdentity(runID: data.runID, model: data.model)
     if let id = data.runID, id != identity.runID {

@@ -133,7 +133,7 @@ private func findableData() -> CheckpointData {
   let message = messageOf { try run.save(bad, step: 2, keep: 1) }
   #expect(
     message
-      == "\(run.url(step: 2).path): /optimizer/fc.weight/v: not saved: optimizer/fc.weight/v holds 3 non-finite values of 5 (first: nan at flat index 1); a checkpoint is never written with NaN or Inf (the previous checkpoint is intact)"
+      == "\(run.url(step: 2).path): /optimizer/fc.weight/v: not saved: optimizer/fc.weight/v holds 3 non-finite values of 5 (first: nan at flat index 1); a checkpoint is never written with NaN or Inf (earlier checkpoints are untouched)"
   )
   var badDoubles = runData()
   badDoubles.doubles["trainer/history/rewards"] = [0, -.infinity]
@@ -199,7 +199,7 @@ private func findableData() -> CheckpointData {
   #expect(fileProblem(EACCES, creating: url, target: url).contains("permission denied"))
 }
 
-/// A folder on a small file system (say `mount -t tmpfs -o size=200k tmpfs /mnt/full`), given
+/// An empty folder on a small file system (say `mount -t tmpfs -o size=200k tmpfs /mnt/full`), given
 /// by `ALLOT_TEST_FULL_DISK`, for the real disk-full case.
 private let fullDisk = ProcessInfo.processInfo.environment["ALLOT_TEST_FULL_DISK"]
 

@@ -149,6 +149,14 @@ private let rbfLike = #"""
   #expect(failure { try ExactSolver.check(nan) }.contains("entity 0 has capability nan"))
 }
 
+/// Whether an error about `fuzz.json` starts by naming a field (`taskSlots:`,
+/// `entities[3].cost:`, `start[1]:`).
+private func namesAField(_ message: String) -> Bool {
+  message.hasPrefix("fuzz.json: ")
+    && message.dropFirst("fuzz.json: ".count).range(
+      of: #"^[A-Za-z]+(\[\d+\])?[.:\[]"#, options: .regularExpression) != nil
+}
+
 /// Mutations of a valid scenario file (fixed seed): every one either loads, or fails with a
 /// message that names the file and a field (`key:`/`key[i]`) or a line and column.
 @Test func fuzzedScenarioFilesNeverCrashAndAlwaysSayWhere() throws {
@@ -185,8 +193,7 @@ private let rbfLike = #"""
     }
     rejected += 1
     let rest = message.dropFirst("fuzz.json: ".count)
-    let namesField =
-      rest.range(of: #"^[A-Za-z]+(\[\d+\])?[.:\[]"#, options: .regularExpression) != nil
+    let namesField = namesAField(message)
     let namesLine = rest.hasPrefix("line ")
     #expect(message.hasPrefix("fuzz.json: "), "case \(case_): \(message)")
     #expect(
@@ -271,11 +278,7 @@ private func editing(_ value: Any, at path: ArraySlice<Any>, _ edit: (Any) -> An
       continue
     }
     rejected += 1
-    let rest = message.dropFirst("fuzz.json: ".count)
-    let namesField =
-      rest.range(of: #"^[A-Za-z]+(\[\d+\])?[.:\[]"#, options: .regularExpression) != nil
-    #expect(
-      message.hasPrefix("fuzz.json: ") && namesField, "case \(case_) at \(path): \(message)")
+    #expect(namesAField(message), "case \(case_) at \(path): \(message)")
   }
   #expect(rejected > 100)
   #expect(accepted > 10)
