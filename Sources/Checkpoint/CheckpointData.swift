@@ -85,10 +85,17 @@ public struct CheckpointData {
     }
     try checkNames(file: target.path)
     let image: [UInt8]
-    do {
-      let file = try H5File.createInMemory(label: target.path, sizeHint: byteEstimate)
+    do {  // the whole file, in memory
+      let names = (tensors.map(\.0) + integers.keys + unsignedIntegers.keys + doubles.keys)
+        .map { "/" + $0 }
+      let userBlock = StructureSeal.userBlockSize(datasets: names.count)
+      let file = try H5File.createInMemory(
+        label: target.path, sizeHint: byteEstimate + userBlock, userBlock: userBlock)
       try writeContents(to: file, afterEachDataset: afterEachDataset)
-      image = try file.imageAndClose()
+      let ranges = try file.rawDataRanges(names)
+      var bytes = try file.imageAndClose()
+      StructureSeal.seal(&bytes, userBlock: userBlock, ranges: ranges)
+      image = bytes
     }
     let temporary = folder.appendingPathComponent(
       ".\(target.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
@@ -248,6 +255,7 @@ public struct CheckpointData {
   /// unverified; `isVerified` tells which.
   public static func read(from url: URL) throws -> CheckpointData {
     let path = url.path
+    try StructureSeal.verify(path: path)  // before HDF5 parses anything
     let file = try H5File.open(path)
     var data = CheckpointData()
     data.source = path
@@ -271,6 +279,8 @@ public struct CheckpointData {
         file: path, object: "@formatVersion",
         message: "is \(version); this build reads format \(formatVersion)")
     }
+    let fileSize =
+      (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int ?? Int.max
     let names = try file.datasetPaths()
     if let manifest {
       let present = Set(names)
@@ -293,6 +303,7 @@ public struct CheckpointData {
         let kind = try dataset.kind()
         let shape = try dataset.shape()
         let count = shape.reduce(1, *)
+        try dataset.checkSize(count: count, kind: kind, limit: fileSize)
         var actual: UInt64 = 0
         switch kind {
         case .float32:

@@ -138,20 +138,40 @@ final class H5File {
 
   /// Creates a new file that lives in memory only (HDF5's core driver, no backing store);
   /// `imageAndClose()` hands back its bytes. `sizeHint` sets how much memory it grows by.
-  static func createInMemory(label: String, sizeHint: Int) throws -> H5File {
+  /// `userBlock` (0, or a power of two ≥ 512) reserves that many bytes at the start.
+  static func createInMemory(label: String, sizeHint: Int, userBlock: Int = 0) throws -> H5File {
     H5Library.enter()
     let access = try accessProperties(label: label)
+    let creation = try H5Handle(
+      H5Pcreate(allot_h5p_file_create()), H5Pclose,
+      orThrow: CheckpointError(file: label, message: "cannot create file-creation properties"))
+    if userBlock > 0, H5Pset_userblock(creation.id, hsize_t(userBlock)) < 0 {
+      throw CheckpointError(file: label, message: H5Library.explained("cannot reserve a user block"))
+    }
     guard H5Pset_fapl_core(access.id, max(sizeHint, 64 * 1024), false) >= 0 else {
       throw CheckpointError(
         file: label, message: H5Library.explained("cannot set up an in-memory HDF5 file"))
     }
     let name = "allot-memory-\(getpid())-\(UUID().uuidString)"
-    let id = H5Fcreate(name, allot_h5f_acc_excl(), allot_h5p_default(), access.id)
+    let id = H5Fcreate(name, allot_h5f_acc_excl(), creation.id, access.id)
     let handle = try H5Handle(
       id, H5Fclose,
       orThrow: CheckpointError(
         file: label, message: H5Library.explained("cannot create an in-memory HDF5 file")))
     return H5File(label: label, handle: handle)
+  }
+
+  /// Where the elements of each dataset in `names` lie in the file (absolute offset and
+  /// length in bytes); datasets without stored elements (empty ones) have none.
+  func rawDataRanges(_ names: [String]) throws -> [(offset: Int, length: Int)] {
+    try names.compactMap { name in
+      try withDataset(name) { dataset in
+        let offset = H5Dget_offset(dataset.handle.id)
+        let length = H5Dget_storage_size(dataset.handle.id)
+        guard offset != haddr_t.max, length > 0 else { return nil }
+        return (Int(offset), Int(length))
+      }
+    }
   }
 
   /// The complete bytes of an in-memory file, which is then closed.
@@ -402,7 +422,29 @@ struct H5Dataset {
     guard H5Sget_simple_extent_dims(space.id, &dims, nil) >= 0 else {
       throw file.failure(name, "has an unreadable shape")
     }
+    // Bounded before anything is allocated: a damaged or hostile header may declare any size.
+    var count = 1
+    for d in dims.prefix(rank) {
+      let (product, overflow) = count.multipliedReportingOverflow(by: Int(clamping: d))
+      guard d <= hsize_t(Int.max), !overflow else {
+        throw file.failure(name, "declares an impossible shape \(dims.prefix(rank).map { $0 })")
+      }
+      count = product
+    }
     return dims.prefix(rank).map { Int($0) }
+  }
+
+  /// Refuses a dataset that declares more data than `limit` bytes (the file's size: Allot's
+  /// datasets are stored contiguously, so none can hold more).
+  func checkSize(count: Int, kind: ElementKind, limit: Int) throws {
+    let width = kind == .float32 ? 4 : 8
+    let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
+    guard !overflow, bytes <= limit else {
+      throw file.failure(
+        name,
+        "declares \(count) elements, more than the \(limit)-byte file can hold: the file is damaged"
+      )
+    }
   }
 
   /// Reads every element, converted to `kind`'s memory type, into `pointer`, which has room

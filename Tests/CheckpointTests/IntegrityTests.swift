@@ -83,14 +83,27 @@ private func findableData() -> CheckpointData {
   let good = dir.appendingPathComponent("good.h5")
   try findableData().write(to: good)
 
-  // A flipped byte inside the config attribute's text.
+  // A flipped byte inside the config attribute's text: attribute values are HDF5 metadata,
+  // refused by the structure seal before HDF5 parses them.
   let config = dir.appendingPathComponent("config.h5")
   try FileManager.default.copyItem(at: good, to: config)
-  try flipBit(config, at: try offset(of: Array("note".utf8), in: config), bit: 1)
+  let at = try offset(of: Array("note".utf8), in: config)
+  try flipBit(config, at: at, bit: 1)
+  let configMessage = messageOf { _ = try CheckpointData.read(from: config) }
+  #expect(configMessage.hasPrefix("\(config.path): HDF5 structure: damaged between bytes "))
+  #expect(configMessage.hasSuffix("so nothing in it is read"))
+  // The range it names holds the flipped byte.
+  let numbers = configMessage.split(separator: " ").compactMap {
+    Int($0.trimmingCharacters(in: .punctuationCharacters))
+  }
+  #expect(numbers.count >= 2 && numbers[0] <= at && at < numbers[1])
+  // A damaged seal itself is named too.
+  let seal = dir.appendingPathComponent("seal.h5")
+  try FileManager.default.copyItem(at: good, to: seal)
+  try flipBit(seal, at: 40, bit: 0)  // inside the seal's header words
   #expect(
-    messageOf { _ = try CheckpointData.read(from: config) }
-      == "\(config.path): @config: damaged: its value does not match the checksum stored when it was written"
-  )
+    messageOf { _ = try CheckpointData.read(from: seal) }
+      == "\(seal.path): user block: damaged: the structure seal Allot writes there is unreadable")
 
   // A file whose manifest lists a dataset it no longer has, and one with an unlisted extra.
   func craft(_ name: String, datasets: [String], manifest: [String]) throws -> URL {
@@ -219,4 +232,50 @@ func aRealFullDiskEndsTheSaveCleanly() throws {
   #expect(try contents(run.directory).allSatisfy { !$0.contains(".tmp-") })
   try FileManager.default.removeItem(at: run.url(step: 1))
   try? FileManager.default.removeItem(at: run.identityURL)
+}
+
+/// Random damage to a checkpoint file (fixed seed): every read either fails with an error
+/// naming the file, or returns exactly the data written (the damage hit unused bytes).
+@Test func fuzzedCheckpointFilesAreRefusedOrReadExactly() throws {
+  let dir = try scratchDirectory()
+  defer { removeScratch(dir) }
+  let good = dir.appendingPathComponent("good.h5")
+  let original = findableData()
+  try original.write(to: good)
+  let bytes = try Data(contentsOf: good)
+  let reference = try CheckpointData.read(from: good)
+  var rng = RandomState(seed: 99)
+  var refused = 0
+  var unchanged = 0
+  let damaged = dir.appendingPathComponent("damaged.h5")
+  for case_ in 0..<300 {
+    var copy = bytes
+    let flips = 1 + rng.nextInt(below: 4)
+    for _ in 0..<flips {
+      let at = rng.nextInt(below: copy.count)
+      if case_ % 3 == 0 {
+        copy[at] = UInt8(truncatingIfNeeded: rng.nextInt(below: 256))  // a random byte
+      } else {
+        copy[at] ^= UInt8(1 << rng.nextInt(below: 8))  // a bit flip
+      }
+    }
+    try copy.write(to: damaged)
+    do {
+      let data = try CheckpointData.read(from: damaged)
+      #expect(data.isVerified, "case \(case_)")
+      #expect(data.tensors.map(\.0) == reference.tensors.map(\.0), "case \(case_)")
+      for ((_, a), (_, b)) in zip(data.tensors, reference.tensors) {
+        #expect(a.shape == b.shape && a.scalars.map(\.bitPattern) == b.scalars.map(\.bitPattern))
+      }
+      #expect(data.integers == reference.integers && data.doubles == reference.doubles)
+      #expect(data.attributes == reference.attributes, "case \(case_)")
+      unchanged += 1
+    } catch let error as CheckpointError {
+      #expect(error.file == damaged.path, "case \(case_): \(error)")
+      refused += 1
+    }
+  }
+  #expect(refused > 100)
+  #expect(refused + unchanged == 300)
+  #expect(openHDF5ObjectCount() == 0)
 }
