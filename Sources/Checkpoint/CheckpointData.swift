@@ -93,7 +93,7 @@ public struct CheckpointData {
         label: target.path, sizeHint: byteEstimate + userBlock, userBlock: userBlock)
       try writeContents(to: file, afterEachDataset: afterEachDataset)
       let ranges = try file.rawDataRanges(names)
-      var bytes = try file.imageAndClose()
+      var bytes = try file.imageAndClose(headroom: userBlock)
       StructureSeal.seal(&bytes, userBlock: userBlock, ranges: ranges)
       image = bytes
     }

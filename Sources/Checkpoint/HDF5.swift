@@ -146,7 +146,8 @@ final class H5File {
       H5Pcreate(allot_h5p_file_create()), H5Pclose,
       orThrow: CheckpointError(file: label, message: "cannot create file-creation properties"))
     if userBlock > 0, H5Pset_userblock(creation.id, hsize_t(userBlock)) < 0 {
-      throw CheckpointError(file: label, message: H5Library.explained("cannot reserve a user block"))
+      throw CheckpointError(
+        file: label, message: H5Library.explained("cannot reserve a user block"))
     }
     guard H5Pset_fapl_core(access.id, max(sizeHint, 64 * 1024), false) >= 0 else {
       throw CheckpointError(
@@ -174,15 +175,18 @@ final class H5File {
     }
   }
 
-  /// The complete bytes of an in-memory file, which is then closed.
-  func imageAndClose() throws -> [UInt8] {
+  /// The complete bytes of an in-memory file, which is then closed, after `headroom` zero
+  /// bytes (room for a user block, which HDF5 leaves out of the image).
+  func imageAndClose(headroom: Int = 0) throws -> [UInt8] {
     defer { handle.close() }
     guard H5Fflush(handle.id, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("flushing failed") }
     let size = H5Fget_file_image(handle.id, nil, 0)
     guard size > 0 else { throw failure("cannot get the file's image") }
-    var bytes = [UInt8](repeating: 0, count: size)
-    let copied = bytes.withUnsafeMutableBytes {
-      H5Fget_file_image(handle.id, $0.baseAddress, size)
+    var copied = -1
+    let bytes = [UInt8](unsafeUninitializedCapacity: headroom + size) { buffer, count in
+      if headroom > 0 { buffer.baseAddress!.initialize(repeating: 0, count: headroom) }
+      copied = H5Fget_file_image(handle.id, buffer.baseAddress! + headroom, size)
+      count = headroom + max(copied, 0)
     }
     guard copied == size else { throw failure("cannot get the file's image") }
     guard handle.close() else { throw failure("closing failed: the file may be incomplete") }

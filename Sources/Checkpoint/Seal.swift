@@ -40,10 +40,16 @@ enum StructureSeal {
     words.reduce(0x5EA1) { Checksum.mix($0 ^ $1) }
   }
 
-  /// Writes the seal: puts a user block of `userBlock` bytes in front of `image` (HDF5 hands
-  /// back the image from the superblock on) and fills it in.
+  /// Writes the seal into the user block: the first `userBlock` bytes of `image`, which HDF5
+  /// leaves out of the image it hands back (`imageAndClose(headroom:)` makes room for them;
+  /// without that room they are put in front).
   static func seal(_ image: inout [UInt8], userBlock: Int, ranges: [(offset: Int, length: Int)]) {
-    image.insert(contentsOf: [UInt8](repeating: 0, count: userBlock), at: 0)
+    if Array(image.prefix(8)) == hdf5Signature {
+      image.insert(contentsOf: [UInt8](repeating: 0, count: userBlock), at: 0)
+    }
+    precondition(
+      image.count >= userBlock + 8 && Array(image[userBlock..<(userBlock + 8)]) == hdf5Signature,
+      "StructureSeal: no HDF5 superblock after the user block")
     let length = image.count
     let sums = gaps(userBlock: userBlock, length: length, ranges: ranges).map { gap in
       image.withUnsafeBytes { Checksum.of(UnsafeRawBufferPointer(rebasing: $0[gap])) }
