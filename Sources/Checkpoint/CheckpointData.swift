@@ -86,13 +86,12 @@ public struct CheckpointData {
     try checkNames(file: target.path)
     let image: [UInt8]
     do {  // the whole file, in memory
-      let names = (tensors.map(\.0) + integers.keys + unsignedIntegers.keys + doubles.keys)
-        .map { "/" + $0 }
-      let userBlock = StructureSeal.userBlockSize(datasets: names.count)
+      let datasets = tensors.count + integers.count + unsignedIntegers.count + doubles.count
+      let userBlock = StructureSeal.userBlockSize(datasets: datasets)
       let file = try H5File.createInMemory(
         label: target.path, sizeHint: byteEstimate + userBlock, userBlock: userBlock)
       try writeContents(to: file, afterEachDataset: afterEachDataset)
-      let ranges = try file.rawDataRanges(names)
+      let ranges = file.rawRanges
       var bytes = try file.imageAndClose(headroom: userBlock)
       StructureSeal.seal(&bytes, userBlock: userBlock, ranges: ranges)
       image = bytes

@@ -105,6 +105,9 @@ final class H5File {
   /// The name errors use: the checkpoint's path (also while writing its temporary file).
   let label: String
   private let handle: H5Handle
+  /// Where the elements of each dataset written so far lie in the file (absolute offset and
+  /// length in bytes); empty datasets have none.
+  private(set) var rawRanges: [(offset: Int, length: Int)] = []
 
   private init(label: String, handle: H5Handle) {
     self.label = label
@@ -160,19 +163,6 @@ final class H5File {
       orThrow: CheckpointError(
         file: label, message: H5Library.explained("cannot create an in-memory HDF5 file")))
     return H5File(label: label, handle: handle)
-  }
-
-  /// Where the elements of each dataset in `names` lie in the file (absolute offset and
-  /// length in bytes); datasets without stored elements (empty ones) have none.
-  func rawDataRanges(_ names: [String]) throws -> [(offset: Int, length: Int)] {
-    try names.compactMap { name in
-      try withDataset(name) { dataset in
-        let offset = H5Dget_offset(dataset.handle.id)
-        let length = H5Dget_storage_size(dataset.handle.id)
-        guard offset != haddr_t.max, length > 0 else { return nil }
-        return (Int(offset), Int(length))
-      }
-    }
   }
 
   /// The complete bytes of an in-memory file, which is then closed, after `headroom` zero
@@ -238,6 +228,9 @@ final class H5File {
       let status = H5Dwrite(
         dataset.id, type, allot_h5s_all(), allot_h5s_all(), allot_h5p_default(), pointer)
       guard status >= 0 else { throw failure(name, "writing the data failed") }
+      let offset = H5Dget_offset(dataset.id)
+      let length = H5Dget_storage_size(dataset.id)
+      if offset != haddr_t.max, length > 0 { rawRanges.append((Int(offset), Int(length))) }
     }
     guard dataset.close() else { throw failure(name, "closing the dataset failed") }
   }
