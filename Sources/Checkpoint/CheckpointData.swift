@@ -84,21 +84,21 @@ public struct CheckpointData {
         message: "a directory sits at this checkpoint's name; move or delete it, then retry")
     }
     try checkNames(file: target.path)
-    let image: [UInt8]
-    do {  // the whole file, in memory
+    let temporary = folder.appendingPathComponent(
+      ".\(target.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
+    do {  // the whole file, in memory, then written out from there
       let datasets = tensors.count + integers.count + unsignedIntegers.count + doubles.count
       let userBlock = StructureSeal.userBlockSize(datasets: datasets)
       let file = try H5File.createInMemory(
         label: target.path, sizeHint: byteEstimate + userBlock, userBlock: userBlock)
       try writeContents(to: file, afterEachDataset: afterEachDataset)
       let ranges = file.rawRanges
-      var bytes = try file.imageAndClose(headroom: userBlock)
-      StructureSeal.seal(&bytes, userBlock: userBlock, ranges: ranges)
-      image = bytes
+      try file.closeInMemory(userBlock: userBlock) { image in
+        StructureSeal.seal(image, userBlock: userBlock, ranges: ranges)
+        try writeFile(
+          UnsafeRawBufferPointer(image), at: temporary, target: target, writeBytes: writeBytes)
+      }
     }
-    let temporary = folder.appendingPathComponent(
-      ".\(target.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
-    try writeFile(image, at: temporary, target: target, writeBytes: writeBytes)
     guard rename(temporary.path, target.path) == 0 else {
       let reason = errorText()
       unlink(temporary.path)
@@ -123,7 +123,7 @@ public struct CheckpointData {
   /// Writes `image` to a fresh `temporary` file (created exclusively) and fsyncs it; on any
   /// failure the temporary file is removed and the error says what to do.
   private func writeFile(
-    _ image: [UInt8], at temporary: URL, target: URL,
+    _ image: UnsafeRawBufferPointer, at temporary: URL, target: URL,
     writeBytes: (Int32, UnsafeRawBufferPointer) -> Int
   ) throws {
     let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -132,25 +132,19 @@ public struct CheckpointData {
         file: target.path, message: fileProblem(errno, creating: temporary, target: target))
     }
     var failure: CheckpointError?
-    image.withUnsafeBytes { bytes in
-      var offset = 0
-      while offset < bytes.count {
-        let chunk = UnsafeRawBufferPointer(
-          rebasing: bytes[offset..<min(bytes.count, offset + (1 << 24))])
-        let written = writeBytes(fd, chunk)
-        if written < 0 {
-          if errno == EINTR { continue }
-          failure = CheckpointError(
-            file: target.path, message: writeProblem(errno, size: bytes.count, target: target))
-          return
-        }
-        if written == 0 {
-          failure = CheckpointError(
-            file: target.path, message: writeProblem(ENOSPC, size: bytes.count, target: target))
-          return
-        }
-        offset += written
+    var offset = 0
+    while offset < image.count {
+      let chunk = UnsafeRawBufferPointer(
+        rebasing: image[offset..<min(image.count, offset + (1 << 24))])
+      let written = writeBytes(fd, chunk)
+      if written < 0 && errno == EINTR { continue }
+      if written <= 0 {
+        let code = written < 0 ? errno : ENOSPC
+        failure = CheckpointError(
+          file: target.path, message: writeProblem(code, size: image.count, target: target))
+        break
       }
+      offset += written
     }
     if failure == nil, Foundation.fsync(fd) != 0 {
       failure = CheckpointError(

@@ -114,6 +114,9 @@ final class H5File {
     self.handle = handle
   }
 
+  /// Closes the file before its properties go: the core driver's callbacks use `memory`.
+  deinit { handle.close() }
+
   /// An error about `object` (a dataset path, or `@name` for an attribute) in this file.
   /// HDF5's recorded cause of the failure is appended to `message`.
   func failure(_ object: String, _ message: String) -> CheckpointError {
@@ -156,13 +159,72 @@ final class H5File {
       throw CheckpointError(
         file: label, message: H5Library.explained("cannot set up an in-memory HDF5 file"))
     }
+    let memory = CoreMemory()
+    var callbacks = H5FD_file_image_callbacks_t()
+    callbacks.image_malloc = { size, _, _ in calloc(max(size, 1), 1) }
+    callbacks.image_memcpy = { dest, source, size, _, _ in
+      guard let dest, let source else { return dest }
+      return memcpy(dest, source, size)
+    }
+    callbacks.image_realloc = { pointer, size, _, _ in realloc(pointer, max(size, 1)) }
+    callbacks.image_free = { pointer, operation, context in
+      // On close the buffer is kept: it is the file, written out from there.
+      if operation == H5FD_FILE_IMAGE_OP_FILE_CLOSE, let context {
+        let memory = Unmanaged<CoreMemory>.fromOpaque(context).takeUnretainedValue()
+        if memory.buffer == nil, memory.keep {
+          memory.buffer = pointer
+          return 0
+        }
+      }
+      free(pointer)
+      return 0
+    }
+    callbacks.udata_copy = { context in context }
+    callbacks.udata_free = { _ in 0 }
+    callbacks.udata = Unmanaged.passUnretained(memory).toOpaque()
+    guard H5Pset_file_image_callbacks(access.id, &callbacks) >= 0 else {
+      throw CheckpointError(
+        file: label, message: H5Library.explained("cannot set up an in-memory HDF5 file"))
+    }
     let name = "allot-memory-\(getpid())-\(UUID().uuidString)"
     let id = H5Fcreate(name, allot_h5f_acc_excl(), creation.id, access.id)
     let handle = try H5Handle(
       id, H5Fclose,
       orThrow: CheckpointError(
         file: label, message: H5Library.explained("cannot create an in-memory HDF5 file")))
-    return H5File(label: label, handle: handle)
+    let file = H5File(label: label, handle: handle)
+    file.memory = memory
+    return file
+  }
+
+  /// The buffer of an in-memory file (see `createInMemory`), taken over when it closes.
+  final class CoreMemory {
+    var buffer: UnsafeMutableRawPointer?
+    var keep = false
+    deinit { free(buffer) }
+  }
+
+  private var memory: CoreMemory?
+
+  /// Closes an in-memory file made with a user block of `userBlock` bytes and hands its
+  /// bytes, the user block included, to `body` without copying them.
+  func closeInMemory<R>(userBlock: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> R)
+    throws -> R
+  {
+    guard let memory else { throw failure("is not an in-memory file") }
+    defer { handle.close() }
+    guard H5Fflush(handle.id, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("flushing failed") }
+    // The file ends where HDF5's image ends (the driver's buffer is larger, and only partly
+    // written); the image leaves out the user block.
+    let imageSize = H5Fget_file_image(handle.id, nil, 0)
+    guard imageSize > 0 else { throw failure("cannot get the file's size") }
+    let size = userBlock + imageSize
+    memory.keep = true
+    guard handle.close() else { throw failure("closing failed: the file may be incomplete") }
+    guard let buffer = memory.buffer else { throw failure("lost its in-memory image") }
+    return try withExtendedLifetime(memory) {
+      try body(UnsafeMutableRawBufferPointer(start: buffer, count: Int(size)))
+    }
   }
 
   /// The complete bytes of an in-memory file, which is then closed, after `headroom` zero

@@ -40,19 +40,17 @@ enum StructureSeal {
     words.reduce(0x5EA1) { Checksum.mix($0 ^ $1) }
   }
 
-  /// Writes the seal into the user block: the first `userBlock` bytes of `image`, which HDF5
-  /// leaves out of the image it hands back (`imageAndClose(headroom:)` makes room for them;
-  /// without that room they are put in front).
-  static func seal(_ image: inout [UInt8], userBlock: Int, ranges: [(offset: Int, length: Int)]) {
-    if Array(image.prefix(8)) == hdf5Signature {
-      image.insert(contentsOf: [UInt8](repeating: 0, count: userBlock), at: 0)
-    }
+  /// Writes the seal into the user block: the first `userBlock` bytes of `image`, the whole
+  /// file as HDF5's core driver holds it.
+  static func seal(
+    _ image: UnsafeMutableRawBufferPointer, userBlock: Int, ranges: [(offset: Int, length: Int)]
+  ) {
     precondition(
       image.count >= userBlock + 8 && Array(image[userBlock..<(userBlock + 8)]) == hdf5Signature,
       "StructureSeal: no HDF5 superblock after the user block")
     let length = image.count
     let sums = gaps(userBlock: userBlock, length: length, ranges: ranges).map { gap in
-      image.withUnsafeBytes { Checksum.of(UnsafeRawBufferPointer(rebasing: $0[gap])) }
+      Checksum.of(UnsafeRawBufferPointer(rebasing: image[gap]))
     }
     let table = ranges.flatMap { [UInt64($0.offset), UInt64($0.length)] } + sums
     let tail = [UInt64(userBlock), UInt64(ranges.count)] + table
@@ -61,7 +59,7 @@ enum StructureSeal {
       withUnsafeBytes(of: value.littleEndian) { header += $0 }
     }
     precondition(header.count <= userBlock, "StructureSeal: user block too small")
-    image.replaceSubrange(0..<header.count, with: header)
+    image.copyBytes(from: header + [UInt8](repeating: 0, count: userBlock - header.count))
   }
 
   /// Checks the seal of the file at `path` before HDF5 opens it, reading only the user block
