@@ -20,6 +20,7 @@ static inline unsigned allot_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline size_t allot_h5t_variable(void) { return H5T_VARIABLE; }
 static inline hid_t allot_h5p_link_create(void) { return H5P_LINK_CREATE; }
 static inline hid_t allot_h5p_file_access(void) { return H5P_FILE_ACCESS; }
+static inline hid_t allot_h5p_file_create(void) { return H5P_FILE_CREATE; }
 
 /* Marks an open file's descriptor close-on-exec, so that child processes started while it
    is open do not inherit it (HDF5 opens files without O_CLOEXEC). Best effort. */

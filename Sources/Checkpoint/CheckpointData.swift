@@ -25,6 +25,8 @@ public struct CheckpointData {
   public var attributes: [String: AttributeValue] = [:]
   /// The file this was read from; nil for data built in memory. Errors name it.
   public private(set) var source: String?
+  /// Whether `read(from:)` verified every object against the file's checksums.
+  var verified = false
 
   /// Empty contents.
   public init() {}
@@ -56,7 +58,16 @@ public struct CheckpointData {
   }
 
   /// `write(to:)` with a hook run after each dataset, through which tests interrupt a write.
-  func write(to url: URL, afterEachDataset: (String) throws -> Void) throws {
+  ///
+  /// The file is built in memory by HDF5 (its core driver) and written to disk by plain
+  /// POSIX calls, so a full disk or another write failure is an error of Allot's own, never a
+  /// failure inside HDF5 with half-closed handles.
+  func write(
+    to url: URL, afterEachDataset: (String) throws -> Void,
+    writeBytes: (Int32, UnsafeRawBufferPointer) -> Int = { fd, chunk in
+      Foundation.write(fd, chunk.baseAddress, chunk.count)
+    }
+  ) throws {
     let target = url.standardizedFileURL
     let folder = target.deletingLastPathComponent()
     var isDirectory: ObjCBool = false
@@ -65,37 +76,97 @@ public struct CheckpointData {
     else {
       throw CheckpointError(file: target.path, message: "its folder does not exist")
     }
+    if FileManager.default.fileExists(atPath: target.path, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    {
+      throw CheckpointError(
+        file: target.path,
+        message: "a directory sits at this checkpoint's name; move or delete it, then retry")
+    }
     try checkNames(file: target.path)
     let temporary = folder.appendingPathComponent(
       ".\(target.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
-    do {
-      let file = try H5File.create(temporary.path, label: target.path)
-      do {
-        try writeContents(to: file, afterEachDataset: afterEachDataset)
-        try file.flush()
-      } catch {
-        try? file.close()
-        throw error
+    do {  // the whole file, in memory, then written out from there
+      let datasets = tensors.count + integers.count + unsignedIntegers.count + doubles.count
+      let userBlock = StructureSeal.userBlockSize(datasets: datasets)
+      let file = try H5File.createInMemory(
+        label: target.path, sizeHint: byteEstimate + userBlock, userBlock: userBlock)
+      try writeContents(to: file, afterEachDataset: afterEachDataset)
+      let ranges = file.rawRanges
+      try file.closeInMemory(userBlock: userBlock) { image in
+        StructureSeal.seal(image, userBlock: userBlock, ranges: ranges)
+        try writeFile(
+          UnsafeRawBufferPointer(image), at: temporary, target: target, writeBytes: writeBytes)
       }
-      try file.close()
-      try fsync(path: temporary.path, label: target.path)
-      guard rename(temporary.path, target.path) == 0 else {
-        throw CheckpointError(
-          file: target.path,
-          message: "cannot rename the finished temporary file into place (\(errorText()))")
-      }
-    } catch {
+    }
+    guard rename(temporary.path, target.path) == 0 else {
+      let reason = errorText()
       unlink(temporary.path)
-      throw error
+      throw CheckpointError(
+        file: target.path,
+        message: "cannot rename the finished temporary file into place (\(reason))")
     }
     try fsync(path: folder.path, label: folder.path)
+  }
+
+  /// About how many bytes the file takes: the data plus room for HDF5's metadata.
+  private var byteEstimate: Int {
+    let data =
+      tensors.reduce(0) { $0 + $1.1.count * 4 } + integers.values.reduce(0) { $0 + $1.count * 8 }
+      + unsignedIntegers.values.reduce(0) { $0 + $1.count * 8 }
+      + doubles.values.reduce(0) { $0 + $1.count * 8 }
+    let objects = tensors.count + integers.count + unsignedIntegers.count + doubles.count
+    let attributeBytes = attributes.values.reduce(0) { $0 + $1.description.utf8.count }
+    return data + objects * 1024 + attributeBytes * 2 + 64 * 1024
+  }
+
+  /// Writes `image` to a fresh `temporary` file (created exclusively) and fsyncs it; on any
+  /// failure the temporary file is removed and the error says what to do.
+  private func writeFile(
+    _ image: UnsafeRawBufferPointer, at temporary: URL, target: URL,
+    writeBytes: (Int32, UnsafeRawBufferPointer) -> Int
+  ) throws {
+    let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+      throw CheckpointError(
+        file: target.path, message: fileProblem(errno, creating: temporary, target: target))
+    }
+    var failure: CheckpointError?
+    var offset = 0
+    while offset < image.count {
+      let chunk = UnsafeRawBufferPointer(
+        rebasing: image[offset..<min(image.count, offset + (1 << 24))])
+      let written = writeBytes(fd, chunk)
+      if written < 0 && errno == EINTR { continue }
+      if written <= 0 {
+        let code = written < 0 ? errno : ENOSPC
+        failure = CheckpointError(
+          file: target.path, message: writeProblem(code, size: image.count, target: target))
+        break
+      }
+      offset += written
+    }
+    if failure == nil, Foundation.fsync(fd) != 0 {
+      failure = CheckpointError(
+        file: target.path, message: writeProblem(errno, size: image.count, target: target))
+    }
+    if close(fd) != 0, failure == nil {
+      failure = CheckpointError(
+        file: target.path, message: writeProblem(errno, size: image.count, target: target))
+    }
+    if let failure {
+      unlink(temporary.path)
+      throw failure
+    }
   }
 
   private func writeContents(
     to file: H5File, afterEachDataset: (String) throws -> Void
   ) throws {
+    var manifest = IntegrityManifest()
     for (name, tensor) in tensors {
       try tensor.withUnsafeBufferPointer { buffer in
+        manifest.entries["/" + name] = Checksum.of(UnsafeRawBufferPointer(buffer))
         try file.writeDataset(
           "/" + name, shape: tensor.shape, type: allot_h5t_native_float(), buffer.baseAddress)
       }
@@ -103,6 +174,7 @@ public struct CheckpointData {
     }
     func writeArrays<T>(_ arrays: [String: [T]], _ type: hid_t) throws {
       for (name, values) in arrays.sorted(by: { $0.key < $1.key }) {
+        manifest.entries["/" + name] = Checksum.of(values)
         try values.withUnsafeBufferPointer {
           try file.writeDataset("/" + name, shape: [values.count], type: type, $0.baseAddress)
         }
@@ -113,11 +185,16 @@ public struct CheckpointData {
     try writeArrays(unsignedIntegers, allot_h5t_native_uint64())
     try writeArrays(doubles, allot_h5t_native_double())
     var all = attributes
+    all[IntegrityManifest.attribute] = nil
     if all["formatVersion"] == nil { all["formatVersion"] = .integer(Self.formatVersion) }
     if all["createdAt"] == nil {
       all["createdAt"] = .string(ISO8601DateFormatter().string(from: Date()))
     }
-    for (name, value) in all.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, value) }
+    for (name, value) in all.sorted(by: { $0.key < $1.key }) {
+      manifest.entries["@" + name] = IntegrityManifest.checksum(of: value)
+      try file.setAttribute(name, value)
+    }
+    try file.setAttribute(IntegrityManifest.attribute, .string(manifest.text))
   }
 
   /// Refuses, before anything is written, names HDF5 cannot hold or that collide: every
@@ -130,6 +207,8 @@ public struct CheckpointData {
       let parts = name.split(separator: "/", omittingEmptySubsequences: false)
       if parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
         problems.append("'\(name)' is not a valid path (empty, '.' or '..' parts)")
+      } else if name.contains("\n") || name.contains("\0") {
+        problems.append("'\(name)' contains a line break or NUL")
       } else if !seen.insert(name).inserted {
         problems.append("/\(name) is named twice")
       }
@@ -143,7 +222,7 @@ public struct CheckpointData {
         }
       }
     }
-    for name in attributes.keys where name.isEmpty || name.contains("\0") {
+    for name in attributes.keys where name.isEmpty || name.contains("\0") || name.contains("\n") {
       problems.append("attribute '\(name)' has an invalid name")
     }
     guard problems.isEmpty else {
@@ -161,12 +240,29 @@ public struct CheckpointData {
   ///
   /// Float32 datasets become tensors; float64 ones `doubles`; signed integers (and unsigned
   /// ones narrower than 64 bits) `integers`; 64-bit unsigned integers `unsignedIntegers`.
+  ///
+  /// A file with a `checksums` root attribute (every file Allot writes) is verified object by
+  /// object: a dataset or attribute whose contents do not match, one that is missing, or one
+  /// the manifest does not list is refused with an error naming it, so damage is never loaded
+  /// silently. Files without the attribute (older builds, files rebuilt with h5py) load
+  /// unverified; `isVerified` tells which.
   public static func read(from url: URL) throws -> CheckpointData {
     let path = url.path
+    try StructureSeal.verify(path: path)  // before HDF5 parses anything
     let file = try H5File.open(path)
     var data = CheckpointData()
     data.source = path
     for name in try file.attributeNames() { data.attributes[name] = try file.attribute(name) }
+    var manifest: IntegrityManifest?
+    if let stored = data.attributes.removeValue(forKey: IntegrityManifest.attribute) {
+      guard case .string(let text) = stored, let parsed = IntegrityManifest(parsing: text) else {
+        throw CheckpointError(
+          file: path, object: "@" + IntegrityManifest.attribute,
+          message: "damaged: cannot be parsed, so nothing in the file can be verified")
+      }
+      manifest = parsed
+      try verifyAttributes(data.attributes, against: parsed, file: path)
+    }
     guard let version = data.attributes["formatVersion"] else {
       throw CheckpointError(
         file: path, object: "@formatVersion", message: "missing: this is not an Allot checkpoint")
@@ -176,26 +272,97 @@ public struct CheckpointData {
         file: path, object: "@formatVersion",
         message: "is \(version); this build reads format \(formatVersion)")
     }
-    for name in try file.datasetPaths() {
+    let fileSize =
+      (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int ?? Int.max
+    let names = try file.datasetPaths()
+    if let manifest {
+      let present = Set(names)
+      let listed = manifest.entries.keys.filter { $0.hasPrefix("/") }
+      if let missing = listed.sorted().first(where: { !present.contains($0) }) {
+        throw CheckpointError(
+          file: path, object: missing,
+          message: "missing: the file's @checksums lists this dataset, so the file lost it")
+      }
+    }
+    for name in names {
       let key = String(name.dropFirst())
+      let expected = manifest?.entries[name]
+      if manifest != nil, expected == nil {
+        throw CheckpointError(
+          file: path, object: name,
+          message: "not listed in the file's @checksums: added after the file was written")
+      }
       try file.withDataset(name) { dataset in
         let kind = try dataset.kind()
         let shape = try dataset.shape()
         let count = shape.reduce(1, *)
+        try dataset.checkSize(count: count, kind: kind, limit: fileSize)
+        var actual: UInt64 = 0
         switch kind {
         case .float32:
           let tensor = Tensor.zeros(shape)
           try tensor.withUnsafeMutableBufferPointer {
             try dataset.read(as: kind, into: $0.baseAddress, count: count)
+            if expected != nil { actual = Checksum.of(UnsafeRawBufferPointer($0)) }
           }
           data.tensors.append((key, tensor))
-        case .float64: data.doubles[key] = try readArray(dataset, kind, count)
-        case .int64: data.integers[key] = try readArray(dataset, kind, count)
-        case .uint64: data.unsignedIntegers[key] = try readArray(dataset, kind, count)
+        case .float64:
+          let values: [Double] = try readArray(dataset, kind, count)
+          if expected != nil { actual = Checksum.of(values) }
+          data.doubles[key] = values
+        case .int64:
+          let values: [Int64] = try readArray(dataset, kind, count)
+          if expected != nil { actual = Checksum.of(values) }
+          data.integers[key] = values
+        case .uint64:
+          let values: [UInt64] = try readArray(dataset, kind, count)
+          if expected != nil { actual = Checksum.of(values) }
+          data.unsignedIntegers[key] = values
+        }
+        if let expected, actual != expected {
+          throw CheckpointError(
+            file: path, object: name,
+            message: "damaged: its data do not match the checksum stored when it was written "
+              + "(stored \(Checksum.hex(expected)), read \(Checksum.hex(actual)))")
         }
       }
     }
+    data.verified = manifest != nil
     return data
+  }
+
+  /// Checks every root attribute against the manifest: each listed, present and unchanged.
+  private static func verifyAttributes(
+    _ attributes: [String: AttributeValue], against manifest: IntegrityManifest, file: String
+  ) throws {
+    for name in attributes.keys.sorted() {
+      guard let expected = manifest.entries["@" + name] else {
+        throw CheckpointError(
+          file: file, object: "@" + name,
+          message: "not listed in the file's @checksums: added after the file was written")
+      }
+      if IntegrityManifest.checksum(of: attributes[name]!) != expected {
+        throw CheckpointError(
+          file: file, object: "@" + name,
+          message: "damaged: its value does not match the checksum stored when it was written")
+      }
+    }
+    let listed = manifest.entries.keys.filter { $0.hasPrefix("@") }.sorted()
+    if let missing = listed.first(where: { attributes[String($0.dropFirst())] == nil }) {
+      throw CheckpointError(
+        file: file, object: missing,
+        message: "missing: the file's @checksums lists this attribute, so the file lost it")
+    }
+  }
+
+  /// Reads only the root attributes of a checkpoint file (quick; nothing is verified): enough
+  /// to tell which run and model wrote it.
+  public static func readAttributes(from url: URL) throws -> [String: AttributeValue] {
+    let file = try H5File.open(url.path)
+    var attributes: [String: AttributeValue] = [:]
+    for name in try file.attributeNames() { attributes[name] = try file.attribute(name) }
+    attributes[IntegrityManifest.attribute] = nil
+    return attributes
   }
 
   private static func readArray<T: Numeric>(
@@ -284,9 +451,50 @@ private func fsync(path: String, label: String) throws {
   }
 }
 
-/// The text of the current `errno`.
-func errorText() -> String {
-  let code = errno
+/// Allot's words for a failure to create the temporary file of `target`.
+func fileProblem(_ code: Int32, creating temporary: URL, target: URL) -> String {
+  let folder = target.deletingLastPathComponent().path
+  switch code {
+  case EACCES, EPERM:
+    return "cannot write in \(folder): permission denied; make the folder writable or choose "
+      + "another output folder"
+  case EROFS:
+    return "cannot write in \(folder): the file system is read-only; choose another output folder"
+  case ENAMETOOLONG:
+    return "the name is too long for this file system (the temporary file "
+      + "\(temporary.lastPathComponent) has \(temporary.lastPathComponent.utf8.count) bytes; "
+      + "most file systems allow 255): choose a shorter run name or output folder"
+  case ENOSPC, EDQUOT:
+    return "cannot create a file in \(folder): the disk is full (or over quota); free space, "
+      + "then resume: the previous checkpoint is intact"
+  case ENOENT, ENOTDIR:
+    return "its folder \(folder) no longer exists"
+  default:
+    return "cannot create the temporary file \(temporary.path) (\(posixText(code)))"
+  }
+}
+
+/// Allot's words for a failure to write or fsync a checkpoint of `size` bytes.
+func writeProblem(_ code: Int32, size: Int, target: URL) -> String {
+  let folder = target.deletingLastPathComponent().path
+  switch code {
+  case ENOSPC, EDQUOT:
+    return "the disk is full (or over quota): \(size) bytes did not fit in \(folder); nothing "
+      + "was replaced and the previous checkpoint is intact; free space, then resume"
+  case EIO:
+    return "the disk reported an I/O error while writing \(size) bytes in \(folder); the "
+      + "previous checkpoint is intact; check the disk"
+  default:
+    return "writing \(size) bytes in \(folder) failed (\(posixText(code))); the previous "
+      + "checkpoint is intact"
+  }
+}
+
+/// The text of an `errno` value.
+func posixText(_ code: Int32) -> String {
   guard let text = strerror(code) else { return "errno \(code)" }
   return String(decoding: UnsafeRawBufferPointer(start: text, count: strlen(text)), as: UTF8.self)
 }
+
+/// The text of the current `errno`.
+func errorText() -> String { posixText(errno) }

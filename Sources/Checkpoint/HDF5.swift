@@ -105,11 +105,17 @@ final class H5File {
   /// The name errors use: the checkpoint's path (also while writing its temporary file).
   let label: String
   private let handle: H5Handle
+  /// Where the elements of each dataset written so far lie in the file (absolute offset and
+  /// length in bytes); empty datasets have none.
+  private(set) var rawRanges: [(offset: Int, length: Int)] = []
 
   private init(label: String, handle: H5Handle) {
     self.label = label
     self.handle = handle
   }
+
+  /// Closes the file before its properties go: the core driver's callbacks use `memory`.
+  deinit { handle.close() }
 
   /// An error about `object` (a dataset path, or `@name` for an attribute) in this file.
   /// HDF5's recorded cause of the failure is appended to `message`.
@@ -136,17 +142,107 @@ final class H5File {
     return properties
   }
 
-  /// Creates a new file at `path`, failing if it exists.
-  static func create(_ path: String, label: String) throws -> H5File {
+  /// Creates a new file that lives in memory only (HDF5's core driver, no backing store);
+  /// `imageAndClose()` hands back its bytes. `sizeHint` sets how much memory it grows by.
+  /// `userBlock` (0, or a power of two ≥ 512) reserves that many bytes at the start.
+  static func createInMemory(label: String, sizeHint: Int, userBlock: Int = 0) throws -> H5File {
     H5Library.enter()
     let access = try accessProperties(label: label)
-    let id = H5Fcreate(path, allot_h5f_acc_excl(), allot_h5p_default(), access.id)
+    let creation = try H5Handle(
+      H5Pcreate(allot_h5p_file_create()), H5Pclose,
+      orThrow: CheckpointError(file: label, message: "cannot create file-creation properties"))
+    if userBlock > 0, H5Pset_userblock(creation.id, hsize_t(userBlock)) < 0 {
+      throw CheckpointError(
+        file: label, message: H5Library.explained("cannot reserve a user block"))
+    }
+    guard H5Pset_fapl_core(access.id, max(sizeHint, 64 * 1024), false) >= 0 else {
+      throw CheckpointError(
+        file: label, message: H5Library.explained("cannot set up an in-memory HDF5 file"))
+    }
+    let memory = CoreMemory()
+    var callbacks = H5FD_file_image_callbacks_t()
+    callbacks.image_malloc = { size, _, _ in calloc(max(size, 1), 1) }
+    callbacks.image_memcpy = { dest, source, size, _, _ in
+      guard let dest, let source else { return dest }
+      return memcpy(dest, source, size)
+    }
+    callbacks.image_realloc = { pointer, size, _, _ in realloc(pointer, max(size, 1)) }
+    callbacks.image_free = { pointer, operation, context in
+      // On close the buffer is kept: it is the file, written out from there.
+      if operation == H5FD_FILE_IMAGE_OP_FILE_CLOSE, let context {
+        let memory = Unmanaged<CoreMemory>.fromOpaque(context).takeUnretainedValue()
+        if memory.buffer == nil, memory.keep {
+          memory.buffer = pointer
+          return 0
+        }
+      }
+      free(pointer)
+      return 0
+    }
+    callbacks.udata_copy = { context in context }
+    callbacks.udata_free = { _ in 0 }
+    callbacks.udata = Unmanaged.passUnretained(memory).toOpaque()
+    guard H5Pset_file_image_callbacks(access.id, &callbacks) >= 0 else {
+      throw CheckpointError(
+        file: label, message: H5Library.explained("cannot set up an in-memory HDF5 file"))
+    }
+    let name = "allot-memory-\(getpid())-\(UUID().uuidString)"
+    let id = H5Fcreate(name, allot_h5f_acc_excl(), creation.id, access.id)
     let handle = try H5Handle(
       id, H5Fclose,
       orThrow: CheckpointError(
-        file: label, message: H5Library.explained("cannot create the file \(path)")))
-    allot_h5_set_cloexec(handle.id)
-    return H5File(label: label, handle: handle)
+        file: label, message: H5Library.explained("cannot create an in-memory HDF5 file")))
+    let file = H5File(label: label, handle: handle)
+    file.memory = memory
+    return file
+  }
+
+  /// The buffer of an in-memory file (see `createInMemory`), taken over when it closes.
+  final class CoreMemory {
+    var buffer: UnsafeMutableRawPointer?
+    var keep = false
+    deinit { free(buffer) }
+  }
+
+  private var memory: CoreMemory?
+
+  /// Closes an in-memory file made with a user block of `userBlock` bytes and hands its
+  /// bytes, the user block included, to `body` without copying them.
+  func closeInMemory<R>(userBlock: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> R)
+    throws -> R
+  {
+    guard let memory else { throw failure("is not an in-memory file") }
+    defer { handle.close() }
+    guard H5Fflush(handle.id, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("flushing failed") }
+    // The file ends where HDF5's image ends (the driver's buffer is larger, and only partly
+    // written); the image leaves out the user block.
+    let imageSize = H5Fget_file_image(handle.id, nil, 0)
+    guard imageSize > 0 else { throw failure("cannot get the file's size") }
+    let size = userBlock + imageSize
+    memory.keep = true
+    guard handle.close() else { throw failure("closing failed: the file may be incomplete") }
+    guard let buffer = memory.buffer else { throw failure("lost its in-memory image") }
+    return try withExtendedLifetime(memory) {
+      try body(UnsafeMutableRawBufferPointer(start: buffer, count: Int(size)))
+    }
+  }
+
+  /// The complete bytes of an in-memory file, which is then closed, after `headroom` zero
+  /// bytes (room for a user block, which HDF5 leaves out of the image).
+  func imageAndClose(headroom: Int = 0) throws -> [UInt8] {
+    defer { handle.close() }
+    guard H5Fflush(handle.id, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("flushing failed") }
+    let size = H5Fget_file_image(handle.id, nil, 0)
+    guard size > 0 else { throw failure("cannot get the file's image") }
+    var copied = -1
+    let bytes = [UInt8](unsafeUninitializedCapacity: headroom + size) { buffer, count in
+      if headroom > 0 { buffer.baseAddress!.initialize(repeating: 0, count: headroom) }
+      copied = H5Fget_file_image(handle.id, buffer.baseAddress! + headroom, size)
+      count = headroom + max(copied, 0)
+    }
+    guard copied == size else { throw failure("cannot get the file's image") }
+    guard handle.close() else { throw failure("closing failed: the file may be incomplete") }
+    return bytes
   }
 
   /// Opens a file read-only, telling apart a missing file, a non-HDF5 file and a damaged one.
@@ -173,16 +269,6 @@ final class H5File {
     return H5File(label: path, handle: handle)
   }
 
-  /// Writes HDF5's buffers to the file.
-  func flush() throws {
-    guard H5Fflush(handle.id, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("flushing failed") }
-  }
-
-  /// Closes the file, reporting a failure to finish writing it.
-  func close() throws {
-    guard handle.close() else { throw failure("closing failed: the file may be incomplete") }
-  }
-
   // MARK: Datasets
 
   /// Writes a dataset at `name` (a path from the root; missing groups are created) holding
@@ -204,6 +290,9 @@ final class H5File {
       let status = H5Dwrite(
         dataset.id, type, allot_h5s_all(), allot_h5s_all(), allot_h5p_default(), pointer)
       guard status >= 0 else { throw failure(name, "writing the data failed") }
+      let offset = H5Dget_offset(dataset.id)
+      let length = H5Dget_storage_size(dataset.id)
+      if offset != haddr_t.max, length > 0 { rawRanges.append((Int(offset), Int(length))) }
     }
     guard dataset.close() else { throw failure(name, "closing the dataset failed") }
   }
@@ -392,7 +481,29 @@ struct H5Dataset {
     guard H5Sget_simple_extent_dims(space.id, &dims, nil) >= 0 else {
       throw file.failure(name, "has an unreadable shape")
     }
+    // Bounded before anything is allocated: a damaged or hostile header may declare any size.
+    var count = 1
+    for d in dims.prefix(rank) {
+      let (product, overflow) = count.multipliedReportingOverflow(by: Int(clamping: d))
+      guard d <= hsize_t(Int.max), !overflow else {
+        throw file.failure(name, "declares an impossible shape \(dims.prefix(rank).map { $0 })")
+      }
+      count = product
+    }
     return dims.prefix(rank).map { Int($0) }
+  }
+
+  /// Refuses a dataset that declares more data than `limit` bytes (the file's size: Allot's
+  /// datasets are stored contiguously, so none can hold more).
+  func checkSize(count: Int, kind: ElementKind, limit: Int) throws {
+    let width = kind == .float32 ? 4 : 8
+    let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
+    guard !overflow, bytes <= limit else {
+      throw file.failure(
+        name,
+        "declares \(count) elements, more than the \(limit)-byte file can hold: the file is damaged"
+      )
+    }
   }
 
   /// Reads every element, converted to `kind`'s memory type, into `pointer`, which has room

@@ -32,27 +32,96 @@ public struct RunCheckpoints: Sendable {
     .sorted { $0.step < $1.step }
   }
 
-  /// Writes `data` atomically as the checkpoint of `step`, then deletes older checkpoints so
-  /// that `keep` remain (at least one: the one just written, the newest valid). Nothing is
-  /// deleted if the write fails, and checkpoints of later steps are never touched.
+  /// Writes `data` atomically as the checkpoint of `step`, then deletes older checkpoints of
+  /// this run so that `keep` remain (at least one: the one just written, the newest valid).
+  ///
+  /// Before writing it
+  /// - refuses data holding NaN or ±Inf (unless `allowNonFinite`), naming the first tensor or
+  ///   array and how many values are bad;
+  /// - fixes the run's identity (`establishIdentity(model:)`) and stamps it on the data as the
+  ///   `runID` attribute, refusing data that carries another run's id or model;
+  /// - removes temporary files that dead processes left (`removeStaleTemporaries()`).
+  ///
+  /// Nothing is deleted if the write fails; checkpoints of later steps, of other runs (another
+  /// `runID` or model) and files that cannot be read are never deleted.
   @discardableResult
-  public func save(_ data: CheckpointData, step: Int, keep: Int) throws -> URL {
+  public func save(
+    _ data: CheckpointData, step: Int, keep: Int, allowNonFinite: Bool = false
+  ) throws -> URL {
     let target = url(step: step)
-    try data.write(to: target)
-    let older = all().filter { $0.step < step }
+    if !allowNonFinite, let bad = data.firstNonFinite() {
+      throw CheckpointError(
+        file: target.path, object: "/" + bad.name,
+        message: "not saved: \(bad); a checkpoint is never written with NaN or Inf (earlier "
+          + "checkpoints are untouched)")
+    }
+    let identity = try establishIdentity(runID: data.runID, model: data.model)
+    if let id = data.runID, id != identity.runID {
+      throw CheckpointError(
+        file: target.path, object: "@runID",
+        message: "is '\(id)', but \(directory.path) belongs to run '\(identity.runID)' (see "
+          + "\(Self.identityFileName)); not written")
+    }
+    if let model = data.model, let expected = identity.model, model != expected {
+      throw CheckpointError(
+        file: target.path, object: "@model",
+        message: "is '\(model)', but \(directory.path) belongs to a run of model '\(expected)'; "
+          + "not written")
+    }
+    var stamped = data
+    stamped.attributes["runID"] = .string(identity.runID)
+    removeStaleTemporaries()
+    try stamped.write(to: target)
+    let older = all().filter { $0.step < step && isOwn($0.url, identity: identity) }
     for old in older.dropLast(max(keep - 1, 0)) { try? FileManager.default.removeItem(at: old.url) }
     return target
   }
 
-  /// The newest checkpoint that reads completely, its contents, and a warning for each newer
-  /// one that did not (truncated, corrupt, another format). Throws when none is valid.
-  public func newestValid() throws -> (url: URL, data: CheckpointData, warnings: [String]) {
+  /// Whether the checkpoint at `url` was written by the run `identity` (by its `runID`, or for
+  /// a file from before run ids, by its model). Unreadable files are not.
+  private func isOwn(_ url: URL, identity: RunIdentity) -> Bool {
+    guard let attributes = try? CheckpointData.readAttributes(from: url) else { return false }
+    var data = CheckpointData()
+    data.attributes = attributes
+    return foreignReason(data, expecting: identity) == nil
+  }
+
+  /// Why `data` is not a checkpoint of the run `identity`, or nil when it is.
+  func foreignReason(_ data: CheckpointData, expecting identity: RunIdentity) -> String? {
+    if let id = data.runID {
+      if id != identity.runID {
+        return "belongs to another run (@runID '\(id)'; this run is '\(identity.runID)'): "
+          + "not resumed, and never deleted"
+      }
+    } else if identity.model == nil {
+      return "carries no @runID, so it cannot be told apart from another run's: not resumed"
+    }
+    if let expected = identity.model, data.model != expected {
+      return "holds another model (@model '\(data.model ?? "none")'; this run's is "
+        + "'\(expected)'): not resumed, and never deleted"
+    }
+    return nil
+  }
+
+  /// The newest checkpoint that reads completely and verifies, that belongs to this run, and
+  /// that `accept` takes; its contents; and a warning for each newer file passed over:
+  /// damaged (named by object path), truncated, missing a dataset or attribute, of another
+  /// run or model, a directory under a checkpoint name, or refused by `accept` (where the
+  /// trainer checks what it needs: its attributes and datasets). Throws, listing every file
+  /// and why, when none qualifies.
+  ///
+  /// - Parameter identity: the run's identity (`identity()` reads the directory's own); nil
+  ///   accepts a checkpoint of any run.
+  public func newestIntact(
+    expecting identity: RunIdentity?, accept: (CheckpointData) throws -> Void = { _ in }
+  ) throws -> (url: URL, data: CheckpointData, warnings: [String]) {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory),
       isDirectory.boolValue
     else {
       throw CheckpointError(file: directory.path, message: "no such run directory")
     }
+    let expected = identity
     let candidates = all()
     guard !candidates.isEmpty else {
       throw CheckpointError(file: directory.path, message: "holds no checkpoints (ckpt_*.h5)")
@@ -60,7 +129,13 @@ public struct RunCheckpoints: Sendable {
     var warnings: [String] = []
     for candidate in candidates.reversed() {
       do {
-        return (candidate.url, try CheckpointData.read(from: candidate.url), warnings)
+        let data = try CheckpointData.read(from: candidate.url)
+        if let expected, let reason = foreignReason(data, expecting: expected) {
+          warnings.append("skipping checkpoint \(candidate.url.path): \(reason)")
+          continue
+        }
+        try accept(data)
+        return (candidate.url, data, warnings)
       } catch {
         warnings.append("skipping unreadable checkpoint \(error)")
       }
@@ -71,6 +146,14 @@ public struct RunCheckpoints: Sendable {
     )
   }
 
+  /// `newestIntact` for the directory's own identity: the newest checkpoint of this run that
+  /// reads completely and verifies, with a warning for each newer file passed over.
+  public func newestValid(accept: (CheckpointData) throws -> Void = { _ in }) throws -> (
+    url: URL, data: CheckpointData, warnings: [String]
+  ) {
+    try newestIntact(expecting: try identity(), accept: accept)
+  }
+
   /// Resolves a resume argument to a checkpoint, its contents, and warnings about newer
   /// checkpoints that were skipped as unreadable. The argument is one of:
   ///
@@ -78,8 +161,13 @@ public struct RunCheckpoints: Sendable {
   /// - a run directory: its newest valid checkpoint;
   /// - `auto`: the newest run directory under `root` named `<experiment>__seed<k>__<timestamp>`
   ///   that holds checkpoints (by timestamp), then as for a run directory.
+  ///
+  /// Checkpoints of another run in a run directory are passed over with a warning (see
+  /// `newestIntact`); a checkpoint file named directly that belongs to another run than its
+  /// directory is refused. `accept` is the trainer's own check, as in `newestIntact`.
   public static func locate(
-    _ argument: String, experiment: String, root: String
+    _ argument: String, experiment: String, root: String,
+    accept: (CheckpointData) throws -> Void = { _ in }
   ) throws -> (url: URL, data: CheckpointData, warnings: [String]) {
     if argument == "auto" {
       let rootURL = URL(fileURLWithPath: root, isDirectory: true)
@@ -107,7 +195,7 @@ public struct RunCheckpoints: Sendable {
         )
       }
       return try RunCheckpoints(directory: rootURL.appendingPathComponent(newest.name))
-        .newestValid()
+        .newestValid(accept: accept)
     }
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
@@ -115,10 +203,17 @@ public struct RunCheckpoints: Sendable {
     }
     if isDirectory.boolValue {
       return try RunCheckpoints(directory: URL(fileURLWithPath: argument, isDirectory: true))
-        .newestValid()
+        .newestValid(accept: accept)
     }
     let url = URL(fileURLWithPath: argument)
-    return (url, try CheckpointData.read(from: url), [])
+    let data = try CheckpointData.read(from: url)
+    let run = RunCheckpoints(directory: url.deletingLastPathComponent())
+    if let identity = try run.identity(), let reason = run.foreignReason(data, expecting: identity)
+    {
+      throw CheckpointError(file: url.path, message: reason)
+    }
+    try accept(data)
+    return (url, data, [])
   }
 
   /// For a run directory name `<experiment>__seed<k>__<timestamp>[-n]`, the timestamp and

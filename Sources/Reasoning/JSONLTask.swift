@@ -3,7 +3,29 @@ import Foundation
 /// Bring your own data: a JSONL file of `{"id", "prompt", "answer"}` lines (optional
 /// `"difficulty"` and `"split"`: `"train"`/`"test"`), checked by one verifier. Lines
 /// without a split go to test when a stable hash of their id falls under `testFraction`.
+/// Both splits must end up non-empty; `splitSummary` says how the lines were divided.
 public struct JSONLTask: ReasoningTask {
+  /// How the file's lines were divided between the splits.
+  public struct SplitSummary: Equatable, Sendable, CustomStringConvertible {
+    /// Prompts in the train split, and how many of them were marked `"split": "train"`.
+    public var train: Int
+    public var markedTrain: Int
+    /// Prompts in the test split, and how many of them were marked `"split": "test"`.
+    public var test: Int
+    public var markedTest: Int
+    /// The fraction of unmarked lines sent to test by the hash of their id.
+    public var testFraction: Double
+
+    public var description: String {
+      "\(train) train and \(test) test prompts (\(markedTrain) marked train, \(markedTest) "
+        + "marked test, the other \(train + test - markedTrain - markedTest) split by a hash of "
+        + "their id with testFraction \(testFraction))"
+    }
+  }
+
+  /// The largest file read, in bytes (1 GiB).
+  public static let maximumFileBytes = 1 << 30
+
   public enum Verifier: String, Sendable, CaseIterable {
     /// The answer text equals the reference exactly (after trimming spaces).
     case exact
@@ -18,21 +40,50 @@ public struct JSONLTask: ReasoningTask {
   public let tolerance: Double
   let train: [TaskPrompt]
   let test: [TaskPrompt]
+  /// The line number of each prompt's id, for messages.
+  let lines: [String: Int]
+  /// How the lines were divided between the splits.
+  public let splitSummary: SplitSummary
 
-  /// Reads and checks the whole file; malformed lines are reported by line number.
+  /// Reads and checks the whole file; malformed lines are reported by line number, and an
+  /// empty train or test split is an error naming the file.
   public init(
     path: String, verifier: Verifier = .exact, tolerance: Double = 1e-6, testFraction: Double = 0.1
   ) throws {
     self.path = path
     self.verifier = verifier
     self.tolerance = tolerance
+    guard testFraction.isFinite, (0...1).contains(testFraction) else {
+      throw TaskError(
+        message: "\(path): testFraction is \(testFraction); it must be between 0 and 1")
+    }
+    guard tolerance.isFinite, tolerance >= 0 else {
+      throw TaskError(message: "\(path): tolerance is \(tolerance); it must be finite and ≥ 0")
+    }
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw TaskError(message: "\(path): no such file")
+    }
+    if isDirectory.boolValue {
+      throw TaskError(message: "\(path): is a directory, not a JSONL file")
+    }
+    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
+      size > Self.maximumFileBytes
+    {
+      throw TaskError(
+        message: "\(path): is \(size) bytes; JSONL tasks are read whole, up to "
+          + "\(Self.maximumFileBytes) bytes")
+    }
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw TaskError(message: "\(path): cannot read the file")
+      throw TaskError(message: "\(path): cannot read the file (check its permissions)")
     }
     var train: [TaskPrompt] = []
     var test: [TaskPrompt] = []
     var problems: [String] = []
     var ids = Set<String>()
+    var lines: [String: Int] = [:]
+    var markedTrain = 0
+    var markedTest = 0
     for (i, line) in String(decoding: data, as: UTF8.self).split(
       separator: "\n", omittingEmptySubsequences: false
     ).enumerated() {
@@ -54,6 +105,10 @@ public struct JSONLTask: ReasoningTask {
         let answer = string("answer")
       else {
         problems.append("\(where_): needs \"id\", \"prompt\" (string) and \"answer\"")
+        continue
+      }
+      guard !id.isEmpty else {
+        problems.append("\(where_): \"id\" is empty")
         continue
       }
       guard ids.insert(id).inserted else {
@@ -78,6 +133,9 @@ public struct JSONLTask: ReasoningTask {
         continue
       }
       let isTest = split.map { $0 == .test } ?? (Self.stableHash(id) < testFraction)
+      if split == .train { markedTrain += 1 }
+      if split == .test { markedTest += 1 }
+      lines[id] = i + 1
       if isTest { test.append(item) } else { train.append(item) }
     }
     if !problems.isEmpty {
@@ -86,16 +144,65 @@ public struct JSONLTask: ReasoningTask {
           + problems.prefix(20).map { "  - \($0)" }.joined(separator: "\n"))
     }
     if train.isEmpty && test.isEmpty { throw TaskError(message: "\(path): holds no prompts") }
+    let summary = SplitSummary(
+      train: train.count, markedTrain: markedTrain, test: test.count, markedTest: markedTest,
+      testFraction: testFraction)
+    for (name, prompts) in [("train", train), ("test", test)] where prompts.isEmpty {
+      throw TaskError(
+        message: "\(path): the \(name) split is empty: \(summary); mark some lines "
+          + "\"split\": \"\(name)\", add lines, or change task.testFraction")
+    }
     self.train = train
     self.test = test
+    self.lines = lines
+    self.splitSummary = summary
   }
 
-  /// A hash of `id` in [0, 1) that does not change between runs or machines (FNV-1a).
+  /// A hash of `id` in [0, 1) that does not change between runs or machines: FNV-1a over
+  /// every byte, then splitmix64's finalizer, so ids that differ only in their last bytes
+  /// (`q0`…`q9`) land far apart.
   static func stableHash(_ id: String) -> Double {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in id.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    h = (h ^ (h >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    h = (h ^ (h >> 27)) &* 0x94d0_49bb_1331_11eb
+    h ^= h >> 31
     return Double(h >> 11) / Double(1 << 53)
   }
+
+  /// Checks, before training starts, that every prompt leaves room for `maxNewTokens`
+  /// generated tokens in a context of `context` tokens; `tokenCount` counts a prompt's
+  /// tokens as the policy's tokenizer encodes it (with any template). The error names the
+  /// file, line and id of the longest prompt that does not fit, and how many do not.
+  public func checkPromptLengths(
+    context: Int, maxNewTokens: Int, tokenCount: (String) -> Int
+  ) throws {
+    guard maxNewTokens >= 1, maxNewTokens < context else {
+      throw TaskError(
+        message: "\(path): maxNewTokens \(maxNewTokens) leaves no room for a prompt in a "
+          + "context of \(context) tokens; it must be between 1 and \(context - 1)")
+    }
+    let room = context - maxNewTokens
+    var worst: (prompt: TaskPrompt, tokens: Int)?
+    var tooLong = 0
+    for prompt in train + test {
+      let tokens = tokenCount(prompt.text)
+      guard tokens > room else { continue }
+      tooLong += 1
+      if worst == nil || tokens > worst!.tokens { worst = (prompt, tokens) }
+    }
+    if let worst {
+      throw TaskError(
+        message: "\(path):\(lines[worst.prompt.id] ?? 0): the prompt of id "
+          + "\(String(reflecting: worst.prompt.id)) is \(worst.tokens) tokens, but a context of "
+          + "\(context) with maxNewTokens \(maxNewTokens) leaves room for \(room) "
+          + "(\(tooLong) prompt\(tooLong == 1 ? "" : "s") too long); shorten them, raise the "
+          + "model's context or lower maxNewTokens")
+    }
+  }
+
+  /// The line of the file that holds the prompt with this id.
+  public func line(of id: String) -> Int? { lines[id] }
 
   public var name: String { "jsonl" }
   public var difficulties: [String] { Array(Set((train + test).map(\.difficulty))).sorted() }

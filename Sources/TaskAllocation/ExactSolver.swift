@@ -1,6 +1,12 @@
 import CGLPK
 import Foundation
 
+/// A problem the exact solver cannot take, or a failure GLPK reported.
+public struct ExactSolverError: Error, CustomStringConvertible, Equatable {
+  public var message: String
+  public var description: String { "exact solver: \(message)" }
+}
+
 /// Subproblems explored, and where to stop.
 struct SearchLimit {
   var nodes: Int
@@ -46,13 +52,67 @@ public struct ExactSolver: Allocator {
     solve(problem).allocation
   }
 
+  /// The largest magnitude of a coefficient handed to GLPK: beyond it its simplex loses
+  /// precision or aborts the process.
+  public static let coefficientLimit = 1e9
+
+  /// Refuses a problem GLPK cannot be trusted with: a non-finite or huge cost, reward,
+  /// capability or requirement, naming the first one.
+  public static func check(_ problem: AllocationProblem) throws {
+    func bad(_ x: Double) -> Bool { !x.isFinite || abs(x) > coefficientLimit }
+    for (i, entity) in problem.entities.enumerated() {
+      if let d = entity.capability.firstIndex(where: bad) {
+        throw ExactSolverError(
+          message: "entity \(i) has capability \(entity.capability[d]) in dimension \(d)")
+      }
+      for t in problem.tasks.indices where bad(problem.cost(i, t)) {
+        throw ExactSolverError(
+          message:
+            "entity \(i) costs \(problem.cost(i, t)) for task \(t) (positions too far apart?)")
+      }
+    }
+    for (t, task) in problem.tasks.enumerated() {
+      if bad(task.reward) { throw ExactSolverError(message: "task \(t) has reward \(task.reward)") }
+      if let d = task.requirement.firstIndex(where: bad) {
+        throw ExactSolverError(
+          message: "task \(t) requires \(task.requirement[d]) in dimension \(d)")
+      }
+    }
+  }
+
+  /// `solve`, with a problem GLPK cannot take (see `check`) or a failure GLPK reports
+  /// turned into a thrown error instead of a fallback.
+  public func checkedSolve(_ problem: AllocationProblem) throws -> Result {
+    try Self.check(problem)
+    var failure: ExactSolverError?
+    let result = solve(problem, failure: &failure)
+    if let failure { throw failure }
+    return result
+  }
+
+  /// The best allocation GLPK finds within the limits. A problem it cannot take (see
+  /// `check`) or a GLPK failure gives the incumbent (or no assignment), marked not optimal;
+  /// `checkedSolve` reports those as errors instead.
   public func solve(_ problem: AllocationProblem) -> Result {
+    var failure: ExactSolverError?
+    return solve(problem, failure: &failure)
+  }
+
+  private func solve(_ problem: AllocationProblem, failure: inout ExactSolverError?) -> Result {
     let entities = problem.entities.indices.filter { problem.entityAvailable[$0] }
     let tasks = problem.tasks.indices.filter { problem.taskAvailable[$0] }
     let empty = Allocation(assignment: [Int?](repeating: nil, count: problem.entities.count))
     guard !entities.isEmpty, !tasks.isEmpty else {
       return Result(allocation: empty, value: 0, optimal: true, bound: 0)
     }
+    let fallback =
+      incumbent.flatMap { problem.isFeasible($0) ? $0 : nil }.map {
+        Result(allocation: $0, value: problem.payoff($0), optimal: false, bound: .infinity)
+      } ?? Result(allocation: empty, value: 0, optimal: false, bound: .infinity)
+    do { try Self.check(problem) } catch let error as ExactSolverError {
+      failure = error
+      return fallback
+    } catch {}
     glp_term_out(0)
     let lp = glp_create_prob()!
     defer { glp_delete_prob(lp) }
@@ -141,7 +201,13 @@ public struct ExactSolver: Allocator {
     var simplex = glp_smcp()
     glp_init_smcp(&simplex)
     simplex.msg_lev = GLP_MSG_OFF
-    glp_simplex(lp, &simplex)
+    let simplexStatus = glp_simplex(lp, &simplex)
+    guard simplexStatus == 0 || simplexStatus == GLP_ETMLIM || simplexStatus == GLP_EITLIM else {
+      failure = ExactSolverError(
+        message: "GLPK's simplex failed (code \(simplexStatus)) on \(entities.count) entities "
+          + "and \(tasks.count) tasks")
+      return fallback
+    }
     let relaxation = glp_get_obj_val(lp)
     if let incumbent, let incumbentValue, problem.isFeasible(incumbent),
       glp_get_status(lp) == GLP_NOFEAS || relaxation <= incumbentValue + 1e-9
@@ -174,6 +240,13 @@ public struct ExactSolver: Allocator {
       return glp_intopt(lp, &parameters)
     }
     let mipStatus = glp_mip_status(lp)
+    let acceptable: Set<Int32> = [0, GLP_ETMLIM, GLP_ESTOP, GLP_ENOPFS, GLP_ENODFS, GLP_EMIPGAP]
+    if !acceptable.contains(status) {
+      failure = ExactSolverError(
+        message: "GLPK's branch and cut failed (code \(status)) on \(entities.count) entities "
+          + "and \(tasks.count) tasks")
+      if mipStatus != GLP_OPT && mipStatus != GLP_FEAS { return fallback }
+    }
     guard mipStatus == GLP_OPT || mipStatus == GLP_FEAS else {
       // No allocation better than the incumbent: it is optimal if the search finished.
       if let incumbent, let incumbentValue, problem.isFeasible(incumbent) {

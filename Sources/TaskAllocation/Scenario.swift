@@ -91,17 +91,68 @@ public struct ScenarioError: Error, CustomStringConvertible, Equatable {
 }
 
 extension Scenario {
+  /// The largest scenario file read, in bytes (64 MiB).
+  public static let maximumFileBytes = 64 << 20
+
   /// Reads a scenario file. `base` supplies the fields a variant file leaves out (the
   /// spec's rbf-100 has only its entity table; rbf-alt-tasks only its queue).
+  ///
+  /// The file is checked strictly (docs/scenarios.md lists every field): a JSON syntax
+  /// error is reported by line and column, an unknown field by name with the nearest known
+  /// one, and every number must lie in its field's range, so nothing later traps or makes
+  /// the solver fail.
   public static func load(_ path: String, base: Scenario? = nil) throws -> Scenario {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw ScenarioError(file: path, message: "no such file")
+    }
+    if isDirectory.boolValue {
+      throw ScenarioError(file: path, message: "is a directory, not a scenario file")
+    }
+    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
+      size > maximumFileBytes
+    {
+      throw ScenarioError(
+        file: path, message: "is \(size) bytes; scenario files are limited to \(maximumFileBytes)")
+    }
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw ScenarioError(file: path, message: "cannot read the file")
+      throw ScenarioError(file: path, message: "cannot read the file (check its permissions)")
+    }
+    return try parse(data, file: path, base: base)
+  }
+
+  /// Reads a scenario from the bytes of a file; `file` names it in errors.
+  public static func parse(_ data: Data, file: String, base: Scenario? = nil) throws -> Scenario {
+    do { try JSONCheck.check(data) } catch {
+      throw ScenarioError(file: file, message: "\(error.description) (not valid JSON)")
     }
     guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-      throw ScenarioError(file: path, message: "is not a JSON object")
+      throw ScenarioError(file: file, message: "is not a JSON object")
     }
-    return try ScenarioReader(file: path, root: root).scenario(base: base)
+    return try ScenarioReader(file: file, root: root).scenario(base: base)
   }
+
+  /// A seed given as a signed integer (a command-line option), refused when negative.
+  public static func seed(_ value: Int, option: String) throws -> UInt64 {
+    guard value >= 0 else {
+      throw ScenarioError(file: option, message: "is \(value); a seed must be 0 or more")
+    }
+    return UInt64(value)
+  }
+}
+
+/// The range each numeric field of a scenario file may take (docs/scenarios.md).
+enum ScenarioLimits {
+  static let entities = 1...10_000
+  static let tasks = 1...100_000
+  static let dimensions = 1...64
+  static let amount = 0.0...1e6  // costs, capabilities, rewards, requirements, demands
+  static let taskSlots = 1...1_000
+  static let refillEvery = 0...1_000_000
+  static let maxSteps = 1...1_000_000
+  static let decayAfterStale = 0...1_000_000
+  static let grid = 1...10_000
+  static let sitePosition = -10_000.0...10_000.0
 }
 
 /// Field-by-field reading with errors that name the field and index.
@@ -111,33 +162,89 @@ struct ScenarioReader {
 
   func fail(_ message: String) -> ScenarioError { ScenarioError(file: file, message: message) }
 
-  func number(_ value: Any?, _ field: String) throws -> Double {
+  /// Every field any scenario file may hold, by kind.
+  static let common = ["name", "note", "oneStep"]
+  static let fields: [EnvironmentKind: [String]] = [
+    .almighty: common + ["entities", "tasks", "optimum", "sequentialTrap"],
+    .electric: common + [
+      "sites", "conveyCost", "taskQueue", "taskSlots", "refillEvery", "maxSteps", "decay",
+      "decayAfterStale",
+    ],
+    .rbf: common + [
+      "grid", "start", "entities", "taskQueue", "taskSlots", "refillEvery", "maxSteps", "decay",
+      "decayAfterStale",
+    ],
+    .material: common + [
+      "map", "start", "entities", "taskQueue", "taskSlots", "refillEvery", "maxSteps", "decay",
+      "decayAfterStale",
+    ],
+  ]
+
+  /// Refuses fields of `object` outside `allowed`, suggesting the nearest known field.
+  func checkKeys(_ object: [String: Any], allowed: [String], at path: String, kind: String) throws {
+    for key in object.keys.sorted() where !allowed.contains(key) {
+      let everyField = Set(Self.fields.values.joined()).sorted()
+      var message = "\(path)\(key): unknown field"
+      if let near = closest(to: key, among: allowed) {
+        message += "; did you mean '\(near)'?"
+      } else if everyField.contains(key) {
+        message += " for \(kind)"
+      }
+      throw fail(message + " (\(kind) fields: \(allowed.sorted().joined(separator: ", ")))")
+    }
+  }
+
+  func number(_ value: Any?, _ field: String, in range: ClosedRange<Double>? = nil) throws
+    -> Double
+  {
     guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else {
       throw fail("\(field): expected a number, got \(describe(value))")
     }
-    return n.doubleValue
+    let x = n.doubleValue
+    guard x.isFinite else { throw fail("\(field): \(x) is not a finite number") }
+    if let range, !range.contains(x) {
+      throw fail("\(field): \(x) is outside \(range.lowerBound)...\(range.upperBound)")
+    }
+    return x
   }
 
-  func numbers(_ value: Any?, _ field: String, count: Int? = nil) throws -> [Double] {
+  func numbers(
+    _ value: Any?, _ field: String, count: Int? = nil, in range: ClosedRange<Double>? = nil
+  ) throws -> [Double] {
     guard let array = value as? [Any] else {
       throw fail("\(field): expected an array of numbers, got \(describe(value))")
     }
     if let count, array.count != count {
       throw fail("\(field): expected \(count) numbers, got \(array.count)")
     }
-    return try array.enumerated().map { try number($1, "\(field)[\($0)]") }
+    return try array.enumerated().map { try number($1, "\(field)[\($0)]", in: range) }
   }
 
-  func integer(_ key: String, default fallback: Int? = nil) throws -> Int {
+  /// A whole number in `range`, given by `value` at `field`.
+  func whole(_ value: Any?, _ field: String, in range: ClosedRange<Int>) throws -> Int {
+    let x = try number(value, field)
+    guard x.rounded() == x, x >= Double(range.lowerBound), x <= Double(range.upperBound) else {
+      throw fail(
+        "\(field): expected a whole number in \(range.lowerBound)...\(range.upperBound), got \(x)")
+    }
+    return Int(x)
+  }
+
+  func integer(_ key: String, default fallback: Int? = nil, in range: ClosedRange<Int>) throws
+    -> Int
+  {
     guard let value = root[key] else {
       if let fallback { return fallback }
       throw fail("\(key): missing")
     }
-    let x = try number(value, key)
-    guard x.rounded() == x, x >= 0 else {
-      throw fail("\(key): expected a whole number ≥ 0, got \(x)")
-    }
-    return Int(x)
+    return try whole(value, key, in: range)
+  }
+
+  func decay(default fallback: Double) throws -> Double {
+    guard let value = root["decay"] else { return fallback }
+    let x = try number(value, "decay", in: 0...1)
+    guard x > 0 else { throw fail("decay: must be above 0 (at most 1), got \(x)") }
+    return x
   }
 
   func describe(_ value: Any?) -> String {
@@ -151,68 +258,122 @@ struct ScenarioReader {
     }
   }
 
-  func entities(_ key: String, dimensions: Int?) throws -> [Entity] {
+  func list(_ key: String, of what: String, limit: ClosedRange<Int>) throws -> [Any] {
     guard let list = root[key] as? [Any] else {
-      throw fail("\(key): expected an array of entities")
+      throw fail("\(key): expected an array of \(what), got \(describe(root[key]))")
     }
+    if list.isEmpty { throw fail("\(key): is empty; it needs at least one of \(what)") }
+    if list.count > limit.upperBound {
+      throw fail("\(key): has \(list.count) \(what); at most \(limit.upperBound) are allowed")
+    }
+    return list
+  }
+
+  func entities(_ key: String, dimensions: Int?, grid: Int?) throws -> [Entity] {
     var out: [Entity] = []
     var d = dimensions
-    for (i, item) in list.enumerated() {
+    for (i, item) in try list(key, of: "entities", limit: ScenarioLimits.entities).enumerated() {
       guard let e = item as? [String: Any] else { throw fail("\(key)[\(i)]: expected an object") }
-      let cost = try number(e["cost"], "\(key)[\(i)].cost")
-      if cost < 0 { throw fail("\(key)[\(i)].cost: must be ≥ 0, got \(cost)") }
-      let capability = try numbers(e["capability"], "\(key)[\(i)].capability", count: d)
-      d = capability.count
-      if capability.contains(where: { $0 < 0 }) {
-        throw fail("\(key)[\(i)].capability: values must be ≥ 0")
+      try checkKeys(
+        e, allowed: ["cost", "capability", "position"], at: "\(key)[\(i)].", kind: "entity")
+      let cost = try number(e["cost"], "\(key)[\(i)].cost", in: ScenarioLimits.amount)
+      let capability = try numbers(
+        e["capability"], "\(key)[\(i)].capability", count: d, in: ScenarioLimits.amount)
+      if d == nil, !ScenarioLimits.dimensions.contains(capability.count) {
+        throw fail(
+          "\(key)[\(i)].capability: has \(capability.count) dimensions; 1 to "
+            + "\(ScenarioLimits.dimensions.upperBound) are allowed")
       }
-      let position = try e["position"].map { try numbers($0, "\(key)[\(i)].position", count: 2) }
+      d = capability.count
+      let position = try e["position"].map {
+        try numbers($0, "\(key)[\(i)].position", count: 2, in: positionRange(grid))
+      }
       out.append(Entity(cost: cost, capability: capability, position: position))
     }
-    if out.isEmpty { throw fail("\(key): needs at least one entity") }
     return out
   }
 
-  func tasks(_ key: String, dimensions: Int) throws -> [TaskSpec] {
-    guard let list = root[key] as? [Any] else { throw fail("\(key): expected an array of tasks") }
-    return try list.enumerated().map { i, item in
+  /// Where positions may lie: inside the grid when there is one.
+  func positionRange(_ grid: Int?) -> ClosedRange<Double> {
+    grid.map { 0...Double($0 - 1) } ?? ScenarioLimits.sitePosition
+  }
+
+  func tasks(_ key: String, dimensions: Int, grid: Int?) throws -> [TaskSpec] {
+    try list(key, of: "tasks", limit: ScenarioLimits.tasks).enumerated().map { i, item in
       guard let t = item as? [String: Any] else { throw fail("\(key)[\(i)]: expected an object") }
-      let reward = try number(t["reward"], "\(key)[\(i)].reward")
-      let requirement = try numbers(t["requirement"], "\(key)[\(i)].requirement", count: dimensions)
-      let position = try t["position"].map { try numbers($0, "\(key)[\(i)].position", count: 2) }
+      try checkKeys(
+        t, allowed: ["reward", "requirement", "position"], at: "\(key)[\(i)].", kind: "task")
+      let reward = try number(t["reward"], "\(key)[\(i)].reward", in: ScenarioLimits.amount)
+      let requirement = try numbers(
+        t["requirement"], "\(key)[\(i)].requirement", count: dimensions, in: ScenarioLimits.amount)
+      // On a grid, `scenario` checks the position against the grid, with its size.
+      let position = try t["position"].map {
+        try numbers(
+          $0, "\(key)[\(i)].position", count: 2, in: grid == nil ? ScenarioLimits.sitePosition : nil
+        )
+      }
       return TaskSpec(reward: reward, requirement: requirement, position: position)
     }
   }
 
   func scenario(base: Scenario?) throws -> Scenario {
+    if let name = root["name"], !(name is String) {
+      throw fail("name: expected a string, got \(describe(name))")
+    }
+    if let note = root["note"], !(note is String) {
+      throw fail("note: expected a string, got \(describe(note))")
+    }
+    if let oneStep = root["oneStep"],
+      !(oneStep is NSNumber && String(cString: (oneStep as! NSNumber).objCType) == "c")
+    {
+      throw fail("oneStep: expected true or false, got \(describe(oneStep))")
+    }
     let name =
       root["name"] as? String
       ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
     if root["sites"] != nil || base?.kind == .electric {
+      try checkKeys(root, allowed: Self.fields[.electric]!, at: "", kind: "electric scenario")
       return try electric(name: name, base: base)
     }
     if root["oneStep"] as? Bool == true {
-      let entities = try self.entities("entities", dimensions: nil)
-      let tasks = try self.tasks("tasks", dimensions: entities[0].capability.count)
+      try checkKeys(root, allowed: Self.fields[.almighty]!, at: "", kind: "one-step scenario")
+      for key in ["optimum", "sequentialTrap"] where root[key] != nil {
+        _ = try number(root[key], key)
+      }
+      let entities = try self.entities("entities", dimensions: nil, grid: nil)
+      let tasks = try self.tasks("tasks", dimensions: entities[0].capability.count, grid: nil)
       return Scenario(
         name: name, kind: .almighty, entities: entities, tasks: tasks, taskSlots: tasks.count,
         refillEvery: 0,
         maxSteps: 1, decay: 1, decayAfterStale: 0, gridSize: nil, start: nil)
     }
     let kind: EnvironmentKind = root["map"] != nil || base?.kind == .material ? .material : .rbf
+    try checkKeys(
+      root, allowed: Self.fields[kind]!, at: "",
+      kind: kind == .material ? "material scenario" : "grid (rbf) scenario")
+    let gridKey = kind == .material ? "map" : "grid"
+    // The grid's size, when given, bounds the positions; a missing one is reported after
+    // the entities and queue (a variant file is more likely missing its base).
+    let givenGrid =
+      root[gridKey] != nil
+      ? try integer(gridKey, in: ScenarioLimits.grid) : base?.gridSize
     let entities =
       root["entities"] != nil
-      ? try self.entities("entities", dimensions: base?.dimensions) : base?.entities
+      ? try self.entities("entities", dimensions: base?.dimensions, grid: givenGrid)
+      : base?.entities
     guard let entities else { throw fail("entities: missing (and no base scenario supplies them)") }
     let queue =
       root["taskQueue"] != nil
-      ? try tasks("taskQueue", dimensions: entities[0].capability.count) : base?.tasks
+      ? try tasks("taskQueue", dimensions: entities[0].capability.count, grid: givenGrid)
+      : base?.tasks
     guard let queue else { throw fail("taskQueue: missing (and no base scenario supplies it)") }
-    let grid =
-      kind == .material
-      ? try integer("map", default: base?.gridSize) : try integer("grid", default: base?.gridSize)
+    guard let grid = givenGrid else {
+      throw fail("\(gridKey): missing (and no base scenario supplies it)")
+    }
     var start = base?.start
-    if root["start"] != nil { start = try numbers(root["start"], "start", count: 2) }
+    if root["start"] != nil {
+      start = try numbers(root["start"], "start", count: 2, in: positionRange(grid))
+    }
     for (i, t) in queue.enumerated() {
       guard let p = t.position else { throw fail("taskQueue[\(i)].position: missing") }
       if p.contains(where: { $0 < 0 || $0 >= Double(grid) }) {
@@ -221,62 +382,104 @@ struct ScenarioReader {
     }
     return Scenario(
       name: name, kind: kind, entities: entities, tasks: queue,
-      taskSlots: try integer("taskSlots", default: base?.taskSlots ?? 5),
-      refillEvery: try integer("refillEvery", default: base?.refillEvery ?? 5),
-      maxSteps: try integer("maxSteps", default: base?.maxSteps ?? (kind == .material ? 150 : 100)),
-      decay: try root["decay"].map { try number($0, "decay") } ?? base?.decay ?? 1,
-      decayAfterStale: try integer("decayAfterStale", default: base?.decayAfterStale ?? 10),
+      taskSlots: try integer(
+        "taskSlots", default: base?.taskSlots ?? 5, in: ScenarioLimits.taskSlots),
+      refillEvery: try integer(
+        "refillEvery", default: base?.refillEvery ?? 5, in: ScenarioLimits.refillEvery),
+      maxSteps: try integer(
+        "maxSteps", default: base?.maxSteps ?? (kind == .material ? 150 : 100),
+        in: ScenarioLimits.maxSteps),
+      decay: try decay(default: base?.decay ?? 1),
+      decayAfterStale: try integer(
+        "decayAfterStale", default: base?.decayAfterStale ?? 10,
+        in: ScenarioLimits.decayAfterStale),
       gridSize: grid, start: start)
   }
 
   /// Electric: sites are suppliers (capability = demand) and possible outages (tasks).
   func electric(name: String, base: Scenario?) throws -> Scenario {
-    guard let sites = root["sites"] as? [Any] else {
-      throw fail("sites: expected an array of sites")
-    }
+    let sites = try list("sites", of: "sites", limit: ScenarioLimits.entities)
     let convey =
       root["conveyCost"] != nil
-      ? try numbers(root["conveyCost"], "conveyCost", count: sites.count)
+      ? try numbers(root["conveyCost"], "conveyCost", count: sites.count, in: ScenarioLimits.amount)
       : base?.entities.map(\.cost)
     guard let convey, convey.count == sites.count else {
-      throw fail("conveyCost: expected \(sites.count) numbers")
+      throw fail("conveyCost: expected \(sites.count) numbers (one per site)")
     }
     var entities: [Entity] = []
     var siteTasks: [TaskSpec] = []
     for (i, item) in sites.enumerated() {
       guard let s = item as? [String: Any] else { throw fail("sites[\(i)]: expected an object") }
-      let reward = try number(s["reward"], "sites[\(i)].reward")
-      let demand = try number(s["demand"], "sites[\(i)].demand")
-      let position = try numbers(s["position"], "sites[\(i)].position", count: 2)
+      try checkKeys(s, allowed: ["reward", "demand", "position"], at: "sites[\(i)].", kind: "site")
+      let reward = try number(s["reward"], "sites[\(i)].reward", in: ScenarioLimits.amount)
+      let demand = try number(s["demand"], "sites[\(i)].demand", in: ScenarioLimits.amount)
+      let position = try numbers(
+        s["position"], "sites[\(i)].position", count: 2, in: ScenarioLimits.sitePosition)
       entities.append(Entity(cost: convey[i], capability: [demand], position: position))
       siteTasks.append(TaskSpec(reward: reward, requirement: [demand], position: position, site: i))
     }
     var queue: [TaskSpec]
-    if let ids = root["taskQueue"] as? [Any] {
-      queue = try ids.enumerated().map { k, id in
-        let x = try number(id, "taskQueue[\(k)]")
-        guard x.rounded() == x, x >= 0, Int(x) < sites.count else {
-          throw fail("taskQueue[\(k)]: site \(x) is not one of the \(sites.count) sites")
+    if root["taskQueue"] != nil {
+      queue = try list("taskQueue", of: "site numbers", limit: ScenarioLimits.tasks).enumerated()
+        .map { k, id in
+          let x = try number(id, "taskQueue[\(k)]")
+          guard x.rounded() == x, x >= 0, x < Double(sites.count) else {
+            throw fail("taskQueue[\(k)]: site \(x) is not one of the \(sites.count) sites")
+          }
+          return siteTasks[Int(x)]
         }
-        return siteTasks[Int(x)]
-      }
     } else if let base {
-      queue = base.tasks.map { siteTasks[$0.site!] }
+      queue = try base.tasks.enumerated().map { k, task in
+        guard let site = task.site, site < siteTasks.count else {
+          throw fail(
+            "taskQueue: missing, and the base scenario's queue names site outside 0..<\(siteTasks.count) at \(k)"
+          )
+        }
+        return siteTasks[site]
+      }
     } else {
       throw fail("taskQueue: missing")
     }
     return Scenario(
       name: name, kind: .electric, entities: entities, tasks: queue,
-      taskSlots: try integer("taskSlots", default: base?.taskSlots ?? 5),
-      refillEvery: try integer("refillEvery", default: base?.refillEvery ?? 5),
-      maxSteps: try integer("maxSteps", default: base?.maxSteps ?? 100),
-      decay: try root["decay"].map { try number($0, "decay") } ?? base?.decay ?? 0.9,
-      decayAfterStale: try integer("decayAfterStale", default: base?.decayAfterStale ?? 10),
+      taskSlots: try integer(
+        "taskSlots", default: base?.taskSlots ?? 5, in: ScenarioLimits.taskSlots),
+      refillEvery: try integer(
+        "refillEvery", default: base?.refillEvery ?? 5, in: ScenarioLimits.refillEvery),
+      maxSteps: try integer(
+        "maxSteps", default: base?.maxSteps ?? 100, in: ScenarioLimits.maxSteps),
+      decay: try decay(default: base?.decay ?? 0.9),
+      decayAfterStale: try integer(
+        "decayAfterStale", default: base?.decayAfterStale ?? 10,
+        in: ScenarioLimits.decayAfterStale),
       gridSize: nil, start: nil)
   }
 }
 
 extension Scenario {
+  /// `random(...)` with its sizes checked against the limits of scenario files (entities,
+  /// tasks, dimensions, grid and slots), so a command-line request cannot trap; the error
+  /// names `option` and the size.
+  public static func validatedRandom(
+    entities: Int, tasks: Int, dimensions: Int, seed: Int, gridSize: Int = 7, taskSlots: Int = 5,
+    option: String
+  ) throws -> Scenario {
+    let checks: [(String, Int, ClosedRange<Int>)] = [
+      ("entities", entities, ScenarioLimits.entities), ("tasks", tasks, ScenarioLimits.tasks),
+      ("dimensions", dimensions, ScenarioLimits.dimensions),
+      ("grid size", gridSize, ScenarioLimits.grid),
+      ("task slots", taskSlots, ScenarioLimits.taskSlots),
+    ]
+    for (name, value, range) in checks where !range.contains(value) {
+      throw ScenarioError(
+        file: option,
+        message: "\(name) is \(value); it must be in \(range.lowerBound)...\(range.upperBound)")
+    }
+    return random(
+      entities: entities, tasks: tasks, dimensions: dimensions,
+      seed: try Scenario.seed(seed, option: option), gridSize: gridSize, taskSlots: taskSlots)
+  }
+
   /// A random grid scenario of any size, reproducible from `seed`: entity costs in
   /// [0.1, 1), capabilities 1…6 per dimension; task requirements that need several
   /// entities (≈ 1.5·entities/tasks·3.5 per dimension, capped), rewards in proportion to

@@ -125,11 +125,11 @@ import Testing
 
   // An HDF5 file that is not an Allot checkpoint (no formatVersion).
   let foreign = dir.appendingPathComponent("foreign.h5")
-  let file = try H5File.create(foreign.path, label: foreign.path)
+  let file = try H5File.createInMemory(label: foreign.path, sizeHint: 0)
   try [Float(1), 2].withUnsafeBufferPointer {
     try file.writeDataset("/x", shape: [2], type: allot_h5t_native_float(), $0.baseAddress)
   }
-  try file.close()
+  try Data(file.imageAndClose()).write(to: foreign)
   #expect(
     messageOf { _ = try CheckpointData.read(from: foreign) }
       == "\(foreign.path): @formatVersion: missing: this is not an Allot checkpoint")
@@ -143,13 +143,13 @@ import Testing
   let folder = try scratchDirectory()
   defer { removeScratch(folder) }
   let url = folder.appendingPathComponent("narrow.h5")
-  let file = try H5File.create(url.path, label: url.path)
+  let file = try H5File.createInMemory(label: url.path, sizeHint: 0)
   try [Int32(-3), 7].withUnsafeBufferPointer {
     try file.writeDataset(
       "/trainer/narrow", shape: [2], type: allot_h5t_native_int32(), $0.baseAddress)
   }
   try file.setAttribute("formatVersion", .integer(1))
-  try file.close()
+  try Data(file.imageAndClose()).write(to: url)
   let data = try CheckpointData.read(from: url)
   #expect(data.integers["trainer/narrow"] == [-3, 7])
 }

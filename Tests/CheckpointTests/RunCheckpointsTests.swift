@@ -19,26 +19,29 @@ import Testing
   let dir = try scratchDirectory()
   defer { removeScratch(dir) }
   let run = RunCheckpoints(directory: dir)
-  for step in [10, 20, 30, 40, 50] { try run.save(sampleData(), step: step, keep: 2) }
+  for step in [10, 20, 30, 40, 50] { try run.save(runData(), step: step, keep: 2) }
   #expect(run.all().map(\.step) == [40, 50])
   #expect(run.all().last?.url.lastPathComponent == "ckpt_00000050.h5")
-  try run.save(sampleData(), step: 60, keep: 1)
+  try run.save(runData(), step: 60, keep: 1)
   #expect(run.all().map(\.step) == [60])
-  try run.save(sampleData(), step: 70, keep: 0)  // keeps at least the one just written
+  try run.save(runData(), step: 70, keep: 0)  // keeps at least the one just written
   #expect(run.all().map(\.step) == [70])
   // Checkpoints of later steps (say, from before a resume at an earlier step) stay, and so
   // do files that are not checkpoints.
   try Data("notes".utf8).write(to: dir.appendingPathComponent("metrics.jsonl"))
-  try run.save(sampleData(), step: 65, keep: 1)
+  try run.save(runData(), step: 65, keep: 1)
   #expect(run.all().map(\.step) == [65, 70])
-  #expect(try contents(dir) == ["ckpt_00000065.h5", "ckpt_00000070.h5", "metrics.jsonl"])
+  #expect(
+    try contents(dir) == [
+      "ckpt_00000065.h5", "ckpt_00000070.h5", "metrics.jsonl", "run-identity.json",
+    ])
 }
 
 @Test func newestValidSkipsADamagedNewestCheckpoint() throws {
   let run = RunCheckpoints(directory: try scratchDirectory())
   defer { removeScratch(run.directory) }
-  try run.save(sampleData(), step: 1, keep: 5)
-  try run.save(sampleData(), step: 2, keep: 5)
+  try run.save(runData(), step: 1, keep: 5)
+  try run.save(runData(), step: 2, keep: 5)
   let newest = run.url(step: 2)
   let bytes = try Data(contentsOf: newest)
   try bytes.prefix(bytes.count - 200).write(to: newest)
@@ -74,7 +77,7 @@ import Testing
   func run(_ name: String, steps: [Int]) throws -> URL {
     let dir = root.appendingPathComponent(name)
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    for step in steps { try RunCheckpoints(directory: dir).save(sampleData(), step: step, keep: 9) }
+    for step in steps { try RunCheckpoints(directory: dir).save(runData(), step: step, keep: 9) }
     return dir
   }
   let older = try run("exp__seed0__20260101-000000", steps: [5])

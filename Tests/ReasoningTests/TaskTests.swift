@@ -169,8 +169,12 @@ private func canReach(_ pool: [Int], _ target: Int) -> Bool {
   #expect(exact.solution(four) == "answer: 4\n")
 
   let regexFile = dir.appendingPathComponent("regex.jsonl")
-  try Data(#"{"id": "r", "prompt": "colour?", "answer": "gr[ae]y", "split": "test"}"#.utf8).write(
-    to: regexFile)
+  try Data(
+    """
+    {"id": "r", "prompt": "colour?", "answer": "gr[ae]y", "split": "test"}
+    {"id": "t", "prompt": "shade?", "answer": "dark|light", "split": "train"}
+    """.utf8
+  ).write(to: regexFile)
   let regex = try JSONLTask(path: regexFile.path, verifier: .regex)
   let r = regex.prompts(.test)[0]
   #expect(regex.reward(r, completion: "answer: grey") == 1)
