@@ -62,7 +62,7 @@ let package = Package(
       name: "allot-bench",
       dependencies: [
         "TensorCore", "NN", "Optim", "Checkpoint", "CBLAS", "CGLPK", "Reasoning", "GRPO",
-        "TaskAllocation",
+        "TaskAllocation", "Pretrained",
       ],
       path: "Benchmarks/AllotBench"),
 
