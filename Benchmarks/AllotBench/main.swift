@@ -23,6 +23,7 @@ let suites: [(String, () -> Void)] = [
   ("mlp-profile", profileMLP),
   ("block-profile", profileBlock),
   ("lm", benchmarkLanguageModel),
+  ("llama", benchmarkLlama),
   ("knapsack", benchmarkKnapsack),
   ("grpo", benchmarkGRPOStep),
   ("sample-profile", profileSampling),
