@@ -35,6 +35,7 @@ let suites: [(String, () -> Void)] = [
   ("exact-probe", probeExactSolver),
   ("taskallocation-episodes", benchmarkTaskAllocationEpisodes),
   ("pretrained-load", benchmarkPretrainedLoad),
+  ("tokenizer", benchmarkTokenizer),
 ]
 let chosen = arguments.isEmpty ? suites.map(\.0) : arguments
 for name in chosen {

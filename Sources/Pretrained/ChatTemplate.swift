@@ -24,15 +24,20 @@ public enum ChatTemplate: Sendable, Equatable {
   case llama3(bosToken: String)
 
   /// The kinds a config may name instead of a template string.
-  public static let names = ["chatml", "smollm2", "qwen2", "llama3"]
+  public static let names = ["chatml", "smollm2", "qwen2", "qwen2.5", "llama3"]
 
-  /// The template called `name`: `chatml` (no default system message), `smollm2` and
-  /// `qwen2` (ChatML with their default system messages), `llama3`.
+  /// The template called `name`: `chatml` (no default system message), `smollm2`, `qwen2`
+  /// and `qwen2.5` (ChatML with their default system messages; Qwen2.5's template renders
+  /// so for system, user and assistant messages without tools), `llama3`.
   public init(named name: String) throws {
     switch name {
     case "chatml": self = .chatML(defaultSystemMessage: nil)
     case "smollm2": self = .chatML(defaultSystemMessage: smolLM2System)
     case "qwen2": self = .chatML(defaultSystemMessage: "You are a helpful assistant.")
+    case "qwen2.5":
+      self = .chatML(
+        defaultSystemMessage: "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+      )
     case "llama3": self = .llama3(bosToken: "<|begin_of_text|>")
     default:
       throw ChatTemplateError(
@@ -216,31 +221,17 @@ func pythonStrip(_ s: String) -> String {
 }
 
 extension ChatTemplate {
-  /// The template of a Hugging Face model directory: `tokenizer_config.json`'s
-  /// `chat_template` (a string, or a list whose `default` entry is used), else
-  /// `chat_template.jinja`; `bos_token` from the same config.
+  /// The template of a Hugging Face model directory: `chat_template.jinja`, else
+  /// `tokenizer_config.json`'s `chat_template` (a string, or a list's `default` entry), with
+  /// `bos_token` from that config.
   public init(modelDirectory directory: URL) throws {
-    let configURL = directory.appendingPathComponent("tokenizer_config.json")
-    let config = try readJSONObject(configURL)
-    let bosValue = config["bos_token"]
-    let bos = bosValue as? String ?? (bosValue as? [String: Any])?["content"] as? String
-    var template: String?
-    switch config["chat_template"] {
-    case let text as String: template = text
-    case let list as [[String: Any]]:
-      template = list.first(where: { $0["name"] as? String == "default" })?["template"] as? String
-    default: break
-    }
-    if template == nil {
-      let jinja = directory.appendingPathComponent("chat_template.jinja")
-      template = try? String(contentsOf: jinja, encoding: .utf8)
-    }
-    guard let template else {
+    let config = try HuggingFaceDirectory.tokenizerConfig(directory)
+    guard let template = config?.chatTemplate else {
       throw PretrainedFileError(
-        configURL.path,
+        directory.appendingPathComponent("tokenizer_config.json").path,
         "has no chat_template (nor is there a chat_template.jinja beside it); name a template kind "
           + "in the config (\(Self.names.joined(separator: ", "))) or use raw prompts")
     }
-    try self.init(template: template, bosToken: bos)
+    try self.init(template: template, bosToken: config?.bosToken)
   }
 }

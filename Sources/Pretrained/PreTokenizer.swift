@@ -41,6 +41,7 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
     let classes = scalars.map(ScalarClass.init)
     let n = scalars.count
     var i = 0
+    var stop = 0  // smollm: the end of the stretch without numbers that holds i
     while i < n {
       let end: Int
       switch self {
@@ -50,8 +51,10 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
           end = i + 1
         } else {
           // GPT-2's pattern runs on the stretch up to the next number.
-          var stop = i
-          while stop < n && classes[stop] != .number { stop += 1 }
+          if stop <= i {
+            stop = i
+            while stop < n && classes[stop] != .number { stop += 1 }
+          }
           end = gpt2Word(scalars, classes, i, stop)
         }
       case .llama3: end = llama3Word(scalars, classes, i, n, maxDigits: 3)

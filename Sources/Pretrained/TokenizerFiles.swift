@@ -1,15 +1,23 @@
 import Foundation
 
 extension BPETokenizer {
-  /// Reads a Hugging Face `tokenizer.json` (BPE model, byte-level pre-tokenizer) and, when
-  /// it sits beside it, `tokenizer_config.json` for the BOS, EOS and padding tokens.
+  /// Reads a Hugging Face `tokenizer.json` (BPE model, byte-level pre-tokenizer) with the
+  /// `tokenizer_config.json` beside it, if any, for the BOS, EOS and padding tokens.
+  public init(tokenizerJSON url: URL) throws {
+    let directory = url.deletingLastPathComponent()
+    try self.init(tokenizerJSON: url, config: try HuggingFaceDirectory.tokenizerConfig(directory))
+  }
+
+  /// Reads a Hugging Face `tokenizer.json` (BPE model, byte-level pre-tokenizer); `config`
+  /// (a parsed `tokenizer_config.json`) names the BOS, EOS and padding tokens and whether a
+  /// BOS is wanted (else: whether the post-processor opens with a special token).
   ///
   /// Supported: `model.vocab`; `model.merges` as `"a b"` strings or `["a", "b"]` pairs;
   /// `model.ignore_merges`; `added_tokens` (without lstrip/rstrip/single_word); normalizer
   /// none or NFC; pre-tokenizer `ByteLevel` (GPT-2 regex), `Digits(individual)` +
   /// `ByteLevel`, or `Split` with the Llama 3 or Qwen2 regex + `ByteLevel`; decoder
   /// `ByteLevel`. Anything else is an error naming the file, the key and the value.
-  public init(tokenizerJSON url: URL, config configURL: URL? = nil) throws {
+  public init(tokenizerJSON url: URL, config: HuggingFaceTokenizerConfig?) throws {
     let path = url.path
     let root = try readJSONObject(url)
     guard let model = root["model"] as? [String: Any] else {
@@ -94,29 +102,50 @@ extension BPETokenizer {
         path, "decoder.type is '\(decoder["type"] ?? "?")'; Allot supports 'ByteLevel'")
     }
 
-    // Special tokens from tokenizer_config.json beside the file (or the one given).
-    let configURL =
-      configURL ?? url.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
-    var config: [String: Any] = [:]
-    if FileManager.default.fileExists(atPath: configURL.path) {
-      config = try readJSONObject(configURL)
-    }
-    func specialID(_ key: String) throws -> Int? {
-      let value = config[key]
-      guard let name = value as? String ?? (value as? [String: Any])?["content"] as? String else {
-        return nil
-      }
+    // Special tokens named by tokenizer_config.json.
+    let configPath = url.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
+      .path
+    func specialID(_ key: String, _ name: String?) throws -> Int? {
+      guard let name else { return nil }
       guard let id = added.first(where: { $0.content == name })?.id ?? vocab[name] as? Int else {
-        throw PretrainedFileError(configURL.path, "\(key) '\(name)' is not a token of \(path)")
+        throw PretrainedFileError(configPath, "\(key) '\(name)' is not a token of \(path)")
       }
       return id
     }
     try self.init(
       tokens: tokens, merges: merges, preTokenizer: pre, addedTokens: added,
-      bosToken: try specialID("bos_token"), eosToken: try specialID("eos_token"),
-      paddingToken: try specialID("pad_token"),
-      addsBOSToken: config["add_bos_token"] as? Bool ?? false,
+      bosToken: try specialID("bos_token", config?.bosToken),
+      eosToken: try specialID("eos_token", config?.eosToken),
+      paddingToken: try specialID("pad_token", config?.padToken),
+      addsBOSToken: config?.addBosToken ?? postProcessorAddsBOS(root["post_processor"]),
       ignoreMerges: model["ignore_merges"] as? Bool ?? false, normalizesNFC: nfc, source: path)
+  }
+
+  /// The tokenizer of files `PretrainedFiles.load` read: from the GGUF metadata or the
+  /// Hugging Face `tokenizer.json`.
+  public init(_ source: PretrainedFiles.TokenizerSource) throws {
+    switch source {
+    case .gguf(let metadata): try self.init(gguf: metadata)
+    case .huggingFace(let url, let config): try self.init(tokenizerJSON: url, config: config)
+    }
+  }
+
+  /// The tokenizer a GGUF file's `tokenizer.ggml.*` metadata describes (see `init(ggufModel:…)`);
+  /// a missing or mistyped key is an error naming it.
+  public init(gguf m: GGUFMetadata) throws {
+    let key = { (name: String) in "tokenizer.ggml.\(name)" }
+    try self.init(
+      ggufModel: try m.string(key("model")),
+      pre: try m.optional(key("pre"), as: "a string") { $0.string },
+      tokens: try m.require(key("tokens"), as: "an array of strings") { $0.strings },
+      merges: try m.optional(key("merges"), as: "an array of strings") { $0.strings } ?? [],
+      tokenTypes: try m.optional(key("token_type"), as: "an array of integers") { $0.ints }?
+        .map { Int32(truncatingIfNeeded: $0) },
+      bosTokenID: try m.optional(key("bos_token_id"), as: "an integer") { $0.int },
+      eosTokenID: try m.optional(key("eos_token_id"), as: "an integer") { $0.int },
+      paddingTokenID: try m.optional(key("padding_token_id"), as: "an integer") { $0.int },
+      addBOSToken: try m.optional(key("add_bos_token"), as: "a bool") { $0.bool },
+      source: m.path)
   }
 
   /// Builds the tokenizer from a GGUF file's `tokenizer.ggml.*` metadata values.
@@ -124,10 +153,11 @@ extension BPETokenizer {
   /// `model` must be `gpt2` (byte-level BPE); `pre` picks the split rules (`smollm`,
   /// `llama-bpe`/`llama3`, `qwen2`, `gpt2`/`default`). Token types 3 (control) become special
   /// added tokens and 4 (user-defined) plain added tokens, both matched in raw text.
-  public static func fromGGUF(
-    model: String, pre: String?, tokens: [String], merges: [String], tokenTypes: [Int32]?,
-    bosTokenID: Int?, eosTokenID: Int?, paddingTokenID: Int?, addBOSToken: Bool?, source: String
-  ) throws -> BPETokenizer {
+  public init(
+    ggufModel model: String, pre: String?, tokens: [String], merges: [String],
+    tokenTypes: [Int32]?, bosTokenID: Int?, eosTokenID: Int?, paddingTokenID: Int?,
+    addBOSToken: Bool?, source: String
+  ) throws {
     guard model == "gpt2" else {
       throw PretrainedFileError(
         source, "tokenizer.ggml.model is '\(model)'; Allot reads only 'gpt2' (byte-level BPE)")
@@ -143,7 +173,7 @@ extension BPETokenizer {
         added.append(AddedToken(content: tokens[id], id: id, special: type == 3))
       }
     }
-    return try BPETokenizer(
+    try self.init(
       tokens: tokens, merges: .joined(merges), preTokenizer: kind, addedTokens: added,
       bosToken: bosTokenID, eosToken: eosTokenID, paddingToken: paddingTokenID,
       addsBOSToken: addBOSToken ?? false, ignoreMerges: kind == .llama3, source: source)
@@ -212,6 +242,19 @@ extension PreTokenizer {
     default: throw fail("is \(types) with ByteLevel.use_regex \(usesRegex)")
     }
   }
+}
+
+/// Whether a `tokenizer.json` post-processor puts a special token before the text (Llama 3's
+/// `TemplateProcessing`, alone or in a `Sequence`).
+private func postProcessorAddsBOS(_ value: Any?) -> Bool {
+  guard let object = value as? [String: Any] else { return false }
+  if object["type"] as? String == "Sequence" {
+    return (object["processors"] as? [Any] ?? []).contains { postProcessorAddsBOS($0) }
+  }
+  guard object["type"] as? String == "TemplateProcessing",
+    let single = object["single"] as? [[String: Any]]
+  else { return false }
+  return single.first?["SpecialToken"] != nil
 }
 
 /// The top-level JSON object of `url`, or an error naming the file.

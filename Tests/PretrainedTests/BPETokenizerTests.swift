@@ -52,9 +52,9 @@ private func tinyTokenizer(
 }
 
 @Test func badMergesNameTheMergeAndToken() throws {
-  let missing = thrownMessage { _ = try tinyTokenizer(extra: [], merges: .joined(["a b"])) }
+  let missing = errorText { _ = try tinyTokenizer(extra: [], merges: .joined(["a b"])) }
   #expect(missing == "tiny: merge 0 'a b' uses 'ab', which is not a token")
-  let malformed = thrownMessage { _ = try tinyTokenizer(extra: [], merges: .joined(["abc"])) }
+  let malformed = errorText { _ = try tinyTokenizer(extra: [], merges: .joined(["abc"])) }
   #expect(malformed.contains("merge 0 'abc' is not two tokens"))
 }
 
@@ -138,33 +138,33 @@ func decodeInvertsEncodeAndStreamingMatches() throws {
   #expect(unfinishedTail([]) == 0)
 }
 
-/// The GGUF wiring, fed the values SmolLM2's GGUF holds (taken from the saved
-/// `tokenizer.json`): `smollm` isolates digits as SmolLM2's own tokenizer does.
+/// The GGUF wiring, fed SmolLM2's GGUF metadata: `smollm` isolates digits as SmolLM2's
+/// own tokenizer does.
 @Test(.enabled(if: smolLM2Available))
 func ggufMetadataBuildsTheSmolLM2Tokenizer() throws {
-  let reference = try smolLM2.get()
-  let json =
-    try JSONSerialization.jsonObject(with: Data(contentsOf: smolLM2TokenizerURL)) as! [String: Any]
-  let merges = ((json["model"] as! [String: Any])["merges"] as! [[String]]).map {
-    $0.joined(separator: " ")
-  }
-  let types = (0..<reference.vocabularySize).map { Int32($0 < 17 ? 3 : 1) }
-  let t = try BPETokenizer.fromGGUF(
-    model: "gpt2", pre: "smollm", tokens: reference.tokens, merges: merges, tokenTypes: types,
-    bosTokenID: 1, eosTokenID: 2, paddingTokenID: 2, addBOSToken: false, source: "smol.gguf")
+  let t = try BPETokenizer(gguf: try smolLM2Metadata.get())
   #expect(t.preTokenizer == .smollm && t.isSpecial(1) && t.encode("<|im_end|>") == [2])
+  #expect(t.bosToken == 1 && t.eosToken == 2 && t.paddingToken == 2)
   var differing = 0
   for e in try golden("smollm2_tokens_golden.json")["encodes"] as! [[String: Any]] {
     let text = e["text"] as! String
     let ids = t.encode(text)
     #expect(ids == e["digitsIsolated"] as! [Int], "\(text.debugDescription)")
-    if ids != e["ids"] as! [Int] { differing += 1 }
+    if ids != e["ids"] as! [Int] {
+      // Only digits other than 0–9 tell the two splits apart.
+      differing += 1
+      let otherDigit = text.unicodeScalars.contains {
+        $0.value > 0x7F && ScalarClass($0) == .number
+      }
+      #expect(otherDigit, "\(text.debugDescription)")
+    }
   }
-  // Only the line with digits other than 0–9 after spaces tells the two splits apart.
-  #expect(differing == 1)
-  let wrong = thrownMessage {
-    _ = try BPETokenizer.fromGGUF(
-      model: "llama", pre: nil, tokens: [], merges: [], tokenTypes: nil, bosTokenID: nil,
+  #expect(differing >= 1)
+  let viaSource = try BPETokenizer(.gguf(try smolLM2Metadata.get()))
+  #expect(viaSource.encode("x ² <|im_start|>") == t.encode("x ² <|im_start|>"))
+  let wrong = errorText {
+    _ = try BPETokenizer(
+      ggufModel: "llama", pre: nil, tokens: [], merges: [], tokenTypes: nil, bosTokenID: nil,
       eosTokenID: nil, paddingTokenID: nil, addBOSToken: nil, source: "spm.gguf")
   }
   #expect(wrong.hasPrefix("spm.gguf: tokenizer.ggml.model is 'llama'"))
@@ -197,6 +197,15 @@ private func tokenizerJSONText(pre: String = #"{"type":"ByteLevel"}"#, extra: St
 @Test func badTokenizerJSONNamesTheFileAndProblem() throws {
   let good = try writeTokenizerJSON(tokenizerJSONText())
   #expect(try BPETokenizer(tokenizerJSON: good).encode("hi") == [104, 105])
+  #expect(try BPETokenizer(tokenizerJSON: good).addsBOSToken == false)
+  // Llama 3's post-processor opens with a special token: the files ask for a BOS.
+  let bos = try writeTokenizerJSON(
+    tokenizerJSONText().replacingOccurrences(
+      of: #""decoder""#,
+      with: #""post_processor":{"type":"Sequence","processors":[{"type":"ByteLevel"},"#
+        + #"{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"!","type_id":0}},"#
+        + #"{"Sequence":{"id":"A","type_id":0}}]}]},"decoder""#))
+  #expect(try BPETokenizer(tokenizerJSON: bos).addsBOSToken)
   let cases: [(String, String)] = [
     ("{ not json", "is not valid JSON"),
     (#"{"model":{"type":"Unigram"}}"#, "model.type is 'Unigram'"),
@@ -216,10 +225,10 @@ private func tokenizerJSONText(pre: String = #"{"type":"ByteLevel"}"#, extra: St
   ]
   for (text, problem) in cases {
     let url = try writeTokenizerJSON(text)
-    let m = thrownMessage { _ = try BPETokenizer(tokenizerJSON: url) }
+    let m = errorText { _ = try BPETokenizer(tokenizerJSON: url) }
     #expect(m.hasPrefix(url.path + ": ") && m.contains(problem), "\(m)")
   }
-  let missing = thrownMessage {
+  let missing = errorText {
     _ = try BPETokenizer(tokenizerJSON: URL(fileURLWithPath: "/nonexistent/tokenizer.json"))
   }
   #expect(missing.hasPrefix("/nonexistent/tokenizer.json: cannot be read"))
@@ -242,4 +251,64 @@ private func tokenizerJSONText(pre: String = #"{"type":"ByteLevel"}"#, extra: St
   #expect(
     try BPETokenizer(tokenizerJSON: try writeTokenizerJSON(tokenizerJSONText(pre: digits)))
       .preTokenizer == .smollm)
+}
+
+/// The `tokenizer.json` transformers itself saves from the GGUF (written by the golden
+/// script; a derived file, so the test runs only where it exists).
+@Test(
+  .enabled(
+    if: FileManager.default.fileExists(
+      atPath: repositoryRoot.appendingPathComponent(".models/SmolLM2-135M-Instruct/tokenizer.json")
+        .path)))
+func transformersSavedTokenizerJSONReadsTheSame() throws {
+  let url = repositoryRoot.appendingPathComponent(".models/SmolLM2-135M-Instruct/tokenizer.json")
+  let t = try BPETokenizer(tokenizerJSON: url)
+  #expect(t.bosToken == 1 && t.eosToken == 2 && t.paddingToken == 2 && t.preTokenizer == .gpt2)
+  for e in try golden("smollm2_tokens_golden.json")["encodes"] as! [[String: Any]] {
+    #expect(t.encode(e["text"] as! String) == e["ids"] as! [Int])
+  }
+}
+
+/// Small BPEs trained by `tokenizers` with Llama 3's pipeline (Split regex, ignore_merges)
+/// and Qwen2's (NFC, Split regex): ids equal `tokenizers`' own.
+@Test(arguments: [("llama3", PreTokenizer.llama3), ("qwen2", .qwen2)])
+func trainedLlama3AndQwen2TokenizersMatchTokenizers(_ name: String, _ kind: PreTokenizer) throws {
+  let url = goldenDirectory.appendingPathComponent("\(name)_tiny_tokenizer.json")
+  let t = try BPETokenizer(tokenizerJSON: url)
+  #expect(t.preTokenizer == kind && t.ignoreMerges == (kind == .llama3))
+  #expect(t.normalizesNFC == (kind == .qwen2) && t.vocabularySize == 700)
+  let cases = try golden("tiny_tokens_golden.json")[name] as! [[String: Any]]
+  #expect(cases.count > 70)
+  for c in cases {
+    let text = c["text"] as! String
+    #expect(t.encode(text) == c["ids"] as! [Int], "\(name) \(text.debugDescription)")
+  }
+  #expect(t.encode(kind == .llama3 ? "<|eot_id|>" : "<|im_end|>") == [1])
+}
+
+@Test func ggufMetadataProblemsNameTheKey() {
+  let m = GGUFMetadata(
+    path: "bad.gguf",
+    values: ["tokenizer.ggml.model": .string("gpt2"), "tokenizer.ggml.tokens": .int32(3)],
+    keys: ["tokenizer.ggml.model", "tokenizer.ggml.tokens"])
+  #expect(
+    errorText { _ = try BPETokenizer(gguf: m) }
+      == "bad.gguf: metadata key 'tokenizer.ggml.tokens' is int32, expected an array of strings")
+  let noModel = GGUFMetadata(path: "bad.gguf", values: [:], keys: [])
+  #expect(
+    errorText { _ = try BPETokenizer(gguf: noModel) }
+      == "bad.gguf: metadata key 'tokenizer.ggml.model' is missing")
+}
+
+@Test func huggingFaceSourceUsesTheParsedConfig() throws {
+  let url = try writeTokenizerJSON(tokenizerJSONText())
+  var config = HuggingFaceTokenizerConfig()
+  config.bosToken = "!"
+  config.eosToken = "?"
+  config.addBosToken = true
+  let t = try BPETokenizer(.huggingFace(tokenizerJSON: url, config: config))
+  #expect(t.bosToken == 33 && t.eosToken == 63 && t.paddingToken == nil && t.addsBOSToken)
+  config.padToken = "<pad>"
+  let m = errorText { _ = try BPETokenizer(tokenizerJSON: url, config: config) }
+  #expect(m.hasSuffix("tokenizer_config.json: pad_token '<pad>' is not a token of \(url.path)"))
 }

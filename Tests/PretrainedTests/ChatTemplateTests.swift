@@ -56,6 +56,11 @@ import Testing
     try ChatTemplate(named: "chatml").render([], addGenerationPrompt: true)
       == "<|im_start|>assistant\n")
   #expect(
+    try ChatTemplate(named: "qwen2.5").render(
+      [ChatMessage(role: "user", content: "Hi")], addGenerationPrompt: false)
+      == "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+      + "<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n")
+  #expect(
     try ChatTemplate(named: "llama3").render(
       [ChatMessage(role: "user", content: " hi\n")], addGenerationPrompt: false)
       == "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>")
@@ -73,14 +78,22 @@ func renderedPromptsTokenizeLikeTransformers() throws {
   #expect(t.encode(prompt).first == 1)  // <|im_start|>, no BOS added
 }
 
+@Test(.enabled(if: smolLM2Available))
+func ggufTemplateIsTheGoldenOne() throws {
+  let gguf = try smolLM2Metadata.get()["tokenizer.chat_template"]?.string
+  let templates = try golden("chat_template_golden.json")["templates"] as! [String: String]
+  #expect(gguf == templates["smollm2"])
+  #expect(try ChatTemplate(template: gguf ?? "") == ChatTemplate(named: "smollm2"))
+}
+
 @Test func unrecognisedTemplatesNameTheWayOut() throws {
   let gemma =
     "{{ bos_token }}{% for message in messages %}{{ '<start_of_turn>' + message['role'] }}{% endfor %}"
-  let m = thrownMessage { _ = try ChatTemplate(template: gemma) }
+  let m = errorText { _ = try ChatTemplate(template: gemma) }
   #expect(m.contains("not one Allot recognises") && m.contains("{{ bos_token }}"))
   #expect(
     m.contains("template kind in the config") && m.contains("raw prompts") && m.contains("llama3"))
-  let named = thrownMessage { _ = try ChatTemplate(named: "vicuna") }
+  let named = errorText { _ = try ChatTemplate(named: "vicuna") }
   #expect(named.contains("'vicuna'") && named.contains("'chatml'"))
 }
 
@@ -89,8 +102,7 @@ func renderedPromptsTokenizeLikeTransformers() throws {
     "allot-chat-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
   let template = try String(
-    contentsOf: repositoryRoot.appendingPathComponent(
-      "Tests/PretrainedTests/golden/llama3_chat_template.jinja"),
+    contentsOf: goldenDirectory.appendingPathComponent("llama3_chat_template.jinja"),
     encoding: .utf8)
   let config = try JSONSerialization.data(withJSONObject: [
     "bos_token": ["content": "<|begin_of_text|>"], "chat_template": template,
@@ -98,6 +110,6 @@ func renderedPromptsTokenizeLikeTransformers() throws {
   try config.write(to: dir.appendingPathComponent("tokenizer_config.json"))
   #expect(try ChatTemplate(modelDirectory: dir) == .llama3(bosToken: "<|begin_of_text|>"))
   try Data("{}".utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
-  let m = thrownMessage { _ = try ChatTemplate(modelDirectory: dir) }
+  let m = errorText { _ = try ChatTemplate(modelDirectory: dir) }
   #expect(m.contains("tokenizer_config.json: has no chat_template"))
 }

@@ -37,6 +37,6 @@ func preTokenizerMatchesRegexModule(_ kind: PreTokenizer) throws {
   #expect(try PreTokenizer(ggufPre: "smollm", source: "m.gguf") == .smollm)
   #expect(try PreTokenizer(ggufPre: "llama-bpe", source: "m.gguf") == .llama3)
   #expect(try PreTokenizer(ggufPre: "qwen2", source: "m.gguf") == .qwen2)
-  let m = thrownMessage { _ = try PreTokenizer(ggufPre: "tekken", source: "m.gguf") }
+  let m = errorText { _ = try PreTokenizer(ggufPre: "tekken", source: "m.gguf") }
   #expect(m.hasPrefix("m.gguf: ") && m.contains("'tekken'") && m.contains("'smollm'"))
 }

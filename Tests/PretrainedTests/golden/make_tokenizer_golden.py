@@ -13,6 +13,9 @@ Writes, beside this script:
                             `gguf_file=`), ids with digits isolated (SmolLM2's own
                             pre-tokenizer), and decodes of awkward id sequences
   chat_template_golden.json renderings by transformers' `apply_chat_template` (jinja2)
+  llama3_tiny_tokenizer.json, qwen2_tiny_tokenizer.json  small byte-level BPEs trained by
+                            `tokenizers` on docs/*.md with Llama 3's and Qwen2's pipelines
+  tiny_tokens_golden.json   their ids by `tokenizers`
 and `.models/SmolLM2-135M-Instruct/tokenizer.json` (transformers' `save_pretrained`).
 """
 
@@ -20,7 +23,7 @@ import json
 import os
 
 import regex
-from tokenizers import Tokenizer, pre_tokenizers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import AutoTokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -82,9 +85,24 @@ def smollm_words(text):
     return words
 
 
+# Pieces the fuzz strings are built from: every class boundary the patterns care about.
+FUZZ_PIECES = [
+    " ", "  ", "\t", "\n", "\r", "\r\n", "\x0b", "\x1c", "\u00a0", "\u3000", "\u2028", "\u0085",
+    "a", "Zq", "é", "e\u0301", "ǅ", "ʰ", "中", "ß", "İ", "👍", "\u200d", "\ufe0f",
+    "1", "42", "1234", "²", "٣", "Ⅻ", "'", "s", "S", "ll", "LL", "re", "ve", "ſ", "t", "d", "M",
+    "!", ".", ",", "?!", "(", "$", "_", "-", "\x00", "\x7f",
+]
+
+
+def fuzz_texts(count=150, seed=17):
+    import random
+    rng = random.Random(seed)
+    return ["".join(rng.choice(FUZZ_PIECES) for _ in range(rng.randint(1, 16))) for _ in range(count)]
+
+
 def pretokenizer_golden():
     cases = []
-    for text in TEXTS:
+    for text in TEXTS + fuzz_texts():
         cases.append({
             "text": text,
             "gpt2": regex.findall(GPT2, text),
@@ -111,6 +129,39 @@ CONVERSATIONS = [
 ]
 
 LLAMA3_BOS = "<|begin_of_text|>"
+
+
+def train_tiny(name, pattern, nfc, ignore_merges):
+    """A 700-token byte-level BPE with `name`'s pre-tokenizer, trained on docs/*.md."""
+    tok = Tokenizer(models.BPE(ignore_merges=ignore_merges))
+    if nfc:
+        tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    docs = os.path.join(ROOT, "docs")
+    texts = [open(os.path.join(docs, f), encoding="utf-8").read() for f in sorted(os.listdir(docs))
+             if f.endswith(".md") and f != "pretrained.md"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=700, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+        special_tokens=["<|begin_of_text|>", "<|eot_id|>"] if name == "llama3" else ["<|im_start|>", "<|im_end|>"],
+    )
+    tok.train_from_iterator(texts, trainer)
+    path = os.path.join(HERE, f"{name}_tiny_tokenizer.json")
+    tok.save(path)
+    return tok
+
+
+def tiny_goldens():
+    out = {}
+    for name, pattern, nfc, ignore in (("llama3", LLAMA3, False, True), ("qwen2", QWEN2, True, False)):
+        tok = train_tiny(name, pattern, nfc, ignore)
+        special = "<|begin_of_text|>hi<|eot_id|>" if name == "llama3" else "<|im_start|>user\nhi<|im_end|>"
+        texts = TEXTS + fuzz_texts(40, seed=9) + [special, "Cafe\u0301 and Café", "The configuration 12345678"]
+        out[name] = [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids} for t in texts]
+    return out
 
 
 def main():
@@ -144,7 +195,7 @@ def main():
 
     encodes = []
     chat = [r["rendered"] for r in renders if r["template"] == "smollm2"][:4]
-    for text in TEXTS + chat:
+    for text in TEXTS + chat + fuzz_texts(60, seed=5):
         encodes.append({
             "text": text,
             "ids": tok.encode(text, add_special_tokens=False),
@@ -165,8 +216,12 @@ def main():
     with open(os.path.join(HERE, "smollm2_tokens_golden.json"), "w") as f:
         json.dump({"encodes": encodes, "decodes": decodes, "bos": tok.bos_token_id, "eos": tok.eos_token_id,
                    "pad": tok.pad_token_id}, f, ensure_ascii=False, indent=1)
+    with open(os.path.join(HERE, "tiny_tokens_golden.json"), "w") as f:
+        json.dump(tiny_goldens(), f, ensure_ascii=False)
     with open(os.path.join(HERE, "pretokenizer_golden.json"), "w") as f:
-        json.dump(pretokenizer_golden(), f, ensure_ascii=False, indent=1)
+        data = pretokenizer_golden()
+        lines = [json.dumps(c, ensure_ascii=False) for c in data["cases"]]
+        f.write('{"patterns": ' + json.dumps(data["patterns"]) + ',\n"cases": [\n' + ",\n".join(lines) + "\n]}\n")
 
 
 if __name__ == "__main__":
