@@ -9,7 +9,7 @@ import Testing
 
 // LlamaModel against Hugging Face transformers: tiny random Llama, Llama-3-rope-scaled and
 // Qwen2 models saved by golden/make_model_golden.py with their logits, and SmolLM2-135M's
-// last-position logits and greedy generations (golden/smollm2.json).
+// last-position logits and greedy generations (golden/smollm2_logits.json).
 
 private let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .appendingPathComponent("golden")
@@ -222,7 +222,7 @@ func smolLM2AgreesWithTransformers() throws {
   let model = try loadModel(smolDirectory)
   struct Golden: Decodable { var prompts: [SmolPrompt] }
   let prompts = try JSONDecoder().decode(
-    Golden.self, from: Data(contentsOf: golden.appendingPathComponent("smollm2.json"))
+    Golden.self, from: Data(contentsOf: golden.appendingPathComponent("smollm2_logits.json"))
   ).prompts
   for (n, p) in prompts.enumerated() {
     let last = withoutGrad {

@@ -165,7 +165,7 @@ def make_smollm2(gguf, export):
             logSumExp=round(torch.logsumexp(last, 0).item(), 6),
             greedy=generated[0, len(ids):].tolist(),
         ))
-    with open(os.path.join(HERE, "smollm2.json"), "w") as f:
+    with open(os.path.join(HERE, "smollm2_logits.json"), "w") as f:
         json.dump(dict(model="SmolLM2-135M-Instruct.Q4_1.gguf (dequantised by transformers)",
                        prompts=out), f, indent=1)
 
