@@ -36,6 +36,7 @@ let suites: [(String, () -> Void)] = [
   ("taskallocation", benchmarkTaskAllocation),
   ("exact-probe", probeExactSolver),
   ("taskallocation-episodes", benchmarkTaskAllocationEpisodes),
+  ("pretrained-load", benchmarkPretrainedLoad),
 ]
 let chosen = arguments.isEmpty ? suites.map(\.0) : arguments
 for name in chosen {

@@ -116,30 +116,22 @@ public struct SafetensorsFile: Sendable {
       throw PretrainedFileError(path, "has no tensor '\(name)'")
     }
     let count = entry.shape.reduce(1, *)
-    var values = [Float](repeating: 0, count: count)
-    data.withUnsafeBytes { raw in
-      let bytes = UnsafeRawBufferPointer(
-        rebasing: raw[(dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)])
+    guard count > 0 else { return Tensor.zeros(entry.shape) }
+    let type: GGMLType =
       switch entry.dtype {
-      case .f32:
-        for i in 0..<count {
-          values[i] = Float(
-            bitPattern: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)
-        }
-      case .f16:
-        for i in 0..<count {
-          values[i] = Float(
-            Float16(
-              bitPattern: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian))
-        }
-      case .bf16:
-        for i in 0..<count {
-          let bits = bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian
-          values[i] = Float(bitPattern: UInt32(bits) << 16)
-        }
+      case .f32: .f32
+      case .f16: .f16
+      case .bf16: .bf16
+      }
+    let result = Tensor.zeros(entry.shape)
+    result.withUnsafeMutableBufferPointer { out in
+      data.withUnsafeBytes { raw in
+        Dequantize.run(
+          type, from: raw.baseAddress! + dataStart + entry.range.lowerBound, count: count,
+          into: out.baseAddress!)
       }
     }
-    return Tensor(values, shape: entry.shape)
+    return result
   }
 
   static func reason(_ error: Error) -> String {
