@@ -4,14 +4,17 @@ import Pretrained
 import Reasoning
 import TensorCore
 
+/// SmolLM2-135M-Instruct's configuration (its GGUF's metadata).
+let smolLM2Shape = LlamaConfig(
+  family: .llama, vocabularySize: 49152, hiddenSize: 576, intermediateSize: 1536, layers: 30,
+  heads: 9, keyValueHeads: 3, headDimension: 64, rmsNormEpsilon: 1e-5, ropeTheta: 100_000,
+  contextLength: 8192, tiedEmbeddings: true, attentionBias: false, bosToken: 1, eosTokens: [2])
+
 /// SmolLM2-135M's architecture (random weights of its shape): a training step on 16 × 128
 /// tokens and batched KV-cache sampling, against the plain-PyTorch twin
 /// (Benchmarks/reference/llama.py) and transformers' `generate` at batch 1.
 func benchmarkLlama() {
-  let config = LlamaConfig(
-    family: .llama, vocabularySize: 49152, hiddenSize: 576, intermediateSize: 1536, layers: 30,
-    heads: 9, keyValueHeads: 3, headDimension: 64, rmsNormEpsilon: 1e-5, ropeTheta: 100_000,
-    contextLength: 8192, tiedEmbeddings: true, attentionBias: false, bosToken: 1, eosTokens: [2])
+  let config = smolLM2Shape
   var rng = RandomState(seed: 0)
   let model = LlamaModel(config: config, rng: &rng)
   print("llama (SmolLM2-135M shape, random weights): \(model.parameterCount) parameters")
@@ -81,6 +84,48 @@ func benchmarkLlama() {
         format:
           "  transformers generate %8.1f tokens/s   Allot batch 64 / transformers = %.1f×, Allot batch 1 / transformers = %.1f×",
         hf, sampling / hf, 32 / oneSeconds / hf))
+  }
+}
+
+/// Three training steps of the SmolLM2-shaped model alone (batch 8 × 128), for profilers:
+/// prints each step's time and minor page faults.
+func profileLlamaTraining() {
+  var rng = RandomState(seed: 0)
+  let model = LlamaModel(config: smolLM2Shape, rng: &rng)
+  let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-4)
+  let ids = (0..<(8 * 129)).map { _ in 3 + rng.nextInt(below: 49149) }
+  let positions = (0..<8).flatMap { _ in Array(0..<128) }
+  for step in 0..<3 {
+    let (faults, start) = (minorPageFaults(), DispatchTime.now().uptimeNanoseconds)
+    adam.zeroGrad()
+    let inputs = (0..<8).flatMap { ids[($0 * 129)..<($0 * 129 + 128)] }
+    let targets = (0..<8).flatMap { ids[($0 * 129 + 1)..<($0 * 129 + 129)] }
+    (-model(inputs, batch: 8, positions: positions).logProbabilities(of: targets).mean())
+      .backward()
+    adam.step()
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    print(
+      String(
+        format: "  step %d: %.2f s, %d minor page faults", step, seconds,
+        minorPageFaults() - faults))
+  }
+}
+
+/// Sampling of the SmolLM2-shaped model alone, for profilers: batch 1 greedy and batch 64
+/// at temperature 1, 32 new tokens each, with their rates.
+func profileLlamaSampling() {
+  var rng = RandomState(seed: 0)
+  let model = LlamaModel(config: smolLM2Shape, rng: &rng)
+  let prompts = (0..<64).map { _ in [1] + (0..<15).map { _ in 3 + rng.nextInt(below: 49149) } }
+  for (batch, greedy) in [(1, true), (64, false)] {
+    let options = SamplingOptions(greedy: greedy, maxNewTokens: 32, stopAtEOS: false)
+    let start = DispatchTime.now().uptimeNanoseconds
+    let produced = model.sample(
+      prompts: Array(prompts.prefix(batch)), counts: [Int](repeating: 1, count: batch),
+      options: options, rng: &rng
+    ).reduce(0) { $0 + $1.tokens.count }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    print(String(format: "  batch %2d: %.1f tokens/s", batch, Double(produced) / seconds))
   }
 }
 

@@ -192,3 +192,38 @@ __attribute__((target_clones("arch=x86-64-v3", "default")))
 void allot_accumulate(float *restrict total, const float *restrict x, long n) {
   for (long i = 0; i < n; i++) total[i] += x[i];
 }
+
+/* Σ exp(x[j] − m) over n floats, in vector lanes (a fixed order for a given build). */
+static inline float allot_sum_exp(const float *restrict x, long n, float m) {
+#pragma clang fp reassociate(on)
+  float total = 0;
+  for (long j = 0; j < n; j++) total += allot_exp(x[j] - m);
+  return total;
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_log_sum_exp_rows(const float *restrict x, float *restrict lse, long rows, long cols) {
+  for (long r = 0; r < rows; r++) {
+    const float *row = x + r * cols;
+    float m = -__builtin_inff();
+    for (long j = 0; j < cols; j++) m = row[j] > m ? row[j] : m;
+    if (!(m > -__builtin_inff() && m < __builtin_inff())) {
+      lse[r] = m;
+      continue;
+    }
+    lse[r] = m + __builtin_logf(allot_sum_exp(row, cols, m));
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_log_prob_backward(const float *restrict x, const float *restrict lse,
+                             const float *restrict g, const long *restrict indices,
+                             float *restrict dx, long rows, long cols) {
+  for (long r = 0; r < rows; r++) {
+    const float *row = x + r * cols;
+    float *d = dx + r * cols;
+    const float gr = g[r], l = lse[r];
+    for (long j = 0; j < cols; j++) d[j] = -gr * allot_exp(row[j] - l);
+    d[indices[r]] += gr;
+  }
+}

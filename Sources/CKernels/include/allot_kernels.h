@@ -58,4 +58,13 @@ void allot_add(const float *a, const float *b, float *out, long n);
 
 /* total += x elementwise (no overlap). */
 void allot_accumulate(float *total, const float *x, long n);
+
+/* lse[r] = log Σ_j exp(x[r·cols + j]) per row (stable: the maximum first; a row whose
+   maximum is ±∞ or NaN gets that maximum). */
+void allot_log_sum_exp_rows(const float *x, float *lse, long rows, long cols);
+
+/* The backward rule of log softmax(x)[indices[r]] per row: dx[r, j] = −g[r]·exp(x[r, j] −
+   lse[r]), plus g[r] at j = indices[r]. */
+void allot_log_prob_backward(const float *x, const float *lse, const float *g,
+                             const long *indices, float *dx, long rows, long cols);
 #endif
