@@ -8,8 +8,7 @@ import Testing
 @testable import Pretrained
 
 // LlamaModel against Hugging Face transformers: tiny random Llama, Llama-3-rope-scaled and
-// Qwen2 models saved by golden/make_model_golden.py with their logits, and SmolLM2-135M's
-// last-position logits and greedy generations (golden/smollm2_logits.json).
+// Qwen2 models saved by golden/make_model_golden.py with their logits.
 
 private let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .appendingPathComponent("golden")
@@ -200,50 +199,5 @@ private func randomModel(seed: UInt64) -> LlamaModel {
   }
 }
 
-// SmolLM2-135M-Instruct. Until the GGUF loader is on this branch, this runs only when an
-// F32 safetensors export of it exists (make_model_golden.py --export /tmp/smollm2-f32, or
-// the directory in ALLOT_SMOLLM2_DIR); it will then load the GGUF in .models/ instead.
-private let smolDirectory = URL(
-  fileURLWithPath: ProcessInfo.processInfo.environment["ALLOT_SMOLLM2_DIR"] ?? "/tmp/smollm2-f32")
-
-private struct SmolPrompt: Decodable {
-  var ids: [Int]
-  var top10Ids: [Int]
-  var top10Logits: [Float]
-  var logSumExp: Float
-  var greedy: [Int]
-}
-
-@Test(
-  .enabled(
-    if: FileManager.default.fileExists(
-      atPath: smolDirectory.appendingPathComponent("model.safetensors").path)))
-func smolLM2AgreesWithTransformers() throws {
-  let model = try loadModel(smolDirectory)
-  struct Golden: Decodable { var prompts: [SmolPrompt] }
-  let prompts = try JSONDecoder().decode(
-    Golden.self, from: Data(contentsOf: golden.appendingPathComponent("smollm2_logits.json"))
-  ).prompts
-  for (n, p) in prompts.enumerated() {
-    let last = withoutGrad {
-      model(p.ids, batch: 1, positions: Array(0..<p.ids.count))
-    }.scalars.suffix(model.vocabularySize)
-    let logits = Array(last)
-    for (id, value) in zip(p.top10Ids, p.top10Logits) {
-      #expect(abs(logits[id] - value) < 1e-3, "prompt \(n): logit of \(id)")
-    }
-    let top = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(10)
-    #expect(Array(top.prefix(3)) == Array(p.top10Ids.prefix(3)), "prompt \(n)")
-    let m = logits.max()!
-    let lse = m + Float(log(logits.reduce(0.0) { $0 + exp(Double($1 - m)) }))
-    #expect(abs(lse - p.logSumExp) < 1e-3, "prompt \(n): log-sum-exp")
-  }
-  // Greedy generation of 32 tokens, all prompts in one left-padded batch.
-  var rng = RandomState(seed: 1)
-  let rollouts = model.sample(
-    prompts: prompts.map(\.ids), counts: prompts.map { _ in 1 },
-    options: SamplingOptions(greedy: true, maxNewTokens: 32, stopAtEOS: false), rng: &rng)
-  for (n, (p, r)) in zip(prompts, rollouts).enumerated() {
-    #expect(r.tokens == p.greedy, "prompt \(n): greedy tokens")
-  }
-}
+// SmolLM2-135M-Instruct's logits and greedy generations against smollm2_logits.json are
+// tested from its GGUF in PretrainedModelTests.swift.
