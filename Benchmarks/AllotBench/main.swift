@@ -37,6 +37,8 @@ let suites: [(String, () -> Void)] = [
   ("exact-probe", probeExactSolver),
   ("taskallocation-episodes", benchmarkTaskAllocationEpisodes),
   ("pretrained-load", benchmarkPretrainedLoad),
+  ("pretrained-generate", benchmarkPretrainedGenerate),
+  ("pretrained-export", benchmarkPretrainedExport),
   ("tokenizer", benchmarkTokenizer),
 ]
 let chosen = arguments.isEmpty ? suites.map(\.0) : arguments
