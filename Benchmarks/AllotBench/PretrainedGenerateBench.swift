@@ -105,6 +105,17 @@ func benchmarkPretrainedExport() {
     try JSONSerialization.data(withJSONObject: outputs, options: [.sortedKeys])
       .write(to: URL(fileURLWithPath: exportPath + "/allot_outputs.json"))
     for r in results { print("  \(r.prompt.debugDescription) -> \(r.completion.debugDescription)") }
+    let describe = Date()
+    let descriptor = m.descriptor
+    let encoded = Date().timeIntervalSince(describe)
+    let rebuild = Date()
+    _ = try PretrainedModel(
+      descriptor: descriptor, weights: Dictionary(uniqueKeysWithValues: m.model.namedParameters()))
+    print(
+      String(
+        format:
+          "pretrained-export: descriptor %d bytes, written in %.3f s, model rebuilt in %.3f s",
+        descriptor.utf8.count, encoded, Date().timeIntervalSince(rebuild)))
   } catch {
     print("pretrained-export: \(error)")
   }

@@ -80,7 +80,7 @@ struct PretrainedDescriptor: Codable {
 
 extension PretrainedModel {
   /// The model's config, tokenizer data, chat template, source line and content hash as one
-  /// JSON string (about 1.6 MB for SmolLM2), for a checkpoint to store beside the weights.
+  /// JSON string (1.3 MB for SmolLM2), for a checkpoint to store beside the weights.
   public var descriptor: String {
     let d = PretrainedDescriptor(
       config: config, tokenizer: TokenizerData(tokenizer), chatTemplate: chatTemplateText,

@@ -334,6 +334,21 @@ private func smolGolden() throws -> [SmolPrompt] {
   }
 
   @Test(.enabled(if: smolLM2Available))
+  func descriptorRebuildsTheTokenizerAndTemplate() throws {
+    let m = try smolLM2Model.get()
+    let descriptor = m.descriptor
+    #expect(descriptor.utf8.count < 3_000_000)
+    let back = try PretrainedModel(
+      descriptor: descriptor, weights: Dictionary(uniqueKeysWithValues: m.model.namedParameters()))
+    #expect(back.config == m.config && back.contentHash == m.contentHash)
+    #expect(try back.chatPrompt("Hi") == m.chatPrompt("Hi"))
+    for e in try golden("smollm2_tokens_golden.json")["encodes"] as! [[String: Any]] {
+      let text = e["text"] as! String
+      #expect(back.tokenize(text).ids == e["digitsIsolated"] as! [Int], "\(text.debugDescription)")
+    }
+  }
+
+  @Test(.enabled(if: smolLM2Available))
   func exportReloadsBitIdentically() throws {
     let m = try smolLM2Model.get()
     let dir = temporaryDirectory()
