@@ -11,52 +11,10 @@ import Testing
 // Qwen2 models saved by golden/make_model_golden.py with their logits, and SmolLM2-135M's
 // last-position logits and greedy generations (golden/smollm2_logits.json).
 
-private let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  .appendingPathComponent("golden")
-
-/// A `LlamaConfig` from a Hugging Face `config.json` (the keys these tests need; the HF
-/// directory loader replaces this once it lands). transformers 5 writes `rope_theta` and
-/// the scaling inside `rope_parameters`.
-func configFromHuggingFace(_ url: URL) throws -> LlamaConfig {
-  let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-  let int = { (key: String) in json[key] as! Int }
-  let rope = json["rope_parameters"] as? [String: Any] ?? json["rope_scaling"] as? [String: Any]
-  let theta = (rope?["rope_theta"] ?? json["rope_theta"]) as! Double
-  var scaling: LlamaConfig.Llama3RopeScaling?
-  if let rope, rope["rope_type"] as? String == "llama3" {
-    scaling = .init(
-      factor: rope["factor"] as! Double, lowFrequencyFactor: rope["low_freq_factor"] as! Double,
-      highFrequencyFactor: rope["high_freq_factor"] as! Double,
-      originalContextLength: rope["original_max_position_embeddings"] as! Int)
-  }
-  let heads = int("num_attention_heads")
-  let eos = json["eos_token_id"]
-  let qwen = json["model_type"] as? String == "qwen2"
-  return LlamaConfig(
-    family: qwen ? .qwen2 : .llama, vocabularySize: int("vocab_size"),
-    hiddenSize: int("hidden_size"), intermediateSize: int("intermediate_size"),
-    layers: int("num_hidden_layers"), heads: heads, keyValueHeads: int("num_key_value_heads"),
-    headDimension: json["head_dim"] as? Int ?? int("hidden_size") / heads,
-    rmsNormEpsilon: Float(json["rms_norm_eps"] as! Double), ropeTheta: theta,
-    ropeScaling: scaling, contextLength: int("max_position_embeddings"),
-    tiedEmbeddings: json["tie_word_embeddings"] as? Bool ?? false,
-    attentionBias: json["attention_bias"] as? Bool ?? qwen, bosToken: json["bos_token_id"] as? Int,
-    eosTokens: (eos as? [Int]) ?? (eos as? Int).map { [$0] } ?? [])
-}
-
-/// Every tensor of a safetensors file, by name.
-func loadWeights(_ url: URL) throws -> [String: Tensor] {
-  let file = try SafetensorsFile(url: url)
-  var out: [String: Tensor] = [:]
-  for name in file.entries.keys { out[name] = try file.tensor(name) }
-  return out
-}
-
-/// A model from a Hugging Face directory (config.json + model.safetensors).
-func loadModel(_ directory: URL) throws -> LlamaModel {
-  try LlamaModel(
-    config: configFromHuggingFace(directory.appendingPathComponent("config.json")),
-    weights: loadWeights(directory.appendingPathComponent("model.safetensors")))
+/// A model from a Hugging Face directory or GGUF file, through `PretrainedFiles.load`.
+private func loadLlama(_ url: URL) throws -> LlamaModel {
+  let files = try PretrainedFiles.load(url.path, requireTokenizer: false)
+  return try LlamaModel(config: files.config, weights: files.weights)
 }
 
 private struct LogitsCase: Decodable {
@@ -70,8 +28,8 @@ private struct LogitsCase: Decodable {
 
 @Test(arguments: ["tiny-llama", "tiny-llama3-rope-scaling", "tiny-qwen2"])
 func logitsAgreeWithTransformers(_ name: String) throws {
-  let directory = golden.appendingPathComponent(name)
-  let model = try loadModel(directory)
+  let directory = goldenDirectory.appendingPathComponent(name)
+  let model = try loadLlama(directory)
   let cases = try JSONDecoder().decode(
     [String: [LogitsCase]].self,
     from: Data(contentsOf: directory.appendingPathComponent("logits.json")))["cases"]!
@@ -97,41 +55,38 @@ func logitsAgreeWithTransformers(_ name: String) throws {
 }
 
 @Test func parameterNamesAreHuggingFaceNames() throws {
-  let model = try loadModel(golden.appendingPathComponent("tiny-qwen2"))
+  let model = try loadLlama(goldenDirectory.appendingPathComponent("tiny-qwen2"))
   let names = model.namedParameters().map(\.0)
   #expect(names.first == "model.embed_tokens.weight")
   #expect(names.contains("model.layers.1.self_attn.k_proj.bias"))
   #expect(names.contains("model.layers.0.mlp.down_proj.weight"))
   #expect(names.last == "lm_head.weight")
   let file = try SafetensorsFile(
-    url: golden.appendingPathComponent("tiny-qwen2/model.safetensors"))
+    url: goldenDirectory.appendingPathComponent("tiny-qwen2/model.safetensors"))
   #expect(Set(names) == Set(file.entries.keys))
 }
 
 @Test func strictLoadingNamesTheTensorAndShapes() throws {
-  let directory = golden.appendingPathComponent("tiny-llama")
-  let config = try configFromHuggingFace(directory.appendingPathComponent("config.json"))
-  let weights = try loadWeights(directory.appendingPathComponent("model.safetensors"))
-  let error = { (w: [String: Tensor]) -> String in
-    do {
-      _ = try LlamaModel(config: config, weights: w)
-      return ""
-    } catch { return "\(error)" }
+  let files = try PretrainedFiles.load(
+    goldenDirectory.appendingPathComponent("tiny-llama").path, requireTokenizer: false)
+  let error = { (w: [String: Tensor]) in
+    thrownMessage { _ = try LlamaModel(config: files.config, weights: w) }
   }
-  var missing = weights
+  var missing = files.weights
   missing["model.layers.1.mlp.up_proj.weight"] = nil
   #expect(
-    error(missing) == "missing weight 'model.layers.1.mlp.up_proj.weight' (expected shape [48, 32])"
-  )
-  var wrong = weights
+    error(missing)
+      == "weights: tensor 'model.layers.1.mlp.up_proj.weight' is missing (expected shape [48, 32])")
+  var wrong = files.weights
   wrong["model.layers.0.self_attn.k_proj.weight"] = Tensor.zeros([32, 32])
   #expect(
     error(wrong)
-      == "weight 'model.layers.0.self_attn.k_proj.weight' has shape [32, 32], expected [16, 32]")
-  var extra = weights
+      == "weights: tensor 'model.layers.0.self_attn.k_proj.weight' has shape [32, 32], expected [16, 32]"
+  )
+  var extra = files.weights
   extra["lm_head.weight"] = Tensor.zeros([61, 32])  // tied: no head expected
-  #expect(error(extra) == "unexpected weights not in the model: lm_head.weight")
-  #expect(error(weights) == "")
+  #expect(error(extra).hasPrefix("weights: tensor 'lm_head.weight' is not part of the model"))
+  #expect(error(files.weights) == "")
 }
 
 /// A random tiny grouped-query model (for sampling tests).
@@ -200,12 +155,8 @@ private func randomModel(seed: UInt64) -> LlamaModel {
   }
 }
 
-// SmolLM2-135M-Instruct. Until the GGUF loader is on this branch, this runs only when an
-// F32 safetensors export of it exists (make_model_golden.py --export /tmp/smollm2-f32, or
-// the directory in ALLOT_SMOLLM2_DIR); it will then load the GGUF in .models/ instead.
-private let smolDirectory = URL(
-  fileURLWithPath: ProcessInfo.processInfo.environment["ALLOT_SMOLLM2_DIR"] ?? "/tmp/smollm2-f32")
-
+// SmolLM2-135M-Instruct from its GGUF (.models/, fetched by .ci/setup; `smolLM2GGUF()` in
+// GGUFTests skips it when the file is absent outside CI).
 private struct SmolPrompt: Decodable {
   var ids: [Int]
   var top10Ids: [Int]
@@ -214,15 +165,13 @@ private struct SmolPrompt: Decodable {
   var greedy: [Int]
 }
 
-@Test(
-  .enabled(
-    if: FileManager.default.fileExists(
-      atPath: smolDirectory.appendingPathComponent("model.safetensors").path)))
-func smolLM2AgreesWithTransformers() throws {
-  let model = try loadModel(smolDirectory)
+@Test func smolLM2LogitsAndGreedyTokensAgreeWithTransformers() throws {
+  guard let url = try smolLM2GGUF() else { return }
+  let model = try loadLlama(url)
   struct Golden: Decodable { var prompts: [SmolPrompt] }
   let prompts = try JSONDecoder().decode(
-    Golden.self, from: Data(contentsOf: golden.appendingPathComponent("smollm2_logits.json"))
+    Golden.self,
+    from: Data(contentsOf: goldenDirectory.appendingPathComponent("smollm2_logits.json"))
   ).prompts
   for (n, p) in prompts.enumerated() {
     let last = withoutGrad {
