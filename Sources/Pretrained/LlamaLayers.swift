@@ -145,34 +145,4 @@ extension LlamaConfig {
       return (1 - smooth) * f / factor + smooth * f
     }
   }
-
-  /// Every weight a model of this shape has, with its shape, in Hugging Face names.
-  public var expectedWeightShapes: [(name: String, shape: [Int])] {
-    let (d, hd) = (hiddenSize, headDimension)
-    var out: [(String, [Int])] = [("model.embed_tokens.weight", [vocabularySize, d])]
-    for i in 0..<layers {
-      let p = "model.layers.\(i)."
-      out += [
-        (p + "input_layernorm.weight", [d]),
-        (p + "self_attn.q_proj.weight", [heads * hd, d]),
-        (p + "self_attn.k_proj.weight", [keyValueHeads * hd, d]),
-        (p + "self_attn.v_proj.weight", [keyValueHeads * hd, d]),
-        (p + "self_attn.o_proj.weight", [d, heads * hd]),
-        (p + "post_attention_layernorm.weight", [d]),
-        (p + "mlp.gate_proj.weight", [intermediateSize, d]),
-        (p + "mlp.up_proj.weight", [intermediateSize, d]),
-        (p + "mlp.down_proj.weight", [d, intermediateSize]),
-      ]
-      if attentionBias {
-        out += [
-          (p + "self_attn.q_proj.bias", [heads * hd]),
-          (p + "self_attn.k_proj.bias", [keyValueHeads * hd]),
-          (p + "self_attn.v_proj.bias", [keyValueHeads * hd]),
-        ]
-      }
-    }
-    out.append(("model.norm.weight", [d]))
-    if !tiedEmbeddings { out.append(("lm_head.weight", [vocabularySize, d])) }
-    return out
-  }
 }

@@ -2,23 +2,6 @@ import NN
 import Reasoning
 import TensorCore
 
-/// Why a set of weights does not fit a `LlamaConfig`.
-public enum LlamaWeightsError: Error, CustomStringConvertible, Equatable {
-  case missing(name: String, expectedShape: [Int])
-  case wrongShape(name: String, expectedShape: [Int], foundShape: [Int])
-  case unexpected(names: [String])
-
-  public var description: String {
-    switch self {
-    case .missing(let name, let shape): "missing weight '\(name)' (expected shape \(shape))"
-    case .wrongShape(let name, let expected, let found):
-      "weight '\(name)' has shape \(found), expected \(expected)"
-    case .unexpected(let names):
-      "unexpected weights not in the model: \(names.sorted().joined(separator: ", "))"
-    }
-  }
-}
-
 /// A Llama-family decoder (Llama 2/3, SmolLM2, Qwen2) that agrees with Hugging Face
 /// transformers: token embeddings, `layers` × (RMSNorm → grouped-query attention with
 /// rotary embeddings → residual → RMSNorm → SwiGLU MLP → residual), a final RMSNorm and a
@@ -32,20 +15,12 @@ public final class LlamaModel: CausalLanguageModel {
   private let inverseFrequencies: [Float]
 
   /// A model holding `weights` (Hugging Face names, `[out, in]` matrices, Q/K in the
-  /// rotate-half layout). Strict: every expected tensor must be present with its shape
-  /// and no other may be; the error names the first problem. Weights become trainable.
+  /// rotate-half layout, as `PretrainedFiles.load` gives them). Strict: every tensor of
+  /// `config.weightShapes` must be present with its shape and no other may be; the
+  /// `PretrainedFileError` (path "weights") names the tensor, the expected and the found
+  /// shape. The weights become trainable parameters (not copied).
   public convenience init(config: LlamaConfig, weights: [String: Tensor]) throws {
-    let expected = config.expectedWeightShapes
-    for (name, shape) in expected {
-      guard let w = weights[name] else {
-        throw LlamaWeightsError.missing(name: name, expectedShape: shape)
-      }
-      guard w.shape == shape else {
-        throw LlamaWeightsError.wrongShape(name: name, expectedShape: shape, foundShape: w.shape)
-      }
-    }
-    let extra = Set(weights.keys).subtracting(expected.map(\.name))
-    if !extra.isEmpty { throw LlamaWeightsError.unexpected(names: Array(extra)) }
+    try config.checkWeightShapes(weights.mapValues(\.shape), path: "weights")
     for w in weights.values { w.requiresGrad = true }
     self.init(config: config) { weights[$0]! }
   }
@@ -54,7 +29,8 @@ public final class LlamaModel: CausalLanguageModel {
   /// biases, as transformers initialises), for tests and benchmarks.
   public convenience init(config: LlamaConfig, rng: inout RandomState) {
     var weights: [String: Tensor] = [:]
-    for (name, shape) in config.expectedWeightShapes {
+    for (name, shape) in config.weightShapes.sorted(by: { LlamaConfig.modelOrder($0.key, $1.key) })
+    {
       weights[name] =
         shape.count == 2
         ? Tensor.normal(shape, std: 0.02, rng: &rng, requiresGrad: true)

@@ -10,52 +10,10 @@ import Testing
 // LlamaModel against Hugging Face transformers: tiny random Llama, Llama-3-rope-scaled and
 // Qwen2 models saved by golden/make_model_golden.py with their logits.
 
-private let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  .appendingPathComponent("golden")
-
-/// A `LlamaConfig` from a Hugging Face `config.json` (the keys these tests need; the HF
-/// directory loader replaces this once it lands). transformers 5 writes `rope_theta` and
-/// the scaling inside `rope_parameters`.
-func configFromHuggingFace(_ url: URL) throws -> LlamaConfig {
-  let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-  let int = { (key: String) in json[key] as! Int }
-  let rope = json["rope_parameters"] as? [String: Any] ?? json["rope_scaling"] as? [String: Any]
-  let theta = (rope?["rope_theta"] ?? json["rope_theta"]) as! Double
-  var scaling: LlamaConfig.Llama3RopeScaling?
-  if let rope, rope["rope_type"] as? String == "llama3" {
-    scaling = .init(
-      factor: rope["factor"] as! Double, lowFrequencyFactor: rope["low_freq_factor"] as! Double,
-      highFrequencyFactor: rope["high_freq_factor"] as! Double,
-      originalContextLength: rope["original_max_position_embeddings"] as! Int)
-  }
-  let heads = int("num_attention_heads")
-  let eos = json["eos_token_id"]
-  let qwen = json["model_type"] as? String == "qwen2"
-  return LlamaConfig(
-    family: qwen ? .qwen2 : .llama, vocabularySize: int("vocab_size"),
-    hiddenSize: int("hidden_size"), intermediateSize: int("intermediate_size"),
-    layers: int("num_hidden_layers"), heads: heads, keyValueHeads: int("num_key_value_heads"),
-    headDimension: json["head_dim"] as? Int ?? int("hidden_size") / heads,
-    rmsNormEpsilon: Float(json["rms_norm_eps"] as! Double), ropeTheta: theta,
-    ropeScaling: scaling, contextLength: int("max_position_embeddings"),
-    tiedEmbeddings: json["tie_word_embeddings"] as? Bool ?? false,
-    attentionBias: json["attention_bias"] as? Bool ?? qwen, bosToken: json["bos_token_id"] as? Int,
-    eosTokens: (eos as? [Int]) ?? (eos as? Int).map { [$0] } ?? [])
-}
-
-/// Every tensor of a safetensors file, by name.
-func loadWeights(_ url: URL) throws -> [String: Tensor] {
-  let file = try SafetensorsFile(url: url)
-  var out: [String: Tensor] = [:]
-  for name in file.entries.keys { out[name] = try file.tensor(name) }
-  return out
-}
-
-/// A model from a Hugging Face directory (config.json + model.safetensors).
-func loadModel(_ directory: URL) throws -> LlamaModel {
-  try LlamaModel(
-    config: configFromHuggingFace(directory.appendingPathComponent("config.json")),
-    weights: loadWeights(directory.appendingPathComponent("model.safetensors")))
+/// A model from a Hugging Face directory or GGUF file, through `PretrainedFiles.load`.
+private func loadLlama(_ url: URL) throws -> LlamaModel {
+  let files = try PretrainedFiles.load(url.path, requireTokenizer: false)
+  return try LlamaModel(config: files.config, weights: files.weights)
 }
 
 private struct LogitsCase: Decodable {
@@ -69,8 +27,8 @@ private struct LogitsCase: Decodable {
 
 @Test(arguments: ["tiny-llama", "tiny-llama3-rope-scaling", "tiny-qwen2"])
 func logitsAgreeWithTransformers(_ name: String) throws {
-  let directory = golden.appendingPathComponent(name)
-  let model = try loadModel(directory)
+  let directory = goldenDirectory.appendingPathComponent(name)
+  let model = try loadLlama(directory)
   let cases = try JSONDecoder().decode(
     [String: [LogitsCase]].self,
     from: Data(contentsOf: directory.appendingPathComponent("logits.json")))["cases"]!
@@ -96,41 +54,38 @@ func logitsAgreeWithTransformers(_ name: String) throws {
 }
 
 @Test func parameterNamesAreHuggingFaceNames() throws {
-  let model = try loadModel(golden.appendingPathComponent("tiny-qwen2"))
+  let model = try loadLlama(goldenDirectory.appendingPathComponent("tiny-qwen2"))
   let names = model.namedParameters().map(\.0)
   #expect(names.first == "model.embed_tokens.weight")
   #expect(names.contains("model.layers.1.self_attn.k_proj.bias"))
   #expect(names.contains("model.layers.0.mlp.down_proj.weight"))
   #expect(names.last == "lm_head.weight")
   let file = try SafetensorsFile(
-    url: golden.appendingPathComponent("tiny-qwen2/model.safetensors"))
+    url: goldenDirectory.appendingPathComponent("tiny-qwen2/model.safetensors"))
   #expect(Set(names) == Set(file.entries.keys))
 }
 
 @Test func strictLoadingNamesTheTensorAndShapes() throws {
-  let directory = golden.appendingPathComponent("tiny-llama")
-  let config = try configFromHuggingFace(directory.appendingPathComponent("config.json"))
-  let weights = try loadWeights(directory.appendingPathComponent("model.safetensors"))
-  let error = { (w: [String: Tensor]) -> String in
-    do {
-      _ = try LlamaModel(config: config, weights: w)
-      return ""
-    } catch { return "\(error)" }
+  let files = try PretrainedFiles.load(
+    goldenDirectory.appendingPathComponent("tiny-llama").path, requireTokenizer: false)
+  let error = { (w: [String: Tensor]) in
+    errorText { _ = try LlamaModel(config: files.config, weights: w) }
   }
-  var missing = weights
+  var missing = files.weights
   missing["model.layers.1.mlp.up_proj.weight"] = nil
   #expect(
-    error(missing) == "missing weight 'model.layers.1.mlp.up_proj.weight' (expected shape [48, 32])"
-  )
-  var wrong = weights
+    error(missing)
+      == "weights: tensor 'model.layers.1.mlp.up_proj.weight' is missing (expected shape [48, 32])")
+  var wrong = files.weights
   wrong["model.layers.0.self_attn.k_proj.weight"] = Tensor.zeros([32, 32])
   #expect(
     error(wrong)
-      == "weight 'model.layers.0.self_attn.k_proj.weight' has shape [32, 32], expected [16, 32]")
-  var extra = weights
+      == "weights: tensor 'model.layers.0.self_attn.k_proj.weight' has shape [32, 32], expected [16, 32]"
+  )
+  var extra = files.weights
   extra["lm_head.weight"] = Tensor.zeros([61, 32])  // tied: no head expected
-  #expect(error(extra) == "unexpected weights not in the model: lm_head.weight")
-  #expect(error(weights) == "")
+  #expect(error(extra).hasPrefix("weights: tensor 'lm_head.weight' is not part of the model"))
+  #expect(error(files.weights) == "")
 }
 
 /// A random tiny grouped-query model (for sampling tests).
@@ -199,5 +154,44 @@ private func randomModel(seed: UInt64) -> LlamaModel {
   }
 }
 
-// SmolLM2-135M-Instruct's logits and greedy generations against smollm2_logits.json are
-// tested from its GGUF in PretrainedModelTests.swift.
+// SmolLM2-135M-Instruct from its GGUF (.models/, fetched by .ci/setup; `smolLM2GGUF()` in
+// GGUFTests skips it when the file is absent outside CI).
+private struct SmolPrompt: Decodable {
+  var ids: [Int]
+  var top10Ids: [Int]
+  var top10Logits: [Float]
+  var logSumExp: Float
+  var greedy: [Int]
+}
+
+@Test func smolLM2LogitsAndGreedyTokensAgreeWithTransformers() throws {
+  guard let url = try smolLM2GGUF() else { return }
+  let model = try loadLlama(url)
+  struct Golden: Decodable { var prompts: [SmolPrompt] }
+  let prompts = try JSONDecoder().decode(
+    Golden.self,
+    from: Data(contentsOf: goldenDirectory.appendingPathComponent("smollm2_logits.json"))
+  ).prompts
+  for (n, p) in prompts.enumerated() {
+    let last = withoutGrad {
+      model(p.ids, batch: 1, positions: Array(0..<p.ids.count))
+    }.scalars.suffix(model.vocabularySize)
+    let logits = Array(last)
+    for (id, value) in zip(p.top10Ids, p.top10Logits) {
+      #expect(abs(logits[id] - value) < 1e-3, "prompt \(n): logit of \(id)")
+    }
+    let top = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(10)
+    #expect(Array(top.prefix(3)) == Array(p.top10Ids.prefix(3)), "prompt \(n)")
+    let m = logits.max()!
+    let lse = m + Float(log(logits.reduce(0.0) { $0 + exp(Double($1 - m)) }))
+    #expect(abs(lse - p.logSumExp) < 1e-3, "prompt \(n): log-sum-exp")
+  }
+  // Greedy generation of 32 tokens, all prompts in one left-padded batch.
+  var rng = RandomState(seed: 1)
+  let rollouts = model.sample(
+    prompts: prompts.map(\.ids), counts: prompts.map { _ in 1 },
+    options: SamplingOptions(greedy: true, maxNewTokens: 32, stopAtEOS: false), rng: &rng)
+  for (n, (p, r)) in zip(prompts, rollouts).enumerated() {
+    #expect(r.tokens == p.greedy, "prompt \(n): greedy tokens")
+  }
+}

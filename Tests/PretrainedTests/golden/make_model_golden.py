@@ -115,10 +115,18 @@ def make_tiny():
         randomise(model, 200 + seed)
         directory = os.path.join(HERE, name)
         model.save_pretrained(directory, safe_serialization=True)
-        for extra in ("generation_config.json",):
-            path = os.path.join(directory, extra)
-            if os.path.exists(path):
-                os.remove(path)
+        os.remove(os.path.join(directory, "generation_config.json"))
+        # transformers 5 keeps θ and the scaling in rope_parameters; write the older
+        # rope_theta / rope_scaling keys too, which other readers expect.
+        path = os.path.join(directory, "config.json")
+        with open(path) as f:
+            saved = json.load(f)
+        rope = saved["rope_parameters"]
+        saved["rope_theta"] = rope["rope_theta"]
+        if rope["rope_type"] != "default":
+            saved["rope_scaling"] = {k: v for k, v in rope.items() if k != "rope_theta"}
+        with open(path, "w") as f:
+            json.dump(saved, f, indent=2, sort_keys=True)
         golden = [logits_case(model, *case) for case in cases()]
         with open(os.path.join(directory, "logits.json"), "w") as f:
             json.dump(dict(cases=golden), f)
