@@ -14,13 +14,16 @@ let smolLM2Shape = LlamaConfig(
 /// tokens and batched KV-cache sampling, against the plain-PyTorch twin
 /// (Benchmarks/reference/llama.py) and transformers' `generate` at batch 1.
 func benchmarkLlama() {
-  let config = smolLM2Shape
-  var rng = RandomState(seed: 0)
-  let model = LlamaModel(config: config, rng: &rng)
-  print("llama (SmolLM2-135M shape, random weights): \(model.parameterCount) parameters")
+  benchmarkLlamaTraining()
+  benchmarkLlamaSampling()
+}
 
-  // Training first, so that the peak RSS below is that of the training step (with the
-  // AdamW state), not of sampling.
+/// The training step (run first in `llama`, so that the peak RSS it prints is that of the
+/// training step with its AdamW state, not of sampling).
+func benchmarkLlamaTraining() {
+  var rng = RandomState(seed: 0)
+  let model = LlamaModel(config: smolLM2Shape, rng: &rng)
+  print("llama (SmolLM2-135M shape, random weights): \(model.parameterCount) parameters")
   let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-4)
   let sequences = (0..<16).map { _ in (0..<129).map { _ in 3 + rng.nextInt(below: 49149) } }
   let inputs = sequences.flatMap { $0.dropLast() }
@@ -56,8 +59,14 @@ func benchmarkLlama() {
         format: "  PyTorch  %8.1f tokens/s, peak RSS %.0f MB   Allot/PyTorch = %.2f×", rate,
         torch["peak_rss_mb"] ?? 0, training / rate))
   }
+}
 
-  // Sampling: 64 prompts of 16 tokens, 32 new tokens each, temperature 1, KV cache.
+/// Sampling at batch 64 against the twin, and greedy generation at batch 1 against
+/// transformers' `generate`.
+func benchmarkLlamaSampling() {
+  var rng = RandomState(seed: 0)
+  let model = LlamaModel(config: smolLM2Shape, rng: &rng)
+  // 64 prompts of 16 tokens, 32 new tokens each, temperature 1, KV cache.
   let prompts = (0..<64).map { _ in [1] + (0..<15).map { _ in 3 + rng.nextInt(below: 49149) } }
   let options = SamplingOptions(maxNewTokens: 32, stopAtEOS: false)  // equal work
   var sampler = RandomState(seed: 1)
@@ -104,18 +113,14 @@ func profileLlamaTraining() {
   let ids = (0..<(8 * 129)).map { _ in 3 + rng.nextInt(below: 49149) }
   let positions = (0..<8).flatMap { _ in Array(0..<128) }
   for step in 0..<3 {
-    let (faults, start) = (minorPageFaults(), DispatchTime.now().uptimeNanoseconds)
-    adam.zeroGrad()
-    let inputs = (0..<8).flatMap { ids[($0 * 129)..<($0 * 129 + 128)] }
-    let targets = (0..<8).flatMap { ids[($0 * 129 + 1)..<($0 * 129 + 129)] }
-    (-model(inputs, batch: 8, positions: positions).logProbabilities(of: targets).mean())
-      .backward()
-    adam.step()
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    print(
-      String(
-        format: "  step %d: %.2f s, %d minor page faults", step, seconds,
-        minorPageFaults() - faults))
+    timedStep(step) {
+      adam.zeroGrad()
+      let inputs = (0..<8).flatMap { ids[($0 * 129)..<($0 * 129 + 128)] }
+      let targets = (0..<8).flatMap { ids[($0 * 129 + 1)..<($0 * 129 + 129)] }
+      (-model(inputs, batch: 8, positions: positions).logProbabilities(of: targets).mean())
+        .backward()
+      adam.step()
+    }
   }
 }
 

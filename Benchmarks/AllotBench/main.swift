@@ -24,6 +24,8 @@ let suites: [(String, () -> Void)] = [
   ("block-profile", profileBlock),
   ("lm", benchmarkLanguageModel),
   ("llama", benchmarkLlama),
+  ("llama-train", benchmarkLlamaTraining),
+  ("llama-sample", benchmarkLlamaSampling),
   ("llama-train-profile", profileLlamaTraining),
   ("llama-sample-profile", profileLlamaSampling),
   ("knapsack", benchmarkKnapsack),

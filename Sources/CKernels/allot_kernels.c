@@ -61,16 +61,18 @@ void allot_decode_attention(const float *restrict query, const float *restrict k
     for (long h = 0; h < heads; h++)
       for (long j = 0; j < (pad < length ? pad : length); j++) w[h * length + j] = 0;
     if (pad >= length) continue;
+    long kv[heads]; /* the offset of query head h's key/value head in a cached position */
+    for (long h = 0; h < heads; h++) kv[h] = h / group * hd;
     for (long j = pad; j < length; j++)
       for (long h = 0; h < heads; h++)
-        w[h * length + j] = allot_dot(q + h * hd, k + j * kv_width + h / group * hd, hd) * scale;
+        w[h * length + j] = allot_dot(q + h * hd, k + j * kv_width + kv[h], hd) * scale;
     for (long h = 0; h < heads; h++) allot_softmax_range(w + h * length, pad, length);
     for (long j = pad; j < length; j++) {
       const float *vj = v + j * kv_width;
       for (long h = 0; h < heads; h++) {
         const float p = w[h * length + j];
         float *oh = o + h * hd;
-        const float *vh = vj + h / group * hd;
+        const float *vh = vj + kv[h];
         long e = 0;
         for (; e + 8 <= hd; e += 8) *(allot_v8 *)(oh + e) += p * *(const allot_v8 *)(vh + e);
         for (; e < hd; e++) oh[e] += p * vh[e];
