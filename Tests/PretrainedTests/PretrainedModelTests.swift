@@ -328,3 +328,28 @@ private func smolGolden() throws -> [(ids: [Int], greedy: [Int])] {
     #expect(lastLogits(back.model, [ids]) == lastLogits(m.model, [ids]))
   }
 }
+
+/// transformers 5 writes the rotary settings only as `rope_parameters`: θ and a Llama 3
+/// scaling are read from there (not θ = 10,000 by default), other scalings refused by name.
+@Test func transformers5RopeParametersAreRead() throws {
+  func config(_ parameters: String) throws -> LlamaConfig {
+    let json = tinyConfigJSON("llama", #", "rope_parameters": \#(parameters)"#)
+      .replacingOccurrences(of: #""rope_theta": 500000.0, "#, with: "")
+    return try HuggingFaceDirectory.config(json: Data(json.utf8), path: "x")
+  }
+  let plain = try config(#"{"rope_theta": 100000.0, "rope_type": "default"}"#)
+  #expect(plain.ropeTheta == 100000 && plain.ropeScaling == nil)
+  let scaled = try config(
+    #"{"rope_theta": 250000.0, "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#
+  )
+  #expect(scaled.ropeTheta == 250000 && scaled.ropeScaling?.factor == 8)
+  #expect(
+    errorText { _ = try config(#"{"rope_theta": 1e4, "rope_type": "yarn", "factor": 4}"#) }
+      == "x: rope_parameters type is 'yarn'; Allot supports only 'llama3'")
+  // Both spellings (as transformers 4 files and Allot's exports carry the old one): the
+  // top-level keys win.
+  let both = try HuggingFaceDirectory.config(
+    json: Data(tinyConfigJSON("llama", #", "rope_parameters": {"rope_theta": 1.0}"#).utf8),
+    path: "x")
+  #expect(both.ropeTheta == 500000)
+}
