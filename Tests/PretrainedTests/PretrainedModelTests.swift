@@ -224,6 +224,13 @@ func exportReloadsBitIdentically(_ name: String) throws {
   #expect(
     errorText { _ = try PretrainedModel(descriptor: "{}", weights: weights) }.hasPrefix(
       "pretrained-model descriptor: is not valid"))
+  // A tokenizer with more ids than the embedding has rows is refused before any model is built.
+  let small = m.descriptor.replacingOccurrences(
+    of: "\"vocabularySize\":\(m.config.vocabularySize)", with: "\"vocabularySize\":16")
+  #expect(
+    errorText { _ = try PretrainedModel(descriptor: small, weights: weights) }
+      == "pretrained-model descriptor: the tokenizer has \(m.tokenizer.vocabularySize) tokens but "
+      + "the model's vocabulary is 16")
   let other = m.descriptor.replacingOccurrences(
     of: "\"version\":1", with: "\"version\":2")
   #expect(
