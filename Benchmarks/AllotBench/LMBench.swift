@@ -79,20 +79,27 @@ func profileSupervised() {
   let batch = ProcessInfo.processInfo.environment["SFT_BATCH"].flatMap { Int($0) } ?? 32
   let sequences = (0..<batch).map { _ in (0..<113).map { _ in 3 + rng.nextInt(below: 96) } }
   for step in 0..<8 {
-    let (faults, start) = (minorPageFaults(), DispatchTime.now().uptimeNanoseconds)
-    adam.zeroGrad()
-    _ = model.accumulateSupervisedGradients(
-      prompts: sequences.map { Array($0.prefix(1)) },
-      targets: sequences.map { Array($0.dropFirst()) },
-      chunkPositions: ProcessInfo.processInfo.environment["SFT_CHUNK"].flatMap { Int($0) }
-        ?? TransformerLM.chunkPositions)
-    adam.step()
-    let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-    print(
-      String(
-        format: "  step %d: %.1f ms, %d minor page faults", step, milliseconds,
-        minorPageFaults() - faults))
+    timedStep(step) {
+      adam.zeroGrad()
+      _ = model.accumulateSupervisedGradients(
+        prompts: sequences.map { Array($0.prefix(1)) },
+        targets: sequences.map { Array($0.dropFirst()) },
+        chunkPositions: ProcessInfo.processInfo.environment["SFT_CHUNK"].flatMap { Int($0) }
+          ?? TransformerLM.chunkPositions)
+      adam.step()
+    }
   }
+}
+
+/// Runs `body` and prints its time and the minor page faults it took, as step `step`.
+func timedStep(_ step: Int, _ body: () -> Void) {
+  let (faults, start) = (minorPageFaults(), DispatchTime.now().uptimeNanoseconds)
+  body()
+  let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+  print(
+    String(
+      format: "  step %d: %.1f ms, %d minor page faults", step, milliseconds,
+      minorPageFaults() - faults))
 }
 
 /// Minor page faults of this process so far.

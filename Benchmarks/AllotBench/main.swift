@@ -23,6 +23,11 @@ let suites: [(String, () -> Void)] = [
   ("mlp-profile", profileMLP),
   ("block-profile", profileBlock),
   ("lm", benchmarkLanguageModel),
+  ("llama", benchmarkLlama),
+  ("llama-train", benchmarkLlamaTraining),
+  ("llama-sample", benchmarkLlamaSampling),
+  ("llama-train-profile", profileLlamaTraining),
+  ("llama-sample-profile", profileLlamaSampling),
   ("knapsack", benchmarkKnapsack),
   ("grpo", benchmarkGRPOStep),
   ("sample-profile", profileSampling),
@@ -34,6 +39,8 @@ let suites: [(String, () -> Void)] = [
   ("exact-probe", probeExactSolver),
   ("taskallocation-episodes", benchmarkTaskAllocationEpisodes),
   ("pretrained-load", benchmarkPretrainedLoad),
+  ("pretrained-generate", benchmarkPretrainedGenerate),
+  ("pretrained-export", benchmarkPretrainedExport),
   ("tokenizer", benchmarkTokenizer),
 ]
 let chosen = arguments.isEmpty ? suites.map(\.0) : arguments

@@ -1,4 +1,5 @@
 #include "allot_kernels.h"
+#include "allot_vector.h"
 
 #include <stdlib.h> /* defines __GLIBC__ on glibc */
 
@@ -29,53 +30,6 @@ void allot_adam_update(float *restrict w, const float *restrict g, float *restri
   }
 }
 
-typedef float allot_v8 __attribute__((vector_size(32), aligned(4)));
-
-/* Σ a[i]·b[i] over n floats, eight lanes at a time, summed in a fixed order. */
-static inline float allot_dot(const float *restrict a, const float *restrict b, long n) {
-  allot_v8 acc = {0};
-  long i = 0;
-  for (; i + 8 <= n; i += 8) acc += *(const allot_v8 *)(a + i) * *(const allot_v8 *)(b + i);
-  float total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; i < n; i++) total += a[i] * b[i];
-  return total;
-}
-
-/* Σ a[i] over n floats, eight lanes at a time, summed in a fixed order. */
-static inline float allot_sum(const float *restrict a, long n) {
-  allot_v8 acc = {0};
-  long i = 0;
-  for (; i + 8 <= n; i += 8) acc += *(const allot_v8 *)(a + i);
-  float total = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; i < n; i++) total += a[i];
-  return total;
-}
-
-/* e^x over the whole float range (TensorCore's fastExp), branch-free so loops vectorise. */
-static inline float allot_exp(float x) {
-  float c = x < -87.3f ? -87.3f : x;
-  c = c > 88.72f ? 88.72f : c;
-  const float magic = 12582912.0f;
-  float shifted = c * 1.44269504f + magic;
-  shifted = shifted < magic + 127 ? shifted : magic + 127;
-  float n = shifted - magic;
-  float r = (c - n * 0.69314575f) - n * 1.4286068e-6f;
-  float p = 1.0f / 5040;
-  p = p * r + 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1;
-  p = p * r + 1;
-  union { float f; int i; } bits = {shifted};
-  union { int i; float f; } scale = {(bits.i - 0x4B400000 + 127) << 23};
-  float y = p * scale.f;
-  y = x < -87.3f ? 0 : y;
-  y = x > 88.72f ? __builtin_inff() : y;
-  return x != x ? x : y;
-}
-
 /* Softmax of row[from..<to] in place (from < to); the other entries are left as they are. */
 static inline void allot_softmax_range(float *restrict row, long from, long to) {
   float m = -__builtin_inff();
@@ -86,36 +40,39 @@ static inline void allot_softmax_range(float *restrict row, long from, long to) 
 }
 
 /* Per batch row, keys and values are read once, in order, a whole position (all heads) at a
-   time: the cache streams through memory instead of being walked head by head. */
+   time: the cache streams through memory instead of being walked head by head. Query head h
+   reads key/value head h / (heads / kv_heads) (grouped-query attention). */
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 void allot_decode_attention(const float *restrict query, const float *restrict keys,
                             const float *restrict values, float *restrict out,
-                            float *restrict weights, long batch, long heads, long width,
-                            long capacity, long length, const long *rows, const long *padding,
-                            float scale) {
-  const long hd = width / heads;
+                            float *restrict weights, long batch, long heads, long kv_heads,
+                            long width, long capacity, long length, const long *rows,
+                            const long *padding, float scale) {
+  const long hd = width / heads, group = heads / kv_heads, kv_width = kv_heads * hd;
   for (long b = 0; b < batch; b++) {
     const long row = rows ? rows[b] : b;
     const long pad = padding ? padding[b] : 0;
     const float *q = query + b * width;
-    const float *k = keys + row * capacity * width;
-    const float *v = values + row * capacity * width;
+    const float *k = keys + row * capacity * kv_width;
+    const float *v = values + row * capacity * kv_width;
     float *w = weights + b * heads * length; /* [heads, length] */
     float *o = out + b * width;
     for (long e = 0; e < width; e++) o[e] = 0;
     for (long h = 0; h < heads; h++)
       for (long j = 0; j < (pad < length ? pad : length); j++) w[h * length + j] = 0;
     if (pad >= length) continue;
+    long kv[heads]; /* the offset of query head h's key/value head in a cached position */
+    for (long h = 0; h < heads; h++) kv[h] = h / group * hd;
     for (long j = pad; j < length; j++)
       for (long h = 0; h < heads; h++)
-        w[h * length + j] = allot_dot(q + h * hd, k + j * width + h * hd, hd) * scale;
+        w[h * length + j] = allot_dot(q + h * hd, k + j * kv_width + kv[h], hd) * scale;
     for (long h = 0; h < heads; h++) allot_softmax_range(w + h * length, pad, length);
     for (long j = pad; j < length; j++) {
-      const float *vj = v + j * width;
+      const float *vj = v + j * kv_width;
       for (long h = 0; h < heads; h++) {
         const float p = w[h * length + j];
         float *oh = o + h * hd;
-        const float *vh = vj + h * hd;
+        const float *vh = vj + kv[h];
         long e = 0;
         for (; e + 8 <= hd; e += 8) *(allot_v8 *)(oh + e) += p * *(const allot_v8 *)(vh + e);
         for (; e < hd; e++) oh[e] += p * vh[e];
@@ -236,4 +193,39 @@ void allot_add(const float *restrict a, const float *restrict b, float *restrict
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 void allot_accumulate(float *restrict total, const float *restrict x, long n) {
   for (long i = 0; i < n; i++) total[i] += x[i];
+}
+
+/* Σ exp(x[j] − m) over n floats, in vector lanes (a fixed order for a given build). */
+static inline float allot_sum_exp(const float *restrict x, long n, float m) {
+#pragma clang fp reassociate(on)
+  float total = 0;
+  for (long j = 0; j < n; j++) total += allot_exp(x[j] - m);
+  return total;
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_log_sum_exp_rows(const float *restrict x, float *restrict lse, long rows, long cols) {
+  for (long r = 0; r < rows; r++) {
+    const float *row = x + r * cols;
+    float m = -__builtin_inff();
+    for (long j = 0; j < cols; j++) m = row[j] > m ? row[j] : m;
+    if (!(m > -__builtin_inff() && m < __builtin_inff())) {
+      lse[r] = m;
+      continue;
+    }
+    lse[r] = m + __builtin_logf(allot_sum_exp(row, cols, m));
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void allot_log_prob_backward(const float *restrict x, const float *restrict lse,
+                             const float *restrict g, const long *restrict indices,
+                             float *restrict dx, long rows, long cols) {
+  for (long r = 0; r < rows; r++) {
+    const float *row = x + r * cols;
+    float *d = dx + r * cols;
+    const float gr = g[r], l = lse[r];
+    for (long j = 0; j < cols; j++) d[j] = -gr * allot_exp(row[j] - l);
+    d[indices[r]] += gr;
+  }
 }

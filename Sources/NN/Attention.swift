@@ -35,7 +35,7 @@ public final class AttentionCache {
     rows = kept.map { rows[$0] }
   }
 
-  /// Stores new keys and values `[B, T, D]` after the existing ones.
+  /// Stores new keys and values `[B, T, Dk]` after the existing ones.
   func append(keys k: Tensor, values v: Tensor) {
     let (b, t, d) = (k.shape[0], k.shape[1], k.shape[2])
     precondition(
@@ -65,19 +65,31 @@ public final class AttentionCache {
     length += t
   }
 
-  /// Attention of `query` `[B, T, D]`, the positions just appended, over everything stored.
-  func attend(_ query: Tensor, heads: Int) -> Tensor {
+  /// Attention of `query` `[B, T, D]`, the positions just appended, over everything stored
+  /// (`keyValueHeads` key/value heads, `heads` by default: see `Tensor.attention`).
+  func attend(_ query: Tensor, heads: Int, keyValueHeads: Int? = nil) -> Tensor {
     if query.shape[1] == 1 {
       return Tensor.cachedAttention(
-        query: query, key: keys!, value: values!, heads: heads, keyLength: length, rows: rows,
-        keyPadding: keyPadding)
+        query: query, key: keys!, value: values!, heads: heads, keyValueHeads: keyValueHeads,
+        keyLength: length, rows: rows, keyPadding: keyPadding)
     }
     precondition(
       rows == Array(0..<keys!.shape[0]),
       "AttentionCache: several positions at once only before any row was dropped")
     return Tensor.attention(
-      query: query, key: keys!, value: values!, heads: heads, keyLength: length,
-      keyPadding: keyPadding)
+      query: query, key: keys!, value: values!, heads: heads, keyValueHeads: keyValueHeads,
+      keyLength: length, keyPadding: keyPadding)
+  }
+
+  /// Appends `keys` and `values` `[B, T, Dk]` of T new positions, then returns the attention
+  /// of their `query` `[B, T, D]` over every stored position: one incremental decoding step
+  /// of a layer with `heads` query heads sharing `keyValueHeads` key/value heads.
+  public func attend(
+    query: Tensor, newKeys keys: Tensor, newValues values: Tensor, heads: Int,
+    keyValueHeads: Int
+  ) -> Tensor {
+    append(keys: keys, values: values)
+    return attend(query, heads: heads, keyValueHeads: keyValueHeads)
   }
 }
 

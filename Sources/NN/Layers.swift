@@ -14,6 +14,15 @@ public final class Linear: Module {
       bias ? .uniform([outFeatures], low: -bound, high: bound, rng: &rng, requiresGrad: true) : nil
   }
 
+  /// A layer with the given `weight` `[out, in]` and `bias` `[out]` (loaded weights).
+  public init(weight: Tensor, bias: Tensor?) {
+    precondition(
+      weight.rank == 2 && (bias == nil || bias!.shape == [weight.shape[0]]),
+      "Linear: weight \(weight.shape) should be [out, in] and bias \(bias?.shape ?? []) [out]")
+    self.weight = weight
+    self.bias = bias
+  }
+
   public var ownParameters: [(String, Tensor)] {
     [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
   }
@@ -29,6 +38,12 @@ public final class Embedding: Module {
 
   public init(count: Int, width: Int, std: Float = 0.02, rng: inout RandomState) {
     weight = .normal([count, width], std: std, rng: &rng, requiresGrad: true)
+  }
+
+  /// A table holding `weight` `[count, width]` (loaded weights).
+  public init(weight: Tensor) {
+    precondition(weight.rank == 2, "Embedding: weight \(weight.shape) should be [count, width]")
+    self.weight = weight
   }
 
   public var ownParameters: [(String, Tensor)] { [("weight", weight)] }

@@ -50,7 +50,7 @@ public struct BPETokenizer: TextTokenizer {
   /// Vocabulary entries alone (merges and `ignoreMerges` look here).
   private let vocabulary: [String: Int]
   /// Merge table: (left id << 32 | right id) -> (rank << 32 | merged id).
-  private let mergeTable: [UInt64: UInt64]
+  let mergeTable: [UInt64: UInt64]
   /// Each byte's single-byte token, -1 for none.
   private let byteTokens: [Int32]
   /// Each id's bytes when decoded.

@@ -166,19 +166,35 @@ public struct HuggingFaceDirectory: Sendable {
       throw PretrainedFileError(
         path, "num_key_value_heads is \(kvHeads), which does not divide \(heads) heads")
     }
+    // transformers 5 writes the rotary settings as one `rope_parameters` object (its
+    // rope_theta, and rope_type "default" or a scaling's type and fields); older files put
+    // rope_theta and rope_scaling at the top level, which win when both are there.
+    var theta = try number("rope_theta", 10000)
+    var ropeKey = "rope_scaling"
+    var ropeValue = json["rope_scaling"]
+    if let parameters = json["rope_parameters"], parameters != .null {
+      guard case .object(let p) = parameters else {
+        throw PretrainedFileError(path, "rope_parameters is \(parameters), not an object")
+      }
+      if json["rope_theta"] == nil, case .number(let t)? = p["rope_theta"] { theta = t }
+      let kind = (p["rope_type"] ?? p["type"])?.string ?? "default"
+      if kind != "default", ropeValue == nil || ropeValue == .null {
+        (ropeKey, ropeValue) = ("rope_parameters", parameters)
+      }
+    }
     var scaling: LlamaConfig.Llama3RopeScaling?
-    if let rope = json["rope_scaling"], rope != .null {
+    if let rope = ropeValue, rope != .null {
       guard case .object(let r) = rope else {
-        throw PretrainedFileError(path, "rope_scaling is \(rope), not an object")
+        throw PretrainedFileError(path, "\(ropeKey) is \(rope), not an object")
       }
       let kind = (r["rope_type"] ?? r["type"])?.string ?? "(none)"
       guard kind == "llama3" else {
         throw PretrainedFileError(
-          path, "rope_scaling type is '\(kind)'; Allot supports only 'llama3'")
+          path, "\(ropeKey) type is '\(kind)'; Allot supports only 'llama3'")
       }
       func field(_ key: String) throws -> Double {
         guard case .number(let v)? = r[key] else {
-          throw PretrainedFileError(path, "rope_scaling has no number \(key)")
+          throw PretrainedFileError(path, "\(ropeKey) has no number \(key)")
         }
         return v
       }
@@ -192,7 +208,7 @@ public struct HuggingFaceDirectory: Sendable {
       intermediateSize: try int("intermediate_size"), layers: try int("num_hidden_layers"),
       heads: heads, keyValueHeads: kvHeads, headDimension: try int("head_dim", hidden / heads),
       rmsNormEpsilon: Float(try number("rms_norm_eps", 1e-6)),
-      ropeTheta: try number("rope_theta", 10000), ropeScaling: scaling,
+      ropeTheta: theta, ropeScaling: scaling,
       contextLength: try int("max_position_embeddings", family == .qwen2 ? 32768 : 2048),
       tiedEmbeddings: try bool("tie_word_embeddings", false),
       attentionBias: try bool("attention_bias", family == .qwen2),

@@ -29,7 +29,12 @@ public struct PretrainedFiles: Sendable {
   /// Reads a GGUF file or a Hugging Face directory (detected by what `path` is). Everything
   /// is checked before weights are converted; any problem throws a `PretrainedFileError`
   /// naming the file. `requireTokenizer` makes a directory without `tokenizer.json` an error.
-  public static func load(_ path: String, requireTokenizer: Bool = true) throws -> PretrainedFiles {
+  /// `beforeConverting` sees the config, the tokenizer source and the chat template once
+  /// they are read and checked, before any weight is converted; what it throws ends the load.
+  public static func load(
+    _ path: String, requireTokenizer: Bool = true,
+    beforeConverting: (LlamaConfig, TokenizerSource?, String?) throws -> Void = { _, _, _ in }
+  ) throws -> PretrainedFiles {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
       throw PretrainedFileError(path, "does not exist")
@@ -40,16 +45,20 @@ public struct PretrainedFiles: Sendable {
         throw PretrainedFileError(
           path, "has no tokenizer.json (Allot reads the tokenizer of a directory from it)")
       }
+      let tokenizer = dir.tokenizerJSON.map {
+        TokenizerSource.huggingFace(tokenizerJSON: $0, config: dir.tokenizerConfig)
+      }
+      try beforeConverting(dir.config, tokenizer, dir.tokenizerConfig?.chatTemplate)
       return PretrainedFiles(
-        path: path, config: dir.config, weights: try dir.weights(),
-        tokenizer: dir.tokenizerJSON.map {
-          .huggingFace(tokenizerJSON: $0, config: dir.tokenizerConfig)
-        },
+        path: path, config: dir.config, weights: try dir.weights(), tokenizer: tokenizer,
         chatTemplate: dir.tokenizerConfig?.chatTemplate, source: dir.description,
         contentHash: try dir.contentHash())
     }
     let file = try GGUFFile(url: URL(fileURLWithPath: path))
     let config = try file.llamaConfig()
+    try file.checkTypesSupported()
+    let template = file.metadata["tokenizer.chat_template"]?.string
+    try beforeConverting(config, .gguf(file.metadata), template)
     let weights = try file.llamaWeights(config: config)
     var types: [String: Int] = [:]
     for t in file.tensors { types[t.typeName, default: 0] += 1 }
@@ -57,7 +66,7 @@ public struct PretrainedFiles: Sendable {
       .map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
     return PretrainedFiles(
       path: path, config: config, weights: weights, tokenizer: .gguf(file.metadata),
-      chatTemplate: file.metadata["tokenizer.chat_template"]?.string,
+      chatTemplate: template,
       source:
         "GGUF v\(file.version) \(config.family.rawValue), \(file.tensors.count) tensors (\(counts))",
       contentHash: file.contentHash())

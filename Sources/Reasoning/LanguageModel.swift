@@ -19,7 +19,8 @@ public protocol CausalLanguageModel: Module {
   ///
   /// `positions` gives each token's position (row-major `[B, T]`); `keyPadding[b]` leading
   /// positions of row b are padding that no token attends to. With `caches` (one per
-  /// layer; sampling only, no tape) the tokens continue the cached sequence.
+  /// layer; sampling only, no tape) the tokens continue the cached sequence, and a model
+  /// may return the last position's logits only (`[B, 1, vocabularySize]`).
   func callAsFunction(
     _ ids: [Int], batch: Int, positions: [Int], keyPadding: [Int]?, caches: [AttentionCache]?
   ) -> Tensor

@@ -89,8 +89,11 @@ extension CausalLanguageModel {
     let ends = endTokens
     return withoutGrad {
       let caches = makeCaches(capacity: capacity, keyPadding: pads)
-      var logits = self(ids, batch: b, positions: positionIDs, keyPadding: nil, caches: caches)
-        .slice(axis: 1, (longest - 1)..<longest)
+      // The prompt's last position (a model may return only that one when given caches).
+      let promptLogits = self(
+        ids, batch: b, positions: positionIDs, keyPadding: nil, caches: caches)
+      let t = promptLogits.shape[1]
+      var logits = t == 1 ? promptLogits : promptLogits.slice(axis: 1, (t - 1)..<t)
       var scratch = [Float](repeating: 0, count: vocabulary)
       // The rows still generating, in ascending order; finished rows leave the batch (and
       // the caches), so later steps only compute what is still needed.

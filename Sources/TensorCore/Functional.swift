@@ -91,25 +91,19 @@ extension Tensor {
     require(
       indices.count == rows,
       "logProbabilities(of:): \(indices.count) indices for \(rows) rows of logits \(shape)")
-    let out = Tensor(uninitialized: Array(shape.dropLast()))
-    let lse = [Float](unsafeUninitializedCapacity: rows) { buf, initialized in
-      for r in 0..<rows {
-        let k = indices[r]
-        require(
-          k >= 0 && k < c,
-          "logProbabilities(of:): index \(k) at row \(r) is outside 0..<\(c) (logits \(shape))")
-        buf[r] = Tensor.logSumExp(pointer + r * c, n: c, stride: 1)
-        out.pointer[r] = pointer[r * c + k] - buf[r]
-      }
-      initialized = rows
+    for (r, k) in indices.enumerated() {
+      require(
+        k >= 0 && k < c,
+        "logProbabilities(of:): index \(k) at row \(r) is outside 0..<\(c) (logits \(shape))")
     }
+    let out = Tensor(uninitialized: Array(shape.dropLast()))
+    let lse = Tensor(uninitialized: [rows])
+    allot_log_sum_exp_rows(pointer, lse.pointer, rows, c)
+    for (r, k) in indices.enumerated() { out.pointer[r] = pointer[r * c + k] - lse.pointer[r] }
     return Tensor.result(out, op: "logProbabilities", inputs: [self]) { g in
       let dx = Tensor(uninitialized: self.shape)
-      for r in 0..<rows {
-        let (x, d, gr, l) = (self.pointer + r * c, dx.pointer + r * c, g.pointer[r], lse[r])
-        for j in 0..<c { d[j] = -gr * fastExp(x[j] - l) }
-        d[indices[r]] += gr
-      }
+      allot_log_prob_backward(
+        self.pointer, lse.pointer, g.pointer, indices, dx.pointer, rows, c)
       return [dx]
     }
   }

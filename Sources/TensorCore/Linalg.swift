@@ -36,6 +36,15 @@ func sgemm(
     }
   }
   if k == 0 { return }
+  if m == 1 {
+    // One row (decoding a single sequence): a matrix-vector product reads op(B) once,
+    // where sgemm would first copy (pack) all of it.
+    cblas_sgemv(
+      CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? n : k),
+      Int32(transB ? k : n), alpha, b, Int32(ldb), a, Int32(transA ? lda : 1), beta == 0 ? 1 : beta,
+      c, 1)
+    return
+  }
   cblas_sgemm(
     CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta == 0 ? 1 : beta, c,

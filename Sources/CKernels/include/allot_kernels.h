@@ -14,14 +14,15 @@ void allot_adam_update(float *w, const float *g, float *m, float *v, long n, flo
    (glibc's mallopt); a no-op elsewhere. */
 void allot_configure_allocator(void);
 /* Attention of one new query per batch row over a KV cache (incremental decoding).
-   query, out: [batch, width]; keys, values: [rows, capacity, width] of which the first
-   `length` positions are filled; batch row b reads cache row rows[b] (rows NULL: b) and
-   masks its first padding[b] keys (padding NULL: none). weights receives the attention
-   weights [batch, heads, length]; a row that sees no key gets zero weights and output. */
+   query, out: [batch, width] (heads of width / heads); keys, values: [rows, capacity,
+   kv_heads · width / heads], query head h reading key/value head h / (heads / kv_heads),
+   of which the first `length` positions are filled; batch row b reads cache row rows[b]
+   (rows NULL: b) and masks its first padding[b] keys (padding NULL: none). weights
+   receives the attention weights [batch, heads, length]; a row that sees no key gets zero weights and output. */
 void allot_decode_attention(const float *query, const float *keys, const float *values,
-                            float *out, float *weights, long batch, long heads, long width,
-                            long capacity, long length, const long *rows, const long *padding,
-                            float scale);
+                            float *out, float *weights, long batch, long heads, long kv_heads,
+                            long width, long capacity, long length, const long *rows,
+                            const long *padding, float scale);
 
 /* GELU (tanh form) x·σ(2u), u = √(2/π)(x + 0.044715x³), over n floats; gate (may be NULL)
    receives σ(2u) for the backward rule, which allot_gelu_backward applies to g. */
@@ -57,4 +58,13 @@ void allot_add(const float *a, const float *b, float *out, long n);
 
 /* total += x elementwise (no overlap). */
 void allot_accumulate(float *total, const float *x, long n);
+
+/* lse[r] = log Σ_j exp(x[r·cols + j]) per row (stable: the maximum first; a row whose
+   maximum is ±∞ or NaN gets that maximum). */
+void allot_log_sum_exp_rows(const float *x, float *lse, long rows, long cols);
+
+/* The backward rule of log softmax(x)[indices[r]] per row: dx[r, j] = −g[r]·exp(x[r, j] −
+   lse[r]), plus g[r] at j = indices[r]. */
+void allot_log_prob_backward(const float *x, const float *lse, const float *g,
+                             const long *indices, float *dx, long rows, long cols);
 #endif

@@ -1,0 +1,150 @@
+import Foundation
+import Optim
+import Pretrained
+import Reasoning
+import TensorCore
+
+/// SmolLM2-135M-Instruct's configuration (its GGUF's metadata).
+let smolLM2Shape = LlamaConfig(
+  family: .llama, vocabularySize: 49152, hiddenSize: 576, intermediateSize: 1536, layers: 30,
+  heads: 9, keyValueHeads: 3, headDimension: 64, rmsNormEpsilon: 1e-5, ropeTheta: 100_000,
+  contextLength: 8192, tiedEmbeddings: true, attentionBias: false, bosToken: 1, eosTokens: [2])
+
+/// SmolLM2-135M's architecture (random weights of its shape): a training step on 16 × 128
+/// tokens and batched KV-cache sampling, against the plain-PyTorch twin
+/// (Benchmarks/reference/llama.py) and transformers' `generate` at batch 1.
+func benchmarkLlama() {
+  benchmarkLlamaTraining()
+  benchmarkLlamaSampling()
+}
+
+/// The training step (run first in `llama`, so that the peak RSS it prints is that of the
+/// training step with its AdamW state, not of sampling).
+func benchmarkLlamaTraining() {
+  var rng = RandomState(seed: 0)
+  let model = LlamaModel(config: smolLM2Shape, rng: &rng)
+  print("llama (SmolLM2-135M shape, random weights): \(model.parameterCount) parameters")
+  let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-4)
+  let sequences = (0..<16).map { _ in (0..<129).map { _ in 3 + rng.nextInt(below: 49149) } }
+  let inputs = sequences.flatMap { $0.dropLast() }
+  let targets = sequences.flatMap { $0.dropFirst() }
+  let positions = (0..<16).flatMap { _ in Array(0..<128) }
+  // Forward and backward 4 sequences (512 positions) at a time, each chunk's gradient
+  // added to the parameters' (as the GRPO update does); the sum is the whole batch's.
+  let chunk = 4 * 128
+  func step() {
+    adam.zeroGrad()
+    for start in stride(from: 0, to: inputs.count, by: chunk) {
+      let rows = start..<(start + chunk)
+      let loss =
+        model(Array(inputs[rows]), batch: 4, positions: Array(positions[rows]))
+        .logProbabilities(of: Array(targets[rows])).sum() * (-1 / Float(inputs.count))
+      loss.backward()
+    }
+    adam.step()
+  }
+  step()
+  let stepSeconds = secondsPerCall(iterations: 1, repeats: 3, step)
+  let training = Double(16 * 128) / stepSeconds
+  print("training step, batch 16 × 128 tokens (in chunks of 4 × 128), fwd+bwd+AdamW:")
+  print(
+    String(
+      format: "  Allot    %8.1f tokens/s (%.2f s per step), peak RSS %.0f MB", training,
+      stepSeconds, peakResidentMegabytes()))
+  if let torch = pytorchReferenceValues("llama.py", arguments: ["--mode", "train"]),
+    let rate = torch["tokens_per_sec"]
+  {
+    print(
+      String(
+        format: "  PyTorch  %8.1f tokens/s, peak RSS %.0f MB   Allot/PyTorch = %.2f×", rate,
+        torch["peak_rss_mb"] ?? 0, training / rate))
+  }
+}
+
+/// Sampling at batch 64 against the twin, and greedy generation at batch 1 against
+/// transformers' `generate`.
+func benchmarkLlamaSampling() {
+  var rng = RandomState(seed: 0)
+  let model = LlamaModel(config: smolLM2Shape, rng: &rng)
+  // 64 prompts of 16 tokens, 32 new tokens each, temperature 1, KV cache.
+  let prompts = (0..<64).map { _ in [1] + (0..<15).map { _ in 3 + rng.nextInt(below: 49149) } }
+  let options = SamplingOptions(maxNewTokens: 32, stopAtEOS: false)  // equal work
+  var sampler = RandomState(seed: 1)
+  let counts = [Int](repeating: 1, count: 64)
+  _ = model.sample(prompts: prompts, counts: counts, options: options, rng: &sampler)
+  var produced = 0
+  let sampleSeconds = secondsPerCall(iterations: 1, repeats: 3) {
+    produced = model.sample(prompts: prompts, counts: counts, options: options, rng: &sampler)
+      .reduce(0) { $0 + $1.tokens.count }
+  }
+  let sampling = Double(produced) / sampleSeconds
+  print("sampling, batch 64 × 32 new tokens after 16-token prompts, KV cache:")
+  print(String(format: "  Allot    %8.1f tokens/s", sampling))
+  if let torch = pytorchReference(
+    "llama.py", key: "tokens_per_sec", arguments: ["--mode", "sample"])
+  {
+    print(
+      String(format: "  PyTorch  %8.1f tokens/s   Allot/PyTorch = %.2f×", torch, sampling / torch))
+  }
+  // Batch 1, greedy, against transformers' own generation path.
+  let single = SamplingOptions(greedy: true, maxNewTokens: 32, stopAtEOS: false)
+  let oneSeconds = secondsPerCall(iterations: 1, repeats: 3) {
+    _ = model.sample(prompts: [prompts[0]], counts: [1], options: single, rng: &sampler)
+  }
+  print("greedy generation, batch 1, 32 new tokens:")
+  print(String(format: "  Allot    %8.1f tokens/s", 32 / oneSeconds))
+  if let hf = pytorchReference(
+    "llama.py", key: "tokens_per_sec", arguments: ["--mode", "generate"])
+  {
+    print(
+      String(
+        format:
+          "  transformers generate %8.1f tokens/s   Allot batch 64 / transformers = %.1f×, Allot batch 1 / transformers = %.1f×",
+        hf, sampling / hf, 32 / oneSeconds / hf))
+  }
+}
+
+/// Three training steps of the SmolLM2-shaped model alone (batch 8 × 128), for profilers:
+/// prints each step's time and minor page faults.
+func profileLlamaTraining() {
+  var rng = RandomState(seed: 0)
+  let model = LlamaModel(config: smolLM2Shape, rng: &rng)
+  let adam = Adam.adamW(parameters: model.namedParameters(), learningRate: 1e-4)
+  let ids = (0..<(8 * 129)).map { _ in 3 + rng.nextInt(below: 49149) }
+  let positions = (0..<8).flatMap { _ in Array(0..<128) }
+  for step in 0..<3 {
+    timedStep(step) {
+      adam.zeroGrad()
+      let inputs = (0..<8).flatMap { ids[($0 * 129)..<($0 * 129 + 128)] }
+      let targets = (0..<8).flatMap { ids[($0 * 129 + 1)..<($0 * 129 + 129)] }
+      (-model(inputs, batch: 8, positions: positions).logProbabilities(of: targets).mean())
+        .backward()
+      adam.step()
+    }
+  }
+}
+
+/// Sampling of the SmolLM2-shaped model alone, for profilers: batch 1 greedy and batch 64
+/// at temperature 1, 32 new tokens each, with their rates.
+func profileLlamaSampling() {
+  var rng = RandomState(seed: 0)
+  let model = LlamaModel(config: smolLM2Shape, rng: &rng)
+  let prompts = (0..<64).map { _ in [1] + (0..<15).map { _ in 3 + rng.nextInt(below: 49149) } }
+  for (batch, greedy) in [(1, true), (64, false)] {
+    let options = SamplingOptions(greedy: greedy, maxNewTokens: 32, stopAtEOS: false)
+    let start = DispatchTime.now().uptimeNanoseconds
+    let produced = model.sample(
+      prompts: Array(prompts.prefix(batch)), counts: [Int](repeating: 1, count: batch),
+      options: options, rng: &rng
+    ).reduce(0) { $0 + $1.tokens.count }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    print(String(format: "  batch %2d: %.1f tokens/s", batch, Double(produced) / seconds))
+  }
+}
+
+/// The peak resident set size of this process so far, in MB.
+func peakResidentMegabytes() -> Double {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF.rawValue, &usage)
+  return Double(usage.ru_maxrss) / 1024
+}
