@@ -30,11 +30,14 @@ private func mpi(_ ranks: Int, _ arguments: [String]) throws -> (Int32, String, 
   return try finish(process)
 }
 
+/// Starts `process` with pipes for its output (unless it runs already), waits for the exit
+/// and returns (status, stdout, stderr).
 private func finish(_ process: Process) throws -> (Int32, String, String) {
-  let (out, err) = (Pipe(), Pipe())
-  if process.standardOutput == nil { process.standardOutput = out }
-  if process.standardError == nil { process.standardError = err }
-  if !process.isRunning && process.processIdentifier == 0 { try process.run() }
+  if !process.isRunning {
+    process.standardOutput = Pipe()
+    process.standardError = Pipe()
+    try process.run()
+  }
   let stdout = (process.standardOutput as? Pipe)?.fileHandleForReading.readDataToEndOfFile()
   let stderr = (process.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
@@ -57,26 +60,35 @@ private func runs(_ root: URL) -> [URL] {
     .map { root.appendingPathComponent($0) }
 }
 
-/// Every dataset and attribute of a run's newest checkpoint.
+/// Every dataset and attribute (but `createdAt`) of a run's newest checkpoint, floats as
+/// bit patterns.
 private struct Saved: Equatable {
-  var tensors: [String: [Float]]
+  var tensors: [String: [UInt32]]
   var integers: [String: [Int64]]
-  var doubles: [String: [Double]]
+  var unsigned: [String: [UInt64]]
+  var doubles: [String: [UInt64]]
   var attributes: [String: AttributeValue]
 
   init(_ run: URL) throws {
     let data = try RunCheckpoints(directory: run).newestValid().data
-    tensors = Dictionary(uniqueKeysWithValues: data.tensors.map { ($0.0, $0.1.scalars) })
+    tensors = Dictionary(
+      uniqueKeysWithValues: data.tensors.map { ($0.0, $0.1.scalars.map(\.bitPattern)) })
     integers = data.integers
-    doubles = data.doubles
-    attributes = data.attributes
+    unsigned = data.unsignedIntegers
+    doubles = data.doubles.mapValues { $0.map(\.bitPattern) }
+    // Every attribute but the wall-clock time of writing.
+    attributes = data.attributes.filter { $0.key != "createdAt" }
+    #expect(attributes.count >= 4)
   }
 }
 
-/// Metrics lines without the timing metrics (`perf/…`), which differ between any two runs.
-private func metrics(_ run: URL) throws -> [MetricsRecord] {
+/// Metrics lines without the timing metrics (`perf/…`), which differ between any two runs;
+/// values as bit patterns (a non-finite value is logged as null and read back as NaN).
+private func metrics(_ run: URL) throws -> [[String: UInt64]] {
   try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).map { record in
-    MetricsRecord(step: record.step, values: record.values.filter { !$0.key.hasPrefix("perf/") })
+    var values = record.values.filter { !$0.key.hasPrefix("perf/") }.mapValues(\.bitPattern)
+    values["step"] = UInt64(record.step)
+    return values
   }
 }
 
@@ -119,107 +131,116 @@ private func tinyGRPO(steps: Int) -> [String] {
   ]
 }
 
-@Test func grpoGivesTheSameBitsOnOneTwoAndFourRanks() throws {
-  try expectSameBits(tinyGRPO(steps: 4), ranks: [1, 2, 4], root: try scratch())
-}
-
-@Test func sftGivesTheSameBitsOnOneAndTwoRanks() throws {
-  let sft = [
-    "--quiet", "--set", "kind=sft", "--set", "run.steps=4", "--set", "model.layers=1", "--set",
-    "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set",
-    "task.maxDigits=2", "--set", "task.trainSize=40", "--set", "task.testSize=4", "--set",
-    "sft.batchSize=6", "--set", "evaluation.prompts=2", "--set", "evaluation.maxNewTokens=8",
-    "--set", "logging.every=1", "--set", "logging.evalEvery=4", "--set", "distributed.shards=2",
-  ]
-  try expectSameBits(sft, ranks: [1, 2], root: try scratch())
-}
-
-@Test func taskAllocationGRPOAndTheClassifierGiveTheSameBitsOnOneAndTwoRanks() throws {
-  let scenario = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("../../Experiments/scenarios/almighty.json").standardized.path
-  let allocation = [
-    "--quiet", "--set", "kind=taskAllocation", "--set", "taskAllocation.scenario=\(scenario)",
-    "--set", "taskAllocation.method=grpo", "--set", "taskAllocation.hidden=16", "--set",
-    "taskAllocation.evaluationEpisodes=1", "--set", "run.steps=6", "--set",
-    "grpo.promptsPerStep=3", "--set", "grpo.groupSize=6", "--set", "knapsack.enabled=true",
-    "--set", "knapsack.minimum=1", "--set", "hicra.enabled=true", "--set", "logging.every=1",
-    "--set", "logging.evalEvery=3", "--set", "distributed.shards=2",
-  ]
-  try expectSameBits(allocation, ranks: [1, 2], root: try scratch())
-  let classifier = [
-    "--quiet", "--set", "run.steps=20", "--set", "classifier.trainSize=200", "--set",
-    "classifier.testSize=50", "--set", "classifier.hidden=[8]", "--set", "classifier.batchSize=30",
-    "--set", "logging.every=5", "--set", "logging.evalEvery=10", "--set", "distributed.shards=2",
-  ]
-  try expectSameBits(classifier, ranks: [1, 2], root: try scratch())
-}
-
-@Test func aKilledRankStopsTheJobAndResumeOnOtherRankCountsReproducesTheStraightRun() throws {
-  let steps = 12
-  let root = try scratch()
-  let straightRoot = root.appendingPathComponent("straight")
-  #expect(try mpi(1, tinyGRPO(steps: steps) + ["--output", straightRoot.path]).0 == 0)
-  let straight = try #require(runs(straightRoot).first)
-
-  let killedRoot = root.appendingPathComponent("killed")
-  let job = try launch(ranks: 2, tinyGRPO(steps: steps) + ["--output", killedRoot.path])
-  job.standardOutput = Pipe()
-  job.standardError = Pipe()
-  try job.run()
-  // Once the first checkpoint is written, kill rank 1 (SIGKILL: no chance to clean up).
-  let deadline = Date().addingTimeInterval(60)
-  while Date() < deadline,
-    runs(killedRoot).first.map({ RunCheckpoints(directory: $0).all().isEmpty }) ?? true
-  {
-    Thread.sleep(forTimeInterval: 0.05)
+/// Serialized: each test starts up to four ranks on a machine of two cores.
+@Suite(.serialized) struct DistributedTraining {
+  @Test func grpoGivesTheSameBitsOnOneTwoAndFourRanks() throws {
+    try expectSameBits(tinyGRPO(steps: 4), ranks: [1, 2, 4], root: try scratch())
   }
-  let rank1 = try #require(rankProcess(1, of: job.processIdentifier), "rank 1 not found")
-  let killed = Date()
-  kill(rank1, SIGKILL)
-  let (status, _, err) = try finish(job)
-  let seconds = Date().timeIntervalSince(killed)
-  #expect(status != 0, "the job must fail when a rank dies")
-  #expect(seconds < 20, "the job took \(seconds) s to stop after a rank died")
-  _ = err
-  let run = try #require(runs(killedRoot).first)
-  let newest = try RunCheckpoints(directory: run).newestValid()
-  #expect(newest.data.integers["trainer/step"]!.first! < Int64(steps), "killed mid-run")
-  // Resume on one rank, stop two steps later; finish on four ranks.
-  let first = try mpi(1, ["--quiet", "--resume", run.path, "--stop-after", "2"])
-  #expect(first.0 == 130, "\(first.2)")
-  let second = try mpi(4, ["--quiet", "--resume", run.path])
-  #expect(second.0 == 0, "\(second.2)")
-  #expect(try Saved(run) == Saved(straight))
-  #expect(try metrics(run) == metrics(straight))
-  let command = try String(contentsOf: run.appendingPathComponent("command.txt"), encoding: .utf8)
-  #expect(command.contains("# 2 ranks") && command.contains("# 1 rank") && command.contains("# 4 ranks"))
-}
 
-@Test func ranksWithDifferentConfigsAreRefusedBeforeAnythingIsWritten() throws {
-  let root = try scratch()
-  let path = try #require(mpirun)
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: path)
-  let train = TrainProcess.executable.path
-  let common = ["--quiet", "--set", "run.steps=5", "--set", "distributed.shards=2", "--output", root.path]
-  // Open MPI's MPMD form: rank 0 and rank 1 get different --set arguments.
-  process.arguments =
-    ["--allow-run-as-root", "--oversubscribe", "-np", "1", train] + common
-    + ["--set", "optimizer.learningRate=0.01", ":", "-np", "1", train] + common
-    + ["--set", "optimizer.learningRate=0.02"]
-  var environment = ProcessInfo.processInfo.environment
-  environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
-  process.environment = environment
-  let (status, _, err) = try finish(process)
-  #expect(status != 0)
-  #expect(err.contains("optimizer.learningRate"), "\(err)")
-  #expect(err.contains("rank 1"), "\(err)")
-  #expect(runs(root).isEmpty, "nothing may be written")
-  // More ranks than shards: refused with what to set.
-  let (tooMany, _, tooManyErr) = try mpi(2, ["--quiet", "--output", root.path])
-  #expect(tooMany != 0)
-  #expect(tooManyErr.contains("distributed.shards"), "\(tooManyErr)")
-  #expect(runs(root).isEmpty)
+  @Test func sftGivesTheSameBitsOnOneAndTwoRanks() throws {
+    let sft = [
+      "--quiet", "--set", "kind=sft", "--set", "run.steps=4", "--set", "model.layers=1", "--set",
+      "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set",
+      "task.maxDigits=2", "--set", "task.trainSize=40", "--set", "task.testSize=4", "--set",
+      "sft.batchSize=6", "--set", "evaluation.prompts=2", "--set", "evaluation.maxNewTokens=8",
+      "--set", "logging.every=1", "--set", "logging.evalEvery=4", "--set", "distributed.shards=2",
+    ]
+    try expectSameBits(sft, ranks: [1, 2], root: try scratch())
+  }
+
+  @Test func taskAllocationGRPOAndTheClassifierGiveTheSameBitsOnOneAndTwoRanks() throws {
+    let scenario = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../../Experiments/scenarios/almighty.json").standardized.path
+    let allocation = [
+      "--quiet", "--set", "kind=taskAllocation", "--set", "taskAllocation.scenario=\(scenario)",
+      "--set", "taskAllocation.method=grpo", "--set", "taskAllocation.hidden=16", "--set",
+      "taskAllocation.evaluationEpisodes=1", "--set", "taskAllocation.successTolerance=0.8",
+      "--set", "run.steps=6", "--set",
+      "grpo.promptsPerStep=3", "--set", "grpo.groupSize=6", "--set", "knapsack.enabled=true",
+      "--set", "knapsack.minimum=1", "--set", "hicra.enabled=true", "--set", "logging.every=1",
+      "--set", "logging.evalEvery=3", "--set", "distributed.shards=2",
+    ]
+    try expectSameBits(allocation, ranks: [1, 2], root: try scratch())
+    let classifier = [
+      "--quiet", "--set", "run.steps=20", "--set", "classifier.trainSize=200", "--set",
+      "classifier.testSize=50", "--set", "classifier.hidden=[8]", "--set",
+      "classifier.batchSize=30",
+      "--set", "logging.every=5", "--set", "logging.evalEvery=10", "--set", "distributed.shards=2",
+    ]
+    try expectSameBits(classifier, ranks: [1, 2], root: try scratch())
+  }
+
+  @Test func aKilledRankStopsTheJobAndResumeOnOtherRankCountsReproducesTheStraightRun() throws {
+    let steps = 12
+    let root = try scratch()
+    // One output folder for both runs, so that their saved configs are equal.
+    #expect(try mpi(1, tinyGRPO(steps: steps) + ["--output", root.path]).0 == 0)
+    let straight = try #require(runs(root).first)
+    func killedRun() -> URL? { runs(root).first { $0 != straight } }
+
+    let job = try launch(ranks: 2, tinyGRPO(steps: steps) + ["--output", root.path])
+    job.standardOutput = Pipe()
+    job.standardError = Pipe()
+    try job.run()
+    // Once the first checkpoint is written, kill rank 1 (SIGKILL: no chance to clean up).
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline,
+      killedRun().map({ RunCheckpoints(directory: $0).all().isEmpty }) ?? true
+    {
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    let rank1 = try #require(rankProcess(1, of: job.processIdentifier), "rank 1 not found")
+    let killed = Date()
+    kill(rank1, SIGKILL)
+    let (status, _, err) = try finish(job)
+    let seconds = Date().timeIntervalSince(killed)
+    #expect(status != 0, "the job must fail when a rank dies")
+    #expect(seconds < 20, "the job took \(seconds) s to stop after a rank died")
+    _ = err
+    let run = try #require(killedRun())
+    let newest = try RunCheckpoints(directory: run).newestValid()
+    #expect(newest.data.integers["trainer/step"]!.first! < Int64(steps), "killed mid-run")
+    // Resume on one rank, stop two steps later; finish on four ranks.
+    let first = try mpi(1, ["--quiet", "--resume", run.path, "--stop-after", "2"])
+    #expect(first.0 == 130, "\(first.2)")
+    let second = try mpi(4, ["--quiet", "--resume", run.path])
+    #expect(second.0 == 0, "\(second.2)")
+    #expect(try Saved(run) == Saved(straight))
+    #expect(try metrics(run) == metrics(straight))
+    let command = try String(contentsOf: run.appendingPathComponent("command.txt"), encoding: .utf8)
+    #expect(
+      command.contains("# 2 ranks") && command.contains("# 1 rank") && command.contains("# 4 ranks")
+    )
+  }
+
+  @Test func ranksWithDifferentConfigsAreRefusedBeforeAnythingIsWritten() throws {
+    let root = try scratch()
+    let path = try #require(mpirun)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    let train = TrainProcess.executable.path
+    let common = [
+      "--quiet", "--set", "run.steps=5", "--set", "distributed.shards=2", "--output", root.path,
+    ]
+    // Open MPI's MPMD form: rank 0 and rank 1 get different --set arguments.
+    process.arguments =
+      ["--allow-run-as-root", "--oversubscribe", "-np", "1", train] + common
+      + ["--set", "optimizer.learningRate=0.01", ":", "-np", "1", train] + common
+      + ["--set", "optimizer.learningRate=0.02"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
+    process.environment = environment
+    let (status, _, err) = try finish(process)
+    #expect(status != 0)
+    #expect(err.contains("optimizer.learningRate"), "\(err)")
+    #expect(err.contains("rank 1"), "\(err)")
+    #expect(runs(root).isEmpty, "nothing may be written")
+    // More ranks than shards: refused with what to set.
+    let (tooMany, _, tooManyErr) = try mpi(2, ["--quiet", "--output", root.path])
+    #expect(tooMany != 0)
+    #expect(tooManyErr.contains("distributed.shards"), "\(tooManyErr)")
+    #expect(runs(root).isEmpty)
+  }
 }
 
 /// The process id of rank `rank` among the children of `mpirun` (Linux /proc).

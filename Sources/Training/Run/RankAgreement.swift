@@ -79,7 +79,8 @@ enum RankAgreement {
   /// What identifies this build of the executable: its size and a hash of one 8-byte word
   /// from every 4 KiB of it (any rebuild with a code change alters both, almost surely).
   static let buildIdentity: String = {
-    let path = FileManager.default.fileExists(atPath: "/proc/self/exe")
+    let path =
+      FileManager.default.fileExists(atPath: "/proc/self/exe")
       ? "/proc/self/exe" : (Bundle.main.executablePath ?? CommandLine.arguments[0])
     guard let data = FileManager.default.contents(atPath: path) else {
       return "\(allotVersion) (executable unreadable)"
@@ -87,7 +88,8 @@ enum RankAgreement {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     data.withUnsafeBytes { bytes in
       for offset in stride(from: 0, to: bytes.count - 8, by: 4096) {
-        hash = (hash ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        hash =
+          (hash ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
           &* 0x0000_0100_0000_01b3
       }
     }

@@ -68,7 +68,9 @@ public struct TrainingSession {
       (created, metrics) = (run, log)
     }
     let run = RunDirectory(url: URL(fileURLWithPath: fromRoot(created?.url.path ?? "")))
-    announce("start: \(config.kind.rawValue) on \(ranks) (distributed.shards \(config.distributed.shards))")
+    announce(
+      "start: \(config.kind.rawValue) on \(ranks) (distributed.shards \(config.distributed.shards))"
+    )
     announce("run directory: \(run.url.path)")
     return try loop(trainer: trainer, run: run, metrics: metrics)
   }
@@ -118,7 +120,9 @@ public struct TrainingSession {
       try trainer.attach(runDirectory: run.url, resumedAt: trainer.step)
       metrics = log
     }
-    announce("start: \(resolved.kind.rawValue) on \(ranks) (distributed.shards \(resolved.distributed.shards))")
+    announce(
+      "start: \(resolved.kind.rawValue) on \(ranks) (distributed.shards \(resolved.distributed.shards))"
+    )
     announce(
       "resuming \(run.url.path) at step \(trainer.step) from \(found.checkpoint.lastPathComponent)")
     var session = self

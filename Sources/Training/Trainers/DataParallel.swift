@@ -77,7 +77,9 @@ final class DataParallel {
     }
     var offset = 0
     for p in parameters {
-      p.grad = sum[offset + p.count] > 0 ? Tensor(Array(sum[offset..<(offset + p.count)]), shape: p.shape) : nil
+      p.grad =
+        sum[offset + p.count] > 0
+        ? Tensor(Array(sum[offset..<(offset + p.count)]), shape: p.shape) : nil
       offset += p.count + 1
     }
     return Array(sum[offset...])

@@ -58,6 +58,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
     // Rollouts without the tape, their rewards, and the histories they extend.
     let rollouts = sample(contexts, budgets: budgets)
     let sampled = DispatchTime.now().uptimeNanoseconds
+    let gathering = parallel.takeCounters()
     let scores = task.score(rollouts, batch: batch)
     let successes = scores.successes.map { $0 ? 1.0 : 0.0 }
     for (position, id) in ids.enumerated() {
@@ -98,6 +99,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
       })
     step += 1
     let finished = DispatchTime.now().uptimeNanoseconds
+    let updating = parallel.takeCounters()
 
     // Metrics: rewards, the update, budgets, planning, and the task's own.
     let summary = RewardSummary(rewards: scores.rewards, groups: groups)
@@ -119,12 +121,13 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
       "loss/policy": mean(statistics.map(\.policyLoss)), "loss/kl": mean(statistics.map(\.kl)),
       "budget/max": Double(budgets.max() ?? 0), "budget/min": Double(budgets.min() ?? 0),
       "optim/learningRate": Double(learningRate), "data/epoch": Double(cursor.epoch),
-      "perf/sampleSeconds": Double(sampled - started) / 1e9,
-      "perf/trainSeconds": Double(finished - sampled) / 1e9,
+      "perf/sampleSeconds": Double(sampled - started) / 1e9 - waiting(gathering),
+      "perf/trainSeconds": Double(finished - sampled) / 1e9 - waiting(updating),
       "perf/tokensPerSec": Double(decisions) / (Double(finished - started) / 1e9),
     ]
     metrics.merge(budgetMetrics) { $1 }
-    metrics.merge(parallel.takeCounters()) { $1 }
+    metrics.merge(gathering.merging(updating, uniquingKeysWith: +)) { $1 }
+    metrics["perf/ranks"] = gathering["perf/ranks"]
     if let planning {
       metrics.merge(planningMetrics(rollouts, planning: planning, credit: credit)) { $1 }
     }
@@ -204,6 +207,11 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
     history = restoredHistory
     applyTask()
   }
+}
+
+/// The seconds of collective calls and waits among `counters` (DataParallel's).
+private func waiting(_ counters: [String: Double]) -> Double {
+  (counters["perf/commSeconds"] ?? 0) + (counters["perf/idleSeconds"] ?? 0)
 }
 
 /// The mean, 0 for no values.
