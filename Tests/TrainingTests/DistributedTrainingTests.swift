@@ -260,3 +260,15 @@ private func rankProcess(_ rank: Int, of parent: Int32) -> Int32? {
   }
   return nil
 }
+
+@Test func samplingGroupsBalanceUnevenBudgetsAndIgnoreTheRankCount() throws {
+  let parallel = try DataParallel(DistributedConfig(shards: 4, checkEvery: 0))
+  // Knapsack-RL budgets: two prompts take most of the rollouts.
+  let budgets: [Double] = [2, 16, 2, 2, 4, 16, 2, 4, 8, 8]
+  let groups = parallel.samplingGroups(costs: budgets)
+  #expect(groups == [[1], [5], [0, 3, 4, 8], [2, 6, 7, 9]])
+  #expect(groups.map { $0.map { budgets[$0] }.reduce(0, +) } == [16, 16, 16, 16])
+  #expect(groups.flatMap { $0 }.sorted() == Array(budgets.indices))
+  // Contiguous shards by index, whatever the count.
+  #expect((0..<4).map { parallel.positions(of: $0, count: 10) } == [0..<2, 2..<5, 5..<7, 7..<10])
+}
