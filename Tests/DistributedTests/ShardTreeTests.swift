@@ -61,6 +61,7 @@ import Testing
     reader.readFloats().map(\.bitPattern) == [Float.nan, -0.0, 1e-45, .infinity].map(\.bitPattern))
   #expect(reader.readDoubles() == [0.1, -2.5e300])
   #expect(reader.readString() == "añ\n")
-  #expect(reader.readBool())
+  let flag = reader.readBool()
+  #expect(flag)
   #expect(reader.atEnd)
 }

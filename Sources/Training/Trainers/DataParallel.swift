@@ -15,6 +15,8 @@ final class DataParallel {
   private(set) var communicationSeconds = 0.0
   private(set) var communicationBytes = 0
   private(set) var idleSeconds = 0.0
+  /// The CPU time this rank spent in those calls and waits (MPI polls while it waits).
+  private(set) var communicationCPUSeconds = 0.0
 
   init(_ config: DistributedConfig, communicator: Communicator = .world) throws {
     do {
@@ -111,30 +113,46 @@ final class DataParallel {
 
   /// The counters since the last call, as `perf/…` metrics, and resets them.
   func takeCounters() -> [String: Double] {
-    defer { (communicationSeconds, communicationBytes, idleSeconds) = (0, 0, 0) }
+    defer {
+      (communicationSeconds, communicationBytes, idleSeconds, communicationCPUSeconds) = (
+        0, 0, 0, 0
+      )
+    }
     guard shards > 1, communicator.size > 1 else { return [:] }
     return [
       "perf/commSeconds": communicationSeconds, "perf/idleSeconds": idleSeconds,
       "perf/commBytes": Double(communicationBytes), "perf/ranks": Double(communicator.size),
+      "perf/commCPUSeconds": communicationCPUSeconds,
     ]
   }
 
   /// Waits for every rank, charging the wait (the imbalance of the work before it) as idle.
   private func waitForAll() {
     let started = DispatchTime.now().uptimeNanoseconds
+    let cpu = cpuSeconds()
     communicator.barrier()
     idleSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    communicationCPUSeconds += cpuSeconds() - cpu
   }
 
   /// Runs a collective, charging its time and `bytes` (sent plus received).
   private func communicating<T>(bytes: Int, _ body: () -> T) -> T {
     let started = DispatchTime.now().uptimeNanoseconds
+    let cpu = cpuSeconds()
     let result = body()
     communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    communicationCPUSeconds += cpuSeconds() - cpu
     communicationBytes += bytes
     return result
   }
 
   /// Pairwise exchanges of a tree sum: log₂ of the rank count.
   private var exchanges: Int { communicator.size.trailingZeroBitCount }
+}
+
+/// CPU time used by this process so far, in seconds.
+func cpuSeconds() -> Double {
+  var time = timespec()
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+  return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }

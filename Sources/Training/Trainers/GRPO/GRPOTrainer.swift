@@ -47,6 +47,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
 
   public func trainStep() -> [String: Double] {
     let started = DispatchTime.now().uptimeNanoseconds
+    let startedCPU = cpuSeconds()
     // Contexts, and their rollout budgets from the success histories.
     let batch = cursor.next(min(options.promptsPerStep, task.contexts.count))
     let ids = batch.map { task.contextIDs[$0] }
@@ -127,6 +128,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
     ]
     metrics.merge(budgetMetrics) { $1 }
     metrics.merge(gathering.merging(updating, uniquingKeysWith: +)) { $1 }
+    metrics["perf/cpuSeconds"] = cpuSeconds() - startedCPU
     metrics["perf/ranks"] = gathering["perf/ranks"]
     if let planning {
       metrics.merge(planningMetrics(rollouts, planning: planning, credit: credit)) { $1 }

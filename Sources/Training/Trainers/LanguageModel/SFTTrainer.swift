@@ -105,6 +105,7 @@ public final class SFTTrainer: LanguageModelTrainer {
     let batch = cursor.next(config.sft.batchSize).map { examples[$0] }
     let learningRate = optimizer.currentLearningRate
     let started = DispatchTime.now().uptimeNanoseconds
+    let startedCPU = cpuSeconds()
     optimizer.zeroGrad()
     // Shards of the batch by index; their gradients and losses are summed in shard order.
     let loss = parallel.accumulateGradients(policy.parameters, extras: 1) { shard in
@@ -123,7 +124,7 @@ public final class SFTTrainer: LanguageModelTrainer {
     return parallel.takeCounters().merging([
       "loss/train": Double(loss), "grad/norm": Double(gradNorm),
       "optim/learningRate": Double(learningRate), "data/epoch": Double(cursor.epoch),
-      "perf/tokensPerSec": Double(tokens) / seconds,
+      "perf/tokensPerSec": Double(tokens) / seconds, "perf/cpuSeconds": cpuSeconds() - startedCPU,
     ]) { $1 }
   }
 
