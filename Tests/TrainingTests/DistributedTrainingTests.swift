@@ -47,19 +47,6 @@ private func finish(_ process: Process) throws -> (Int32, String, String) {
   )
 }
 
-private func scratch() throws -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "allot-mpi-\(UUID().uuidString)")
-  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url
-}
-
-/// The run directories under `root`, oldest first.
-private func runs(_ root: URL) -> [URL] {
-  ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
-    .map { root.appendingPathComponent($0) }
-}
-
 /// Every dataset and attribute (but `createdAt`) of a run's newest checkpoint, floats as
 /// bit patterns.
 private struct Saved: Equatable {
@@ -101,7 +88,7 @@ private func expectSameBits(_ config: [String], ranks: [Int], root: URL) throws 
     try #require(status == 0, "-np \(k): \(err)")
     #expect(out.contains("on \(k) rank"), "the start line names the rank count")
   }
-  let made = runs(root)
+  let made = runDirectories(root)
   try #require(made.count == ranks.count, "one run directory per run, whatever K")
   let first = try Saved(made[0])
   let firstMetrics = try metrics(made[0])
@@ -175,8 +162,8 @@ private func tinyGRPO(steps: Int) -> [String] {
     let root = try scratch()
     // One output folder for both runs, so that their saved configs are equal.
     #expect(try mpi(1, tinyGRPO(steps: steps) + ["--output", root.path]).0 == 0)
-    let straight = try #require(runs(root).first)
-    func killedRun() -> URL? { runs(root).first { $0 != straight } }
+    let straight = try #require(runDirectories(root).first)
+    func killedRun() -> URL? { runDirectories(root).first { $0 != straight } }
 
     let job = try launch(ranks: 2, tinyGRPO(steps: steps) + ["--output", root.path])
     job.standardOutput = Pipe()
@@ -234,12 +221,12 @@ private func tinyGRPO(steps: Int) -> [String] {
     #expect(status != 0)
     #expect(err.contains("optimizer.learningRate"), "\(err)")
     #expect(err.contains("rank 1"), "\(err)")
-    #expect(runs(root).isEmpty, "nothing may be written")
+    #expect(runDirectories(root).isEmpty, "nothing may be written")
     // More ranks than shards: refused with what to set.
     let (tooMany, _, tooManyErr) = try mpi(2, ["--quiet", "--output", root.path])
     #expect(tooMany != 0)
     #expect(tooManyErr.contains("distributed.shards"), "\(tooManyErr)")
-    #expect(runs(root).isEmpty)
+    #expect(runDirectories(root).isEmpty)
   }
 }
 

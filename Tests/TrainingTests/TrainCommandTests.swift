@@ -37,14 +37,16 @@ struct TrainProcess {
   }
 }
 
-private func scratch() throws -> URL {
+/// A fresh empty folder under the temporary directory.
+func scratch() throws -> URL {
   let url = FileManager.default.temporaryDirectory.appendingPathComponent(
     "allot-train-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
 
-private func runDirectories(_ root: URL) -> [URL] {
+/// The run directories under `root`, in name order (oldest first).
+func runDirectories(_ root: URL) -> [URL] {
   ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
     .map { root.appendingPathComponent($0) }
 }
