@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import TensorCore
 import Testing
 
 @testable import Training
@@ -258,4 +259,17 @@ private func rankProcess(_ rank: Int, of parent: Int32) -> Int32? {
   #expect(groups.flatMap { $0 }.sorted() == Array(budgets.indices))
   // Contiguous shards by index, whatever the count.
   #expect((0..<4).map { parallel.positions(of: $0, count: 10) } == [0..<2, 2..<5, 5..<7, 7..<10])
+}
+
+@Test func theDivergenceHashSeesOneBitAndEveryName() {
+  func hash(_ tensors: [(String, [Float])]) -> UInt64 {
+    var state = TrainingState()
+    state.tensors = tensors.map { ($0.0, Tensor($0.1)) }
+    return RankAgreement.stateHash(state)
+  }
+  let base = hash([("model/w", [1, 2]), ("optimizer/w/m", [0, 0])])
+  #expect(hash([("model/w", [1, 2]), ("optimizer/w/m", [0, 0])]) == base)
+  #expect(hash([("model/w", [1, Float(2).nextUp]), ("optimizer/w/m", [0, 0])]) != base)
+  #expect(hash([("model/w", [1, 2]), ("optimizer/w/m", [0, -0.0])]) != base)
+  #expect(hash([("model/v", [1, 2]), ("optimizer/w/m", [0, 0])]) != base)
 }
