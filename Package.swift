@@ -47,13 +47,14 @@ let package = Package(
       name: "Training",
       dependencies: [
         "TensorCore", "NN", "Optim", "Checkpoint", "Reasoning", "GRPO", "TaskAllocation",
+        "Distributed",
       ]),
 
     // Executables.
     .executableTarget(
       name: "train",
       dependencies: [
-        "TensorCore", "NN", "Optim", "Checkpoint", "Training",
+        "TensorCore", "NN", "Optim", "Checkpoint", "Training", "Distributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -88,6 +89,6 @@ let package = Package(
       exclude: ["golden"]),
     .testTarget(
       name: "TrainingTests",
-      dependencies: ["Training", "Checkpoint", "TestSupport", "train", "allot"]),
+      dependencies: ["Training", "Checkpoint", "Distributed", "TestSupport", "train", "allot"]),
   ]
 )

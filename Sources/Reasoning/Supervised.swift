@@ -20,8 +20,12 @@ extension TransformerLM {
   /// Adds the gradient of `supervisedLoss(prompts:targets:)` to every parameter's `grad` and
   /// returns that loss, equal to it up to float rounding. The batch goes through the model
   /// in chunks of about `chunkPositions` positions (see `TransformerLM.chunkPositions`).
+  /// `rows`, when given, restricts the pass to those sequences (a data-parallel shard):
+  /// the loss is still normalised by the whole batch's target tokens and chunked as the
+  /// whole batch is, so the shards' gradients and losses add up to the batch's.
   public func accumulateSupervisedGradients(
-    prompts: [[Int]], targets: [[Int]], chunkPositions: Int = TransformerLM.chunkPositions
+    prompts: [[Int]], targets: [[Int]], rows subset: Range<Int>? = nil,
+    chunkPositions: Int = TransformerLM.chunkPositions
   ) -> Float {
     precondition(
       prompts.count == targets.count && chunkPositions > 0,
@@ -32,8 +36,9 @@ extension TransformerLM {
     let longest = zip(prompts, targets).map { $0.count + $1.count }.max()!
     let size = rowsPerChunk(positions: longest, chunkPositions: chunkPositions)
     var loss: Float = 0
-    for start in stride(from: 0, to: prompts.count, by: size) {
-      let rows = start..<min(start + size, prompts.count)
+    let scored = subset ?? 0..<prompts.count
+    for start in stride(from: scored.lowerBound, to: scored.upperBound, by: size) {
+      let rows = start..<min(start + size, scored.upperBound)
       let (logProbs, mask) = logProbabilities(
         prompts: Array(prompts[rows]), promptIndices: Array(0..<rows.count),
         completions: Array(targets[rows]))

@@ -148,6 +148,13 @@ public struct SelectionStep: Equatable, Sendable {
   public var remaining: [Double]
   public var eligible: [Int]
   public var chosen: Int
+
+  public init(task: Int, remaining: [Double], eligible: [Int], chosen: Int) {
+    self.task = task
+    self.remaining = remaining
+    self.eligible = eligible
+    self.chosen = chosen
+  }
 }
 
 /// One sampled allocation with every decision that made it.
@@ -161,6 +168,18 @@ public struct AllocationSample: Equatable, Sendable {
   /// The entropy of each decision's distribution, in the same order.
   public var entropies: [Float]
   public var payoff: Double
+
+  public init(
+    preAssignment: [Int], selections: [SelectionStep], allocation: Allocation, logProbs: [Float],
+    entropies: [Float], payoff: Double
+  ) {
+    self.preAssignment = preAssignment
+    self.selections = selections
+    self.allocation = allocation
+    self.logProbs = logProbs
+    self.entropies = entropies
+    self.payoff = payoff
+  }
 
   /// Decisions taken: stage 1 then stage 2.
   public var length: Int { logProbs.count }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import Training
 
@@ -12,7 +13,8 @@ struct Train: ParsableCommand {
       resolved config is printed and saved in the run directory \
       <outputDir>/<name>__seed<k>__<timestamp>/. With no --config, the built-in quickstart \
       runs. Ctrl-C saves a checkpoint and exits; --resume continues the run. Every config \
-      key is documented in docs/config.md.
+      key is documented in docs/config.md. Under mpirun -np K it trains data-parallel as K \
+      ranks (docs/distributed.md).
       """)
 
   @Option(name: .long, help: ArgumentHelp("An experiment file (JSON).", valueName: "exp.json"))
@@ -58,7 +60,8 @@ struct Train: ParsableCommand {
     }
     let text = String(decoding: try JSONValue(encoding: resolved).data(pretty: true), as: UTF8.self)
     if printConfig {
-      print(text)
+      if world.isRoot { print(text) }
+      world.finalize()
       return
     }
     var session = TrainingSession(config: resolved, command: CommandLine.arguments, quiet: quiet)
@@ -69,20 +72,26 @@ struct Train: ParsableCommand {
       if let resume {
         outcome = try session.resume(ResumeTarget(resume), file: config, overrides: sets)
       } else {
-        print("config:\n\(text)")
+        if world.isRoot { print("config:\n\(text)") }
         outcome = try session.start()
       }
     } catch {
       fail("\(error)", code: 1)
     }
+    world.finalize()
     if case .interrupted(_, _, let signal) = outcome {
       throw ExitCode(signal > 0 ? 128 + signal : 130)
     }
   }
 
-  /// Prints one readable paragraph to stderr and exits.
+  var world: Communicator { .world }
+
+  /// Prints one readable paragraph to stderr and exits; under MPI, names the rank and stops
+  /// every rank of the job (none is left waiting in a collective).
   func fail(_ message: String, code: Int32) -> Never {
-    FileHandle.standardError.write(Data("train: error: \(message)\n".utf8))
+    let rank = world.size > 1 ? " (rank \(world.rank) of \(world.size))" : ""
+    FileHandle.standardError.write(Data("train: error\(rank): \(message)\n".utf8))
+    if world.size > 1 { world.abort(code: code) }
     Foundation.exit(code)
   }
 }

@@ -47,3 +47,21 @@ import Testing
   #expect(world.sum([4, -5]) == [4, -5])
   #expect(world.broadcast([9]) == [9])
 }
+
+@Test func wireValuesReadBackBitForBit() {
+  var wire = WireWriter()
+  wire.write(-3)
+  wire.write([Float.nan, -0.0, 1e-45, .infinity])
+  wire.write([0.1, -2.5e300])
+  wire.write("añ\n")
+  wire.write(true)
+  var reader = WireReader(wire.bytes)
+  #expect(reader.readInt() == -3)
+  #expect(
+    reader.readFloats().map(\.bitPattern) == [Float.nan, -0.0, 1e-45, .infinity].map(\.bitPattern))
+  #expect(reader.readDoubles() == [0.1, -2.5e300])
+  #expect(reader.readString() == "añ\n")
+  let flag = reader.readBool()
+  #expect(flag)
+  #expect(reader.atEnd)
+}

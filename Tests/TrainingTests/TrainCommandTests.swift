@@ -37,14 +37,16 @@ struct TrainProcess {
   }
 }
 
-private func scratch() throws -> URL {
+/// A fresh empty folder under the temporary directory.
+func scratch() throws -> URL {
   let url = FileManager.default.temporaryDirectory.appendingPathComponent(
     "allot-train-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
 
-private func runDirectories(_ root: URL) -> [URL] {
+/// The run directories under `root`, in name order (oldest first).
+func runDirectories(_ root: URL) -> [URL] {
   ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
     .map { root.appendingPathComponent($0) }
 }
@@ -129,7 +131,7 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   #expect(csv.hasPrefix("step,"))
   // keep = 2: checkpoints at 40 and 60 remain; the newest reloads strictly into the model.
   #expect(RunCheckpoints(directory: run).all().map(\.step) == [40, 60])
-  let trainer = ClassifierTrainer(config: saved)
+  let trainer = try ClassifierTrainer(config: saved)
   let newest = try RunCheckpoints(directory: run).newestValid()
   try newest.data.restore(trainer.model.namedParameters(), prefix: "model", file: newest.url.path)
   #expect(newest.data.attributes["step"] == .integer(60))
@@ -257,8 +259,8 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   small.classifier.hidden = [8]
   var large = ExperimentConfig()
   large.classifier.hidden = [8, 4]  // layers.0 fits; the rest does not
-  let saved = ClassifierTrainer(config: small).state()
-  let target = ClassifierTrainer(config: large)
+  let saved = try ClassifierTrainer(config: small).state()
+  let target = try ClassifierTrainer(config: large)
   let before = target.model.parameters.map(\.scalars)
   var message = ""
   do { try target.restore(saved) } catch { message = "\(error)" }

@@ -27,6 +27,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   public var optimizer = OptimizerConfig()
   public var checkpoint = CheckpointConfig()
   public var logging = LoggingConfig()
+  public var distributed = DistributedConfig()
 
   public init() {}
 }
@@ -76,6 +77,7 @@ extension ExperimentConfig {
     optimizer.validate(&check)
     checkpoint.validate(&check)
     logging.validate(&check)
+    distributed.validate(&check)
     if !check.errors.isEmpty { throw ConfigErrors(errors: check.errors) }
   }
 }

@@ -14,8 +14,10 @@ public struct RunDirectory: Sendable {
     return "\(config.run.name)__seed\(config.run.seed)__\(formatter.string(from: date))"
   }
 
-  /// Creates a fresh run directory under `config.run.outputDir`; never reuses one.
-  public static func create(for config: ExperimentConfig, command: [String]) throws -> RunDirectory
+  /// Creates a fresh run directory under `config.run.outputDir`; never reuses one. `note`
+  /// follows the command line as a shell comment.
+  public static func create(for config: ExperimentConfig, command: [String], note: String? = nil)
+    throws -> RunDirectory
   {
     let root = URL(fileURLWithPath: config.run.outputDir, isDirectory: true)
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -28,7 +30,7 @@ public struct RunDirectory: Sendable {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false)
     let run = RunDirectory(url: url)
     try run.writeConfig(config)
-    try run.appendCommand(command)
+    try run.appendCommand(command, note: note)
     return run
   }
 
@@ -54,9 +56,11 @@ public struct RunDirectory: Sendable {
       configJSON: String(decoding: data, as: UTF8.self), source: configURL.path)
   }
 
-  /// Appends the command line (shell-quoted) to `command.txt`; a resumed run adds a line.
-  public func appendCommand(_ arguments: [String]) throws {
-    let line = arguments.map(shellQuote).joined(separator: " ") + "\n"
+  /// Appends the command line (shell-quoted, then `  # note`) to `command.txt`; a resumed
+  /// run adds a line.
+  public func appendCommand(_ arguments: [String], note: String? = nil) throws {
+    let line =
+      arguments.map(shellQuote).joined(separator: " ") + (note.map { "  # \($0)" } ?? "") + "\n"
     try appendText(line, to: commandURL)
   }
 }

@@ -1,4 +1,5 @@
 import Checkpoint
+import Distributed
 import Foundation
 import TensorCore
 
@@ -10,6 +11,14 @@ public enum ResumeTarget: Equatable, Sendable {
 
   public init(_ argument: String) {
     self = argument == "auto" ? .auto : .path(argument)
+  }
+
+  /// The argument that names it.
+  var argument: String {
+    switch self {
+    case .auto: "auto"
+    case .path(let p): p
+    }
   }
 }
 
@@ -23,7 +32,8 @@ public enum SessionOutcome: Equatable, Sendable {
 
 /// Runs a trainer from a config to the end: creates or reopens the run directory, logs
 /// metrics, shows progress, evaluates, checkpoints, resumes exactly and stops cleanly on
-/// SIGINT/SIGTERM.
+/// SIGINT/SIGTERM. Under `mpirun` every rank runs a session; rank 0 alone writes the run
+/// directory, logs and shows progress (docs/distributed.md).
 public struct TrainingSession {
   public var config: ExperimentConfig
   public var command: [String]
@@ -41,16 +51,26 @@ public struct TrainingSession {
   /// how long a run goes and what it writes, never what it computes.
   public static let resumableKeys: Set<String> = [
     "run.steps", "run.outputDir", "run.blasThreads", "checkpoint.every", "checkpoint.keep",
-    "logging.every", "logging.evalEvery", "logging.quiet", "notes",
+    "logging.every", "logging.evalEvery", "logging.quiet", "distributed.checkEvery", "notes",
   ]
 
   /// A new run.
   public func start() throws -> SessionOutcome {
+    try RankAgreement.check(config)
     let trainer = try makeTrainer(config)  // before anything is written: it may refuse
-    let run = try RunDirectory.create(for: config, command: command)
-    let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
-    try metrics.start()
-    try trainer.attach(runDirectory: run.url, resumedAt: nil)
+    var created: RunDirectory? = nil
+    var metrics: MetricsLog? = nil
+    if world.isRoot {
+      let run = try RunDirectory.create(for: config, command: command, note: ranks)
+      let log = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
+      try log.start()
+      try trainer.attach(runDirectory: run.url, resumedAt: nil)
+      (created, metrics) = (run, log)
+    }
+    let run = RunDirectory(url: URL(fileURLWithPath: fromRoot(created?.url.path ?? "")))
+    announce(
+      "start: \(config.kind.rawValue) on \(ranks) (distributed.shards \(config.distributed.shards))"
+    )
     announce("run directory: \(run.url.path)")
     return try loop(trainer: trainer, run: run, metrics: metrics)
   }
@@ -62,8 +82,18 @@ public struct TrainingSession {
   public func resume(_ target: ResumeTarget, file: String?, overrides: [String]) throws
     -> SessionOutcome
   {
+    // Rank 0 picks the checkpoint; every rank reads that file (a shared file system).
+    let picked: ResumeTarget =
+      world.size > 1
+      ? .path(
+        fromRoot(
+          world.isRoot
+            ? try RunCheckpoints.locate(
+              target.argument, experiment: config.run.name, root: config.run.outputDir
+            ).url.path : ""))
+      : target
     let found = try Self.locate(
-      target, experiment: config.run.name, root: config.run.outputDir)
+      picked, experiment: config.run.name, root: config.run.outputDir)
     for warning in found.warnings { announce("warning: \(warning)") }
     let run = RunDirectory(url: found.checkpoint.deletingLastPathComponent())
     let saved = found.loaded
@@ -79,12 +109,20 @@ public struct TrainingSession {
         message: "differs from the run being resumed; a resumed run keeps its config except "
           + Self.resumableKeys.sorted().joined(separator: ", "))
     }
+    try RankAgreement.check(resolved)
     let trainer = try makeTrainer(resolved, restoring: saved, file: found.checkpoint.path)
-    try run.writeConfig(resolved)
-    try run.appendCommand(command)
-    let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
-    try metrics.resume(atStep: trainer.step)
-    try trainer.attach(runDirectory: run.url, resumedAt: trainer.step)
+    var metrics: MetricsLog? = nil
+    if world.isRoot {
+      try run.writeConfig(resolved)
+      try run.appendCommand(command, note: ranks)
+      let log = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
+      try log.resume(atStep: trainer.step)
+      try trainer.attach(runDirectory: run.url, resumedAt: trainer.step)
+      metrics = log
+    }
+    announce(
+      "start: \(resolved.kind.rawValue) on \(ranks) (distributed.shards \(resolved.distributed.shards))"
+    )
     announce(
       "resuming \(run.url.path) at step \(trainer.step) from \(found.checkpoint.lastPathComponent)")
     var session = self
@@ -92,7 +130,7 @@ public struct TrainingSession {
     return try session.loop(trainer: trainer, run: run, metrics: metrics)
   }
 
-  private func loop(trainer: any Trainer, run: RunDirectory, metrics: MetricsLog) throws
+  private func loop(trainer: any Trainer, run: RunDirectory, metrics: MetricsLog?) throws
     -> SessionOutcome
   {
     BLAS.setThreads(config.run.blasThreads)
@@ -100,7 +138,8 @@ public struct TrainingSession {
     let progress = ProgressReporter(
       totalSteps: total, startStep: trainer.step, quiet: quiet, keys: trainer.progressKeys)
     let startStep = trainer.step
-    let save = { (step: Int) throws in
+    let save = { (step: Int) throws -> URL in
+      guard world.isRoot else { return run.url }
       let url = try CheckpointFiles.save(
         trainer.state(), step: step, config: config, fingerprint: trainer.modelFingerprint,
         in: run.url, keep: config.checkpoint.keep)
@@ -117,26 +156,36 @@ public struct TrainingSession {
       if evaluated { values.merge(trainer.evaluate()) { $1 } }
       // An evaluated step is always logged, on the logging.every grid or not.
       let logged = step % config.logging.every == 0 || step == total || evaluated
-      if logged { try metrics.append(MetricsRecord(step: step, values: values)) }
-      progress.update(step: step, metrics: values, logged: logged)
+      if logged { try metrics?.append(MetricsRecord(step: step, values: values)) }
+      if world.isRoot { progress.update(step: step, metrics: values, logged: logged) }
+      let checkEvery = config.distributed.checkEvery
+      if checkEvery > 0 && (step % checkEvery == 0 || step == total) {
+        try RankAgreement.checkSameState(trainer.state(), step: step)
+      }
       let every = config.checkpoint.every
       if step == total || (every > 0 && step % every == 0) {
         let url = try save(step)
-        if step != total { progress.note("checkpoint: \(url.lastPathComponent)") }
+        if step != total && world.isRoot { progress.note("checkpoint: \(url.lastPathComponent)") }
       }
-      let stopRequested = StopSignal.requested || stopAfter.map { step - startStep >= $0 } == true
+      let stopHere = StopSignal.requested || stopAfter.map { step - startStep >= $0 } == true
+      // Every rank stops at the same step when any was asked to.
+      let stopRequested = world.size > 1 ? world.sum([stopHere ? 1 : 0])[0] > 0 : stopHere
       if stopRequested && step < total {
         let url = try save(step)
-        progress.note("stopped at step \(step); saved \(url.path)")
-        progress.note("continue with: train --resume \(run.url.path)")
+        if world.isRoot {
+          progress.note("stopped at step \(step); saved \(url.path)")
+          progress.note("continue with: train --resume \(run.url.path)")
+        }
         return .interrupted(run: run.url, step: step, signal: StopSignal.signalNumber)
       }
     }
-    let last = metrics.all.last?.values ?? [:]
-    let summary = last.keys.filter { $0.hasPrefix("eval/") }.sorted()
-      .map { "\($0) \(String(format: "%.4f", last[$0]!))" }.joined(separator: "  ")
-    progress.note("done: step \(trainer.step)  \(summary)")
-    progress.note("run directory: \(run.url.path)")
+    if let metrics {
+      let last = metrics.all.last?.values ?? [:]
+      let summary = last.keys.filter { $0.hasPrefix("eval/") }.sorted()
+        .map { "\($0) \(String(format: "%.4f", last[$0]!))" }.joined(separator: "  ")
+      progress.note("done: step \(trainer.step)  \(summary)")
+      progress.note("run directory: \(run.url.path)")
+    }
     return .finished(run: run.url, step: trainer.step)
   }
 
@@ -144,16 +193,23 @@ public struct TrainingSession {
   private static func locate(_ target: ResumeTarget, experiment: String, root: String) throws -> (
     checkpoint: URL, loaded: CheckpointFiles.Loaded, warnings: [String]
   ) {
-    let argument: String =
-      switch target {
-      case .auto: "auto"
-      case .path(let p): p
-      }
-    let found = try RunCheckpoints.locate(argument, experiment: experiment, root: root)
+    let found = try RunCheckpoints.locate(target.argument, experiment: experiment, root: root)
     return (found.url, try CheckpointFiles.decode(found.data, file: found.url.path), found.warnings)
   }
 
+  /// The job this session is one rank of.
+  private var world: Communicator { .world }
+
+  /// The rank count as the start line and command.txt record it.
+  private var ranks: String { world.size == 1 ? "1 rank" : "\(world.size) ranks" }
+
+  /// Rank 0's `text`, on every rank.
+  private func fromRoot(_ text: String) -> String {
+    String(decoding: world.broadcast(Array(text.utf8)), as: UTF8.self)
+  }
+
   private func announce(_ text: String) {
+    guard world.isRoot else { return }
     print(text)
     fflush(nil)
   }

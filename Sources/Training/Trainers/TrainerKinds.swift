@@ -5,7 +5,7 @@ import Foundation
 /// what it carries is not loaded (a GRPO run's `grpo.initFrom` warm start).
 public func makeTrainer(_ config: ExperimentConfig, restoring: Bool = false) throws -> any Trainer {
   switch config.kind {
-  case .classifier: ClassifierTrainer(config: config)
+  case .classifier: try ClassifierTrainer(config: config)
   case .sft: try SFTTrainer(config: config)
   case .grpo: try TransformerGRPOTrainer(config: config, loadingInitFrom: !restoring)
   case .taskAllocation:

@@ -13,9 +13,11 @@ public final class ClassifierTrainer: Trainer {
   public let test: LabelledPoints
   public private(set) var step = 0
   var cursor: EpochCursor
+  let parallel: DataParallel
 
-  public init(config: ExperimentConfig) {
+  public init(config: ExperimentConfig) throws {
     self.config = config
+    parallel = try DataParallel(config.distributed)
     var root = RandomState(seed: UInt64(config.run.seed))
     var modelRNG = root.split()
     var dataRNG = root.split()
@@ -39,12 +41,11 @@ public final class ClassifierTrainer: Trainer {
   }
 
   public func trainStep() -> [String: Double] {
-    let (x, y) = train.batch(cursor.next(config.classifier.batchSize))
+    let indices = cursor.next(config.classifier.batchSize)
     let learningRate = optimizer.currentLearningRate
     optimizer.zeroGrad()
-    let logits = model(x)
-    let loss = logits.crossEntropy(targets: y)
-    loss.backward()
+    // Shards of the batch by index, each its share of the batch mean; summed in shard order.
+    let (loss, correct) = sumOfShards(indices)
     let gradNorm =
       config.optimizer.gradClip > 0
       ? clipGradientNorm(model.parameters, maxNorm: Float(config.optimizer.gradClip))
@@ -52,12 +53,27 @@ public final class ClassifierTrainer: Trainer {
     optimizer.step()
     step += 1
     return [
-      "loss/train": Double(loss.item),
-      "train/accuracy": accuracy(logits, y),
+      "loss/train": Double(loss),
+      "train/accuracy": correct / Double(max(indices.count, 1)),
       "grad/norm": Double(gradNorm),
       "optim/learningRate": Double(learningRate),
       "data/epoch": Double(cursor.epoch),
     ]
+  }
+
+  /// The batch's loss and correct predictions, its gradient left in the parameters.
+  private func sumOfShards(_ indices: [Int]) -> (loss: Float, correct: Double) {
+    let sums = parallel.accumulateGradients(model.parameters, extras: 2) { shard in
+      let rows = parallel.positions(of: shard, count: indices.count)
+      guard !rows.isEmpty else { return [0, 0] }
+      let (x, y) = train.batch(Array(indices[rows]))
+      let logits = model(x)
+      var loss = logits.crossEntropy(targets: y)
+      if rows.count != indices.count { loss = loss * (Float(rows.count) / Float(indices.count)) }
+      loss.backward()
+      return [loss.item, Float(accuracy(logits, y) * Double(rows.count))]
+    }
+    return (sums[0], Double(sums[1]).rounded())
   }
 
   public func evaluate() -> [String: Double] {

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import TensorCore
 
@@ -33,6 +34,30 @@ public struct PolicyRollout<Decisions> {
   public var length: Int { logProbs.count }
 }
 
+/// Decisions that travel between the ranks of a data-parallel job: what one writes, the
+/// others read back bit for bit.
+public protocol WireDecisions {
+  func write(to wire: inout WireWriter)
+  init(from wire: inout WireReader)
+}
+
+extension PolicyRollout where Decisions: WireDecisions {
+  func write(to wire: inout WireWriter) {
+    wire.write(context)
+    decisions.write(to: &wire)
+    wire.write(logProbs)
+    wire.write(entropies)
+    wire.write(lossMask)
+    wire.write(finished)
+  }
+
+  init(from wire: inout WireReader) {
+    self.init(
+      context: wire.readInt(), decisions: Decisions(from: &wire), logProbs: wire.readFloats(),
+      entropies: wire.readFloats(), lossMask: wire.readFloats(), finished: wire.readBool())
+  }
+}
+
 /// A policy the GRPO step trains: it samples groups of rollouts without the tape and scores
 /// given rollouts with it. A language model over tokens and the two-stage task-allocation
 /// net conform (`LanguageModelPolicy`, `AllocationPolicy`).
@@ -40,7 +65,7 @@ public protocol GRPOPolicy: AnyObject {
   /// What a group is sampled for: a prompt, a decision state.
   associatedtype Context
   /// What one rollout decided: a completion, an allocation.
-  associatedtype Decisions
+  associatedtype Decisions: WireDecisions
 
   /// `counts[i]` rollouts for each `contexts[i]`, grouped in context order, without the tape.
   func sample(_ contexts: [Context], counts: [Int], rng: inout RandomState)

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import GRPO
 import Optim
@@ -22,6 +23,8 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
   var samplingRNG: RandomState
   /// Per-context success histories for Knapsack-RL (kept even when it is off).
   var history: RewardHistory
+  /// This rank's share of a data-parallel job (one shard: the single-process step).
+  var parallel = DataParallel.single
 
   /// A trainer of `policy` on `task`; `samplingRNG` draws rollouts and shuffles the update
   /// order, `cursorSeed` orders the contexts.
@@ -44,6 +47,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
 
   public func trainStep() -> [String: Double] {
     let started = DispatchTime.now().uptimeNanoseconds
+    let startedCPU = cpuSeconds()
     // Contexts, and their rollout budgets from the success histories.
     let batch = cursor.next(min(options.promptsPerStep, task.contexts.count))
     let ids = batch.map { task.contextIDs[$0] }
@@ -53,8 +57,9 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
       knapsack: options.knapsack)
 
     // Rollouts without the tape, their rewards, and the histories they extend.
-    let rollouts = policy.sample(contexts, counts: budgets, rng: &samplingRNG)
+    let rollouts = sample(contexts, budgets: budgets)
     let sampled = DispatchTime.now().uptimeNanoseconds
+    let gathering = parallel.takeCounters()
     let scores = task.score(rollouts, batch: batch)
     let successes = scores.successes.map { $0 ? 1.0 : 0.0 }
     for (position, id) in ids.enumerated() {
@@ -83,7 +88,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
       RolloutBatch(
         oldLogProbs: rollouts.map(\.logProbs), advantages: credit, masks: rollouts.map(\.lossMask)),
       order: order, options: surrogate, epochs: options.epochs, minibatch: options.minibatchSize,
-      chunk: policy.rowsPerChunk(rollouts, in: contexts), optimizer: optimizer,
+      chunk: policy.rowsPerChunk(rollouts, in: contexts), parallel: parallel, optimizer: optimizer,
       parameters: policy.parameters, gradClip: options.gradClip,
       score: { rows in self.policy.logProbabilities(of: rows.map { rollouts[$0] }, in: contexts) },
       reference: reference.map { frozen in
@@ -95,6 +100,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
       })
     step += 1
     let finished = DispatchTime.now().uptimeNanoseconds
+    let updating = parallel.takeCounters()
 
     // Metrics: rewards, the update, budgets, planning, and the task's own.
     let summary = RewardSummary(rewards: scores.rewards, groups: groups)
@@ -116,11 +122,14 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
       "loss/policy": mean(statistics.map(\.policyLoss)), "loss/kl": mean(statistics.map(\.kl)),
       "budget/max": Double(budgets.max() ?? 0), "budget/min": Double(budgets.min() ?? 0),
       "optim/learningRate": Double(learningRate), "data/epoch": Double(cursor.epoch),
-      "perf/sampleSeconds": Double(sampled - started) / 1e9,
-      "perf/trainSeconds": Double(finished - sampled) / 1e9,
+      "perf/sampleSeconds": Double(sampled - started) / 1e9 - waiting(gathering),
+      "perf/trainSeconds": Double(finished - sampled) / 1e9 - waiting(updating),
       "perf/tokensPerSec": Double(decisions) / (Double(finished - started) / 1e9),
     ]
     metrics.merge(budgetMetrics) { $1 }
+    metrics.merge(gathering.merging(updating, uniquingKeysWith: +)) { $1 }
+    metrics["perf/cpuSeconds"] = cpuSeconds() - startedCPU
+    metrics["perf/ranks"] = gathering["perf/ranks"]
     if let planning {
       metrics.merge(planningMetrics(rollouts, planning: planning, credit: credit)) { $1 }
     }
@@ -129,6 +138,40 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
       step, rollouts: rollouts, batch: batch, scores: scores, advantages: advantages)
     metrics.merge(own) { $1 }
     return metrics
+  }
+
+  /// The step's rollouts, grouped in context order. With one shard the policy samples the
+  /// whole batch from `samplingRNG`; with more, contexts are dealt to sampling groups by
+  /// their budgets, each group is sampled (by the rank owning it) with a stream seeded from
+  /// one draw of `samplingRNG` and the group's index, and the groups are all-gathered, so
+  /// what is sampled never depends on the rank count.
+  func sample(_ contexts: [Policy.Context], budgets: [Int]) -> [Rollout] {
+    guard parallel.shards > 1 else {
+      return policy.sample(contexts, counts: budgets, rng: &samplingRNG)
+    }
+    let seed = samplingRNG.next()
+    let groups = parallel.samplingGroups(costs: budgets.map(Double.init))
+    var wire = WireWriter()
+    for group in parallel.owned {
+      let members = groups[group]
+      var rng = RandomState(seed: seed ^ (UInt64(group + 1) &* 0x9E37_79B9_7F4A_7C15))
+      let rollouts = policy.sample(
+        members.map { contexts[$0] }, counts: members.map { budgets[$0] }, rng: &rng)
+      wire.write(rollouts.count)
+      for var rollout in rollouts {
+        rollout.context = members[rollout.context]
+        rollout.write(to: &wire)
+      }
+    }
+    var all: [Rollout] = []
+    for bytes in parallel.allGather(wire.bytes) {
+      var reader = WireReader(bytes)
+      while !reader.atEnd {
+        for _ in 0..<reader.readInt() { all.append(Rollout(from: &reader)) }
+      }
+    }
+    // Stable: a context's rollouts keep their sampled order.
+    return all.enumerated().sorted { ($0.1.context, $0.0) < ($1.1.context, $1.0) }.map(\.1)
   }
 
   public func evaluate() -> [String: Double] { task.evaluate() }
@@ -166,6 +209,11 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
     history = restoredHistory
     applyTask()
   }
+}
+
+/// The seconds of collective calls and waits among `counters` (DataParallel's).
+private func waiting(_ counters: [String: Double]) -> Double {
+  (counters["perf/commSeconds"] ?? 0) + (counters["perf/idleSeconds"] ?? 0)
 }
 
 /// The mean, 0 for no values.

@@ -1,3 +1,4 @@
+import Distributed
 import GRPO
 import Optim
 import TensorCore
@@ -21,27 +22,42 @@ struct RolloutBatch {
 /// `[rows.count, longest]` and zero-padded; `reference(rows)` (when β > 0) the frozen
 /// reference policy's, flat in the same layout. A minibatch is scored and back-propagated
 /// `chunk` rollouts at a time (0: all at once); chunks only change float rounding, and keep
-/// each pass's activations small enough to stay in the CPU caches.
+/// each pass's activations small enough to stay in the CPU caches. With more than one
+/// shard, `order` is cut into `parallel.shards` pieces by position (chunks split at their
+/// edges), each rank computes its pieces' gradients and statistics, and the pieces are
+/// combined in shard order.
 func clippedSurrogateUpdate(
   _ batch: RolloutBatch, order: [Int], options: SurrogateOptions, epochs: Int, minibatch: Int,
-  chunk: Int = 0, optimizer: any Optimizer, parameters: [Tensor], gradClip: Double,
-  score: ([Int]) -> Tensor, reference: (([Int]) -> [Float])?
+  chunk: Int = 0, parallel: DataParallel = .single, optimizer: any Optimizer,
+  parameters: [Tensor], gradClip: Double, score: ([Int]) -> Tensor,
+  reference: (([Int]) -> [Float])?
 ) -> (statistics: [SurrogateStatistics], gradNorms: [Float]) {
   let totalTokens = batch.masks.reduce(0) { $0 + $1.reduce(0, +) }
   let size = minibatch > 0 ? minibatch : batch.count
+  let chunkSize = chunk > 0 ? chunk : size
+  // The pieces of one pass: each minibatch's chunks, cut at shard edges.
+  var pieces: [(minibatch: Int, shard: Int, positions: Range<Int>)] = []
+  for (m, start) in stride(from: 0, to: order.count, by: size).enumerated() {
+    let end = min(start + size, order.count)
+    for chunkStart in stride(from: start, to: end, by: chunkSize) {
+      let chunkEnd = min(chunkStart + chunkSize, end)
+      for shard in 0..<parallel.shards {
+        let edges = parallel.positions(of: shard, count: order.count)
+        let lower = max(chunkStart, edges.lowerBound)
+        let upper = min(chunkEnd, edges.upperBound)
+        if lower < upper { pieces.append((m, shard, lower..<upper)) }
+      }
+    }
+  }
   var statistics: [SurrogateStatistics] = []
   var gradNorms: [Float] = []
   for _ in 0..<epochs {
     optimizer.zeroGrad()
-    for start in stride(from: 0, to: order.count, by: size) {
-      let minibatchRows = Array(order[start..<min(start + size, order.count)])
-      let chunkSize = chunk > 0 ? chunk : size
-      // The minibatch's statistics: its chunks' token means, weighted by their tokens.
-      var merged = SurrogateStatistics()
-      var (tokens, scored) = (0.0, false)
-      for chunkStart in stride(from: 0, to: minibatchRows.count, by: chunkSize) {
-        let rows = Array(
-          minibatchRows[chunkStart..<min(chunkStart + chunkSize, minibatchRows.count)])
+    // Per piece: its tokens, then its token-weighted statistics (nothing when it is empty).
+    var records: [Int: [Double]] = [:]
+    _ = parallel.accumulateGradients(parameters, extras: 0) { shard in
+      for (index, piece) in pieces.enumerated() where piece.shard == shard {
+        let rows = Array(order[piece.positions])
         let width = rows.map { batch.oldLogProbs[$0].count }.max() ?? 0
         guard width > 0 else { continue }
         func padded(_ values: [[Float]]) -> [Float] {
@@ -56,11 +72,25 @@ func clippedSurrogateUpdate(
             mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: batch.count))
         loss.backward()
         let weight = Double(mask.reduce(0, +))
-        merged.policyLoss += stats.policyLoss * weight
-        merged.kl += stats.kl * weight
-        merged.clipFractionLow += stats.clipFractionLow * weight
-        merged.clipFractionHigh += stats.clipFractionHigh * weight
-        tokens += weight
+        records[index] = [
+          weight, stats.policyLoss * weight, stats.kl * weight, stats.clipFractionLow * weight,
+          stats.clipFractionHigh * weight,
+        ]
+      }
+      return []
+    }
+    records = gatherRecords(records, parallel: parallel)
+    // Each minibatch's statistics: its chunks' token means, weighted by their tokens.
+    for m in Set(pieces.map(\.minibatch)).sorted() {
+      var merged = SurrogateStatistics()
+      var (tokens, scored) = (0.0, false)
+      for index in pieces.indices where pieces[index].minibatch == m {
+        guard let r = records[index] else { continue }
+        merged.policyLoss += r[1]
+        merged.kl += r[2]
+        merged.clipFractionLow += r[3]
+        merged.clipFractionHigh += r[4]
+        tokens += r[0]
         scored = true
       }
       guard scored else { continue }
@@ -76,6 +106,22 @@ func clippedSurrogateUpdate(
     optimizer.step()
   }
   return (statistics, gradNorms)
+}
+
+/// Every rank's piece records (piece index → values), on every rank.
+private func gatherRecords(_ mine: [Int: [Double]], parallel: DataParallel) -> [Int: [Double]] {
+  guard parallel.shards > 1 else { return mine }
+  var wire = WireWriter()
+  for index in mine.keys.sorted() {
+    wire.write(index)
+    wire.write(mine[index]!)
+  }
+  var all: [Int: [Double]] = [:]
+  for bytes in parallel.allGather(wire.bytes) {
+    var reader = WireReader(bytes)
+    while !reader.atEnd { all[reader.readInt()] = reader.readDoubles() }
+  }
+  return all
 }
 
 /// Each context's rollout budget for one step: `groupSize` apiece, or Knapsack-RL's

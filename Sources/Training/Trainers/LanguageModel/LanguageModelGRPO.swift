@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import GRPO
 import NN
@@ -5,9 +6,23 @@ import Reasoning
 import TensorCore
 
 /// A completion as a GRPO rollout's decisions: its tokens and their text.
-public struct Completion: Equatable, Sendable {
+public struct Completion: Equatable, Sendable, WireDecisions {
   public var tokens: [Int]
   public var text: String
+
+  public init(tokens: [Int], text: String) {
+    self.tokens = tokens
+    self.text = text
+  }
+
+  public func write(to wire: inout WireWriter) {
+    wire.write(tokens)
+    wire.write(text)
+  }
+
+  public init(from wire: inout WireReader) {
+    self.init(tokens: wire.readInts(), text: wire.readString())
+  }
 }
 
 /// Any causal language model with its tokenizer as a GRPO policy: a context is a prompt's

@@ -63,9 +63,11 @@ public final class SFTTrainer: LanguageModelTrainer {
   let examples: [(prompt: [Int], target: [Int])]
   public let evaluationPrompts: [TaskPrompt]
   var cursor: EpochCursor
+  let parallel: DataParallel
 
   public init(config: ExperimentConfig) throws {
     self.config = config
+    parallel = try DataParallel(config.distributed)
     task = try config.task.makeTask()
     var root = RandomState(seed: UInt64(config.run.seed))
     var modelRNG = root.split()
@@ -103,20 +105,27 @@ public final class SFTTrainer: LanguageModelTrainer {
     let batch = cursor.next(config.sft.batchSize).map { examples[$0] }
     let learningRate = optimizer.currentLearningRate
     let started = DispatchTime.now().uptimeNanoseconds
+    let startedCPU = cpuSeconds()
     optimizer.zeroGrad()
-    let loss = policy.accumulateSupervisedGradients(
-      prompts: batch.map(\.prompt), targets: batch.map(\.target))
+    // Shards of the batch by index; their gradients and losses are summed in shard order.
+    let loss = parallel.accumulateGradients(policy.parameters, extras: 1) { shard in
+      [
+        policy.accumulateSupervisedGradients(
+          prompts: batch.map(\.prompt), targets: batch.map(\.target),
+          rows: parallel.shards > 1 ? parallel.positions(of: shard, count: batch.count) : nil)
+      ]
+    }[0]
     let clip = config.optimizer.gradClip > 0 ? Float(config.optimizer.gradClip) : .infinity
     let gradNorm = clipGradientNorm(policy.parameters, maxNorm: clip)
     optimizer.step()
     step += 1
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     let tokens = batch.reduce(0) { $0 + $1.prompt.count + $1.target.count }
-    return [
+    return parallel.takeCounters().merging([
       "loss/train": Double(loss), "grad/norm": Double(gradNorm),
       "optim/learningRate": Double(learningRate), "data/epoch": Double(cursor.epoch),
-      "perf/tokensPerSec": Double(tokens) / seconds,
-    ]
+      "perf/tokensPerSec": Double(tokens) / seconds, "perf/cpuSeconds": cpuSeconds() - startedCPU,
+    ]) { $1 }
   }
 
   public var languageModel: TransformerLM { policy }

@@ -63,9 +63,11 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
           "is \(g.maxCompletionLength); with prompts of up to \(longest) tokens it must be ≤ "
           + "model.context − \(longest) = \(config.model.context - longest)")
     }
+    let parallel = try DataParallel(config.distributed)
     self.init(
       task: contexts, policy: policy(model), reference: reference, options: GRPOOptions(config),
       optimizer: optimizer, samplingRNG: samplingRNG, cursorSeed: cursorSeed)
+    self.parallel = parallel
   }
 }
 

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import GRPO
 import NN
@@ -74,6 +75,36 @@ public final class AllocationPolicy: GRPOPolicy {
   }
 
   public func namedParameters() -> [(String, Tensor)] { net.namedParameters() }
+}
+
+extension AllocationSample: WireDecisions {
+  public func write(to wire: inout WireWriter) {
+    wire.write(preAssignment)
+    wire.write(selections.count)
+    for step in selections {
+      wire.write(step.task)
+      wire.write(step.remaining)
+      wire.write(step.eligible)
+      wire.write(step.chosen)
+    }
+    wire.write(allocation.assignment.map { $0 ?? -1 })
+    wire.write(logProbs)
+    wire.write(entropies)
+    wire.write(payoff)
+  }
+
+  public init(from wire: inout WireReader) {
+    let preAssignment = wire.readInts()
+    let selections = (0..<wire.readInt()).map { _ in
+      SelectionStep(
+        task: wire.readInt(), remaining: wire.readDoubles(), eligible: wire.readInts(),
+        chosen: wire.readInt())
+    }
+    self.init(
+      preAssignment: preAssignment, selections: selections,
+      allocation: Allocation(assignment: wire.readInts().map { $0 < 0 ? nil : $0 }),
+      logProbs: wire.readFloats(), entropies: wire.readFloats(), payoff: wire.readDouble())
+  }
 }
 
 /// A scenario's decision states as GRPO contexts: the reward is an allocation's payoff, a
@@ -160,6 +191,7 @@ extension GRPOTrainer where Task == AllocationTask {
   /// GRPO of the two-stage policy (`kind: "taskAllocation"`, `method: "grpo"`) as `config`
   /// describes it (docs/task-allocation.md).
   public convenience init(config: ExperimentConfig) throws {
+    _ = try DataParallel(config.distributed)  // refuse a rank count before any work
     var root = RandomState(seed: UInt64(config.run.seed))
     let setup = try AllocationSetup(config: config, rng: &root)
     let samplingRNG = root.split()
@@ -184,5 +216,6 @@ extension GRPOTrainer where Task == AllocationTask {
       policy: AllocationPolicy(net: setup.policy, creditPickedOnly: t.creditPickedOnly),
       reference: reference, options: GRPOOptions(config), optimizer: optimizer,
       samplingRNG: samplingRNG, cursorSeed: cursorSeed)
+    parallel = try DataParallel(config.distributed)
   }
 }

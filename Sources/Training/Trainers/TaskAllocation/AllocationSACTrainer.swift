@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import NN
 import Optim
@@ -5,7 +6,8 @@ import TaskAllocation
 import TensorCore
 
 /// The paper's training of the two-stage policy (docs/task-allocation.md): discrete soft
-/// actor-critic for both stages, one episode per step.
+/// actor-critic for both stages, one episode per step. It runs in one process only: under
+/// `mpirun` with more than one rank it refuses to start (docs/distributed.md).
 ///
 /// - Stage 1 is a one-step problem: the mixer critic regresses the planned return
 ///   Σ_t max(0, G_t) (the decision's payoff, over the state's value scale) of replayed
@@ -35,6 +37,12 @@ public final class AllocationSACTrainer: Trainer {
   var replayNext = 0
 
   public init(config: ExperimentConfig) throws {
+    if Communicator.world.size > 1 {
+      throw ConfigError(
+        source: "mpirun -np \(Communicator.world.size)", path: "taskAllocation.method",
+        message: "is \"sac\"; soft actor-critic trains in one process only: run it without "
+          + "mpirun (or with -np 1), or use method \"grpo\", which trains data-parallel")
+    }
     self.config = config
     let t = config.taskAllocation
     var root = RandomState(seed: UInt64(config.run.seed))

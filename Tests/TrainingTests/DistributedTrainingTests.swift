@@ -1,0 +1,275 @@
+import Checkpoint
+import Foundation
+import TensorCore
+import Testing
+
+@testable import Training
+
+/// The real `train` executable as K ranks under Open MPI's `mpirun` (installed by
+/// .ci/setup): the same run must give the same bits for every K.
+private let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first {
+  FileManager.default.isExecutableFile(atPath: $0)
+}
+
+/// Starts `train arguments` as `ranks` ranks (each rank's stdout and stderr go to the pipes).
+private func launch(ranks: Int, _ arguments: [String]) throws -> Process {
+  let path = try #require(mpirun, "mpirun not found: bash .ci/setup installs Open MPI")
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: path)
+  process.arguments =
+    ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", TrainProcess.executable.path]
+    + arguments
+  var environment = ProcessInfo.processInfo.environment
+  environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
+  process.environment = environment
+  return process
+}
+
+/// Runs to the end; returns (status, stdout, stderr).
+private func mpi(_ ranks: Int, _ arguments: [String]) throws -> (Int32, String, String) {
+  let process = try launch(ranks: ranks, arguments)
+  return try finish(process)
+}
+
+/// Starts `process` with pipes for its output (unless it runs already), waits for the exit
+/// and returns (status, stdout, stderr).
+private func finish(_ process: Process) throws -> (Int32, String, String) {
+  if !process.isRunning {
+    process.standardOutput = Pipe()
+    process.standardError = Pipe()
+    try process.run()
+  }
+  let stdout = (process.standardOutput as? Pipe)?.fileHandleForReading.readDataToEndOfFile()
+  let stderr = (process.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (
+    process.terminationStatus, String(decoding: stdout ?? Data(), as: UTF8.self),
+    String(decoding: stderr ?? Data(), as: UTF8.self)
+  )
+}
+
+/// Every dataset and attribute (but `createdAt`) of a run's newest checkpoint, floats as
+/// bit patterns.
+private struct Saved: Equatable {
+  var tensors: [String: [UInt32]]
+  var integers: [String: [Int64]]
+  var unsigned: [String: [UInt64]]
+  var doubles: [String: [UInt64]]
+  var attributes: [String: AttributeValue]
+
+  init(_ run: URL) throws {
+    let data = try RunCheckpoints(directory: run).newestValid().data
+    tensors = Dictionary(
+      uniqueKeysWithValues: data.tensors.map { ($0.0, $0.1.scalars.map(\.bitPattern)) })
+    integers = data.integers
+    unsigned = data.unsignedIntegers
+    doubles = data.doubles.mapValues { $0.map(\.bitPattern) }
+    // Every attribute but the wall-clock time of writing.
+    attributes = data.attributes.filter { $0.key != "createdAt" }
+    #expect(attributes.count >= 4)
+  }
+}
+
+/// Metrics lines without the timing metrics (`perf/…`), which differ between any two runs;
+/// values as bit patterns (a non-finite value is logged as null and read back as NaN).
+private func metrics(_ run: URL) throws -> [[String: UInt64]] {
+  try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).map { record in
+    var values = record.values.filter { !$0.key.hasPrefix("perf/") }.mapValues(\.bitPattern)
+    values["step"] = UInt64(record.step)
+    return values
+  }
+}
+
+/// Runs `config` with each rank count into one output folder and checks that every run
+/// saved the same checkpoint and metrics as the first; returns the run directories.
+@discardableResult
+private func expectSameBits(_ config: [String], ranks: [Int], root: URL) throws -> [URL] {
+  for k in ranks {
+    let (status, out, err) = try mpi(k, config + ["--output", root.path])
+    try #require(status == 0, "-np \(k): \(err)")
+    #expect(out.contains("on \(k) rank"), "the start line names the rank count")
+  }
+  let made = runDirectories(root)
+  try #require(made.count == ranks.count, "one run directory per run, whatever K")
+  let first = try Saved(made[0])
+  let firstMetrics = try metrics(made[0])
+  #expect(firstMetrics.count > 0)
+  for (k, run) in zip(ranks, made).dropFirst() {
+    #expect(try Saved(run) == first, "-np \(k) saved another checkpoint than -np \(ranks[0])")
+    #expect(try metrics(run) == firstMetrics, "-np \(k) logged other metrics")
+    let command = try String(contentsOf: run.appendingPathComponent("command.txt"), encoding: .utf8)
+    #expect(command.contains("# \(k) rank"))
+  }
+  return made
+}
+
+/// GRPO of a tiny transformer with Knapsack-RL and HICRA on, four shards.
+private func tinyGRPO(steps: Int) -> [String] {
+  [
+    "--quiet", "--set", "kind=grpo", "--set", "run.steps=\(steps)", "--set", "model.layers=1",
+    "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=80", "--set",
+    "model.mlpRatio=2", "--set", "task.maxDigits=1", "--set", "task.trainSize=12", "--set",
+    "task.testSize=4", "--set", "grpo.promptsPerStep=6", "--set", "grpo.groupSize=4", "--set",
+    "grpo.maxCompletionLength=16", "--set", "grpo.minibatchSize=10", "--set", "grpo.epochs=2",
+    "--set", "grpo.beta=0.01", "--set", "knapsack.enabled=true", "--set", "knapsack.minimum=1",
+    "--set", "hicra.enabled=true", "--set", "optimizer.learningRate=0.01", "--set",
+    "evaluation.prompts=2", "--set", "evaluation.maxNewTokens=8", "--set", "checkpoint.every=2",
+    "--set", "logging.every=1", "--set", "logging.evalEvery=4", "--set", "distributed.shards=4",
+    "--set", "distributed.checkEvery=2",
+  ]
+}
+
+/// Serialized: each test starts up to four ranks on a machine of two cores.
+@Suite(.serialized) struct DistributedTraining {
+  @Test func grpoGivesTheSameBitsOnOneTwoAndFourRanks() throws {
+    try expectSameBits(tinyGRPO(steps: 4), ranks: [1, 2, 4], root: try scratch())
+  }
+
+  @Test func sftGivesTheSameBitsOnOneAndTwoRanks() throws {
+    let sft = [
+      "--quiet", "--set", "kind=sft", "--set", "run.steps=4", "--set", "model.layers=1", "--set",
+      "model.width=16", "--set", "model.heads=2", "--set", "model.context=160", "--set",
+      "task.maxDigits=2", "--set", "task.trainSize=40", "--set", "task.testSize=4", "--set",
+      "sft.batchSize=6", "--set", "evaluation.prompts=2", "--set", "evaluation.maxNewTokens=8",
+      "--set", "logging.every=1", "--set", "logging.evalEvery=4", "--set", "distributed.shards=2",
+    ]
+    try expectSameBits(sft, ranks: [1, 2], root: try scratch())
+  }
+
+  @Test func taskAllocationGRPOAndTheClassifierGiveTheSameBitsOnOneAndTwoRanks() throws {
+    let scenario = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("../../Experiments/scenarios/almighty.json").standardized.path
+    let allocation = [
+      "--quiet", "--set", "kind=taskAllocation", "--set", "taskAllocation.scenario=\(scenario)",
+      "--set", "taskAllocation.method=grpo", "--set", "taskAllocation.hidden=16", "--set",
+      "taskAllocation.evaluationEpisodes=1", "--set", "taskAllocation.successTolerance=0.8",
+      "--set", "run.steps=6", "--set",
+      "grpo.promptsPerStep=3", "--set", "grpo.groupSize=6", "--set", "knapsack.enabled=true",
+      "--set", "knapsack.minimum=1", "--set", "hicra.enabled=true", "--set", "logging.every=1",
+      "--set", "logging.evalEvery=3", "--set", "distributed.shards=2",
+    ]
+    try expectSameBits(allocation, ranks: [1, 2], root: try scratch())
+    let classifier = [
+      "--quiet", "--set", "run.steps=20", "--set", "classifier.trainSize=200", "--set",
+      "classifier.testSize=50", "--set", "classifier.hidden=[8]", "--set",
+      "classifier.batchSize=30",
+      "--set", "logging.every=5", "--set", "logging.evalEvery=10", "--set", "distributed.shards=2",
+    ]
+    try expectSameBits(classifier, ranks: [1, 2], root: try scratch())
+  }
+
+  @Test func aKilledRankStopsTheJobAndResumeOnOtherRankCountsReproducesTheStraightRun() throws {
+    let steps = 12
+    let root = try scratch()
+    // One output folder for both runs, so that their saved configs are equal.
+    #expect(try mpi(1, tinyGRPO(steps: steps) + ["--output", root.path]).0 == 0)
+    let straight = try #require(runDirectories(root).first)
+    func killedRun() -> URL? { runDirectories(root).first { $0 != straight } }
+
+    let job = try launch(ranks: 2, tinyGRPO(steps: steps) + ["--output", root.path])
+    job.standardOutput = Pipe()
+    job.standardError = Pipe()
+    try job.run()
+    // Once the first checkpoint is written, kill rank 1 (SIGKILL: no chance to clean up).
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline,
+      killedRun().map({ RunCheckpoints(directory: $0).all().isEmpty }) ?? true
+    {
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    let rank1 = try #require(rankProcess(1, of: job.processIdentifier), "rank 1 not found")
+    let killed = Date()
+    kill(rank1, SIGKILL)
+    let (status, _, err) = try finish(job)
+    let seconds = Date().timeIntervalSince(killed)
+    #expect(status != 0, "the job must fail when a rank dies")
+    #expect(seconds < 20, "the job took \(seconds) s to stop after a rank died")
+    _ = err
+    let run = try #require(killedRun())
+    let newest = try RunCheckpoints(directory: run).newestValid()
+    #expect(newest.data.integers["trainer/step"]!.first! < Int64(steps), "killed mid-run")
+    // Resume on one rank, stop two steps later; finish on four ranks.
+    let first = try mpi(1, ["--quiet", "--resume", run.path, "--stop-after", "2"])
+    #expect(first.0 == 130, "\(first.2)")
+    let second = try mpi(4, ["--quiet", "--resume", run.path])
+    #expect(second.0 == 0, "\(second.2)")
+    #expect(try Saved(run) == Saved(straight))
+    #expect(try metrics(run) == metrics(straight))
+    let command = try String(contentsOf: run.appendingPathComponent("command.txt"), encoding: .utf8)
+    #expect(
+      command.contains("# 2 ranks") && command.contains("# 1 rank") && command.contains("# 4 ranks")
+    )
+  }
+
+  @Test func ranksWithDifferentConfigsAreRefusedBeforeAnythingIsWritten() throws {
+    let root = try scratch()
+    let path = try #require(mpirun)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    let train = TrainProcess.executable.path
+    let common = [
+      "--quiet", "--set", "run.steps=5", "--set", "distributed.shards=2", "--output", root.path,
+    ]
+    // Open MPI's MPMD form: rank 0 and rank 1 get different --set arguments.
+    process.arguments =
+      ["--allow-run-as-root", "--oversubscribe", "-np", "1", train] + common
+      + ["--set", "optimizer.learningRate=0.01", ":", "-np", "1", train] + common
+      + ["--set", "optimizer.learningRate=0.02"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
+    process.environment = environment
+    let (status, _, err) = try finish(process)
+    #expect(status != 0)
+    #expect(err.contains("optimizer.learningRate"), "\(err)")
+    #expect(err.contains("rank 1"), "\(err)")
+    #expect(runDirectories(root).isEmpty, "nothing may be written")
+    // More ranks than shards: refused with what to set.
+    let (tooMany, _, tooManyErr) = try mpi(2, ["--quiet", "--output", root.path])
+    #expect(tooMany != 0)
+    #expect(tooManyErr.contains("distributed.shards"), "\(tooManyErr)")
+    #expect(runDirectories(root).isEmpty)
+  }
+}
+
+/// The process id of rank `rank` among the children of `mpirun` (Linux /proc).
+private func rankProcess(_ rank: Int, of parent: Int32) -> Int32? {
+  let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+  for entry in entries {
+    guard let pid = Int32(entry),
+      let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let close = stat.lastIndex(of: ")")
+    else { continue }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 2, Int32(fields[1]) == parent,
+      let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ")
+    else { continue }
+    let variables = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    if variables.contains("OMPI_COMM_WORLD_RANK=\(rank)") { return pid }
+  }
+  return nil
+}
+
+@Test func samplingGroupsBalanceUnevenBudgetsAndIgnoreTheRankCount() throws {
+  let parallel = try DataParallel(DistributedConfig(shards: 4, checkEvery: 0))
+  // Knapsack-RL budgets: two prompts take most of the rollouts.
+  let budgets: [Double] = [2, 16, 2, 2, 4, 16, 2, 4, 8, 8]
+  let groups = parallel.samplingGroups(costs: budgets)
+  #expect(groups == [[1], [5], [0, 3, 4, 8], [2, 6, 7, 9]])
+  #expect(groups.map { $0.map { budgets[$0] }.reduce(0, +) } == [16, 16, 16, 16])
+  #expect(groups.flatMap { $0 }.sorted() == Array(budgets.indices))
+  // Contiguous shards by index, whatever the count.
+  #expect((0..<4).map { parallel.positions(of: $0, count: 10) } == [0..<2, 2..<5, 5..<7, 7..<10])
+}
+
+@Test func theDivergenceHashSeesOneBitAndEveryName() {
+  func hash(_ tensors: [(String, [Float])]) -> UInt64 {
+    var state = TrainingState()
+    state.tensors = tensors.map { ($0.0, Tensor($0.1)) }
+    return RankAgreement.stateHash(state)
+  }
+  let base = hash([("model/w", [1, 2]), ("optimizer/w/m", [0, 0])])
+  #expect(hash([("model/w", [1, 2]), ("optimizer/w/m", [0, 0])]) == base)
+  #expect(hash([("model/w", [1, Float(2).nextUp]), ("optimizer/w/m", [0, 0])]) != base)
+  #expect(hash([("model/w", [1, 2]), ("optimizer/w/m", [0, -0.0])]) != base)
+  #expect(hash([("model/v", [1, 2]), ("optimizer/w/m", [0, 0])]) != base)
+}
