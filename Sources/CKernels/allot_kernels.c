@@ -229,3 +229,16 @@ void allot_log_prob_backward(const float *restrict x, const float *restrict lse,
     d[indices[r]] += gr;
   }
 }
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+float allot_scaled_exp(const float *restrict x, long n, float scale, float shift,
+                       float *restrict out) {
+#pragma clang fp reassociate(on)
+  float total = 0;
+  for (long i = 0; i < n; i++) {
+    const float e = allot_exp(x[i] * scale - shift);
+    out[i] = e;
+    total += e;
+  }
+  return total;
+}

@@ -135,12 +135,10 @@ extension CausalLanguageModel {
     let inverse = 1 / options.temperature
     var m = -Float.infinity
     for i in 0..<n { m = max(m, logits[i] * inverse) }
-    var total: Double = 0
-    for i in 0..<n {
-      let e = Foundation.exp(Double(logits[i] * inverse - m))
-      scratch[i] = Float(e)
-      total += e
-    }
+    let total = Double(
+      scratch.withUnsafeMutableBufferPointer {
+        scaledExponentials(logits, scale: inverse, shift: m, into: $0.baseAddress!)
+      })
     let logTotal = Float(Foundation.log(total))
     var entropy: Float = 0
     for i in 0..<n {

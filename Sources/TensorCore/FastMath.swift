@@ -1,7 +1,18 @@
+import CKernels
+
 // Vectorisable elementary functions. libm's expf/tanhf are scalar calls; these are plain
 // arithmetic and bit operations that the compiler turns into SIMD loops. Accuracy is a
 // few units in the last place over the whole Float range; inputs beyond the range
 // saturate to 0 or +∞ as exp does, and NaN stays NaN.
+
+/// Writes exp(x[i]·scale − shift) for every element of `x` into `out` (at least as long)
+/// and returns their sum: the unnormalised softmax of a row of logits, in one vectorised
+/// C kernel (the sampler's inner loop over the vocabulary).
+public func scaledExponentials(
+  _ x: UnsafeBufferPointer<Float>, scale: Float, shift: Float, into out: UnsafeMutablePointer<Float>
+) -> Float {
+  allot_scaled_exp(x.baseAddress!, x.count, scale, shift, out)
+}
 
 /// eˣ, with Cody–Waite range reduction and a degree-7 polynomial.
 @inline(__always)

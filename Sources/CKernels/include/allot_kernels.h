@@ -67,4 +67,7 @@ void allot_log_sum_exp_rows(const float *x, float *lse, long rows, long cols);
    lse[r]), plus g[r] at j = indices[r]. */
 void allot_log_prob_backward(const float *x, const float *lse, const float *g,
                              const long *indices, float *dx, long rows, long cols);
+
+/* out[i] = exp(x[i]·scale − shift) over n floats; returns their sum (in vector lanes). */
+float allot_scaled_exp(const float *x, long n, float scale, float shift, float *out);
 #endif
