@@ -47,6 +47,7 @@ let package = Package(
       name: "Training",
       dependencies: [
         "TensorCore", "NN", "Optim", "Checkpoint", "Reasoning", "GRPO", "TaskAllocation",
+        "Pretrained",
       ]),
 
     // Executables.
@@ -60,6 +61,7 @@ let package = Package(
       name: "allot",
       dependencies: [
         "TensorCore", "Checkpoint", "Training", "Reasoning", "GRPO", "TaskAllocation",
+        "Pretrained",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

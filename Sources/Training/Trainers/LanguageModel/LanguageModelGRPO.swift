@@ -93,6 +93,13 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
   /// The longest completion the evaluation generates.
   public let evaluationMaxNewTokens: Int
   let tokenizer: Tok
+  /// A prompt as the model's input ids (`allot evaluate` encodes other prompts with it).
+  let encode: (TaskPrompt) throws -> [Int]
+  /// Text a checkpoint keeps so the model can be rebuilt without its files (a pretrained
+  /// model's descriptor), compared on restore.
+  public var savedStrings: [String: String] = [:]
+  /// Rows per batch when `allot evaluate` samples.
+  public var evaluationBatchSize = 256
   let evaluation: () -> [String: Double]
   /// Prompts per logged step whose completions are written, and the logging cadence.
   let completionsLogged: Int
@@ -102,7 +109,7 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
   /// `encode` turns a prompt into the model's input ids; `evaluation` measures the policy on
   /// held-out prompts.
   public init(
-    task: any ReasoningTask, tokenizer: Tok, encode: (TaskPrompt) throws -> [Int],
+    task: any ReasoningTask, tokenizer: Tok, encode: @escaping (TaskPrompt) throws -> [Int],
     successThreshold: Double, planning: PhraseMatcher?, completionsLogged: Int, logEvery: Int,
     evaluationMaxNewTokens: Int, evaluation: @escaping () -> [String: Double]
   ) throws {
@@ -111,6 +118,7 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
     contexts = try prompts.map(encode)
     contextIDs = prompts.map(\.id)
     self.tokenizer = tokenizer
+    self.encode = encode
     self.successThreshold = successThreshold
     self.planning = planning
     self.completionsLogged = completionsLogged
@@ -173,6 +181,21 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
 
   public func evaluate() -> [String: Double] { evaluation() }
 
+  public func save(into state: inout TrainingState) {
+    state.strings.merge(savedStrings) { $1 }
+  }
+
+  public func restorer(_ state: TrainingState, problems: inout [String]) -> () -> Void {
+    for (name, text) in savedStrings.sorted(by: { $0.key < $1.key }) {
+      if state.strings[name] == nil {
+        problems.append("missing the root attribute @\(name)")
+      } else if state.strings[name] != text {
+        problems.append("@\(name) differs from this model's")
+      }
+    }
+    return {}
+  }
+
   public func attach(runDirectory: URL, resumedAt step: Int?) throws {
     let file = runDirectory.appendingPathComponent("completions.jsonl")
     completionsFile = file
@@ -187,6 +210,4 @@ extension GRPOTrainer: LanguageModelTrainer
 where Task == LanguageModelTask<TransformerLM, Tokenizer> {
   public var languageModel: TransformerLM { policy.model }
   public var tokenizer: Tokenizer { policy.tokenizer }
-  public var reasoningTask: any ReasoningTask { task.task }
-  public var evaluationMaxNewTokens: Int { task.evaluationMaxNewTokens }
 }
