@@ -90,6 +90,6 @@ let package = Package(
       exclude: ["golden"]),
     .testTarget(
       name: "TrainingTests",
-      dependencies: ["Training", "Checkpoint", "TestSupport", "train", "allot"]),
+      dependencies: ["Training", "Checkpoint", "Pretrained", "TestSupport", "train", "allot"]),
   ]
 )

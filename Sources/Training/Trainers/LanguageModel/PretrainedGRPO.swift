@@ -9,10 +9,10 @@ import TensorCore
 public typealias PretrainedGRPOTrainer = GRPOTrainer<LanguageModelTask<LlamaModel, BPETokenizer>>
 
 extension GRPOTrainer where Task == LanguageModelTask<LlamaModel, BPETokenizer> {
-  /// GRPO of the pretrained model `model.path` names, or of `pretrained` when given (a
-  /// checkpoint's rebuilt model on resume); `task` replaces the config's task.
+  /// GRPO of `pretrained` (a checkpoint's rebuilt model on resume), or, when it is nil, of
+  /// the model `model.path` names; `task` replaces the config's task.
   public convenience init(
-    config: ExperimentConfig, pretrained: PretrainedModel? = nil, task: (any ReasoningTask)? = nil
+    config: ExperimentConfig, pretrained: PretrainedModel?, task: (any ReasoningTask)? = nil
   ) throws {
     let task = try task ?? config.task.makeTask()
     let source = try pretrained ?? config.model.loadPretrained()
