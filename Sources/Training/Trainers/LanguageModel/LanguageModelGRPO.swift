@@ -145,13 +145,17 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
       rewards: rewards, successes: rewards.map { $0 > successThreshold }, metrics: metrics)
   }
 
-  /// Token k plans when its characters lie in a strategic-gram occurrence.
+  /// Token k plans when its characters lie in a strategic-gram occurrence. A byte-level
+  /// token can hold part of a character (its own decoding is then U+FFFD), and decoded
+  /// pieces can join into fewer characters than they count alone, so spans are clamped to
+  /// the completion's text.
   public func planningMasks(_ rollouts: [PolicyRollout<Completion>]) -> [[Bool]]? {
     guard let planning else { return nil }
     return rollouts.map { r in
+      let length = r.decisions.text.count
       var start = 0
       let spans = r.decisions.tokens.map { token in
-        let end = start + tokenizer.decode([token]).count
+        let end = min(start + tokenizer.decode([token]).count, length)
         defer { start = end }
         return start..<end
       }
