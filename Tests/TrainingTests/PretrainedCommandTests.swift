@@ -6,25 +6,6 @@ import Testing
 
 @testable import Training
 
-/// Runs the real `allot` executable (built next to the test bundle).
-private func allot(_ arguments: [String]) throws -> (Int32, String, String) {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-    .deletingLastPathComponent().appendingPathComponent("allot")
-  process.arguments = arguments
-  let (out, err) = (Pipe(), Pipe())
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  let o = out.fileHandleForReading.readDataToEndOfFile()
-  let e = err.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return (
-    process.terminationStatus, String(decoding: o, as: UTF8.self),
-    String(decoding: e, as: UTF8.self)
-  )
-}
-
 private let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .appendingPathComponent("../PretrainedTests/golden").standardized
 /// A 32-token Llama (letters a–z, "ab", "abc", "Ġ"; 4 heads on 2 key/value heads, tied).
