@@ -11,7 +11,8 @@ struct Evaluate: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Evaluate a checkpoint on its task's test split and print the eval metrics.",
     discussion: """
-      For language-model policies (Allot's transformer, pretrained models): greedy pass@1, and mean@k and pass@k from --samples k \
+      For language-model policies (Allot's transformer, pretrained models): greedy pass@1, \
+      and mean@k and pass@k from --samples k \
       sampled completions per prompt, overall and per difficulty; --completions writes every \
       completion to a JSONL file for reading.
       """)
@@ -66,8 +67,7 @@ struct Evaluate: ParsableCommand {
       var items = evaluatedTask.prompts(chosen)
       if prompts > 0 { items = Array(items.prefix(prompts)) }
       var rng = RandomState(seed: seed)
-      let k = samples
-      status("evaluating \(items.count) prompts (greedy, then \(k) samples each)…")
+      status("evaluating \(items.count) prompts (greedy, then \(samples) samples each)…")
       let report = try policy.evaluationReport(
         task: evaluatedTask, prompts: items, samples: samples, temperature: temperature,
         maxNewTokens: maxNewTokens ?? policy.evaluationMaxNewTokens, rng: &rng)

@@ -7,7 +7,8 @@ public func makeTrainer(_ config: ExperimentConfig, restoring: Bool = false) thr
   switch config.kind {
   case .classifier: ClassifierTrainer(config: config)
   case .sft: try SFTTrainer(config: config)
-  case .grpo where config.model.kind == .pretrained: try PretrainedGRPOTrainer(config: config, pretrained: nil)
+  case .grpo where config.model.kind == .pretrained:
+    try PretrainedGRPOTrainer(config: config, pretrained: nil)
   case .grpo: try TransformerGRPOTrainer(config: config, loadingInitFrom: !restoring)
   case .taskAllocation:
     switch config.taskAllocation.method {
