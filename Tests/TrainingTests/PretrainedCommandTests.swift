@@ -1,6 +1,8 @@
 import Checkpoint
 import Foundation
+import GRPO
 import Pretrained
+import Reasoning
 import TensorCore
 import Testing
 
@@ -284,4 +286,32 @@ private func newest(_ run: URL) throws -> (URL, CheckpointData) {
     let expected = Array((c["greedy"] as! [Int]).prefix { $0 != 2 })
     #expect(o["tokens"] as? [Int] == expected)
   }
+}
+
+/// Byte-level pieces of one emoji each decode to U+FFFD alone, so their character counts add
+/// up to more than the joined text has: the planning mask must still cover the phrase after
+/// it, and no span may run past the text (the SmolLM2 smoke run crashed on this).
+@Test func planningMasksOfByteLevelTokensStayInsideTheText() throws {
+  let gguf = golden.appendingPathComponent("../../../.models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    .standardized
+  guard FileManager.default.fileExists(atPath: gguf.path) else {
+    #expect(ProcessInfo.processInfo.environment["CI"] != "true", "missing \(gguf.path)")
+    return
+  }
+  let m = try PretrainedModel.load(gguf.path)
+  let text = "🙂🙂 plan: add"
+  let tokens = m.tokenizer.encode(text)
+  let pieces = tokens.map { m.tokenizer.decode([$0]).count }.reduce(0, +)
+  #expect(pieces > text.count)  // the case that broke the unclamped spans
+  let task = try LanguageModelTask<LlamaModel, BPETokenizer>(
+    task: ArithmeticTask(trainSize: 2, testSize: 2), tokenizer: m.tokenizer,
+    encode: { m.tokenizer.encode($0.text) }, successThreshold: 0.5,
+    planning: PhraseMatcher(phrases: ["plan:"]), completionsLogged: 0, logEvery: 1,
+    evaluationMaxNewTokens: 4, evaluation: { [:] })
+  let rollout = PolicyRollout(
+    context: 0, decisions: Completion(tokens: tokens, text: m.tokenizer.decode(tokens)),
+    logProbs: tokens.map { _ in 0 }, entropies: tokens.map { _ in 0 },
+    lossMask: tokens.map { _ in 1 }, finished: true)
+  let mask = try #require(task.planningMasks([rollout])?.first)
+  #expect(mask.count == tokens.count && mask.contains(true) && !mask[0])
 }
