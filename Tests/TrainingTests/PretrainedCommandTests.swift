@@ -13,6 +13,18 @@ private let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// A 32-token Llama (letters a–z, "ab", "abc", "Ġ"; 4 heads on 2 key/value heads, tied).
 private let tinyGGUF = golden.appendingPathComponent("tiny-llama.gguf")
 
+/// The SmolLM2 GGUF that `.ci/setup` fetches into `.models/`; nil (a failure under CI) when
+/// it is not there.
+private func smolLM2() -> URL? {
+  let gguf = golden.appendingPathComponent("../../../.models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    .standardized
+  guard FileManager.default.fileExists(atPath: gguf.path) else {
+    #expect(ProcessInfo.processInfo.environment["CI"] != "true", "missing \(gguf.path)")
+    return nil
+  }
+  return gguf
+}
+
 private func scratch() throws -> URL {
   let url = FileManager.default.temporaryDirectory.appendingPathComponent(
     "allot-pretrained-\(UUID().uuidString)")
@@ -261,12 +273,7 @@ private func newest(_ run: URL) throws -> (URL, CheckpointData) {
 /// (`golden/smollm2_logits.json`): each completion's tokens are its first `<|im_end|>`'s
 /// prefix of the golden 32.
 @Test func smolLM2GreedyGenerateMatchesTransformers() throws {
-  let gguf = golden.appendingPathComponent("../../../.models/SmolLM2-135M-Instruct.Q4_1.gguf")
-    .standardized
-  guard FileManager.default.fileExists(atPath: gguf.path) else {
-    #expect(ProcessInfo.processInfo.environment["CI"] != "true", "missing \(gguf.path)")
-    return
-  }
+  guard let gguf = smolLM2() else { return }
   let file = golden.appendingPathComponent("smollm2_logits.json")
   let document = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
   let cases = (document["prompts"] as! [[String: Any]]).prefix(3)
@@ -292,12 +299,7 @@ private func newest(_ run: URL) throws -> (URL, CheckpointData) {
 /// up to more than the joined text has: the planning mask must still cover the phrase after
 /// it, and no span may run past the text (the SmolLM2 smoke run crashed on this).
 @Test func planningMasksOfByteLevelTokensStayInsideTheText() throws {
-  let gguf = golden.appendingPathComponent("../../../.models/SmolLM2-135M-Instruct.Q4_1.gguf")
-    .standardized
-  guard FileManager.default.fileExists(atPath: gguf.path) else {
-    #expect(ProcessInfo.processInfo.environment["CI"] != "true", "missing \(gguf.path)")
-    return
-  }
+  guard let gguf = smolLM2() else { return }
   let m = try PretrainedModel.load(gguf.path)
   let text = "🙂🙂 plan: add"
   let tokens = m.tokenizer.encode(text)
