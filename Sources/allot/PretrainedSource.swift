@@ -16,7 +16,7 @@ func openPretrained(_ argument: String, chatTemplateKind: String? = nil) -> Pret
     FileManager.default.fileExists(atPath: (argument as NSString).appendingPathComponent($0))
   }
   do {
-    if isDirectory.boolValue ? safetensors : argument.lowercased().hasSuffix(".gguf") {
+    if isDirectory.boolValue ? safetensors : isGGUF(argument) {
       return try PretrainedModel.load(argument, chatTemplateKind: chatTemplateKind)
     }
     let (url, data) = openCheckpoint(argument)
@@ -27,4 +27,11 @@ func openPretrained(_ argument: String, chatTemplateKind: String? = nil) -> Pret
   } catch {
     fail("\(error)")
   }
+}
+
+/// Whether the file at `path` starts with GGUF's magic, whatever its name.
+private func isGGUF(_ path: String) -> Bool {
+  guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+  defer { try? handle.close() }
+  return (try? handle.read(upToCount: 4)) == Data("GGUF".utf8)
 }

@@ -188,6 +188,13 @@ private func newest(_ run: URL) throws -> (URL, CheckpointData) {
   let (_, first, _) = try allot(sample + ["--seed", "3", "--json"])
   let (_, second, _) = try allot(sample + ["--seed", "3", "--json"])
   #expect(!first.isEmpty && first == second)
+  // A GGUF file is told by its magic, not its name.
+  let renamed = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "tiny-\(UUID().uuidString).bin")
+  try FileManager.default.copyItem(at: tinyGGUF, to: renamed)
+  let (r, renamedOut, _) = try allot(
+    ["tokenize", "--model", renamed.path, "ab abc a", "--json"])
+  #expect(r == 0 && renamedOut == json)
   let (plain, plainOut, _) = try allot(sample + ["--greedy"])
   #expect(plain == 0 && plainOut.contains("prompt: ab") && plainOut.contains("completion: "))
 
