@@ -47,7 +47,7 @@ let package = Package(
       name: "Training",
       dependencies: [
         "TensorCore", "NN", "Optim", "Checkpoint", "Reasoning", "GRPO", "TaskAllocation",
-        "Distributed",
+        "Distributed", "Pretrained",
       ]),
 
     // Executables.
@@ -61,6 +61,7 @@ let package = Package(
       name: "allot",
       dependencies: [
         "TensorCore", "Checkpoint", "Training", "Reasoning", "GRPO", "TaskAllocation",
+        "Pretrained",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -89,6 +90,8 @@ let package = Package(
       exclude: ["golden"]),
     .testTarget(
       name: "TrainingTests",
-      dependencies: ["Training", "Checkpoint", "Distributed", "TestSupport", "train", "allot"]),
+      dependencies: [
+        "Training", "Checkpoint", "Distributed", "Pretrained", "TestSupport", "train", "allot",
+      ]),
   ]
 )

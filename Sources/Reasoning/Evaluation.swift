@@ -60,17 +60,33 @@ public struct EvaluationReport: Sendable {
   }
 }
 
-/// Evaluates `model` on `prompts`: greedy decoding for pass@1, then, when `samples` > 0,
-/// that many sampled completions per prompt at `temperature`.
+/// Evaluates Allot's transformer on `prompts` (BOS, then the prompt's characters): greedy
+/// decoding for pass@1, then, when `samples` > 0, that many sampled completions per prompt
+/// at `temperature`.
 public func evaluate(
   _ model: TransformerLM, tokenizer: Tokenizer, task: any ReasoningTask, prompts: [TaskPrompt],
   samples: Int, temperature: Float, maxNewTokens: Int, batchSize: Int = 256, rng: inout RandomState
+) throws -> EvaluationReport {
+  try evaluate(
+    model, tokenizer: tokenizer, task: task, prompts: prompts,
+    encode: { try encodePrompt($0, tokenizer: tokenizer) }, samples: samples,
+    temperature: temperature, maxNewTokens: maxNewTokens, batchSize: batchSize, rng: &rng)
+}
+
+/// Evaluates any causal language model on `prompts`, each turned into input ids by
+/// `encode` (a chat template, a BOS): greedy pass@1, then `samples` sampled completions per
+/// prompt at `temperature` for mean@k and pass@k. Completions are decoded by `tokenizer`
+/// and scored by the task's reward.
+public func evaluate<Model: CausalLanguageModel, Tok: TextTokenizer>(
+  _ model: Model, tokenizer: Tok, task: any ReasoningTask, prompts: [TaskPrompt],
+  encode: (TaskPrompt) throws -> [Int], samples: Int, temperature: Float, maxNewTokens: Int,
+  batchSize: Int = 256, rng: inout RandomState
 ) throws -> EvaluationReport {
   var report = EvaluationReport()
   report.k = samples
   var greedyReward: [Double] = []
   var sampledRewards: [[Double]] = []
-  let encoded = try prompts.map { try encodePrompt($0, tokenizer: tokenizer) }
+  let encoded = try prompts.map(encode)
   let perChunk = max(1, batchSize / max(samples, 1))
   for start in stride(from: 0, to: prompts.count, by: perChunk) {
     let range = start..<min(start + perChunk, prompts.count)

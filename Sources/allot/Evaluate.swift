@@ -11,7 +11,8 @@ struct Evaluate: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Evaluate a checkpoint on its task's test split and print the eval metrics.",
     discussion: """
-      For the transformer policy: greedy pass@1, and mean@k and pass@k from --samples k \
+      For language-model policies (Allot's transformer, pretrained models): greedy pass@1, \
+      and mean@k and pass@k from --samples k \
       sampled completions per prompt, overall and per difficulty; --completions writes every \
       completion to a JSONL file for reading.
       """)
@@ -47,11 +48,12 @@ struct Evaluate: ParsableCommand {
   var task: String?
 
   func run() throws {
+    status("loading \(path)…")
     let (url, data) = openCheckpoint(path)
     do {
       let trainer = try restoredTrainer(data, file: url.path)
       print("checkpoint: \(url.path) (step \(trainer.step))")
-      guard let policy = trainer as? any LanguageModelTrainer else {
+      guard let policy = trainer as? any ReasoningPolicyTrainer else {
         for (key, value) in trainer.evaluate().sorted(by: { $0.key < $1.key }) {
           print("\(key) \(value)")
         }
@@ -65,10 +67,9 @@ struct Evaluate: ParsableCommand {
       var items = evaluatedTask.prompts(chosen)
       if prompts > 0 { items = Array(items.prefix(prompts)) }
       var rng = RandomState(seed: seed)
-      let report = try Reasoning.evaluate(
-        policy.languageModel, tokenizer: policy.tokenizer, task: evaluatedTask, prompts: items,
-        samples: samples,
-        temperature: temperature,
+      status("evaluating \(items.count) prompts (greedy, then \(samples) samples each)…")
+      let report = try policy.evaluationReport(
+        task: evaluatedTask, prompts: items, samples: samples, temperature: temperature,
         maxNewTokens: maxNewTokens ?? policy.evaluationMaxNewTokens, rng: &rng)
       print(report.table)
       if let completions {

@@ -12,10 +12,17 @@ import Training
 struct Allot: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "allot",
-    abstract: "Inspect, evaluate, summarise and plot Allot runs.",
+    abstract: "Inspect, evaluate, summarise and plot Allot runs; run pretrained models.",
     subcommands: [
       Inspect.self, Evaluate.self, Summarize.self, Plot.self, Mine.self, Baselines.self,
+      Generate.self, Tokenize.self, Export.self,
     ])
+}
+
+/// Says on stderr what a command is doing (loading, generating), for work that takes more
+/// than a moment.
+func status(_ message: String) {
+  FileHandle.standardError.write(Data("\(message)\n".utf8))
 }
 
 /// Prints `message` as one paragraph on stderr and exits non-zero.

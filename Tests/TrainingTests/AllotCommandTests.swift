@@ -4,7 +4,7 @@ import Testing
 @testable import Training
 
 /// Runs the real `allot` executable (built next to the test bundle).
-private func allot(_ arguments: [String]) throws -> (Int32, String, String) {
+func allot(_ arguments: [String]) throws -> (Int32, String, String) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
     .deletingLastPathComponent().appendingPathComponent("allot")

@@ -70,9 +70,16 @@ extension ExperimentConfig {
     }
     if usesGRPO && knapsack.enabled { knapsack.validate(&check, groupSize: grpo.groupSize) }
     if usesGRPO { grpo.validate(&check) }
+    if kind == .sft {
+      check.require(
+        model.kind == .transformer, "model.kind", model.kind.rawValue,
+        "kind \"sft\" trains Allot's transformer; pretrained models train with kind \"grpo\"")
+    }
     if kind == .grpo {
-      grpo.validateSampling(&check, context: model.context)
-      evaluation.validate(&check, context: model.context)
+      // A pretrained model's context is its file's: checked against the prompts when built.
+      let context = model.kind == .pretrained ? Int.max : model.context
+      grpo.validateSampling(&check, context: context)
+      evaluation.validate(&check, context: context)
     }
     optimizer.validate(&check)
     checkpoint.validate(&check)

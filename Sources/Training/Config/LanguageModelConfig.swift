@@ -1,8 +1,19 @@
+import Foundation
+import Pretrained
 import Reasoning
 import TensorCore
 
-/// The transformer policy (kinds `sft` and later `grpo`).
+/// The language-model policy (kinds `sft` and `grpo`): Allot's transformer, or a pretrained
+/// Llama-family model read from a file.
 public struct ModelConfig: Codable, Equatable, Sendable {
+  /// `transformer` (Allot's, built from the keys below) or `pretrained` (`model.path`).
+  public var kind = ModelKind.transformer
+  /// Pretrained: a GGUF file or a Hugging Face model directory; a relative path is resolved
+  /// against the working directory.
+  public var path = ""
+  /// Pretrained: a chat template kind (`ChatTemplate.names`) or a template's text, in place
+  /// of the file's; empty keeps the file's.
+  public var chatTemplate = ""
   /// Transformer blocks.
   public var layers = 4
   /// Attention heads per block; must divide `width`.
@@ -45,6 +56,29 @@ public struct TaskConfig: Codable, Equatable, Sendable {
   public var tolerance = 1e-6
   /// JSONL: the share of lines without a split that go to test.
   public var testFraction = 0.1
+  /// Pretrained models: `raw` feeds the prompt text as it is, `chat` renders it as a user
+  /// message with the model's chat template.
+  public var promptFormat = PromptStyle.raw
+  /// Pretrained, chat format: a system message before the user's; empty: none (the
+  /// template's own default, if it has one).
+  public var systemPrompt = ""
+  /// Pretrained: a line appended to every prompt's text (e.g. "Answer with the number
+  /// only."); empty: none.
+  public var instruction = ""
+  /// How a completion's answer is read: `answerLine` (the text after the last "answer:"),
+  /// `lastNumber` (the last integer or decimal in the reply) or `lastWord` (its last
+  /// whitespace-separated word, trailing punctuation dropped).
+  public var answerFrom = AnswerRule.answerLine
+}
+
+/// Which language model `model` describes.
+public enum ModelKind: String, ConfigChoice {
+  case transformer, pretrained
+}
+
+/// How a pretrained model is given a task's prompt.
+public enum PromptStyle: String, ConfigChoice {
+  case raw, chat
 }
 
 public enum TaskName: String, ConfigChoice {
@@ -75,6 +109,20 @@ extension JSONLTask.Verifier: ConfigChoice {}
 
 extension ModelConfig {
   func validate(_ check: inout ConfigCheck) {
+    if kind == .pretrained {
+      // Whether the file exists is checked when it is loaded (`pretrainedURL`): a resumed
+      // run reads its model from the checkpoint.
+      check.require(
+        !path.isEmpty, "model.path", "\"\"",
+        "a pretrained model needs a GGUF file or a Hugging Face directory")
+      check.require(
+        chatTemplate.contains("{") || chatTemplate.isEmpty
+          || ChatTemplate.names.contains(chatTemplate), "model.chatTemplate",
+        JSONValue.quote(chatTemplate),
+        "must be a template's text or one of "
+          + ChatTemplate.names.map(JSONValue.quote).joined(separator: ", "))
+      return
+    }
     check.require(layers >= 1, "model.layers", layers, "must be ≥ 1")
     check.require(
       heads >= 1 && width % max(heads, 1) == 0, "model.heads", heads,
@@ -82,6 +130,25 @@ extension ModelConfig {
     check.require(width >= 1, "model.width", width, "must be ≥ 1")
     check.require(context >= 8, "model.context", context, "must be ≥ 8")
     check.require(mlpRatio >= 1, "model.mlpRatio", mlpRatio, "must be ≥ 1")
+  }
+
+  /// The pretrained model's file or directory, resolved against the working directory;
+  /// throws naming `model.path` when there is nothing there.
+  public func pretrainedURL() throws -> URL {
+    let url = URL(
+      fileURLWithPath: path,
+      relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true))
+    guard FileManager.default.fileExists(atPath: url.path) else {
+      throw ConfigError(
+        source: "model", path: "model.path",
+        message: "is \(JSONValue.quote(path)); no file or directory there (\(url.path))")
+    }
+    return url
+  }
+
+  /// The template kind to load with (`model.chatTemplate` when it names one).
+  var chatTemplateKind: String? {
+    ChatTemplate.names.contains(chatTemplate) ? chatTemplate : nil
   }
 
   /// The transformer this section describes, for `tokenizer`'s vocabulary.
@@ -114,8 +181,15 @@ extension TaskConfig {
       (0...1).contains(testFraction), "task.testFraction", testFraction, "must lie in [0, 1]")
   }
 
-  /// The task this section names.
+  /// The task this section names; with `instruction` or an `answerFrom` other than
+  /// `answerLine`, wrapped in `FreeFormAnswers`.
   public func makeTask() throws -> any ReasoningTask {
+    let task = try makeBaseTask()
+    return instruction.isEmpty && answerFrom == .answerLine
+      ? task : FreeFormAnswers(task, rule: answerFrom, instruction: instruction)
+  }
+
+  private func makeBaseTask() throws -> any ReasoningTask {
     switch name {
     case .arithmetic:
       ArithmeticTask(

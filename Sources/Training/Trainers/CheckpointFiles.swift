@@ -33,6 +33,10 @@ enum CheckpointFiles {
       "kind": .string(config.kind.rawValue),
       "allotVersion": .string(allotVersion),
     ]
+    for (name, text) in state.strings {
+      precondition(data.attributes[name] == nil, "TrainingState.strings: '\(name)' is reserved")
+      data.attributes[name] = .string(text)
+    }
     return try RunCheckpoints(directory: directory).save(data, step: step, keep: keep)
   }
 
@@ -53,6 +57,9 @@ enum CheckpointFiles {
     state.tensors = data.tensors
     state.integers = data.integers
     state.doubles = data.doubles
+    for name in TrainingState.stringNames {
+      if case .string(let text)? = data.attributes[name] { state.strings[name] = text }
+    }
     return Loaded(state: state, configJSON: config, fingerprint: fingerprint, step: Int(step))
   }
 }

@@ -10,6 +10,9 @@ public struct TrainingState {
   public var tensors: [(String, Tensor)] = []
   public var integers: [String: [Int64]] = [:]
   public var doubles: [String: [Double]] = [:]
+  /// Text a model needs to be rebuilt (a pretrained model's descriptor), by name; saved as
+  /// root string attributes of the checkpoint.
+  public var strings: [String: String] = [:]
 
   public init() {}
 
@@ -174,4 +177,11 @@ extension RandomState {
   var savedWords: [Int64] { state.map { Int64(bitPattern: $0) } }
 
   init(savedWords: [Int64]) { self.init(state: savedWords.map { UInt64(bitPattern: $0) }) }
+}
+
+extension TrainingState {
+  /// The names `strings` may use (each a root attribute of the checkpoint).
+  static let stringNames = [pretrainedDescriptorName]
+  /// A pretrained model's `PretrainedModel.descriptor`.
+  static let pretrainedDescriptorName = "pretrainedModel"
 }

@@ -7,6 +7,8 @@ public func makeTrainer(_ config: ExperimentConfig, restoring: Bool = false) thr
   switch config.kind {
   case .classifier: try ClassifierTrainer(config: config)
   case .sft: try SFTTrainer(config: config)
+  case .grpo where config.model.kind == .pretrained:
+    try PretrainedGRPOTrainer(config: config, pretrained: nil)
   case .grpo: try TransformerGRPOTrainer(config: config, loadingInitFrom: !restoring)
   case .taskAllocation:
     switch config.taskAllocation.method {
@@ -29,7 +31,12 @@ func makeTrainer(_ config: ExperimentConfig, restoring loaded: CheckpointFiles.L
   throws
   -> any Trainer
 {
-  let trainer = try makeTrainer(config, restoring: true)
+  // A pretrained run's model comes from the checkpoint itself, not from its files.
+  let trainer =
+    config.kind == .grpo && config.model.kind == .pretrained
+    ? try PretrainedGRPOTrainer(
+      config: config, pretrained: savedPretrainedModel(loaded.state, file: file))
+    : try makeTrainer(config, restoring: true)
   guard trainer.modelFingerprint == loaded.fingerprint else {
     throw StateMismatch(problems: [
       "\(file) holds model '\(loaded.fingerprint)'",

@@ -108,6 +108,13 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
   /// The longest completion the evaluation generates.
   public let evaluationMaxNewTokens: Int
   let tokenizer: Tok
+  /// A prompt as the model's input ids (`allot evaluate` encodes other prompts with it).
+  let encode: (TaskPrompt) throws -> [Int]
+  /// Text a checkpoint keeps so the model can be rebuilt without its files (a pretrained
+  /// model's descriptor), compared on restore.
+  public var savedStrings: [String: String] = [:]
+  /// Rows per batch when `allot evaluate` samples.
+  public var evaluationBatchSize = 256
   let evaluation: () -> [String: Double]
   /// Prompts per logged step whose completions are written, and the logging cadence.
   let completionsLogged: Int
@@ -117,7 +124,7 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
   /// `encode` turns a prompt into the model's input ids; `evaluation` measures the policy on
   /// held-out prompts.
   public init(
-    task: any ReasoningTask, tokenizer: Tok, encode: (TaskPrompt) throws -> [Int],
+    task: any ReasoningTask, tokenizer: Tok, encode: @escaping (TaskPrompt) throws -> [Int],
     successThreshold: Double, planning: PhraseMatcher?, completionsLogged: Int, logEvery: Int,
     evaluationMaxNewTokens: Int, evaluation: @escaping () -> [String: Double]
   ) throws {
@@ -126,6 +133,7 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
     contexts = try prompts.map(encode)
     contextIDs = prompts.map(\.id)
     self.tokenizer = tokenizer
+    self.encode = encode
     self.successThreshold = successThreshold
     self.planning = planning
     self.completionsLogged = completionsLogged
@@ -152,13 +160,17 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
       rewards: rewards, successes: rewards.map { $0 > successThreshold }, metrics: metrics)
   }
 
-  /// Token k plans when its characters lie in a strategic-gram occurrence.
+  /// Token k plans when its characters lie in a strategic-gram occurrence. A byte-level
+  /// token can hold part of a character (its own decoding is then U+FFFD), and decoded
+  /// pieces can join into fewer characters than they count alone, so spans are clamped to
+  /// the completion's text.
   public func planningMasks(_ rollouts: [PolicyRollout<Completion>]) -> [[Bool]]? {
     guard let planning else { return nil }
     return rollouts.map { r in
+      let length = r.decisions.text.count
       var start = 0
       let spans = r.decisions.tokens.map { token in
-        let end = start + tokenizer.decode([token]).count
+        let end = min(start + tokenizer.decode([token]).count, length)
         defer { start = end }
         return start..<end
       }
@@ -188,6 +200,21 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
 
   public func evaluate() -> [String: Double] { evaluation() }
 
+  public func save(into state: inout TrainingState) {
+    state.strings.merge(savedStrings) { $1 }
+  }
+
+  public func restorer(_ state: TrainingState, problems: inout [String]) -> () -> Void {
+    for (name, text) in savedStrings.sorted(by: { $0.key < $1.key }) {
+      if state.strings[name] == nil {
+        problems.append("missing the root attribute @\(name)")
+      } else if state.strings[name] != text {
+        problems.append("@\(name) differs from this model's")
+      }
+    }
+    return {}
+  }
+
   public func attach(runDirectory: URL, resumedAt step: Int?) throws {
     let file = runDirectory.appendingPathComponent("completions.jsonl")
     completionsFile = file
@@ -202,6 +229,4 @@ extension GRPOTrainer: LanguageModelTrainer
 where Task == LanguageModelTask<TransformerLM, Tokenizer> {
   public var languageModel: TransformerLM { policy.model }
   public var tokenizer: Tokenizer { policy.tokenizer }
-  public var reasoningTask: any ReasoningTask { task.task }
-  public var evaluationMaxNewTokens: Int { task.evaluationMaxNewTokens }
 }

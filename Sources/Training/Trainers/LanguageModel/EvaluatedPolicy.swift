@@ -1,0 +1,64 @@
+import Reasoning
+import TensorCore
+
+/// A trainer of any language model on a reasoning task, as `allot evaluate` sees it: the
+/// task, and pass@1, mean@k and pass@k of its policy on given prompts.
+public protocol ReasoningPolicyTrainer: Trainer {
+  var reasoningTask: any ReasoningTask { get }
+  /// The longest completion the evaluation generates.
+  var evaluationMaxNewTokens: Int { get }
+  /// The policy's scores on `prompts` of `task` (greedy pass@1, then `samples` per prompt).
+  func evaluationReport(
+    task: any ReasoningTask, prompts: [TaskPrompt], samples: Int, temperature: Float,
+    maxNewTokens: Int, rng: inout RandomState
+  ) throws -> EvaluationReport
+}
+
+extension GRPOTrainer: ReasoningPolicyTrainer where Task: PromptContexts {
+  public var reasoningTask: any ReasoningTask { task.task }
+  public var evaluationMaxNewTokens: Int { task.evaluationMaxNewTokens }
+
+  public func evaluationReport(
+    task evaluated: any ReasoningTask, prompts: [TaskPrompt], samples: Int, temperature: Float,
+    maxNewTokens: Int, rng: inout RandomState
+  ) throws -> EvaluationReport {
+    try task.report(
+      of: policy, task: evaluated, prompts: prompts, samples: samples, temperature: temperature,
+      maxNewTokens: maxNewTokens, rng: &rng)
+  }
+}
+
+/// GRPO contexts that are a reasoning task's prompts, so the policy can be evaluated on
+/// any prompts of a task.
+public protocol PromptContexts: GRPOTask {
+  var task: any ReasoningTask { get }
+  var evaluationMaxNewTokens: Int { get }
+  /// `policy`'s scores on `prompts`, encoded as the training prompts are.
+  func report(
+    of policy: Policy, task: any ReasoningTask, prompts: [TaskPrompt], samples: Int,
+    temperature: Float, maxNewTokens: Int, rng: inout RandomState
+  ) throws -> EvaluationReport
+}
+
+extension LanguageModelTask: PromptContexts {
+  public func report(
+    of policy: Policy, task: any ReasoningTask, prompts: [TaskPrompt], samples: Int,
+    temperature: Float, maxNewTokens: Int, rng: inout RandomState
+  ) throws -> EvaluationReport {
+    try Reasoning.evaluate(
+      policy.model, tokenizer: policy.tokenizer, task: task, prompts: prompts, encode: encode,
+      samples: samples, temperature: temperature, maxNewTokens: maxNewTokens,
+      batchSize: evaluationBatchSize, rng: &rng)
+  }
+}
+
+extension SFTTrainer: ReasoningPolicyTrainer {
+  public func evaluationReport(
+    task: any ReasoningTask, prompts: [TaskPrompt], samples: Int, temperature: Float,
+    maxNewTokens: Int, rng: inout RandomState
+  ) throws -> EvaluationReport {
+    try Reasoning.evaluate(
+      languageModel, tokenizer: tokenizer, task: task, prompts: prompts, samples: samples,
+      temperature: temperature, maxNewTokens: maxNewTokens, rng: &rng)
+  }
+}
