@@ -25,13 +25,6 @@ private func smolLM2() -> URL? {
   return gguf
 }
 
-private func scratch() throws -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "allot-pretrained-\(UUID().uuidString)")
-  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url
-}
-
 private func jsonObject(_ line: Substring) throws -> [String: Any] {
   try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
 }
@@ -64,11 +57,6 @@ private func tinyExperiment(in root: URL, model: URL) throws -> URL {
     """.utf8
   ).write(to: config)
   return config
-}
-
-private func runDirectories(_ root: URL) -> [URL] {
-  ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
-    .map { root.appendingPathComponent($0) }
 }
 
 private func metricsWithoutTimes(_ run: URL) throws -> [MetricsRecord] {
