@@ -56,21 +56,42 @@ struct Baselines: ParsableCommand {
   func run() throws {
     do {
       let loaded: Scenario
+      _ = try Scenario.seed(scenarioSeed, option: "--scenario-seed")
       if let random {
-        let sizes = random.split(separator: ",").compactMap { Int($0) }
-        guard sizes.count == 3, sizes.allSatisfy({ $0 >= 1 }) else {
+        let parts = random.split(separator: ",", omittingEmptySubsequences: false)
+        let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, sizes.count == 3 else {
           fail(
-            "--random is \"\(random)\"; expected ENTITIES,TASKS,DIMENSIONS, each ≥ 1, e.g. 40,20,3")
+            "--random is \"\(random)\"; expected ENTITIES,TASKS,DIMENSIONS, three whole numbers, "
+              + "e.g. 40,20,3")
         }
-        loaded = Scenario.random(
-          entities: sizes[0], tasks: sizes[1], dimensions: sizes[2], seed: UInt64(scenarioSeed))
+        loaded = try Scenario.validatedRandom(
+          entities: sizes[0], tasks: sizes[1], dimensions: sizes[2], seed: scenarioSeed,
+          option: "--random \(random)")
       } else if let scenario {
+        for file in [scenario] + (base.map { [$0] } ?? []) {
+          if let data = FileManager.default.contents(atPath: file),
+            ConfigLoader.isExperimentConfig(data)
+          {
+            fail(
+              "\(file): this is an experiment config, not a scenario file: train it with "
+                + "`train --config \(file)`; allot baselines takes the scenario it names "
+                + "(taskAllocation.scenario)")
+          }
+        }
         let b = try base.map { try Scenario.load($0) }
         loaded = try Scenario.load(scenario, base: b)
       } else {
         fail("give a scenario file or --random ENTITIES,TASKS,DIMENSIONS")
       }
-      guard seeds >= 1 else { fail("--seeds must be ≥ 1") }
+      guard (1...10_000).contains(seeds) else {
+        fail("--seeds is \(seeds); it must be in 1...10000")
+      }
+      guard (0...100_000_000).contains(exactNodes) else {
+        fail(
+          "--exact-nodes is \(exactNodes); it must be in 0...100000000 (0 skips the exact allocator)"
+        )
+      }
       let gapNodes = gap ? max(exactNodes, 1) : 0
       var report = BaselineReport(
         loaded, seeds: seeds, exactNodes: exactNodes, gapNodes: gapNodes)

@@ -35,6 +35,14 @@ public enum ConfigLoader {
             "is \(version.brief); this build reads version \(ExperimentConfig.currentSchemaVersion)"
         )
       }
+      if isScenario(document, schema: schema) {
+        throw ConfigError(
+          source: file, path: "",
+          message: "this is a task-allocation scenario file, not an experiment config: play its "
+            + "baselines with `allot baselines \(file)`, or train on it with an experiment whose "
+            + "taskAllocation.scenario is \(JSONValue.quote(file)) (e.g. --set kind=taskAllocation "
+            + "--set taskAllocation.scenario=\(file))")
+      }
       var errors: [ConfigError] = []
       checkKeys(document, against: schema, root: schema, path: [], source: file, errors: &errors)
       if !errors.isEmpty { throw ConfigErrors(errors: errors) }
@@ -79,6 +87,33 @@ public enum ConfigLoader {
     }
     try config.validate(source: file ?? "defaults")
     return config
+  }
+
+  /// Top-level fields only task-allocation scenario files have (docs/scenarios.md).
+  static let scenarioFields: Set<String> = [
+    "entities", "tasks", "taskQueue", "sites", "grid", "map", "oneStep", "optimum",
+    "sequentialTrap", "conveyCost", "taskSlots", "refillEvery", "maxSteps", "decay",
+    "decayAfterStale", "start",
+  ]
+
+  /// Whether `document` is a scenario file: none of its top-level keys is a config key, and
+  /// some are scenario fields.
+  static func isScenario(_ document: JSONValue, schema: JSONValue) -> Bool {
+    guard case .object(let fields) = document, case .object(let known) = schema else {
+      return false
+    }
+    return !fields.keys.contains { known[$0] != nil }
+      && fields.keys.contains { scenarioFields.contains($0) }
+  }
+
+  /// Whether `data` is an experiment config rather than some other JSON file: an object
+  /// whose top-level keys are all config sections or keys (`allot baselines` refuses it by
+  /// name).
+  public static func isExperimentConfig(_ data: Data) -> Bool {
+    guard case .object(let fields)? = try? JSONValue.parse(data, source: ""), !fields.isEmpty,
+      case .object(let known)? = try? JSONValue(encoding: ExperimentConfig())
+    else { return false }
+    return fields.keys.allSatisfy { known[$0] != nil }
   }
 
   /// Every leaf key path of the defaults: the keys docs/config.md must describe.

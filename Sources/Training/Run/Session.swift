@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import Optim
 import TensorCore
 
 /// Where a resumed run continues from: a checkpoint file, a run directory (its newest
@@ -21,9 +22,23 @@ public enum SessionOutcome: Equatable, Sendable {
   case interrupted(run: URL, step: Int, signal: Int32)
 }
 
-/// Runs a trainer from a config to the end: creates or reopens the run directory, logs
-/// metrics, shows progress, evaluates, checkpoints, resumes exactly and stops cleanly on
-/// SIGINT/SIGTERM.
+/// A step stopped by a non-finite loss, gradient or parameter: nothing of it was logged or
+/// saved.
+public struct NonFiniteStep: Error, CustomStringConvertible {
+  public var step: Int
+  public var cause: NonFiniteError
+  /// The newest checkpoint this process wrote or resumed from, if any.
+  public var lastCheckpoint: URL?
+
+  public var description: String {
+    "step \(step): \(cause); nothing of step \(step) was logged or saved"
+      + (lastCheckpoint.map { " (the newest checkpoint is \($0.path))" } ?? "")
+  }
+}
+
+/// Runs a trainer from a config to the end: creates or reopens the run directory (holding
+/// its lock for the whole run), logs metrics, shows progress, evaluates, checkpoints,
+/// resumes exactly and stops cleanly on SIGINT/SIGTERM/SIGHUP.
 public struct TrainingSession {
   public var config: ExperimentConfig
   public var command: [String]
@@ -47,12 +62,19 @@ public struct TrainingSession {
   /// A new run.
   public func start() throws -> SessionOutcome {
     let trainer = try makeTrainer(config)  // before anything is written: it may refuse
+    for note in trainer.startupNotes { announce(note) }
     let run = try RunDirectory.create(for: config, command: command)
+    let checkpoints = RunCheckpoints(directory: run.url)
+    let lock = try checkpoints.lock()
+    defer { lock.release() }
+    // Recorded now, so a checkpoint of another run placed here before the first save is
+    // already foreign.
+    try checkpoints.establishIdentity(model: trainer.modelFingerprint)
     let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
     try metrics.start()
     try trainer.attach(runDirectory: run.url, resumedAt: nil)
     announce("run directory: \(run.url.path)")
-    return try loop(trainer: trainer, run: run, metrics: metrics)
+    return try loop(trainer: trainer, run: run, metrics: metrics, resumedFrom: nil)
   }
 
   /// Continues a saved run with the config saved in its checkpoint. An experiment `file`
@@ -62,13 +84,30 @@ public struct TrainingSession {
   public func resume(_ target: ResumeTarget, file: String?, overrides: [String]) throws
     -> SessionOutcome
   {
-    let found = try Self.locate(
-      target, experiment: config.run.name, root: config.run.outputDir)
+    // The trainer's own check: a checkpoint whose config or state does not build and restore
+    // a trainer is passed over for the previous one, as a damaged file is.
+    var accepted: (trainer: any Trainer, config: ExperimentConfig)?
+    let found = try Self.locate(target, experiment: config.run.name, root: config.run.outputDir) {
+      data, file in
+      let loaded = try CheckpointFiles.decode(data, file: file)
+      let saved = try ConfigLoader.decode(configJSON: loaded.configJSON, source: file)
+      accepted = (try makeTrainer(saved, restoring: loaded, file: file), saved)
+    }
     for warning in found.warnings { announce("warning: \(warning)") }
     let run = RunDirectory(url: found.checkpoint.deletingLastPathComponent())
+    let checkpoints = RunCheckpoints(directory: run.url)
+    let lock = try checkpoints.lock()
+    defer { lock.release() }
+    if let pid = lock.tookOverFrom {
+      announce("note: took over the lock of process \(pid), which is no longer running")
+    }
+    let removed = checkpoints.removeStaleTemporaries()
+    if !removed.isEmpty {
+      announce(
+        "note: removed temporary files of stopped processes: \(removed.joined(separator: ", "))")
+    }
     let saved = found.loaded
-    let savedConfig = try ConfigLoader.decode(
-      configJSON: saved.configJSON, source: found.checkpoint.path)
+    let savedConfig = accepted!.config
     let resolved = try ConfigLoader.resolve(file: file, overrides: overrides, defaults: savedConfig)
     let refused = try ConfigLoader.differences(savedConfig, resolved).filter {
       !Self.resumableKeys.contains($0)
@@ -79,36 +118,55 @@ public struct TrainingSession {
         message: "differs from the run being resumed; a resumed run keeps its config except "
           + Self.resumableKeys.sorted().joined(separator: ", "))
     }
-    let trainer = try makeTrainer(resolved, restoring: saved, file: found.checkpoint.path)
+    let trainer =
+      resolved == savedConfig
+      ? accepted!.trainer : try makeTrainer(resolved, restoring: saved, file: found.checkpoint.path)
+    for note in trainer.startupNotes { announce(note) }
+    try checkpoints.establishIdentity(model: trainer.modelFingerprint)
     try run.writeConfig(resolved)
     try run.appendCommand(command)
     let metrics = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
     try metrics.resume(atStep: trainer.step)
+    if let note = metrics.note { announce("note: \(note)") }
     try trainer.attach(runDirectory: run.url, resumedAt: trainer.step)
     announce(
       "resuming \(run.url.path) at step \(trainer.step) from \(found.checkpoint.lastPathComponent)")
     var session = self
     session.config = resolved
-    return try session.loop(trainer: trainer, run: run, metrics: metrics)
+    return try session.loop(
+      trainer: trainer, run: run, metrics: metrics, resumedFrom: found.checkpoint)
   }
 
-  private func loop(trainer: any Trainer, run: RunDirectory, metrics: MetricsLog) throws
-    -> SessionOutcome
-  {
+  private func loop(
+    trainer: any Trainer, run: RunDirectory, metrics: MetricsLog, resumedFrom: URL?
+  ) throws -> SessionOutcome {
     BLAS.setThreads(config.run.blasThreads)
     let total = config.run.steps
     let progress = ProgressReporter(
       totalSteps: total, startStep: trainer.step, quiet: quiet, keys: trainer.progressKeys)
     let startStep = trainer.step
+    var lastCheckpoint = resumedFrom
     let save = { (step: Int) throws in
       let url = try CheckpointFiles.save(
         trainer.state(), step: step, config: config, fingerprint: trainer.modelFingerprint,
         in: run.url, keep: config.checkpoint.keep)
+      lastCheckpoint = url
       return url
     }
     while trainer.step < total {
+      if StopSignal.requested && trainer.step == startStep {
+        // Signalled while starting: nothing changed since the start or the checkpoint.
+        progress.note("stopped before step \(startStep + 1); nothing new to save")
+        if startStep > 0 { progress.note("continue with: train --resume \(run.url.path)") }
+        return .interrupted(run: run.url, step: startStep, signal: StopSignal.signalNumber)
+      }
       let started = DispatchTime.now().uptimeNanoseconds
-      var values = trainer.trainStep()
+      var values: [String: Double]
+      do {
+        values = try trainer.trainStep()
+      } catch let error as NonFiniteError {
+        throw NonFiniteStep(step: trainer.step + 1, cause: error, lastCheckpoint: lastCheckpoint)
+      }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
       values["perf/stepSeconds"] = seconds
       let step = trainer.step
@@ -140,16 +198,20 @@ public struct TrainingSession {
     return .finished(run: run.url, step: trainer.step)
   }
 
-  /// Finds the checkpoint a resume target names.
-  private static func locate(_ target: ResumeTarget, experiment: String, root: String) throws -> (
-    checkpoint: URL, loaded: CheckpointFiles.Loaded, warnings: [String]
-  ) {
+  /// Finds the checkpoint a resume target names: the newest that reads, verifies, belongs
+  /// to its run and that `accept` (given the data and the file's path) takes.
+  private static func locate(
+    _ target: ResumeTarget, experiment: String, root: String,
+    accept: (CheckpointData, String) throws -> Void
+  ) throws -> (checkpoint: URL, loaded: CheckpointFiles.Loaded, warnings: [String]) {
     let argument: String =
       switch target {
       case .auto: "auto"
       case .path(let p): p
       }
-    let found = try RunCheckpoints.locate(argument, experiment: experiment, root: root)
+    let found = try RunCheckpoints.locate(argument, experiment: experiment, root: root) {
+      try accept($0, $0.source ?? argument)
+    }
     return (found.url, try CheckpointFiles.decode(found.data, file: found.url.path), found.warnings)
   }
 

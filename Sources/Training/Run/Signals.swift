@@ -1,7 +1,7 @@
 import Foundation
 
-/// SIGINT and SIGTERM set a flag that the training loop checks after each step, so that a
-/// run saves a checkpoint and exits cleanly instead of dying mid-write.
+/// SIGINT, SIGTERM and SIGHUP set a flag that the training loop checks after each step, so
+/// that a run saves a checkpoint and exits cleanly instead of dying mid-write.
 public enum StopSignal {
   private nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
   private static let flag = Flag()
@@ -12,9 +12,10 @@ public enum StopSignal {
   /// Which signal asked for it (for the message and the exit code).
   public static var signalNumber: Int32 { flag.signal }
 
-  /// Starts catching SIGINT and SIGTERM. A second signal ends the process at once.
+  /// Starts catching SIGINT, SIGTERM and SIGHUP (a closed terminal). A second signal ends
+  /// the process at once.
   public static func install() {
-    for sig in [SIGINT, SIGTERM] {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
       signal(sig, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
       source.setEventHandler {

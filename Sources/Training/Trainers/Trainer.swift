@@ -26,8 +26,12 @@ public protocol Trainer: AnyObject {
   var progressKeys: [String] { get }
   /// A fingerprint of the model's structure; checkpoints of another model are refused.
   var modelFingerprint: String { get }
-  /// One optimizer step; returns its metrics (see docs/metrics.md).
-  func trainStep() -> [String: Double]
+  /// Lines printed when a run starts (a JSONL task's split summary).
+  var startupNotes: [String] { get }
+  /// One optimizer step; returns its metrics (see docs/metrics.md). Throws `NonFiniteError`
+  /// when the loss, a gradient or a parameter is NaN or infinite, before the update that
+  /// would spread it (and so before any checkpoint holds it).
+  func trainStep() throws -> [String: Double]
   /// Metrics on held-out data, namespaced `eval/…`.
   func evaluate() -> [String: Double]
   /// The complete state for a checkpoint.
@@ -41,6 +45,16 @@ public protocol Trainer: AnyObject {
 
 extension Trainer {
   public func attach(runDirectory: URL, resumedAt step: Int?) throws {}
+  public var startupNotes: [String] { [] }
+}
+
+/// The finite checks around one optimizer update: the loss (when given) and the gradients
+/// before `optimizer.step()`, the parameters after it. Throws `NonFiniteError`.
+func checkedStep(_ optimizer: any Optimizer, loss: Float? = nil) throws {
+  if let loss { try checkFinite(loss: loss) }
+  try optimizer.checkGradientsFinite()
+  optimizer.step()
+  try optimizer.checkParametersFinite()
 }
 
 /// A restore that does not fit the trainer, naming every offending entry.

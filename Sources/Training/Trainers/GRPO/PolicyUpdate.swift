@@ -21,12 +21,13 @@ struct RolloutBatch {
 /// `[rows.count, longest]` and zero-padded; `reference(rows)` (when β > 0) the frozen
 /// reference policy's, flat in the same layout. A minibatch is scored and back-propagated
 /// `chunk` rollouts at a time (0: all at once); chunks only change float rounding, and keep
-/// each pass's activations small enough to stay in the CPU caches.
+/// each pass's activations small enough to stay in the CPU caches. A non-finite loss,
+/// gradient or parameter throws `NonFiniteError` before the update that would spread it.
 func clippedSurrogateUpdate(
   _ batch: RolloutBatch, order: [Int], options: SurrogateOptions, epochs: Int, minibatch: Int,
   chunk: Int = 0, optimizer: any Optimizer, parameters: [Tensor], gradClip: Double,
   score: ([Int]) -> Tensor, reference: (([Int]) -> [Float])?
-) -> (statistics: [SurrogateStatistics], gradNorms: [Float]) {
+) throws -> (statistics: [SurrogateStatistics], gradNorms: [Float]) {
   let totalTokens = batch.masks.reduce(0) { $0 + $1.reduce(0, +) }
   let size = minibatch > 0 ? minibatch : batch.count
   var statistics: [SurrogateStatistics] = []
@@ -54,6 +55,7 @@ func clippedSurrogateUpdate(
           advantages: padded(batch.advantages), mask: mask, options: options,
           normalizer: LossNormalizer(
             mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: batch.count))
+        try checkFinite(loss: loss.item)
         loss.backward()
         let weight = Double(mask.reduce(0, +))
         merged.policyLoss += stats.policyLoss * weight
@@ -73,7 +75,7 @@ func clippedSurrogateUpdate(
     }
     let clip = gradClip > 0 ? Float(gradClip) : .infinity
     gradNorms.append(clipGradientNorm(parameters, maxNorm: clip))
-    optimizer.step()
+    try checkedStep(optimizer)
   }
   return (statistics, gradNorms)
 }
