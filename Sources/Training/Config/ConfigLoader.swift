@@ -38,7 +38,7 @@ public enum ConfigLoader {
       if isScenario(document, schema: schema) {
         throw ConfigError(
           source: file, path: "",
-          message: "this is a task-allocation scenario file, not an experiment config: play its "
+          message: "is a task-allocation scenario file, not an experiment config: play its "
             + "baselines with `allot baselines \(file)`, or train on it with an experiment whose "
             + "taskAllocation.scenario is \(JSONValue.quote(file)) (e.g. --set kind=taskAllocation "
             + "--set taskAllocation.scenario=\(file))")
@@ -161,7 +161,7 @@ public enum ConfigLoader {
       }
     case (.object, _): fail("an object")
     case (.number, .number(let x)):
-      if integerKeyPaths.contains(key) && x.rounded() != x { fail("a whole number") }
+      if integerKeyPaths.contains(key) && !isWholeNumber(x) { fail(wholeNumber) }
     case (.bool, .bool), (.string, .string): break
     case (.number, _): fail("a number")
     case (.bool, _): fail("true or false")
@@ -170,8 +170,8 @@ public enum ConfigLoader {
       if let model = items.first {
         for (i, item) in given.enumerated() {
           var expected: String? = item.kindName != model.kindName ? model.kindName : nil
-          if case .number(let x) = item, integerKeyPaths.contains(key), x.rounded() != x {
-            expected = "a whole number"
+          if case .number(let x) = item, integerKeyPaths.contains(key), !isWholeNumber(x) {
+            expected = wholeNumber
           }
           if let expected {
             errors.append(
@@ -234,6 +234,12 @@ public enum ConfigLoader {
       return ConfigError(source: "", path: "", message: "could not be decoded: \(error)")
     }
   }
+
+  /// Whether `x` is a whole number that a 64-bit Int holds.
+  static func isWholeNumber(_ x: Double) -> Bool {
+    x.rounded() == x && abs(x) < 9.2e18
+  }
+  static let wholeNumber = "a whole number (of at most 18 digits)"
 
   /// The numeric keys that hold whole numbers, found once by probing the decoder with a
   /// fraction at each numeric key (the JSON tree alone cannot tell 1 from 1.0).

@@ -88,8 +88,8 @@ extension ModelConfig {
   /// a 32-bit index; checked once the sizes themselves are in bounds.
   func validateSize(_ check: inout ConfigCheck, sequences: Int) {
     guard (1...ConfigLimits.width).contains(width), (8...ConfigLimits.context).contains(context),
-      (1...64).contains(mlpRatio), sequences >= 1
-    else { return }
+      (1...64).contains(mlpRatio), (1...(1 << 20)).contains(sequences)
+    else { return }  // the bounds of each size are reported on their own
     let perSequence = context * width * mlpRatio
     check.require(
       sequences <= ConfigLimits.elements / perSequence, "model.context", context,

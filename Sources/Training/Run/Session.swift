@@ -26,7 +26,8 @@ public enum SessionOutcome: Equatable, Sendable {
 /// saved.
 public struct NonFiniteStep: Error, CustomStringConvertible {
   public var step: Int
-  public var cause: NonFiniteError
+  /// A `NonFiniteError` or `NonFiniteLoss`.
+  public var cause: any Error
   /// The newest checkpoint this process wrote or resumed from, if any.
   public var lastCheckpoint: URL?
 
@@ -164,7 +165,7 @@ public struct TrainingSession {
       var values: [String: Double]
       do {
         values = try trainer.trainStep()
-      } catch let error as NonFiniteError {
+      } catch let error where error is NonFiniteError || error is NonFiniteLoss {
         throw NonFiniteStep(step: trainer.step + 1, cause: error, lastCheckpoint: lastCheckpoint)
       }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
