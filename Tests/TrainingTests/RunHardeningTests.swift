@@ -377,3 +377,66 @@ private let fuzzValues = [
     "\($0)".contains("scenario file") && "\($0)".contains("allot baselines")
   }
 }
+
+@Test func aNewestCheckpointThatDoesNotRestoreFallsBackToThePreviousIntactOne() throws {
+  let root = try scratch()
+  let short = classifierRun + ["--set", "run.steps=40", "--set", "checkpoint.keep=5"]
+  #expect(try TrainProcess.run(["--quiet"] + short + ["--output", root.path]).0 == 0)
+  let run = try #require(runDirectories(root).first)
+  let checkpoints = RunCheckpoints(directory: run)
+  var data = try CheckpointData.read(from: checkpoints.url(step: 40))
+  // Step 50: a config attribute that is not JSON. Step 60: a dataset the trainer needs is
+  // missing. Both are well-formed, verified checkpoints of this run.
+  data.attributes["config"] = .string("{ not json")
+  data.attributes["step"] = .integer(50)
+  try data.write(to: checkpoints.url(step: 50))
+  var lacking = try CheckpointData.read(from: checkpoints.url(step: 40))
+  lacking.tensors.removeAll { $0.0 == "model/layers.0.bias" }
+  lacking.attributes["step"] = .integer(60)
+  try lacking.write(to: checkpoints.url(step: 60))
+  let (status, out, err) = try TrainProcess.run([
+    "--quiet", "--resume", run.path, "--set", "run.steps=45",
+  ])
+  #expect(status == 0, "\(err)")
+  #expect(out.contains("ckpt_00000060.h5") && out.contains("missing model/layers.0.bias"), "\(out)")
+  #expect(out.contains("ckpt_00000050.h5") && out.contains("not valid JSON"), "\(out)")
+  #expect(out.contains("at step 40 from ckpt_00000040.h5"), "\(out)")
+}
+
+@Test func sigtermStopsARunAtAnyPoint() throws {
+  let root = try scratch()
+  let long = classifierRun + ["--set", "run.steps=200000", "--set", "checkpoint.every=0"]
+  // Early (while starting) and later (while training): the run ends soon either way.
+  for delay in [0.0, 0.15, 0.6] {
+    let process = try TrainProcess(["--quiet"] + long + ["--output", root.path])
+    Thread.sleep(forTimeInterval: delay)
+    let sent = Date()
+    kill(process.process.processIdentifier, SIGTERM)
+    let (status, out, err) = process.finish()
+    #expect(Date().timeIntervalSince(sent) < 20, "took \(Date().timeIntervalSince(sent)) s")
+    // Before the handler is installed SIGTERM's default ends the process; after, 143.
+    #expect(
+      status == 143 || process.process.terminationReason == .uncaughtSignal,
+      "status \(status): \(out.suffix(300)) \(err)")
+    if status == 143 { #expect(out.contains("stopped")) }
+  }
+}
+
+@Test func anEmptyJSONLSplitIsAnErrorNamingTheFile() throws {
+  let root = try scratch()
+  let file = root.appendingPathComponent("all-train.jsonl")
+  let lines = (0..<20).map {
+    #"{"id": "q\#($0)", "prompt": "1+\#($0)=", "answer": "\#($0 + 1)", "split": "train"}"#
+  }
+  try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+  let started = Date()
+  let (status, _, err) = try TrainProcess.run([
+    "--quiet", "--set", "kind=grpo", "--set", "task.name=jsonl", "--set", "task.path=\(file.path)",
+    "--set", "model.layers=1", "--set", "model.width=16", "--set", "model.heads=2",
+    "--output", root.appendingPathComponent("runs").path,
+  ])
+  #expect(status == 1)
+  #expect(err.contains(file.path) && err.contains("test"), "\(err)")
+  #expect(Date().timeIntervalSince(started) < 30)
+  #expect(runDirectories(root.appendingPathComponent("runs")).isEmpty)
+}

@@ -92,13 +92,27 @@ public struct TrainingSession {
       data, file in
       let loaded = try CheckpointFiles.decode(data, file: file)
       let saved = try ConfigLoader.decode(configJSON: loaded.configJSON, source: file)
-      accepted = (try makeTrainer(saved, restoring: loaded, file: file), saved)
+      do {
+        accepted = (try makeTrainer(saved, restoring: loaded, file: file), saved)
+      } catch var mismatch as StateMismatch {
+        mismatch.file = mismatch.file ?? file  // the warning names the file passed over
+        throw mismatch
+      }
     }
     for warning in found.warnings { announce("warning: \(warning)") }
     let run = RunDirectory(url: found.checkpoint.deletingLastPathComponent())
     let checkpoints = RunCheckpoints(directory: run.url)
+    let located = checkpoints.all().map(\.step)
     let lock = try checkpoints.lock()
     defer { lock.release() }
+    // The directory (of `auto`) is known only once located: a writer that saved or deleted
+    // a checkpoint in between was another process, so this resume does not continue.
+    guard checkpoints.all().map(\.step) == located else {
+      throw CheckpointError(
+        file: run.url.path,
+        message: "its checkpoints changed while this resume was starting (another process "
+          + "wrote them); check that nothing else trains this run, then resume again")
+    }
     if let pid = lock.tookOverFrom {
       announce("note: took over the lock of process \(pid), which is no longer running")
     }
