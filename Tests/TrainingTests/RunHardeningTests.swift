@@ -8,18 +8,6 @@ import Testing
 // Issue #21 through the real `train` executable: kills at random points, a foreign
 // checkpoint, two writers, NaN; and a fuzz test of the config loader in-process.
 
-private func scratch() throws -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "allot-harden-\(UUID().uuidString)")
-  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url
-}
-
-private func runDirectories(_ root: URL) -> [URL] {
-  ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
-    .filter { !$0.hasPrefix(".") }.map { root.appendingPathComponent($0) }
-}
-
 private let scenario = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .deletingLastPathComponent().deletingLastPathComponent()
   .appendingPathComponent("Experiments/scenarios/almighty.json").path

@@ -37,16 +37,18 @@ struct TrainProcess {
   }
 }
 
-private func scratch() throws -> URL {
+/// A fresh folder under the temporary directory.
+func scratch() throws -> URL {
   let url = FileManager.default.temporaryDirectory.appendingPathComponent(
     "allot-train-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
 
-private func runDirectories(_ root: URL) -> [URL] {
+/// The run directories under `root`, by name (hidden files left out).
+func runDirectories(_ root: URL) -> [URL] {
   ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
-    .map { root.appendingPathComponent($0) }
+    .filter { !$0.hasPrefix(".") }.map { root.appendingPathComponent($0) }
 }
 
 /// A tiny, fast experiment.
