@@ -56,24 +56,58 @@ struct Baselines: ParsableCommand {
   func run() throws {
     do {
       let loaded: Scenario
+      _ = try Scenario.seed(scenarioSeed, option: "--scenario-seed")
       if let random {
-        let sizes = random.split(separator: ",").compactMap { Int($0) }
-        guard sizes.count == 3, sizes.allSatisfy({ $0 >= 1 }) else {
+        let parts = random.split(separator: ",", omittingEmptySubsequences: false)
+        let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, sizes.count == 3 else {
           fail(
-            "--random is \"\(random)\"; expected ENTITIES,TASKS,DIMENSIONS, each ≥ 1, e.g. 40,20,3")
+            "--random is \"\(random)\"; expected ENTITIES,TASKS,DIMENSIONS, three whole numbers, "
+              + "e.g. 40,20,3")
         }
-        loaded = Scenario.random(
-          entities: sizes[0], tasks: sizes[1], dimensions: sizes[2], seed: UInt64(scenarioSeed))
+        loaded = try Scenario.validatedRandom(
+          entities: sizes[0], tasks: sizes[1], dimensions: sizes[2], seed: scenarioSeed,
+          option: "--random \(random)")
       } else if let scenario {
+        for file in [scenario] + (base.map { [$0] } ?? []) {
+          if let data = FileManager.default.contents(atPath: file),
+            ConfigLoader.isExperimentConfig(data)
+          {
+            fail(
+              "\(file): this is an experiment config, not a scenario file: train it with "
+                + "`train --config \(file)`; allot baselines takes the scenario it names "
+                + "(taskAllocation.scenario)")
+          }
+        }
         let b = try base.map { try Scenario.load($0) }
         loaded = try Scenario.load(scenario, base: b)
       } else {
         fail("give a scenario file or --random ENTITIES,TASKS,DIMENSIONS")
       }
-      guard seeds >= 1 else { fail("--seeds must be ≥ 1") }
+      guard (1...10_000).contains(seeds) else {
+        fail("--seeds is \(seeds); it must be in 1...10000")
+      }
+      guard (0...100_000_000).contains(exactNodes) else {
+        fail(
+          "--exact-nodes is \(exactNodes); it must be in 0...100000000 (0 skips the exact allocator)"
+        )
+      }
       let gapNodes = gap ? max(exactNodes, 1) : 0
-      var report = BaselineReport(
-        loaded, seeds: seeds, exactNodes: exactNodes, gapNodes: gapNodes)
+      var report = BaselineReport(loaded, seeds: seeds, exactNodes: 0, gapNodes: gapNodes)
+      let failures = SolverFailures()
+      if exactNodes > 0 {  // first, as BaselineReport puts it
+        report.rows.insert(
+          BaselineReport.play(
+            loaded, "exact per decision",
+            [CheckedExact(nodeLimit: exactNodes, failures: failures)], gapNodes: gapNodes),
+          at: 0)
+      }
+      if let first = failures.first {
+        fail(
+          "the exact allocator failed on \(failures.count) decision\(failures.count == 1 ? "" : "s") "
+            + "of \(loaded.name) (first: \(first)); its row would not be exact, so nothing is "
+            + "reported (run with --exact-nodes 0 to skip it)")
+      }
       if !policy.isEmpty {
         let nets = try policy.map { argument in
           let (url, data) =
@@ -101,6 +135,36 @@ struct Baselines: ParsableCommand {
       print(report.markdown)
     } catch {
       fail("\(error)")
+    }
+  }
+}
+
+/// Failures of the exact solver during `allot baselines`, shared by the copies of
+/// `CheckedExact` that the episodes make.
+final class SolverFailures {
+  var first: Error?
+  var count = 0
+}
+
+/// `BoundedExact` through `ExactSolver.checkedSolve`: a decision GLPK cannot take, or a
+/// GLPK failure, is recorded so that the command refuses to report the row as exact.
+struct CheckedExact: Allocator {
+  var nodeLimit: Int
+  let failures: SolverFailures
+
+  var name: String { "exact (bounded)" }
+
+  mutating func allocate(_ problem: AllocationProblem) -> Allocation {
+    var sequential = OrderedAllocator.sequential
+    let incumbent = sequential.allocate(problem)
+    var solver = ExactSolver(timeLimit: 10, incumbent: incumbent)
+    solver.nodeLimit = nodeLimit
+    do {
+      return try solver.checkedSolve(problem).allocation
+    } catch {
+      failures.first = failures.first ?? error
+      failures.count += 1
+      return incumbent
     }
   }
 }

@@ -47,7 +47,7 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
 @Test func grpoRaisesTheRewardOfAPartlySolvedTask() throws {
   let trainer = try GRPOTrainer(config: tinyGRPO(steps: 30), task: LeadingDigitTask())
   var rewards: [Double] = []
-  for _ in 0..<30 { rewards.append(trainer.trainStep()["reward/mean"]!) }
+  for _ in 0..<30 { rewards.append((try trainer.trainStep())["reward/mean"]!) }
   let early = rewards.prefix(5).reduce(0, +) / 5
   let late = rewards.suffix(5).reduce(0, +) / 5
   #expect(early < 0.3, "early reward \(early)")
@@ -62,19 +62,23 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   let straight = try GRPOTrainer(config: config, task: LeadingDigitTask())
   var straightMetrics: [[String: Double]] = []
   for _ in 0..<6 {
-    straightMetrics.append(straight.trainStep().filter { !$0.key.hasPrefix("perf/") })
+    straightMetrics.append((try straight.trainStep()).filter { !$0.key.hasPrefix("perf/") })
   }
 
   let first = try GRPOTrainer(config: config, task: LeadingDigitTask())
   var resumedMetrics: [[String: Double]] = []
-  for _ in 0..<3 { resumedMetrics.append(first.trainStep().filter { !$0.key.hasPrefix("perf/") }) }
+  for _ in 0..<3 {
+    resumedMetrics.append((try first.trainStep()).filter { !$0.key.hasPrefix("perf/") })
+  }
   let saved = first.state()
   #expect(saved.tensor("reference/head.weight") != nil)  // β > 0 keeps the reference
   #expect(saved.integers["rng/sampling"]?.count == 4)
   let second = try GRPOTrainer(config: config, task: LeadingDigitTask())
   try second.restore(saved)
   #expect(second.step == 3)
-  for _ in 0..<3 { resumedMetrics.append(second.trainStep().filter { !$0.key.hasPrefix("perf/") }) }
+  for _ in 0..<3 {
+    resumedMetrics.append((try second.trainStep()).filter { !$0.key.hasPrefix("perf/") })
+  }
   #expect(resumedMetrics == straightMetrics)
   #expect(second.policy.parameters.map(\.scalars) == straight.policy.parameters.map(\.scalars))
   #expect(
@@ -83,7 +87,7 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
 
 @Test func grpoMetricsAreConsistent() throws {
   let trainer = try GRPOTrainer(config: tinyGRPO(steps: 1), task: LeadingDigitTask())
-  let m = trainer.trainStep()
+  let m = (try trainer.trainStep())
   #expect(m["budget/max"] == 8 && m["budget/min"] == 8)
   #expect(m["completion/meanLength"]! <= 3)
   #expect((0...1).contains(m["grad/effectiveRatio"]!))
@@ -154,7 +158,7 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   let trainer = try GRPOTrainer(config: config, task: LeadingDigitTask())
   var sawUneven = false
   for _ in 0..<12 {
-    let m = trainer.trainStep()
+    let m = (try trainer.trainStep())
     #expect(m["budget/min"]! >= 2 && m["budget/max"]! <= 20)
     if m["budget/max"]! != m["budget/min"]! { sawUneven = true }
   }
@@ -186,8 +190,8 @@ struct PlannedDigitTask: ReasoningTask {
   let a = try GRPOTrainer(config: plain, task: PlannedDigitTask())
   let b = try GRPOTrainer(config: zero, task: PlannedDigitTask())
   for _ in 0..<3 {
-    _ = a.trainStep()
-    _ = b.trainStep()
+    _ = (try a.trainStep())
+    _ = (try b.trainStep())
   }
   #expect(a.policy.parameters.map(\.scalars) == b.policy.parameters.map(\.scalars))
   var amplified = plain
@@ -195,7 +199,7 @@ struct PlannedDigitTask: ReasoningTask {
   amplified.hicra.alpha = 0.5
   let c = try GRPOTrainer(config: amplified, task: PlannedDigitTask())
   var metrics: [String: Double] = [:]
-  for _ in 0..<3 { metrics = c.trainStep() }
+  for _ in 0..<3 { metrics = (try c.trainStep()) }
   #expect(c.policy.parameters.map(\.scalars) != a.policy.parameters.map(\.scalars))
   #expect(metrics["hicra/planningRatio"]! > 0 && metrics["hicra/planningRatio"]! < 1)
   #expect(metrics["hicra/occurrences"]! > 0)
@@ -241,7 +245,7 @@ struct PlannedDigitTask: ReasoningTask {
   #expect(scores.successes == [true, true])  // both start with a digit
 }
 
-@Test func chunkedScoringLeavesTheUpdateUnchanged() {
+@Test func chunkedScoringLeavesTheUpdateUnchanged() throws {
   // Eight rollouts of 0–4 tokens, minibatches of 5, scored 2 at a time or all at once:
   // the same parameters after an SGD step, and the same statistics.
   let prompts = [[0, 3, 4], [0, 5]]
@@ -251,12 +255,12 @@ struct PlannedDigitTask: ReasoningTask {
     oldLogProbs: completions.map { $0.map { _ in Float(-2.5) } },
     advantages: completions.indices.map { i in completions[i].map { _ in Float(i % 3) - 1 } },
     masks: completions.map { $0.map { _ in Float(1) } })
-  func update(chunk: Int) -> ([[Float]], [SurrogateStatistics]) {
+  func update(chunk: Int) throws -> ([[Float]], [SurrogateStatistics]) {
     var rng = RandomState(seed: 3)
     let model = TransformerLM(
       TransformerShape(vocabulary: 20, layers: 1, heads: 2, width: 16, context: 16), rng: &rng)
     let sgd = SGD(parameters: model.namedParameters(), learningRate: 0.1)
-    let (statistics, _) = clippedSurrogateUpdate(
+    let (statistics, _) = try clippedSurrogateUpdate(
       batch, order: [3, 0, 7, 2, 5, 1, 6, 4], options: SurrogateOptions(), epochs: 1,
       minibatch: 5, chunk: chunk, optimizer: sgd, parameters: model.parameters, gradClip: 0,
       score: { rows in
@@ -267,8 +271,8 @@ struct PlannedDigitTask: ReasoningTask {
       }, reference: nil)
     return (model.parameters.map(\.scalars), statistics)
   }
-  let (whole, wholeStatistics) = update(chunk: 0)
-  let (chunked, chunkedStatistics) = update(chunk: 2)
+  let (whole, wholeStatistics) = try update(chunk: 0)
+  let (chunked, chunkedStatistics) = try update(chunk: 2)
   for (a, e) in zip(chunked, whole) { #expect(isClose(a, e, atol: 1e-6, rtol: 1e-5)) }
   #expect(chunkedStatistics.count == 2)
   for (a, e) in zip(chunkedStatistics, wholeStatistics) {
@@ -327,7 +331,7 @@ struct GoTask: ReasoningTask {
     samplingRNG: RandomState(seed: 2), cursorSeed: 3)
   let before = model.parameters.map(\.scalars)
   for _ in 0..<5 {
-    let m = trainer.trainStep()
+    let m = (try trainer.trainStep())
     #expect(m["budget/max"] == 4 && m["completion/meanLength"]! <= 3)
     #expect((0...1).contains(m["hicra/planningRatio"]!))
   }

@@ -32,7 +32,7 @@ private func allocationConfig(_ method: TaskAllocationMethod, steps: Int) -> Exp
   let before = trainer.evaluate()["eval/return"]!
   #expect(before < 28, "untrained greedy return \(before)")
   var payoffs: [Double] = []
-  for _ in 0..<100 { payoffs.append(trainer.trainStep()["reward/mean"]!) }
+  for _ in 0..<100 { payoffs.append((try trainer.trainStep())["reward/mean"]!) }
   let early = payoffs.prefix(5).reduce(0, +) / 5
   let late = payoffs.suffix(5).reduce(0, +) / 5
   // The untrained policy's sampled allocations pay little; trained ones reach the optimum
@@ -52,16 +52,20 @@ private func resumesBitForBit(
   let straight = try make(config)
   var straightMetrics: [[String: Double]] = []
   for _ in 0..<6 {
-    straightMetrics.append(straight.trainStep().filter { !$0.key.hasPrefix("perf/") })
+    straightMetrics.append((try straight.trainStep()).filter { !$0.key.hasPrefix("perf/") })
   }
   let first = try make(config)
   var resumedMetrics: [[String: Double]] = []
-  for _ in 0..<3 { resumedMetrics.append(first.trainStep().filter { !$0.key.hasPrefix("perf/") }) }
+  for _ in 0..<3 {
+    resumedMetrics.append((try first.trainStep()).filter { !$0.key.hasPrefix("perf/") })
+  }
   let saved = first.state()
   let second = try make(config)
   try second.restore(saved)
   #expect(second.step == 3)
-  for _ in 0..<3 { resumedMetrics.append(second.trainStep().filter { !$0.key.hasPrefix("perf/") }) }
+  for _ in 0..<3 {
+    resumedMetrics.append((try second.trainStep()).filter { !$0.key.hasPrefix("perf/") })
+  }
   #expect(resumedMetrics == straightMetrics)
   #expect(second.state().tensors.map(\.1.scalars) == straight.state().tensors.map(\.1.scalars))
 }
@@ -91,10 +95,10 @@ private func resumesBitForBit(
   config.taskAllocation.replayBatch = 2
   config.taskAllocation.replayStart = 2
   let trainer = try AllocationSACTrainer(config: config)
-  let first = trainer.trainStep()
+  let first = (try trainer.trainStep())
   #expect(first["loss/mixer"] == nil)  // the buffer holds one decision
   #expect(first["loss/actorStage2"] != nil)
-  let second = trainer.trainStep()
+  let second = (try trainer.trainStep())
   #expect(second["loss/mixer"] != nil)
   #expect(second["data/replay"] == 2)
 }

@@ -37,7 +37,7 @@ struct TrainProcess {
   }
 }
 
-/// A fresh empty folder under the temporary directory.
+/// A fresh folder under the temporary directory.
 func scratch() throws -> URL {
   let url = FileManager.default.temporaryDirectory.appendingPathComponent(
     "allot-train-\(UUID().uuidString)")
@@ -45,10 +45,10 @@ func scratch() throws -> URL {
   return url
 }
 
-/// The run directories under `root`, in name order (oldest first).
+/// The run directories under `root`, by name (hidden files left out).
 func runDirectories(_ root: URL) -> [URL] {
   ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
-    .map { root.appendingPathComponent($0) }
+    .filter { !$0.hasPrefix(".") }.map { root.appendingPathComponent($0) }
 }
 
 /// A tiny, fast experiment.

@@ -37,13 +37,23 @@ extension ClassifierConfig {
   func validate(_ check: inout ConfigCheck) {
     check.require(
       hidden.allSatisfy { $0 >= 1 }, "classifier.hidden", hidden, "every width must be ≥ 1")
-    check.require(classes >= 2, "classifier.classes", classes, "must be ≥ 2")
+    check.require(
+      hidden.count <= 64 && hidden.allSatisfy { $0 <= ConfigLimits.width }, "classifier.hidden",
+      hidden, "at most 64 layers of at most \(ConfigLimits.width) each (\(ConfigLimits.memory))")
+    check.bound(classes, "classifier.classes", 2...ConfigLimits.width, "the output layer's width")
     check.require(
       dataset != .xor || classes == 2, "classifier.classes", classes,
       "the xor data set has exactly 2 classes")
-    check.require(trainSize >= 1, "classifier.trainSize", trainSize, "must be ≥ 1")
-    check.require(testSize >= 1, "classifier.testSize", testSize, "must be ≥ 1")
+    check.bound(trainSize, "classifier.trainSize", 1...ConfigLimits.examples, ConfigLimits.memory)
+    check.bound(testSize, "classifier.testSize", 1...ConfigLimits.examples, ConfigLimits.memory)
     check.require(noise >= 0, "classifier.noise", noise, "must be ≥ 0")
+    check.float(noise, "classifier.noise")
+    let widest = ([2, classes] + hidden.filter { $0 <= ConfigLimits.width }).max() ?? 2
+    check.require(
+      max(batchSize, testSize) <= ConfigLimits.elements / max(widest, 1), "classifier.batchSize",
+      max(batchSize, testSize),
+      "a batch (or the test set) × the widest layer (\(widest)) must stay below 2^31 (\(ConfigLimits.index32))"
+    )
     check.require(
       batchSize >= 1 && batchSize <= trainSize, "classifier.batchSize", batchSize,
       "must lie in 1...classifier.trainSize (\(trainSize))")

@@ -35,6 +35,14 @@ public enum ConfigLoader {
             "is \(version.brief); this build reads version \(ExperimentConfig.currentSchemaVersion)"
         )
       }
+      if isScenario(document, schema: schema) {
+        throw ConfigError(
+          source: file, path: "",
+          message: "is a task-allocation scenario file, not an experiment config: play its "
+            + "baselines with `allot baselines \(file)`, or train on it with an experiment whose "
+            + "taskAllocation.scenario is \(JSONValue.quote(file)) (e.g. --set kind=taskAllocation "
+            + "--set taskAllocation.scenario=\(file))")
+      }
       var errors: [ConfigError] = []
       checkKeys(document, against: schema, root: schema, path: [], source: file, errors: &errors)
       if !errors.isEmpty { throw ConfigErrors(errors: errors) }
@@ -79,6 +87,33 @@ public enum ConfigLoader {
     }
     try config.validate(source: file ?? "defaults")
     return config
+  }
+
+  /// Top-level fields only task-allocation scenario files have (docs/scenarios.md).
+  static let scenarioFields: Set<String> = [
+    "entities", "tasks", "taskQueue", "sites", "grid", "map", "oneStep", "optimum",
+    "sequentialTrap", "conveyCost", "taskSlots", "refillEvery", "maxSteps", "decay",
+    "decayAfterStale", "start",
+  ]
+
+  /// Whether `document` is a scenario file: none of its top-level keys is a config key, and
+  /// some are scenario fields.
+  static func isScenario(_ document: JSONValue, schema: JSONValue) -> Bool {
+    guard case .object(let fields) = document, case .object(let known) = schema else {
+      return false
+    }
+    return !fields.keys.contains { known[$0] != nil }
+      && fields.keys.contains { scenarioFields.contains($0) }
+  }
+
+  /// Whether `data` is an experiment config rather than some other JSON file: an object
+  /// whose top-level keys are all config sections or keys (`allot baselines` refuses it by
+  /// name).
+  public static func isExperimentConfig(_ data: Data) -> Bool {
+    guard case .object(let fields)? = try? JSONValue.parse(data, source: ""), !fields.isEmpty,
+      case .object(let known)? = try? JSONValue(encoding: ExperimentConfig())
+    else { return false }
+    return fields.keys.allSatisfy { known[$0] != nil }
   }
 
   /// Every leaf key path of the defaults: the keys docs/config.md must describe.
@@ -126,7 +161,7 @@ public enum ConfigLoader {
       }
     case (.object, _): fail("an object")
     case (.number, .number(let x)):
-      if integerKeyPaths.contains(key) && x.rounded() != x { fail("a whole number") }
+      if integerKeyPaths.contains(key) && !isWholeNumber(x) { fail(wholeNumber) }
     case (.bool, .bool), (.string, .string): break
     case (.number, _): fail("a number")
     case (.bool, _): fail("true or false")
@@ -135,8 +170,8 @@ public enum ConfigLoader {
       if let model = items.first {
         for (i, item) in given.enumerated() {
           var expected: String? = item.kindName != model.kindName ? model.kindName : nil
-          if case .number(let x) = item, integerKeyPaths.contains(key), x.rounded() != x {
-            expected = "a whole number"
+          if case .number(let x) = item, integerKeyPaths.contains(key), !isWholeNumber(x) {
+            expected = wholeNumber
           }
           if let expected {
             errors.append(
@@ -199,6 +234,12 @@ public enum ConfigLoader {
       return ConfigError(source: "", path: "", message: "could not be decoded: \(error)")
     }
   }
+
+  /// Whether `x` is a whole number that a 64-bit Int holds.
+  static func isWholeNumber(_ x: Double) -> Bool {
+    x.rounded() == x && abs(x) < 9.2e18
+  }
+  static let wholeNumber = "a whole number (of at most 18 digits)"
 
   /// The numeric keys that hold whole numbers, found once by probing the decoder with a
   /// fraction at each numeric key (the JSON tree alone cannot tell 1 from 1.0).

@@ -1,4 +1,5 @@
 import Foundation
+import Optim
 
 /// A whole experiment: which trainer runs, on what, for how long, and how it saves and
 /// logs. Built from the defaults below, then an experiment file, then `--set` overrides;
@@ -77,9 +78,14 @@ extension ExperimentConfig {
     }
     if kind == .grpo {
       // A pretrained model's context is its file's: checked against the prompts when built.
-      let context = model.kind == .pretrained ? Int.max : model.context
-      grpo.validateSampling(&check, context: context)
-      evaluation.validate(&check, context: context)
+      grpo.validateSampling(&check, context: model.kind == .pretrained ? Int.max : model.context)
+    }
+    if kind == .grpo || kind == .sft {
+      // SFT evaluates with the same greedy decoding, so its completions fit the context too.
+      evaluation.validate(&check, context: model.kind == .pretrained ? Int.max : model.context)
+      if model.kind == .transformer {
+        model.validateSize(&check, sequences: kind == .sft ? sft.batchSize : grpo.rolloutsPerStep)
+      }
     }
     optimizer.validate(&check)
     checkpoint.validate(&check)
@@ -102,4 +108,55 @@ struct ConfigCheck {
       errors.append(ConfigError(source: source, path: path, message: "is \(value); \(allowed)"))
     }
   }
+
+  /// Records a problem at `path` unless `value` lies in `range`, naming the bound and, for
+  /// the upper one, `why` it is there (memory, run time, a 32-bit index), so that no count
+  /// or size that passes validation overflows or runs for ever later.
+  mutating func bound(_ value: Int, _ path: String, _ range: ClosedRange<Int>, _ why: String) {
+    if value < range.lowerBound {
+      require(false, path, value, "must be ≥ \(range.lowerBound)")
+    } else if value > range.upperBound {
+      require(false, path, value, "must be ≤ \(range.upperBound) (\(why))")
+    }
+  }
+
+  /// Records a problem at `path` when `value` is 0 (while not 0) or infinite in Float32,
+  /// where the tensors compute (`checkRepresentableAsFloat`).
+  mutating func float(_ value: Double, _ path: String) {
+    do {
+      try checkRepresentableAsFloat(value, key: path)
+    } catch let error as Float32RangeError {
+      let text = error.description
+      let message = text.hasPrefix(path + " ") ? String(text.dropFirst(path.count + 1)) : text
+      errors.append(ConfigError(source: source, path: path, message: message))
+    } catch {
+      errors.append(ConfigError(source: source, path: path, message: "\(error)"))
+    }
+  }
+
+  /// Records a problem at `path` when `value`, below 1, rounds to 1 in Float32 (a decay of
+  /// 0.99999999 would stop decaying).
+  mutating func belowOneInFloat(_ value: Double, _ path: String) {
+    if value < 1 && Float(value) >= 1 {
+      require(
+        false, path, value,
+        "rounds to 1 in Float32 (where Allot computes); use at most \(Double(Float(1).nextDown))")
+    }
+  }
+}
+
+/// Upper bounds of counts and sizes, each with the reason it is there.
+enum ConfigLimits {
+  /// Steps, epochs, episodes: a run must end in a day or so.
+  static let steps = 100_000_000
+  static let runTime = "so that a run ends"
+  /// Examples and prompts kept in memory.
+  static let examples = 10_000_000
+  static let memory = "held in memory"
+  /// Elements of one tensor: tensor indices and BLAS dimensions are 32-bit.
+  static let elements = Int(Int32.max)
+  static let index32 = "a tensor's elements are indexed with 32 bits: 2^31 − 1"
+  /// The widest layer and the longest context.
+  static let width = 16_384
+  static let context = 32_768
 }

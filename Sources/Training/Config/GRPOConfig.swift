@@ -99,10 +99,15 @@ extension LossAggregation: ConfigChoice {}
 extension GRPOConfig {
   /// The keys every GRPO trainer reads.
   func validate(_ check: inout ConfigCheck) {
-    check.require(promptsPerStep >= 1, "grpo.promptsPerStep", promptsPerStep, "must be ≥ 1")
+    check.bound(promptsPerStep, "grpo.promptsPerStep", 1...65_536, "rollouts held in memory")
     check.require(
       groupSize >= 2, "grpo.groupSize", groupSize,
       "must be ≥ 2 (a group of one has no standard deviation)")
+    check.bound(groupSize, "grpo.groupSize", 2...65_536, "rollouts held in memory")
+    check.require(
+      promptsPerStep <= 65_536 && groupSize <= 65_536 && rolloutsPerStep <= 1 << 20,
+      "grpo.groupSize", groupSize,
+      "grpo.promptsPerStep × grpo.groupSize must be ≤ 2^20 (1048576; rollouts held in memory)")
     check.require(advantageClip > 0, "grpo.advantageClip", advantageClip, "must be > 0")
     check.require(
       (0..<1).contains(epsilonLow), "grpo.epsilonLow", epsilonLow, "must lie in [0, 1)")
@@ -110,24 +115,40 @@ extension GRPOConfig {
     check.require(
       dualClip == 0 || dualClip > 1, "grpo.dualClip", dualClip, "must be 0 (off) or > 1")
     check.require(beta >= 0, "grpo.beta", beta, "must be ≥ 0")
-    check.require(epochs >= 1, "grpo.epochs", epochs, "must be ≥ 1")
+    check.bound(epochs, "grpo.epochs", 1...1_000, "passes over each batch; \(ConfigLimits.runTime)")
     check.require(
-      minibatchSize >= 0 && minibatchSize <= promptsPerStep * groupSize, "grpo.minibatchSize",
+      minibatchSize >= 0 && minibatchSize <= rolloutsPerStep, "grpo.minibatchSize",
       minibatchSize,
-      "must lie in 0...grpo.promptsPerStep × grpo.groupSize (\(promptsPerStep * groupSize)); 0 takes the whole batch"
+      "must lie in 0...grpo.promptsPerStep × grpo.groupSize (\(rolloutsPerStep)); 0 takes the whole batch"
     )
     check.require(temperature > 0, "grpo.temperature", temperature, "must be > 0")
+    for (value, key) in [
+      (advantageClip, "grpo.advantageClip"), (epsilonLow, "grpo.epsilonLow"),
+      (epsilonHigh, "grpo.epsilonHigh"), (dualClip, "grpo.dualClip"), (beta, "grpo.beta"),
+      (temperature, "grpo.temperature"),
+    ] {
+      check.float(value, key)
+    }
+  }
+
+  /// M·N, saturating (the bounds above keep it far below `Int.max` once they pass).
+  var rolloutsPerStep: Int {
+    let (product, overflow) = promptsPerStep.multipliedReportingOverflow(by: groupSize)
+    return overflow ? Int.max : product
   }
 
   /// The sampling keys of the language-model trainer, whose sequences fit in `context`.
   func validateSampling(_ check: inout ConfigCheck, context: Int) {
     check.require(topP > 0 && topP <= 1, "grpo.topP", topP, "must lie in (0, 1]")
     check.require(topK >= 0, "grpo.topK", topK, "must be ≥ 0 (0: off)")
+    check.float(topP, "grpo.topP")
+    check.bound(topK, "grpo.topK", 0...(1 << 24), "the vocabulary's size at most")
     check.require(
       maxCompletionLength >= 1 && maxCompletionLength < context, "grpo.maxCompletionLength",
       maxCompletionLength, "must lie in 1..<model.context (\(context))")
-    check.require(
-      completionsLogged >= 0, "grpo.completionsLogged", completionsLogged, "must be ≥ 0")
+    check.bound(
+      completionsLogged, "grpo.completionsLogged", 0...promptsPerStep,
+      "prompts per step, grpo.promptsPerStep")
   }
 }
 
@@ -136,13 +157,21 @@ extension KnapsackConfig {
     check.require(
       low >= 2, "knapsack.low", low, "must be ≥ 2 (a group of one has no standard deviation)")
     check.require(up >= low, "knapsack.up", up, "must be ≥ knapsack.low (\(low))")
+    check.bound(up, "knapsack.up", 2...65_536, "rollouts held in memory, as grpo.groupSize")
     check.require(
       groupSize >= low && groupSize <= up, "grpo.groupSize", groupSize,
       "must lie in knapsack.low...knapsack.up (\(low)...\(up)) so that M·N can be shared out")
     check.require(alpha > 0 && alpha < 1, "knapsack.alpha", alpha, "must lie in (0, 1)")
-    check.require(minimum >= 1, "knapsack.minimum", minimum, "must be ≥ 1")
+    check.bound(minimum, "knapsack.minimum", 1...1_000_000, "rewards kept per prompt")
     check.require(
       window >= minimum, "knapsack.window", window, "must be ≥ knapsack.minimum (\(minimum))")
+    check.bound(window, "knapsack.window", 1...1_000_000, "rewards kept per prompt")
+    for (value, key) in [
+      (alpha, "knapsack.alpha"), (successThreshold, "knapsack.successThreshold"),
+      (priorSuccesses, "knapsack.priorSuccesses"), (priorFailures, "knapsack.priorFailures"),
+    ] {
+      check.float(value, key)
+    }
     check.require(priorSuccesses >= 0, "knapsack.priorSuccesses", priorSuccesses, "must be ≥ 0")
     check.require(priorFailures >= 0, "knapsack.priorFailures", priorFailures, "must be ≥ 0")
   }
@@ -158,6 +187,8 @@ extension HICRAConfig {
     check.require(
       (0...1).contains(entropyPercentile), "hicra.entropyPercentile", entropyPercentile,
       "must lie in [0, 1]")
+    check.float(alpha, "hicra.alpha")
+    check.float(entropyPercentile, "hicra.entropyPercentile")
     check.require(
       !phrasesRequired || !phrasesFile.isEmpty || !phrases.isEmpty || useTaskPhrases
         || variant == .entropyOnly,

@@ -123,13 +123,27 @@ extension ModelConfig {
           + ChatTemplate.names.map(JSONValue.quote).joined(separator: ", "))
       return
     }
-    check.require(layers >= 1, "model.layers", layers, "must be ≥ 1")
+    check.bound(layers, "model.layers", 1...256, ConfigLimits.memory)
     check.require(
       heads >= 1 && width % max(heads, 1) == 0, "model.heads", heads,
       "must be ≥ 1 and divide model.width (\(width))")
-    check.require(width >= 1, "model.width", width, "must be ≥ 1")
-    check.require(context >= 8, "model.context", context, "must be ≥ 8")
-    check.require(mlpRatio >= 1, "model.mlpRatio", mlpRatio, "must be ≥ 1")
+    check.bound(width, "model.width", 1...ConfigLimits.width, ConfigLimits.memory)
+    check.bound(context, "model.context", 8...ConfigLimits.context, ConfigLimits.memory)
+    check.bound(mlpRatio, "model.mlpRatio", 1...64, ConfigLimits.memory)
+  }
+
+  /// `sequences` of `context` tokens through a layer of `width × mlpRatio` must stay within
+  /// a 32-bit index; checked once the sizes themselves are in bounds.
+  func validateSize(_ check: inout ConfigCheck, sequences: Int) {
+    guard (1...ConfigLimits.width).contains(width), (8...ConfigLimits.context).contains(context),
+      (1...64).contains(mlpRatio), (1...(1 << 20)).contains(sequences)
+    else { return }  // the bounds of each size are reported on their own
+    let perSequence = context * width * mlpRatio
+    check.require(
+      sequences <= ConfigLimits.elements / perSequence, "model.context", context,
+      "\(sequences) sequences × model.context × model.width × model.mlpRatio (\(perSequence) per "
+        + "sequence) must stay below 2^31 (\(ConfigLimits.index32)); use fewer sequences per step or a smaller model"
+    )
   }
 
   /// The pretrained model's file or directory, resolved against the working directory;
@@ -163,8 +177,8 @@ extension ModelConfig {
 
 extension TaskConfig {
   func validate(_ check: inout ConfigCheck) {
-    check.require(trainSize >= 1, "task.trainSize", trainSize, "must be ≥ 1")
-    check.require(testSize >= 1, "task.testSize", testSize, "must be ≥ 1")
+    check.bound(trainSize, "task.trainSize", 1...ConfigLimits.examples, ConfigLimits.memory)
+    check.bound(testSize, "task.testSize", 1...ConfigLimits.examples, ConfigLimits.memory)
     check.require(seed >= 0, "task.seed", seed, "must be ≥ 0")
     check.require(
       1 <= minDigits && minDigits <= maxDigits && maxDigits <= 9, "task.maxDigits", maxDigits,
@@ -177,6 +191,7 @@ extension TaskConfig {
     check.require(
       name != .jsonl || !path.isEmpty, "task.path", "\"\"", "the jsonl task needs a data file")
     check.require(tolerance >= 0, "task.tolerance", tolerance, "must be ≥ 0")
+    check.require(tolerance.isFinite, "task.tolerance", tolerance, "must be finite")
     check.require(
       (0...1).contains(testFraction), "task.testFraction", testFraction, "must lie in [0, 1]")
   }
@@ -208,7 +223,7 @@ extension TaskConfig {
 
 extension SFTConfig {
   func validate(_ check: inout ConfigCheck) {
-    check.require(batchSize >= 1, "sft.batchSize", batchSize, "must be ≥ 1")
+    check.bound(batchSize, "sft.batchSize", 1...65_536, "worked solutions held in memory")
   }
 }
 
@@ -216,8 +231,11 @@ extension EvaluationConfig {
   /// Checked for GRPO runs, whose completions fit in `context`.
   func validate(_ check: inout ConfigCheck, context: Int) {
     check.require(prompts >= 0, "evaluation.prompts", prompts, "must be ≥ 0 (0: all)")
-    check.require(samples >= 1, "evaluation.samples", samples, "must be ≥ 1")
+    check.bound(prompts, "evaluation.prompts", 0...ConfigLimits.examples, ConfigLimits.memory)
+    check.bound(
+      samples, "evaluation.samples", 1...4_096, "samples per prompt; \(ConfigLimits.runTime)")
     check.require(temperature > 0, "evaluation.temperature", temperature, "must be > 0")
+    check.float(temperature, "evaluation.temperature")
     check.require(
       maxNewTokens >= 1 && maxNewTokens < context, "evaluation.maxNewTokens", maxNewTokens,
       "must lie in 1..<model.context (\(context))")

@@ -48,6 +48,22 @@ extension OptimizerConfig {
       (0...1).contains(minLearningRateFactor), "optimizer.minLearningRateFactor",
       minLearningRateFactor, "must lie in [0, 1]")
     check.require(gradClip >= 0, "optimizer.gradClip", gradClip, "must be ≥ 0 (0: off)")
+    check.bound(
+      warmupSteps, "optimizer.warmupSteps", 0...ConfigLimits.steps, "run.steps is bounded so")
+    for (value, key) in [
+      (learningRate, "optimizer.learningRate"), (beta1, "optimizer.beta1"),
+      (beta2, "optimizer.beta2"), (eps, "optimizer.eps"), (weightDecay, "optimizer.weightDecay"),
+      (momentum, "optimizer.momentum"),
+      (minLearningRateFactor, "optimizer.minLearningRateFactor"),
+      (gradClip, "optimizer.gradClip"),
+    ] {
+      check.float(value, key)
+    }
+    for (value, key) in [
+      (beta1, "optimizer.beta1"), (beta2, "optimizer.beta2"), (momentum, "optimizer.momentum"),
+    ] {
+      check.belowOneInFloat(value, key)
+    }
   }
 
   /// The optimizer this section asks for, with its schedule over `steps`.

@@ -38,23 +38,25 @@ extension RunConfig {
       "run.name", JSONValue.quote(name),
       "use letters, digits, '-', '_' and '.', without '__' (it names directories)")
     check.require(seed >= 0, "run.seed", seed, "must be ≥ 0")
-    check.require(steps >= 1, "run.steps", steps, "must be ≥ 1")
+    check.bound(steps, "run.steps", 1...ConfigLimits.steps, ConfigLimits.runTime)
     check.require(!outputDir.isEmpty, "run.outputDir", "\"\"", "must name a folder")
-    check.require(blasThreads >= 1, "run.blasThreads", blasThreads, "must be ≥ 1")
+    check.bound(blasThreads, "run.blasThreads", 1...1024, "threads of one process")
   }
 }
 
 extension CheckpointConfig {
   func validate(_ check: inout ConfigCheck) {
     check.require(every >= 0, "checkpoint.every", every, "must be ≥ 0 (0: only at the end)")
-    check.require(keep >= 1, "checkpoint.keep", keep, "must be ≥ 1")
+    check.bound(every, "checkpoint.every", 0...ConfigLimits.steps, "run.steps is bounded so")
+    check.bound(keep, "checkpoint.keep", 1...1_000_000, "files in one run directory")
   }
 }
 
 extension LoggingConfig {
   func validate(_ check: inout ConfigCheck) {
-    check.require(every >= 1, "logging.every", every, "must be ≥ 1")
+    check.bound(every, "logging.every", 1...ConfigLimits.steps, "run.steps is bounded so")
     check.require(
       evalEvery >= 0, "logging.evalEvery", evalEvery, "must be ≥ 0 (0: only at the end)")
+    check.bound(evalEvery, "logging.evalEvery", 0...ConfigLimits.steps, "run.steps is bounded so")
   }
 }

@@ -42,18 +42,30 @@ public enum TaskAllocationMethod: String, ConfigChoice {
 extension TaskAllocationConfig {
   func validate(_ check: inout ConfigCheck) {
     check.require(!scenario.isEmpty, "taskAllocation.scenario", "\"\"", "must name a scenario file")
-    check.require(hidden >= 1, "taskAllocation.hidden", hidden, "must be ≥ 1")
-    check.require(stateEpisodes >= 1, "taskAllocation.stateEpisodes", stateEpisodes, "must be ≥ 1")
+    check.bound(hidden, "taskAllocation.hidden", 1...4_096, ConfigLimits.memory)
+    check.bound(
+      stateEpisodes, "taskAllocation.stateEpisodes", 1...100_000,
+      "episodes played at start; \(ConfigLimits.runTime)")
     check.require(
       (0..<1).contains(successTolerance), "taskAllocation.successTolerance", successTolerance,
       "must lie in [0, 1)")
-    check.require(
-      evaluationEpisodes >= 0, "taskAllocation.evaluationEpisodes", evaluationEpisodes,
-      "must be ≥ 0")
+    check.bound(
+      evaluationEpisodes, "taskAllocation.evaluationEpisodes", 0...100_000,
+      "episodes per evaluation; \(ConfigLimits.runTime)")
     check.require(entropyWeight >= 0, "taskAllocation.entropyWeight", entropyWeight, "must be ≥ 0")
     check.require((0...1).contains(gamma), "taskAllocation.gamma", gamma, "must lie in [0, 1]")
     check.require(tau > 0 && tau <= 1, "taskAllocation.tau", tau, "must lie in (0, 1]")
-    check.require(replayBatch >= 1, "taskAllocation.replayBatch", replayBatch, "must be ≥ 1")
+    check.bound(replayBatch, "taskAllocation.replayBatch", 1...65_536, ConfigLimits.memory)
+    check.bound(
+      replaySize, "taskAllocation.replaySize", 1...ConfigLimits.examples, ConfigLimits.memory)
+    for (value, key) in [
+      (successTolerance, "taskAllocation.successTolerance"),
+      (entropyWeight, "taskAllocation.entropyWeight"), (gamma, "taskAllocation.gamma"),
+      (tau, "taskAllocation.tau"), (criticLearningRate, "taskAllocation.criticLearningRate"),
+    ] {
+      check.float(value, key)
+    }
+    check.belowOneInFloat(gamma, "taskAllocation.gamma")
     check.require(
       replaySize >= replayBatch, "taskAllocation.replaySize", replaySize,
       "must be ≥ taskAllocation.replayBatch (\(replayBatch))")

@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 
 /// One logged step: metric names (namespaced with `/`, see docs/metrics.md) and values.
@@ -10,67 +11,104 @@ public struct MetricsRecord: Sendable, Equatable {
     self.values = values
   }
 
-  /// One JSON object: `{"step": …, "<name>": …}` with sorted keys. Non-finite values are
-  /// written as null.
+  /// One JSON object: `{"step": …, "<name>": …}` with sorted keys. Numbers are written so
+  /// that they read back exactly (`LineFiles.exactText`); non-finite values as null.
   public var jsonLine: String {
-    var fields: [String: JSONValue] = ["step": .number(Double(step))]
-    for (k, v) in values { fields[k] = v.isFinite ? .number(v) : .null }
-    return String(decoding: (try? JSONValue.object(fields).data()) ?? Data(), as: UTF8.self)
+    let fields = values.keys.sorted().map { key in
+      JSONValue.quote(key) + ":" + (LineFiles.exactText(values[key]!) ?? "null")
+    }
+    return "{" + ([#""step":\#(step)"#] + fields).joined(separator: ",") + "}"
   }
 }
 
 /// `metrics.jsonl` (one object per logged step) plus `metrics.csv`, kept consistent across
-/// resumes: lines after the resumed step are dropped before new ones are appended, so the
-/// files never hold gaps or duplicates.
+/// resumes and kills: each line is appended whole (`LineFiles.append`), a resume cuts the
+/// file after the checkpoint's step without rewriting the lines it keeps, and a torn last
+/// line (a process killed mid-write) is dropped with a note. `metrics.csv` is derived from
+/// the records and rewritten when a column appears.
 public final class MetricsLog {
   public let jsonl: URL
   public let csv: URL
   private var records: [MetricsRecord] = []
+  /// What reading or cutting the log dropped (a torn last line), for the run's output.
+  public private(set) var note: String?
 
   public init(jsonl: URL, csv: URL) {
     self.jsonl = jsonl
     self.csv = csv
   }
 
-  /// Every record in a metrics.jsonl file; malformed lines are reported by line number.
+  /// Every record in a metrics.jsonl file; malformed lines are reported by line number. A
+  /// torn last line is dropped (see `readWithNote`).
   public static func read(_ url: URL) throws -> [MetricsRecord] {
-    var out: [MetricsRecord] = []
-    for line in readJSONLines(url) {
-      guard case .object(let fields) = try line.value.get(),
-        case .number(let step)? = fields["step"]
-      else {
-        throw JSONError(source: "\(url.path):\(line.number)", message: "line has no numeric 'step'")
-      }
-      var values: [String: Double] = [:]
-      for (k, v) in fields where k != "step" {
-        if case .number(let x) = v { values[k] = x } else if v == .null { values[k] = .nan }
-      }
-      out.append(MetricsRecord(step: Int(step), values: values))
-    }
-    return out
+    try readWithNote(url).records
   }
 
-  /// Loads earlier records up to and including `step` and rewrites both files with just
-  /// those (a resumed run continues after its checkpoint's step).
+  /// The records of a metrics.jsonl file and a note when its torn last line was dropped.
+  public static func readWithNote(_ url: URL) throws -> (records: [MetricsRecord], note: String?) {
+    let (lines, note) = try LineFiles.read(url)
+    var out: [MetricsRecord] = []
+    for (index, line) in lines.enumerated() where !line.isEmpty {
+      out.append(try record(line, source: "\(url.path):\(index + 1)"))
+    }
+    return (out, note)
+  }
+
+  /// One line of metrics.jsonl as a record; an error names `source` (file:line).
+  static func record(_ line: String, source: String) throws -> MetricsRecord {
+    let value: JSONValue
+    do {
+      value = try JSONValue.parse(Data(line.utf8), source: source)
+    } catch let error as JSONError {
+      throw JSONError(
+        source: source,
+        message: "metrics line "
+          + error.message.replacingOccurrences(
+            of: "is not valid JSON", with: "is not valid JSON (damaged metrics.jsonl)"))
+    }
+    guard case .object(let fields) = value, case .number(let step)? = fields["step"],
+      step.rounded() == step, abs(step) < 1e15
+    else {
+      throw JSONError(source: source, message: "metrics line has no whole-number 'step'")
+    }
+    var values: [String: Double] = [:]
+    for (k, v) in fields where k != "step" {
+      if case .number(let x) = v { values[k] = x } else if v == .null { values[k] = .nan }
+    }
+    return MetricsRecord(step: Int(step), values: values)
+  }
+
+  /// The step of a metrics line, or nil when it is not a record.
+  static func step(of line: String) -> Int? {
+    (try? record(line, source: ""))?.step
+  }
+
+  /// Keeps the lines up to and including `step` (a resumed run continues after its
+  /// checkpoint's step) without rewriting them, and rebuilds metrics.csv from them.
   public func resume(atStep step: Int) throws {
-    records = try MetricsLog.read(jsonl).filter { $0.step <= step }
-    try rewrite()
+    let (lines, note) = try LineFiles.truncate(jsonl) {
+      Self.step(of: $0).map { $0 <= step } ?? false
+    }
+    self.note = note
+    records = try lines.enumerated().map { try Self.record($1, source: "\(jsonl.path):\($0 + 1)") }
+    try rewriteCSV()
   }
 
   /// Starts both files empty.
   public func start() throws {
     records = []
-    try rewrite()
+    try fileOperation(jsonl) { try Data().write(to: jsonl) }
+    try rewriteCSV()
   }
 
   public func append(_ record: MetricsRecord) throws {
     let newKeys = Set(record.values.keys).subtracting(columns)
     records.append(record)
+    try LineFiles.append(record.jsonLine, to: jsonl)
     if newKeys.isEmpty {
-      try appendText(record.jsonLine + "\n", to: jsonl)
-      try appendText(csvRow(record) + "\n", to: csv)
+      try LineFiles.append(csvRow(record), to: csv)
     } else {
-      try rewrite()  // a new column: the CSV header changes
+      try rewriteCSV()  // a new column: the CSV header changes
     }
   }
 
@@ -85,19 +123,14 @@ public final class MetricsLog {
     ([String(r.step)] + columns.map { r.values[$0].map(formatNumber) ?? "" }).joined(separator: ",")
   }
 
-  private func rewrite() throws {
-    let lines = records.map { $0.jsonLine + "\n" }.joined()
-    try Data(lines.utf8).write(to: jsonl, options: .atomic)
+  private func rewriteCSV() throws {
     let header = (["step"] + columns).joined(separator: ",") + "\n"
     let rows = records.map { csvRow($0) + "\n" }.joined()
-    try Data((header + rows).utf8).write(to: csv, options: .atomic)
+    try writeAtomically(Data((header + rows).utf8), to: csv)
   }
-
 }
 
 /// Shortest round-tripping decimal text for a metric value.
 func formatNumber(_ x: Double) -> String {
-  if !x.isFinite { return "" }
-  if x.rounded() == x && Swift.abs(x) < 1e15 { return String(Int64(x)) }
-  return "\(x)"
+  LineFiles.exactText(x) ?? ""
 }

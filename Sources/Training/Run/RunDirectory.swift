@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 
 /// One run's folder: `<outputDir>/<name>__seed<k>__<timestamp>/` holding `config.json`,
@@ -20,14 +21,18 @@ public struct RunDirectory: Sendable {
     throws -> RunDirectory
   {
     let root = URL(fileURLWithPath: config.run.outputDir, isDirectory: true)
-    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    try fileOperation(root) {
+      try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
     var url = root.appendingPathComponent(name(for: config))
     var suffix = 1
     while FileManager.default.fileExists(atPath: url.path) {
       suffix += 1
       url = root.appendingPathComponent("\(name(for: config))-\(suffix)")
     }
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false)
+    try fileOperation(url) {
+      try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false)
+    }
     let run = RunDirectory(url: url)
     try run.writeConfig(config)
     try run.appendCommand(command, note: note)
@@ -41,9 +46,9 @@ public struct RunDirectory: Sendable {
   public var metricsCSVURL: URL { url.appendingPathComponent("metrics.csv") }
   public var commandURL: URL { url.appendingPathComponent("command.txt") }
 
-  /// Writes the resolved config as pretty JSON.
+  /// Writes the resolved config as pretty JSON (atomically; see `writeAtomically`).
   public func writeConfig(_ config: ExperimentConfig) throws {
-    try JSONValue(encoding: config).data(pretty: true).write(to: configURL, options: .atomic)
+    try writeAtomically(JSONValue(encoding: config).data(pretty: true), to: configURL)
   }
 
   /// Reads the resolved config a run was started with.

@@ -1,6 +1,7 @@
 import Checkpoint
 import Distributed
 import Foundation
+import Optim
 import TensorCore
 
 /// Where a resumed run continues from: a checkpoint file, a run directory (its newest
@@ -30,10 +31,26 @@ public enum SessionOutcome: Equatable, Sendable {
   case interrupted(run: URL, step: Int, signal: Int32)
 }
 
-/// Runs a trainer from a config to the end: creates or reopens the run directory, logs
-/// metrics, shows progress, evaluates, checkpoints, resumes exactly and stops cleanly on
-/// SIGINT/SIGTERM. Under `mpirun` every rank runs a session; rank 0 alone writes the run
-/// directory, logs and shows progress (docs/distributed.md).
+/// A step stopped by a non-finite loss, gradient or parameter: nothing of it was logged or
+/// saved.
+public struct NonFiniteStep: Error, CustomStringConvertible {
+  public var step: Int
+  /// A `NonFiniteError` or `NonFiniteLoss`.
+  public var cause: any Error
+  /// The newest checkpoint this process wrote or resumed from, if any.
+  public var lastCheckpoint: URL?
+
+  public var description: String {
+    "step \(step): \(cause); nothing of step \(step) was logged or saved"
+      + (lastCheckpoint.map { " (the newest checkpoint is \($0.path))" } ?? "")
+  }
+}
+
+/// Runs a trainer from a config to the end: creates or reopens the run directory (holding
+/// its lock for the whole run), logs metrics, shows progress, evaluates, checkpoints,
+/// resumes exactly and stops cleanly on SIGINT/SIGTERM/SIGHUP. Under `mpirun` every rank
+/// runs a session; rank 0 alone holds the lock and writes the run directory, logs and
+/// progress (docs/distributed.md).
 public struct TrainingSession {
   public var config: ExperimentConfig
   public var command: [String]
@@ -58,10 +75,18 @@ public struct TrainingSession {
   public func start() throws -> SessionOutcome {
     try RankAgreement.check(config)
     let trainer = try makeTrainer(config)  // before anything is written: it may refuse
+    for note in trainer.startupNotes { announce(note) }
     var created: RunDirectory? = nil
     var metrics: MetricsLog? = nil
+    var lock: RunLock? = nil
+    defer { lock?.release() }
     if world.isRoot {
       let run = try RunDirectory.create(for: config, command: command, note: ranks)
+      let checkpoints = RunCheckpoints(directory: run.url)
+      lock = try checkpoints.lock()
+      // Recorded now, so a checkpoint of another run placed here before the first save is
+      // already foreign.
+      try checkpoints.establishIdentity(model: trainer.modelFingerprint)
       let log = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
       try log.start()
       try trainer.attach(runDirectory: run.url, resumedAt: nil)
@@ -72,7 +97,7 @@ public struct TrainingSession {
       "start: \(config.kind.rawValue) on \(ranks) (distributed.shards \(config.distributed.shards))"
     )
     announce("run directory: \(run.url.path)")
-    return try loop(trainer: trainer, run: run, metrics: metrics)
+    return try loop(trainer: trainer, run: run, metrics: metrics, resumedFrom: nil)
   }
 
   /// Continues a saved run with the config saved in its checkpoint. An experiment `file`
@@ -82,23 +107,61 @@ public struct TrainingSession {
   public func resume(_ target: ResumeTarget, file: String?, overrides: [String]) throws
     -> SessionOutcome
   {
+    // The trainer's own check: a checkpoint whose config or state does not build and restore
+    // a trainer is passed over for the previous one, as a damaged file is.
+    var accepted: (trainer: any Trainer, config: ExperimentConfig)?
+    let accept = { (data: CheckpointData, file: String) throws in
+      let loaded = try CheckpointFiles.decode(data, file: file)
+      let saved = try ConfigLoader.decode(configJSON: loaded.configJSON, source: file)
+      do {
+        accepted = (try makeTrainer(saved, restoring: loaded, file: file), saved)
+      } catch var mismatch as StateMismatch {
+        mismatch.file = mismatch.file ?? file  // the warning names the file passed over
+        throw mismatch
+      }
+    }
     // Rank 0 picks the checkpoint; every rank reads that file (a shared file system).
     let picked: ResumeTarget =
       world.size > 1
       ? .path(
         fromRoot(
           world.isRoot
-            ? try RunCheckpoints.locate(
-              target.argument, experiment: config.run.name, root: config.run.outputDir
-            ).url.path : ""))
+            ? try Self.locate(
+              target, experiment: config.run.name, root: config.run.outputDir, accept: accept
+            ).checkpoint.path : ""))
       : target
     let found = try Self.locate(
-      picked, experiment: config.run.name, root: config.run.outputDir)
+      picked, experiment: config.run.name, root: config.run.outputDir, accept: accept)
     for warning in found.warnings { announce("warning: \(warning)") }
     let run = RunDirectory(url: found.checkpoint.deletingLastPathComponent())
+    let checkpoints = RunCheckpoints(directory: run.url)
+    // Rank 0 alone holds the lock and tidies the directory; the other ranks only read.
+    var lock: RunLock? = nil
+    defer { lock?.release() }
+    if world.isRoot {
+      let located = checkpoints.all().map(\.step)
+      let held = try checkpoints.lock()
+      lock = held
+      // The directory (of `auto`) is known only once located: a writer that saved or deleted
+      // a checkpoint in between was another process, so this resume does not continue.
+      guard checkpoints.all().map(\.step) == located else {
+        throw CheckpointError(
+          file: run.url.path,
+          message: "its checkpoints changed while this resume was starting (another process "
+            + "wrote them); check that nothing else trains this run, then resume again")
+      }
+      if let pid = held.tookOverFrom {
+        announce("note: took over the lock of process \(pid), which is no longer running")
+      }
+      let removed = checkpoints.removeStaleTemporaries()
+      if !removed.isEmpty {
+        announce(
+          "note: removed temporary files of stopped processes: \(removed.joined(separator: ", "))"
+        )
+      }
+    }
     let saved = found.loaded
-    let savedConfig = try ConfigLoader.decode(
-      configJSON: saved.configJSON, source: found.checkpoint.path)
+    let savedConfig = accepted!.config
     let resolved = try ConfigLoader.resolve(file: file, overrides: overrides, defaults: savedConfig)
     let refused = try ConfigLoader.differences(savedConfig, resolved).filter {
       !Self.resumableKeys.contains($0)
@@ -110,13 +173,18 @@ public struct TrainingSession {
           + Self.resumableKeys.sorted().joined(separator: ", "))
     }
     try RankAgreement.check(resolved)
-    let trainer = try makeTrainer(resolved, restoring: saved, file: found.checkpoint.path)
+    let trainer =
+      resolved == savedConfig
+      ? accepted!.trainer : try makeTrainer(resolved, restoring: saved, file: found.checkpoint.path)
+    for note in trainer.startupNotes { announce(note) }
     var metrics: MetricsLog? = nil
     if world.isRoot {
+      try checkpoints.establishIdentity(model: trainer.modelFingerprint)
       try run.writeConfig(resolved)
       try run.appendCommand(command, note: ranks)
       let log = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
       try log.resume(atStep: trainer.step)
+      if let note = log.note { announce("note: \(note)") }
       try trainer.attach(runDirectory: run.url, resumedAt: trainer.step)
       metrics = log
     }
@@ -127,27 +195,41 @@ public struct TrainingSession {
       "resuming \(run.url.path) at step \(trainer.step) from \(found.checkpoint.lastPathComponent)")
     var session = self
     session.config = resolved
-    return try session.loop(trainer: trainer, run: run, metrics: metrics)
+    return try session.loop(
+      trainer: trainer, run: run, metrics: metrics, resumedFrom: found.checkpoint)
   }
 
-  private func loop(trainer: any Trainer, run: RunDirectory, metrics: MetricsLog?) throws
-    -> SessionOutcome
-  {
+  private func loop(
+    trainer: any Trainer, run: RunDirectory, metrics: MetricsLog?, resumedFrom: URL?
+  ) throws -> SessionOutcome {
     BLAS.setThreads(config.run.blasThreads)
     let total = config.run.steps
     let progress = ProgressReporter(
       totalSteps: total, startStep: trainer.step, quiet: quiet, keys: trainer.progressKeys)
     let startStep = trainer.step
+    var lastCheckpoint = resumedFrom
     let save = { (step: Int) throws -> URL in
       guard world.isRoot else { return run.url }
       let url = try CheckpointFiles.save(
         trainer.state(), step: step, config: config, fingerprint: trainer.modelFingerprint,
         in: run.url, keep: config.checkpoint.keep)
+      lastCheckpoint = url
       return url
     }
     while trainer.step < total {
+      if StopSignal.requested && trainer.step == startStep {
+        // Signalled while starting: nothing changed since the start or the checkpoint.
+        progress.note("stopped before step \(startStep + 1); nothing new to save")
+        if startStep > 0 { progress.note("continue with: train --resume \(run.url.path)") }
+        return .interrupted(run: run.url, step: startStep, signal: StopSignal.signalNumber)
+      }
       let started = DispatchTime.now().uptimeNanoseconds
-      var values = trainer.trainStep()
+      var values: [String: Double]
+      do {
+        values = try trainer.trainStep()
+      } catch let error where error is NonFiniteError || error is NonFiniteLoss {
+        throw NonFiniteStep(step: trainer.step + 1, cause: error, lastCheckpoint: lastCheckpoint)
+      }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
       values["perf/stepSeconds"] = seconds
       let step = trainer.step
@@ -189,11 +271,16 @@ public struct TrainingSession {
     return .finished(run: run.url, step: trainer.step)
   }
 
-  /// Finds the checkpoint a resume target names.
-  private static func locate(_ target: ResumeTarget, experiment: String, root: String) throws -> (
-    checkpoint: URL, loaded: CheckpointFiles.Loaded, warnings: [String]
-  ) {
-    let found = try RunCheckpoints.locate(target.argument, experiment: experiment, root: root)
+  /// Finds the checkpoint a resume target names: the newest that reads, verifies, belongs
+  /// to its run and that `accept` (given the data and the file's path) takes.
+  private static func locate(
+    _ target: ResumeTarget, experiment: String, root: String,
+    accept: (CheckpointData, String) throws -> Void
+  ) throws -> (checkpoint: URL, loaded: CheckpointFiles.Loaded, warnings: [String]) {
+    let argument = target.argument
+    let found = try RunCheckpoints.locate(argument, experiment: experiment, root: root) {
+      try accept($0, $0.source ?? argument)
+    }
     return (found.url, try CheckpointFiles.decode(found.data, file: found.url.path), found.warnings)
   }
 

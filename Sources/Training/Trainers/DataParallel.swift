@@ -51,15 +51,15 @@ final class DataParallel {
   /// same way. `accumulate(shard)` adds one shard's gradients to the parameters (cleared
   /// before each shard) and returns its extras. Shards are summed as `ShardTree`'s tree; a
   /// parameter no shard reached keeps no gradient, as in a single process.
-  func accumulateGradients(_ parameters: [Tensor], extras: Int, _ accumulate: (Int) -> [Float])
-    -> [Float]
-  {
-    guard shards > 1 else { return accumulate(0) }
+  func accumulateGradients(
+    _ parameters: [Tensor], extras: Int, _ accumulate: (Int) throws -> [Float]
+  ) rethrows -> [Float] {
+    guard shards > 1 else { return try accumulate(0) }
     let width = parameters.reduce(0) { $0 + $1.count + 1 } + extras
     var local: [[Float]] = []
     for shard in owned {
       for p in parameters { p.grad = nil }
-      let extra = accumulate(shard)
+      let extra = try accumulate(shard)
       precondition(extra.count == extras, "DataParallel: \(extra.count) extras for \(extras)")
       var flat: [Float] = []
       flat.reserveCapacity(width)

@@ -29,8 +29,12 @@ public protocol Trainer: AnyObject {
   var progressKeys: [String] { get }
   /// A fingerprint of the model's structure; checkpoints of another model are refused.
   var modelFingerprint: String { get }
-  /// One optimizer step; returns its metrics (see docs/metrics.md).
-  func trainStep() -> [String: Double]
+  /// Lines printed when a run starts (a JSONL task's split summary).
+  var startupNotes: [String] { get }
+  /// One optimizer step; returns its metrics (see docs/metrics.md). Throws `NonFiniteError`
+  /// when the loss, a gradient or a parameter is NaN or infinite, before the update that
+  /// would spread it (and so before any checkpoint holds it).
+  func trainStep() throws -> [String: Double]
   /// Metrics on held-out data, namespaced `eval/…`.
   func evaluate() -> [String: Double]
   /// The complete state for a checkpoint.
@@ -44,6 +48,36 @@ public protocol Trainer: AnyObject {
 
 extension Trainer {
   public func attach(runDirectory: URL, resumedAt step: Int?) throws {}
+  public var startupNotes: [String] { [] }
+}
+
+/// The finite checks around one optimizer update: the loss (when given) and the gradients
+/// before `optimizer.step()`, the parameters after it. Throws `NonFiniteError`; a
+/// non-finite loss also names the first gradient it made non-finite (`NonFiniteLoss`).
+func checkedStep(_ optimizer: any Optimizer, loss: Float? = nil) throws {
+  if let loss {
+    do {
+      try checkFinite(loss: loss)
+    } catch let error as NonFiniteError {
+      let grads = optimizer.parameters.compactMap { name, p in p.grad.map { (name, $0) } }
+      throw NonFiniteLoss(loss: error, gradient: firstNonFinite(grads, kind: "gradient"))
+    }
+  }
+  try optimizer.checkGradientsFinite()
+  optimizer.step()
+  try optimizer.checkParametersFinite()
+}
+
+/// A non-finite loss, and the first gradient it made non-finite (if any).
+public struct NonFiniteLoss: Error, CustomStringConvertible {
+  public var loss: NonFiniteError
+  public var gradient: NonFiniteError?
+  public var description: String {
+    guard let gradient else { return loss.description }
+    return "loss is \(loss.firstValue) (its gradient of \(gradient.name) holds \(gradient.count) "
+      + "non-finite values of \(gradient.total)); the step was stopped before any update (lower "
+      + "the learning rate, clip gradients or check the data)"
+  }
 }
 
 /// A restore that does not fit the trainer, naming every offending entry.

@@ -40,7 +40,7 @@ public final class ClassifierTrainer: Trainer {
       + model.namedParameters().map { "\($0.0)\($0.1.shape)" }.joined(separator: " ")
   }
 
-  public func trainStep() -> [String: Double] {
+  public func trainStep() throws -> [String: Double] {
     let indices = cursor.next(config.classifier.batchSize)
     let learningRate = optimizer.currentLearningRate
     optimizer.zeroGrad()
@@ -50,7 +50,7 @@ public final class ClassifierTrainer: Trainer {
       config.optimizer.gradClip > 0
       ? clipGradientNorm(model.parameters, maxNorm: Float(config.optimizer.gradClip))
       : clipGradientNorm(model.parameters, maxNorm: .infinity)
-    optimizer.step()
+    try checkedStep(optimizer, loss: loss)
     step += 1
     return [
       "loss/train": Double(loss),

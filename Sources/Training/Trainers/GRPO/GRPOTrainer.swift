@@ -19,6 +19,8 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
   public let options: GRPOOptions
   public let optimizer: any Optimizer
   public private(set) var step = 0
+  /// Printed when a run starts (a JSONL task's split summary).
+  public var startupNotes: [String] = []
   var cursor: EpochCursor
   var samplingRNG: RandomState
   /// Per-context success histories for Knapsack-RL (kept even when it is off).
@@ -45,7 +47,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
   public var progressKeys: [String] { task.progressKeys }
   public var modelFingerprint: String { policy.fingerprint }
 
-  public func trainStep() -> [String: Double] {
+  public func trainStep() throws -> [String: Double] {
     let started = DispatchTime.now().uptimeNanoseconds
     let startedCPU = cpuSeconds()
     // Contexts, and their rollout budgets from the success histories.
@@ -84,7 +86,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
     let learningRate = optimizer.currentLearningRate
     var surrogate = options.surrogate
     surrogate.maxCompletionLength = policy.lengthBudget(rollouts)
-    let (statistics, gradNorms) = clippedSurrogateUpdate(
+    let (statistics, gradNorms) = try clippedSurrogateUpdate(
       RolloutBatch(
         oldLogProbs: rollouts.map(\.logProbs), advantages: credit, masks: rollouts.map(\.lossMask)),
       order: order, options: surrogate, epochs: options.epochs, minibatch: options.minibatchSize,

@@ -25,13 +25,14 @@ struct RolloutBatch {
 /// each pass's activations small enough to stay in the CPU caches. With more than one
 /// shard, `order` is cut into `parallel.shards` pieces by position (chunks split at their
 /// edges), each rank computes its pieces' gradients and statistics, and the pieces are
-/// combined in shard order.
+/// combined in shard order. A non-finite loss, gradient or parameter throws
+/// `NonFiniteError` before the update that would spread it.
 func clippedSurrogateUpdate(
   _ batch: RolloutBatch, order: [Int], options: SurrogateOptions, epochs: Int, minibatch: Int,
   chunk: Int = 0, parallel: DataParallel = .single, optimizer: any Optimizer,
   parameters: [Tensor], gradClip: Double, score: ([Int]) -> Tensor,
   reference: (([Int]) -> [Float])?
-) -> (statistics: [SurrogateStatistics], gradNorms: [Float]) {
+) throws -> (statistics: [SurrogateStatistics], gradNorms: [Float]) {
   let totalTokens = batch.masks.reduce(0) { $0 + $1.reduce(0, +) }
   let size = minibatch > 0 ? minibatch : batch.count
   let chunkSize = chunk > 0 ? chunk : size
@@ -55,7 +56,7 @@ func clippedSurrogateUpdate(
     optimizer.zeroGrad()
     // Per piece: its tokens, then its token-weighted statistics (nothing when it is empty).
     var records: [Int: [Double]] = [:]
-    _ = parallel.accumulateGradients(parameters, extras: 0) { shard in
+    _ = try parallel.accumulateGradients(parameters, extras: 0) { shard in
       for (index, piece) in pieces.enumerated() where piece.shard == shard {
         let rows = Array(order[piece.positions])
         let width = rows.map { batch.oldLogProbs[$0].count }.max() ?? 0
@@ -70,6 +71,7 @@ func clippedSurrogateUpdate(
           advantages: padded(batch.advantages), mask: mask, options: options,
           normalizer: LossNormalizer(
             mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: batch.count))
+        try checkFinite(loss: loss.item)
         loss.backward()
         let weight = Double(mask.reduce(0, +))
         records[index] = [
@@ -103,7 +105,7 @@ func clippedSurrogateUpdate(
     }
     let clip = gradClip > 0 ? Float(gradClip) : .infinity
     gradNorms.append(clipGradientNorm(parameters, maxNorm: clip))
-    optimizer.step()
+    try checkedStep(optimizer)
   }
   return (statistics, gradNorms)
 }

@@ -29,14 +29,48 @@ func tokenizerProblems(_ state: TrainingState, alphabet: [Int64]?) -> [String] {
 }
 
 /// The test prompts of the periodic evaluation (`evaluation.prompts` of them, 0: all), each
-/// encoded once here so that evaluating them cannot fail later.
-func evaluationPrompts(_ task: any ReasoningTask, config: EvaluationConfig, tokenizer: Tokenizer)
-  throws -> [TaskPrompt]
-{
+/// encoded once here, and checked to leave room for `evaluation.maxNewTokens` in `context`,
+/// so that evaluating them cannot fail later.
+func evaluationPrompts(
+  _ task: any ReasoningTask, config: EvaluationConfig, context: Int, tokenizer: Tokenizer
+) throws -> [TaskPrompt] {
+  try checkPromptRoom(
+    task, context: context, maxNewTokens: config.maxNewTokens, key: "evaluation.maxNewTokens",
+    tokenizer: tokenizer)
   let test = task.prompts(.test)
   let prompts = config.prompts > 0 ? Array(test.prefix(config.prompts)) : test
-  for prompt in prompts { _ = try encodePrompt(prompt, tokenizer: tokenizer) }
+  for prompt in prompts {
+    let tokens = try encodePrompt(prompt, tokenizer: tokenizer).count
+    guard tokens + config.maxNewTokens <= context else {
+      throw ConfigError(
+        source: "task", path: "evaluation.maxNewTokens",
+        message: "is \(config.maxNewTokens); test prompt \(prompt.id) has \(tokens) tokens, so "
+          + "it must be ≤ model.context − \(tokens) = \(context - tokens)")
+    }
+  }
   return prompts
+}
+
+/// Before training: every prompt of a JSONL task leaves room for `maxNewTokens` in
+/// `context` (`JSONLTask.checkPromptLengths`: the error names the file, line and id); `key`
+/// is the setting named in the error.
+func checkPromptRoom(
+  _ task: any ReasoningTask, context: Int, maxNewTokens: Int, key: String, tokenizer: Tokenizer
+) throws {
+  guard let jsonl = task as? JSONLTask else { return }
+  do {
+    try jsonl.checkPromptLengths(context: context, maxNewTokens: maxNewTokens) { text in
+      1 + ((try? tokenizer.encode(text).count) ?? 0)  // with the BOS token encodePrompt adds
+    }
+  } catch let error as TaskError {
+    throw ConfigError(source: "task", path: key, message: "is \(maxNewTokens): \(error.message)")
+  }
+}
+
+/// The line a JSONL task prints at start: how its lines were split.
+func taskNotes(_ task: any ReasoningTask) -> [String] {
+  guard let jsonl = task as? JSONLTask else { return [] }
+  return ["task: \(jsonl.splitSummary)"]
 }
 
 /// Greedy pass@1 of `model` on `prompts`, overall and per difficulty.
@@ -95,13 +129,14 @@ public final class SFTTrainer: LanguageModelTrainer {
     }
     self.examples = examples
     evaluationPrompts = try Training.evaluationPrompts(
-      task, config: config.evaluation, tokenizer: tokenizer)
+      task, config: config.evaluation, context: config.model.context, tokenizer: tokenizer)
     cursor = EpochCursor(count: examples.count, seed: cursorSeed)
   }
 
   public var progressKeys: [String] { ["loss/train", "eval/pass1"] }
+  public var startupNotes: [String] { taskNotes(task) }
 
-  public func trainStep() -> [String: Double] {
+  public func trainStep() throws -> [String: Double] {
     let batch = cursor.next(config.sft.batchSize).map { examples[$0] }
     let learningRate = optimizer.currentLearningRate
     let started = DispatchTime.now().uptimeNanoseconds
@@ -117,7 +152,7 @@ public final class SFTTrainer: LanguageModelTrainer {
     }[0]
     let clip = config.optimizer.gradClip > 0 ? Float(config.optimizer.gradClip) : .infinity
     let gradNorm = clipGradientNorm(policy.parameters, maxNorm: clip)
-    optimizer.step()
+    try checkedStep(optimizer, loss: loss)
     step += 1
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     let tokens = batch.reduce(0) { $0 + $1.prompt.count + $1.target.count }

@@ -43,7 +43,11 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
     }
     let optimizer = config.optimizer.makeOptimizer(
       steps: config.run.steps * g.epochs, parameters: model.namedParameters())
-    let evaluated = try evaluationPrompts(task, config: config.evaluation, tokenizer: tokenizer)
+    try checkPromptRoom(
+      task, context: config.model.context, maxNewTokens: g.maxCompletionLength,
+      key: "grpo.maxCompletionLength", tokenizer: tokenizer)
+    let evaluated = try evaluationPrompts(
+      task, config: config.evaluation, context: config.model.context, tokenizer: tokenizer)
     let maxNewTokens = config.evaluation.maxNewTokens
     let contexts = try LanguageModelTask<TransformerLM, Tokenizer>(
       task: task, tokenizer: tokenizer, encode: { try encodePrompt($0, tokenizer: tokenizer) },
@@ -68,6 +72,7 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
       task: contexts, policy: policy(model), reference: reference, options: GRPOOptions(config),
       optimizer: optimizer, samplingRNG: samplingRNG, cursorSeed: cursorSeed)
     self.parallel = parallel
+    startupNotes = taskNotes(task)
   }
 }
 

@@ -83,11 +83,19 @@ public final class AllocationSACTrainer: Trainer {
 
   var losses: [String: [Double]] = [:]
 
-  public func trainStep() -> [String: Double] {
+  /// The first non-finite loss, gradient or parameter of this step's updates; later
+  /// updates of the step are skipped and `trainStep` throws it.
+  var failure: Error?
+
+  public func trainStep() throws -> [String: Double] {
     losses = [:]
     var allocator = LearningAllocator(trainer: self, rng: episodeRNG)
     let result = runEpisode(setup.scenario, allocator: &allocator)
     episodeRNG = allocator.rng
+    if let failure {
+      self.failure = nil
+      throw failure
+    }
     step += 1
     var metrics: [String: Double] = [
       "episode/return": result.totalReturn, "episode/totalReward": result.totalReward,
@@ -102,7 +110,7 @@ public final class AllocationSACTrainer: Trainer {
 
   /// One decision's updates: stage 2 online, stage 1 from replay once it holds enough.
   func learn(_ problem: AllocationProblem, _ f: ProblemFeatures, _ sample: AllocationSample) {
-    guard !sample.preAssignment.isEmpty else { return }
+    guard !sample.preAssignment.isEmpty, failure == nil else { return }
     let t = config.taskAllocation
     let alpha = Float(t.entropyWeight)
     let entry = (problem, f, sample.preAssignment, sample.payoff / f.valueScale)
@@ -116,6 +124,7 @@ public final class AllocationSACTrainer: Trainer {
     var actorLoss: Tensor? = nil
     if !sample.selections.isEmpty {
       actorLoss = stage2(f, sample.selections, alpha: alpha)
+      guard failure == nil else { return }
     }
     if replay.count >= t.replayStart {
       let batch = (0..<t.replayBatch).map { _ in replay[replayRNG.nextInt(below: replay.count)] }
@@ -133,7 +142,7 @@ public final class AllocationSACTrainer: Trainer {
       criticLoss = criticLoss / Float(batch.count)
       stage1 = stage1 / Float(batch.count)
       criticLoss.backward()
-      mixerOptimizer.step()
+      guard update(mixerOptimizer, loss: criticLoss.item) else { return }
       losses["loss/mixer", default: []].append(Double(criticLoss.item))
       losses["loss/actorStage1", default: []].append(Double(stage1.item))
       actorLoss = actorLoss.map { $0 + stage1 } ?? stage1
@@ -142,7 +151,19 @@ public final class AllocationSACTrainer: Trainer {
       actorLoss.backward()
       let clip = config.optimizer.gradClip > 0 ? Float(config.optimizer.gradClip) : .infinity
       _ = clipGradientNorm(policy.parameters, maxNorm: clip)
-      optimizer.step()
+      _ = update(optimizer, loss: actorLoss.item)
+    }
+  }
+
+  /// `checkedStep`, recording a failure instead of throwing (updates run inside the
+  /// episode); false when the update was refused.
+  func update(_ optimizer: any Optimizer, loss: Float) -> Bool {
+    do {
+      try checkedStep(optimizer, loss: loss)
+      return true
+    } catch {
+      failure = failure ?? error
+      return false
     }
   }
 
@@ -180,7 +201,7 @@ public final class AllocationSACTrainer: Trainer {
     let q = selectionCritic.padded(f, rows: steps).gatherLast(steps.map(\.chosen))
     let criticLoss = (q - Tensor(targets)).square().mean()
     criticLoss.backward()
-    selectionOptimizer.step()
+    _ = update(selectionOptimizer, loss: criticLoss.item)
     let tau = Float(config.taskAllocation.tau)
     for (target, source) in zip(selectionTarget.parameters, selectionCritic.parameters) {
       target.assign(target * (1 - tau) + source * tau)
