@@ -14,29 +14,10 @@ public func scaledExponentials(
   allot_scaled_exp(x.baseAddress!, x.count, scale, shift, out)
 }
 
-/// eˣ, with Cody–Waite range reduction and a degree-7 polynomial.
+/// eˣ: CKernels' `allot_exp` (Cody–Waite range reduction, a degree-7 polynomial), inlined
+/// into Swift's loops, so the Swift ops and the C kernels share one exponential.
 @inline(__always)
-func fastExp(_ x: Float) -> Float {
-  let clamped = Swift.min(Swift.max(x, -87.3), 88.72)
-  // n = round(x / ln 2) via the 1.5·2²³ trick (no float-to-int conversion, no trap).
-  let magic: Float = 12_582_912
-  let shifted = Swift.min(clamped * 1.442_695_04 + magic, magic + 127)
-  let n = shifted - magic
-  let r = (clamped - n * 0.693_145_75) - n * 1.428_606_8e-6
-  var p: Float = 1.0 / 5040
-  p = p * r + 1.0 / 720
-  p = p * r + 1.0 / 120
-  p = p * r + 1.0 / 24
-  p = p * r + 1.0 / 6
-  p = p * r + 0.5
-  p = p * r + 1
-  p = p * r + 1
-  let scale = Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
-  var y = p * scale
-  y = x < -87.3 ? 0 : y
-  y = x > 88.72 ? .infinity : y
-  return x != x ? x : y
-}
+func fastExp(_ x: Float) -> Float { allot_exp(x) }
 
 /// tanh x, through eˣ away from zero and its Taylor series near zero.
 @inline(__always)
