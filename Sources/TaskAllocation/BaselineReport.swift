@@ -27,10 +27,13 @@ public struct BaselineReport: Sendable {
   /// cover, and the bounded exact allocator (`exactNodes` nodes per decision; 0 skips it).
   /// With `gapNodes` > 0 every decision of every row is also solved by the bounded exact
   /// allocator (that many nodes) to measure the row's optimality gap per decision.
-  public init(_ scenario: Scenario, seeds: Int = 5, exactNodes: Int = 2000, gapNodes: Int = 0) {
+  public init(
+    _ scenario: Scenario, seeds: Int = 5, exactNodes: Int = 2000, gapNodes: Int = 0,
+    gapFailures: SolverFailures? = nil
+  ) {
     self.scenario = scenario.name
     func play<A: Allocator>(_ name: String, _ allocators: [A]) -> Row {
-      Self.play(scenario, name, allocators, gapNodes: gapNodes)
+      Self.play(scenario, name, allocators, gapNodes: gapNodes, gapFailures: gapFailures)
     }
     var rows: [Row] = []
     if exactNodes > 0 {
@@ -45,16 +48,18 @@ public struct BaselineReport: Sendable {
   }
 
   /// Full episodes of `scenario` with each of `allocators` (one row); with `gapNodes` > 0,
-  /// the mean optimality gap per decision against the bounded exact allocator.
+  /// the mean optimality gap per decision against the bounded exact allocator, whose
+  /// decisions that GLPK could not solve exactly are counted in `gapFailures`.
   public static func play<A: Allocator>(
-    _ scenario: Scenario, _ name: String, _ allocators: [A], gapNodes: Int = 0
+    _ scenario: Scenario, _ name: String, _ allocators: [A], gapNodes: Int = 0,
+    gapFailures: SolverFailures? = nil
   ) -> Row {
     var results: [EpisodeResult] = []
     var gaps: [Double] = []
     let measure: ((AllocationProblem, Allocation) -> Void)? =
       gapNodes > 0
       ? { problem, allocation in
-        var exact = BoundedExact(nodeLimit: gapNodes)
+        var exact = BoundedExact(nodeLimit: gapNodes, failures: gapFailures)
         gaps.append(problem.payoff(exact.allocate(problem)) - problem.payoff(allocation))
       } : nil
     for var a in allocators {

@@ -144,18 +144,43 @@ public struct GeneticAllocator: Allocator {
 public struct BoundedExact: Allocator {
   public var nodeLimit: Int
   public var timeLimit: Double
+  /// Where decisions GLPK could not solve exactly are counted (nil: not counted; such a
+  /// decision gets the sequential incumbent, as `ExactSolver.solve` falls back).
+  public var failures: SolverFailures?
 
-  public init(nodeLimit: Int = 2000, timeLimit: Double = 10) {
+  public init(nodeLimit: Int = 2000, timeLimit: Double = 10, failures: SolverFailures? = nil) {
     self.nodeLimit = nodeLimit
     self.timeLimit = timeLimit
+    self.failures = failures
   }
 
   public var name: String { "exact (bounded)" }
 
   public mutating func allocate(_ problem: AllocationProblem) -> Allocation {
     var sequential = OrderedAllocator.sequential
-    var solver = ExactSolver(timeLimit: timeLimit, incumbent: sequential.allocate(problem))
+    let incumbent = sequential.allocate(problem)
+    var solver = ExactSolver(timeLimit: timeLimit, incumbent: incumbent)
     solver.nodeLimit = nodeLimit
-    return solver.solve(problem).allocation
+    guard let failures else { return solver.solve(problem).allocation }
+    do {
+      return try solver.checkedSolve(problem).allocation
+    } catch {
+      failures.record(error)
+      return incumbent
+    }
+  }
+}
+
+/// The decisions an exact allocator could not solve exactly (GLPK refused or failed): a
+/// caller that reports results as exact checks `count` and names `first`.
+public final class SolverFailures: @unchecked Sendable {
+  public private(set) var first: Error?
+  public private(set) var count = 0
+
+  public init() {}
+
+  func record(_ error: Error) {
+    first = first ?? error
+    count += 1
   }
 }

@@ -283,3 +283,19 @@ private func editing(_ value: Any, at path: ArraySlice<Any>, _ edit: (Any) -> An
   #expect(rejected > 100)
   #expect(accepted > 10)
 }
+
+@Test func boundedExactCountsTheDecisionsItCouldNotSolveExactly() {
+  let fine = AllocationProblem(
+    entities: [Entity(cost: 1, capability: [2])], tasks: [TaskSpec(reward: 5, requirement: [2])])
+  let huge = AllocationProblem(
+    entities: [Entity(cost: 1e300, capability: [2])], tasks: [TaskSpec(reward: 5, requirement: [2])]
+  )
+  let failures = SolverFailures()
+  var exact = BoundedExact(failures: failures)
+  #expect(fine.payoff(exact.allocate(fine)) == 4)
+  #expect(failures.count == 0 && failures.first == nil)
+  _ = exact.allocate(huge)  // the sequential incumbent, and the failure counted
+  _ = exact.allocate(huge)
+  #expect(failures.count == 2)
+  #expect("\(failures.first!)".contains("entity 0 costs 1e+300"))
+}
