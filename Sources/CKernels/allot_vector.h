@@ -1,7 +1,7 @@
 /* Vector helpers shared by the kernel files (not part of the module's public header). */
 #ifndef ALLOT_VECTOR_H
 #define ALLOT_VECTOR_H
-#include "allot_exp.h"
+#include "allot_kernels.h" /* allot_exp */
 
 typedef float allot_v8 __attribute__((vector_size(32), aligned(4)));
 
