@@ -130,13 +130,16 @@ private func makeSweep() throws -> URL {
   let scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("../../Experiments/scenarios").standardized
   let (status, out, err) = try allot([
-    "baselines", scenarios.appendingPathComponent("electric.json").path, "--seeds", "2", "--exact-nodes", "0",
+    "baselines", scenarios.appendingPathComponent("electric.json").path, "--seeds", "2",
+    "--exact-nodes", "0",
   ])
   #expect(status == 0, "\(err)")
   #expect(out.contains("| sequential | 140.1 | 30 |"))
   #expect(out.contains("| random order |"))
   #expect(!out.contains("exact per decision"))
-  let (bad, _, badErr) = try allot(["baselines", scenarios.appendingPathComponent("rbf-100.json").path])
+  let (bad, _, badErr) = try allot([
+    "baselines", scenarios.appendingPathComponent("rbf-100.json").path,
+  ])
   #expect(bad == 1)
   #expect(badErr.contains("taskQueue: missing (and no base scenario supplies it)"))
 }
@@ -146,9 +149,13 @@ private func makeSweep() throws -> URL {
   let runs = try RunSummary.runs(in: root)
   let table = try SweepTable(runs: runs, metric: "loss/train", aggregate: .mean)
   let row = try #require(table.rows.first { $0.setting[0].1 == "0.01" })
-  let expected = runs.filter { $0.config.optimizer.learningRate == 0.01 }.compactMap { $0.mean("loss/train") }
+  let expected = runs.filter { $0.config.optimizer.learningRate == 0.01 }.compactMap {
+    $0.mean("loss/train")
+  }
   #expect(row.values.sorted() == expected.sorted())
-  let (status, out, _) = try allot(["summarize", root.path, "--metric", "loss/train", "--aggregate", "mean", "--minimize"])
+  let (status, out, _) = try allot([
+    "summarize", root.path, "--metric", "loss/train", "--aggregate", "mean", "--minimize",
+  ])
   #expect(status == 0 && out.contains("loss/train mean ± std"))
   let (bad, _, badErr) = try allot(["summarize", root.path, "--aggregate", "median"])
   #expect(bad == 1 && badErr.contains("--aggregate must be last or mean"))

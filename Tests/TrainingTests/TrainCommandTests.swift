@@ -327,5 +327,6 @@ private let tinySFT = [
   #expect(short == 1)
   #expect(
     shortErr.contains("'model.context' is 20; prompt arithmetic-train-0 with its solution needs"))
-  #expect(!FileManager.default.fileExists(atPath: root.path) || runDirectories(root).isEmpty)  // nothing written
+  // Nothing written.
+  #expect(!FileManager.default.fileExists(atPath: root.path) || runDirectories(root).isEmpty)
 }

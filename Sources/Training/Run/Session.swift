@@ -120,18 +120,17 @@ public struct TrainingSession {
         throw mismatch
       }
     }
-    // Rank 0 picks the checkpoint; every rank reads that file (a shared file system).
-    let picked: ResumeTarget =
-      world.size > 1
-      ? .path(
-        fromRoot(
-          world.isRoot
-            ? try Self.locate(
-              target, experiment: config.run.name, root: config.run.outputDir, accept: accept
-            ).checkpoint.path : ""))
-      : target
-    let found = try Self.locate(
-      picked, experiment: config.run.name, root: config.run.outputDir, accept: accept)
+    // Rank 0 picks the checkpoint; every other rank reads that file (a shared file system).
+    let picked =
+      world.isRoot
+      ? try Self.locate(
+        target, experiment: config.run.name, root: config.run.outputDir, accept: accept) : nil
+    let pickedPath = fromRoot(picked?.checkpoint.path ?? "")
+    let found =
+      try picked
+      ?? Self.locate(
+        .path(pickedPath), experiment: config.run.name, root: config.run.outputDir,
+        accept: accept)
     for warning in found.warnings { announce("warning: \(warning)") }
     let run = RunDirectory(url: found.checkpoint.deletingLastPathComponent())
     let checkpoints = RunCheckpoints(directory: run.url)
