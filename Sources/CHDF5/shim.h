@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <malloc.h>
 
 /* HDF5's type and property macros expand to globals that Swift cannot import (and that
    are -1 until H5open() has run); these wrappers return them as plain values. */
@@ -21,6 +22,10 @@ static inline size_t allot_h5t_variable(void) { return H5T_VARIABLE; }
 static inline hid_t allot_h5p_link_create(void) { return H5P_LINK_CREATE; }
 static inline hid_t allot_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 static inline hid_t allot_h5p_file_create(void) { return H5P_FILE_CREATE; }
+
+/* Gives the heap's free pages back to the system (glibc's malloc_trim) before a checkpoint's
+   in-memory image is built. */
+static inline void allot_release_free_heap_pages(void) { malloc_trim(0); }
 
 /* Marks an open file's descriptor close-on-exec, so that child processes started while it
    is open do not inherit it (HDF5 opens files without O_CLOEXEC). Best effort. */

@@ -86,6 +86,7 @@ public struct CheckpointData {
     try checkNames(file: target.path)
     let temporary = folder.appendingPathComponent(
       ".\(target.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
+    releaseFreedHeapPages()
     do {  // the whole file, in memory, then written out from there
       let datasets = tensors.count + integers.count + unsignedIntegers.count + doubles.count
       let userBlock = StructureSeal.userBlockSize(datasets: datasets)
@@ -109,7 +110,7 @@ public struct CheckpointData {
     try fsync(path: folder.path, label: folder.path)
   }
 
-  /// About how many bytes the file takes: the data plus room for HDF5's metadata.
+    /// About how many bytes the file takes: the data plus room for HDF5's metadata.
   private var byteEstimate: Int {
     let data =
       tensors.reduce(0) { $0 + $1.1.count * 4 } + integers.values.reduce(0) { $0 + $1.count * 8 }
@@ -498,3 +499,8 @@ func posixText(_ code: Int32) -> String {
 
 /// The text of the current `errno`.
 func errorText() -> String { posixText(errno) }
+
+/// Returns the heap's free pages to the system before the file's image is built: a training
+/// step's freed activations would otherwise stay resident beside the image (on SmolLM2 the
+/// image is 1.6 GB, and a GRPO step's activations leave about 0.8 GB behind).
+private func releaseFreedHeapPages() { allot_release_free_heap_pages() }

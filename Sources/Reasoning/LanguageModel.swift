@@ -27,6 +27,25 @@ public protocol CausalLanguageModel: Module {
 
   /// One fresh KV cache per layer for sequences of up to `capacity` positions.
   func makeCaches(capacity: Int, keyPadding: [Int]?) -> [AttentionCache]
+
+  /// Logits `[rows.count, vocabularySize]` of the flat positions `rows` of `[B, T]` (with
+  /// the tape): what scoring needs, so a model may skip the head where nothing is scored.
+  func logits(_ ids: [Int], batch: Int, positions: [Int], keyPadding: [Int]?, at rows: [Int])
+    -> Tensor
+
+  /// Positions per forward and backward pass when a batch is scored in chunks whose
+  /// gradients add up: bounds the activations a pass keeps for its backward.
+  var scoringChunkPositions: Int { get }
+}
+
+extension CausalLanguageModel {
+  /// Every position's logits, then the rows asked for.
+  public func logits(
+    _ ids: [Int], batch: Int, positions: [Int], keyPadding: [Int]?, at rows: [Int]
+  ) -> Tensor {
+    self(ids, batch: batch, positions: positions, keyPadding: keyPadding, caches: nil)
+      .reshaped([ids.count, vocabularySize]).indexSelect(axis: 0, rows)
+  }
 }
 
 /// Text to token ids and back: the character-level `Tokenizer` and the pretrained models'

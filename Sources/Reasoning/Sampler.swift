@@ -200,25 +200,31 @@ extension CausalLanguageModel {
     var targets: [Int] = []
     var positionIDs: [Int] = []
     var pads: [Int] = []
-    var picks: [Int] = []  // flat index into [B, steps] for each [B, longestCompletion] slot
+    var scored: [Int] = []  // the flat positions of [B, steps] whose next token is scored
+    var slots: [Int] = []  // per [B, longestCompletion] slot, its index in `scored` (0: none)
     var mask: [Float] = []
     for (r, sequence) in sequences.enumerated() {
       let pad = length - sequence.count
       pads.append(pad)
       let full = [Int](repeating: paddingToken, count: pad) + sequence
       inputs += full[0..<steps]
-      targets += full[1...]
       positionIDs += (0..<steps).map { max($0 - pad, 0) }
       let firstTarget = pad + prompts[promptIndices[r]].count - 1
       for k in 0..<longestCompletion {
         let real = k < completions[r].count
-        picks.append(real ? r * steps + firstTarget + k : 0)
+        slots.append(real ? scored.count : 0)
+        if real {
+          scored.append(r * steps + firstTarget + k)
+          targets.append(completions[r][k])
+        }
         mask.append(real ? 1 : 0)
       }
     }
-    var logits = self(inputs, batch: b, positions: positionIDs, keyPadding: pads, caches: nil)
+    guard !scored.isEmpty else { return (Tensor.zeros([b, longestCompletion]), mask) }
+    var logits = self.logits(
+      inputs, batch: b, positions: positionIDs, keyPadding: pads, at: scored)
     if temperature != 1 { logits = logits * (1 / temperature) }
-    let all = logits.logProbabilities(of: targets).reshaped([b * steps])
-    return (all.indexSelect(axis: 0, picks).reshaped([b, longestCompletion]), mask)
+    let picked = logits.logProbabilities(of: targets)
+    return (picked.indexSelect(axis: 0, slots).reshaped([b, longestCompletion]), mask)
   }
 }

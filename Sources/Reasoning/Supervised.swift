@@ -17,6 +17,8 @@ extension TransformerLM {
   /// 256 to 768 about as fast as 512 (`allot-bench sft-profile` with `SFT_CHUNK=…`).
   public static let chunkPositions = 512
 
+  public var scoringChunkPositions: Int { Self.chunkPositions }
+
   /// Adds the gradient of `supervisedLoss(prompts:targets:)` to every parameter's `grad` and
   /// returns that loss, equal to it up to float rounding. The batch goes through the model
   /// in chunks of about `chunkPositions` positions (see `TransformerLM.chunkPositions`).
@@ -56,10 +58,9 @@ public func encodePrompt(_ prompt: TaskPrompt, tokenizer: Tokenizer) throws -> [
 }
 
 extension CausalLanguageModel {
-  /// Sequences per chunk for sequences of `positions` tokens: at least one.
-  public func rowsPerChunk(positions: Int, chunkPositions: Int = TransformerLM.chunkPositions)
-    -> Int
-  {
-    max(1, chunkPositions / max(positions, 1))
+  /// Sequences per chunk for sequences of `positions` tokens, in chunks of about
+  /// `chunkPositions` (default: the model's `scoringChunkPositions`): at least one.
+  public func rowsPerChunk(positions: Int, chunkPositions: Int? = nil) -> Int {
+    max(1, (chunkPositions ?? scoringChunkPositions) / max(positions, 1))
   }
 }

@@ -107,6 +107,8 @@ func clippedSurrogateUpdate(
     gradNorms.append(clipGradientNorm(parameters, maxNorm: clip))
     try checkedStep(optimizer)
   }
+  // The gradients are spent: freed now rather than held through checkpoints and sampling.
+  optimizer.zeroGrad()
   return (statistics, gradNorms)
 }
 
