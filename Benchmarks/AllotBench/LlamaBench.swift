@@ -29,15 +29,17 @@ func benchmarkLlamaTraining() {
   let inputs = sequences.flatMap { $0.dropLast() }
   let targets = sequences.flatMap { $0.dropFirst() }
   let positions = (0..<16).flatMap { _ in Array(0..<128) }
-  // Forward and backward 4 sequences (512 positions) at a time, each chunk's gradient
-  // added to the parameters' (as the GRPO update does); the sum is the whole batch's.
-  let chunk = 4 * 128
+  // Forward and backward 4 sequences (512 positions) at a time, or `LLAMA_CHUNK_ROWS`, each
+  // chunk's gradient added to the parameters' (as the GRPO update does); the sum is the
+  // whole batch's.
+  let chunkRows = ProcessInfo.processInfo.environment["LLAMA_CHUNK_ROWS"].flatMap { Int($0) } ?? 4
+  let chunk = chunkRows * 128
   func step() {
     adam.zeroGrad()
     for start in stride(from: 0, to: inputs.count, by: chunk) {
       let rows = start..<(start + chunk)
       let loss =
-        model(Array(inputs[rows]), batch: 4, positions: Array(positions[rows]))
+        model(Array(inputs[rows]), batch: chunkRows, positions: Array(positions[rows]))
         .logProbabilities(of: Array(targets[rows])).sum() * (-1 / Float(inputs.count))
       loss.backward()
     }
@@ -46,7 +48,7 @@ func benchmarkLlamaTraining() {
   step()
   let stepSeconds = secondsPerCall(iterations: 1, repeats: 3, step)
   let training = Double(16 * 128) / stepSeconds
-  print("training step, batch 16 × 128 tokens (in chunks of 4 × 128), fwd+bwd+AdamW:")
+  print("training step, batch 16 × 128 tokens (in chunks of \(chunkRows) × 128), fwd+bwd+AdamW:")
   print(
     String(
       format: "  Allot    %8.1f tokens/s (%.2f s per step), peak RSS %.0f MB", training,
