@@ -82,6 +82,21 @@ private func resumesBitForBit(
   try resumesBitForBit(config) { try AllocationGRPOTrainer(config: $0) }
 }
 
+@Test func allocationGRPOVariantsResumeBitForBit() throws {
+  var config = allocationConfig(.grpo, steps: 6)
+  config.grpo.beta = 0.01
+  config.grpo.klInReward = true
+  config.grpo.klEstimator = .k2
+  config.grpo.policyLoss = .gspo
+  config.grpo.gspoEpsilonHigh = 0.01
+  config.grpo.entropyCoefficient = 0.01
+  config.grpo.entropyTopFraction = 0.5
+  config.grpo.advantageEstimator = .rloo
+  config.grpo.epochs = 2
+  try config.validate(source: "test")
+  try resumesBitForBit(config) { try AllocationGRPOTrainer(config: $0) }
+}
+
 @Test func allocationSACResumesBitForBit() throws {
   var config = allocationConfig(.sac, steps: 6)
   config.taskAllocation.replayBatch = 2
