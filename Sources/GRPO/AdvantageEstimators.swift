@@ -43,7 +43,8 @@ public func estimateAdvantages(
     let (mean, std) = meanAndStd(rewards)
     out = rewards.map { ($0 - mean) / (std + 1e-6) }
   case .reinforcePlusPlusBaseline:
-    let baseline = groupAdvantages(rewards: rewards, groups: groups, scaling: .none, clip: .infinity)
+    let baseline = groupAdvantages(
+      rewards: rewards, groups: groups, scaling: .none, clip: .infinity)
     let (mean, std) = meanAndStd(baseline)
     out = baseline.map { ($0 - mean) / (std + 1e-6) }
   case .passAtK:

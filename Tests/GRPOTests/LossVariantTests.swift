@@ -36,10 +36,12 @@ private func close(_ a: [Double], _ b: [Double], _ tol: Double = 1e-5) -> Bool {
   #expect(s.clipFractionHigh == 0)
   // The token-level surrogate with the same range clips the second token (ratio 1.35).
   let token = evaluate(
-    [0.1, 0.3], old: [0, 0], advantages: [1, 1], SurrogateOptions(epsilonLow: 0.3, epsilonHigh: 0.3))
+    [0.1, 0.3], old: [0, 0], advantages: [1, 1], SurrogateOptions(epsilonLow: 0.3, epsilonHigh: 0.3)
+  )
   #expect(abs(token.loss + 1.202_585) < 1e-5)
   // GSPO's own default range (3e-4, 4e-4) clips the whole sequence: no gradient.
-  let clipped = evaluate([0.1, 0.3], old: [0, 0], advantages: [1, 1], SurrogateOptions(family: .gspo))
+  let clipped = evaluate(
+    [0.1, 0.3], old: [0, 0], advantages: [1, 1], SurrogateOptions(family: .gspo))
   #expect(abs(clipped.loss + 1.0004) < 1e-5)
   #expect(clipped.grad == [0, 0] && clipped.statistics.clipFractionHigh == 1)
 }
@@ -63,7 +65,8 @@ private func close(_ a: [Double], _ b: [Double], _ tol: Double = 1e-5) -> Bool {
   #expect(isClose(g, [-0.64, 0.8], atol: 1e-5))  // −w·Â/Σm: the clipped surrogate gives 0, 0
   #expect(s.clipFractionHigh == 0.5 && s.clipFractionLow == 0.5)
   // At ratio 1 it is the policy-gradient estimator, like the clipped surrogate.
-  let one = evaluate([-1, -2], old: [-1, -2], advantages: [1, -2], SurrogateOptions(family: .cispo))
+  let one = evaluate(
+    [-1, -2], old: [-1, -2], advantages: [1, -2], SurrogateOptions(family: .cispo))
   #expect(abs(one.loss - 0.5) < 1e-6 && isClose(one.grad, [-0.5, 1], atol: 1e-6))
 }
 
@@ -139,8 +142,10 @@ private let groups = ["a", "a", "a", "b", "b", "b"]
     estimateAdvantages(
       rewards: rewards, groups: groups, estimator: e, scaling: scaling, clip: 5, k: k)
   }
-  #expect(a(.groupMean, .group) == groupAdvantages(
-    rewards: rewards, groups: groups, scaling: .group, clip: 5))
+  #expect(
+    a(.groupMean, .group)
+      == groupAdvantages(
+        rewards: rewards, groups: groups, scaling: .group, clip: 5))
   #expect(close(a(.rloo), [1, -0.5, -0.5, 0.5, 0.5, -1]))  // r − mean of the others
   let r = 0.912_869  // 0.5 / (std 0.547723 + 1e-6)
   #expect(close(a(.reinforcePlusPlus), [r, -r, -r, r, r, -r]))
@@ -149,14 +154,19 @@ private let groups = ["a", "a", "a", "b", "b", "b"]
       a(.reinforcePlusPlusBaseline),
       [1.290_992, -0.645_496, -0.645_496, 0.645_496, 0.645_496, -1.290_992]))
   // k = 1: (r − mean) / population std of each group (p = 1/3 and 2/3).
-  #expect(close(a(.passAtK), [1.414_214, -0.707_107, -0.707_107, 0.707_107, 0.707_107, -1.414_214]))
+  #expect(
+    close(a(.passAtK), [1.414_214, -0.707_107, -0.707_107, 0.707_107, 0.707_107, -1.414_214]))
 }
 
 @Test func passAtKAdvantagesOfAGroup() {
   // N = 4, one success, k = 2: R̄ = 1 − C(3,2)/C(4,2) = 0.5, σ = 0.5; Â₊ = 1,
   // Â₋ = (0.5 − C(2,1)/C(3,1))/0.5 = −1/3; they sum to 0.
-  #expect(close(passAtKAdvantages([true, false, false, false], k: 2), [1, -1.0 / 3, -1.0 / 3, -1.0 / 3]))
-  #expect(close(passAtKAdvantages([true, false, false, false], k: 1), [1.732_051, -0.577_350, -0.577_350, -0.577_350]))
+  #expect(
+    close(passAtKAdvantages([true, false, false, false], k: 2), [1, -1.0 / 3, -1.0 / 3, -1.0 / 3]))
+  #expect(
+    close(
+      passAtKAdvantages([true, false, false, false], k: 1),
+      [1.732_051, -0.577_350, -0.577_350, -0.577_350]))
   // Two failures cannot fill k = 3: every k-subset passes, so there is no signal.
   #expect(passAtKAdvantages([true, true, false, false], k: 3) == [0, 0, 0, 0])
   #expect(passAtKAdvantages([false, false, false], k: 2) == [0, 0, 0])
@@ -179,13 +189,17 @@ private let groups = ["a", "a", "a", "b", "b", "b"]
   var cases: [(String, SurrogateOptions)] = []
   for aggregation in LossAggregation.allCases {
     cases.append(
-      ("gspo \(aggregation)",
-       SurrogateOptions(
-         aggregation: aggregation, maxCompletionLength: width, family: .gspo,
-         sequenceEpsilonLow: 0.5, sequenceEpsilonHigh: 0.5)))
+      (
+        "gspo \(aggregation)",
+        SurrogateOptions(
+          aggregation: aggregation, maxCompletionLength: width, family: .gspo,
+          sequenceEpsilonLow: 0.5, sequenceEpsilonHigh: 0.5)
+      ))
     cases.append(
-      ("cispo \(aggregation)",
-       SurrogateOptions(aggregation: aggregation, maxCompletionLength: width, family: .cispo)))
+      (
+        "cispo \(aggregation)",
+        SurrogateOptions(aggregation: aggregation, maxCompletionLength: width, family: .cispo)
+      ))
   }
   for estimator in KLEstimator.allCases {
     cases.append(("kl \(estimator)", SurrogateOptions(beta: 0.05, klEstimator: estimator)))
