@@ -16,9 +16,9 @@ public enum PolicyLossFamily: String, Sendable, CaseIterable {
 /// The per-decision KL estimators of π_θ against π_ref (Schulman, "Approximating KL
 /// divergence"), with δ = log π_ref − log π_θ.
 public enum KLEstimator: String, Sendable, CaseIterable {
-  /// −δ (unbiased, may be negative).
+  /// −δ = log π_θ − log π_ref (unbiased, may be negative).
   case k1
-  /// δ²/2 (verl's `mse`).
+  /// δ²/2 (verl's `mse`; biased, low variance).
   case k2
   /// e^δ − δ − 1 (unbiased, never negative; the default).
   case k3
@@ -55,7 +55,8 @@ public func highEntropyMask(entropies: [[Float]], masks: [[Float]], fraction: Do
 ) {
   let pool = zip(entropies, masks).flatMap { e, m in zip(e, m).filter { $0.1 > 0 }.map(\.0) }
   guard !pool.isEmpty else { return (masks, .infinity) }
-  let keep = min(pool.count, max(1, Int((fraction * Double(pool.count)).rounded(.up))))
+  // 1e-9 keeps a product such as 0.7 × 10 = 7.000000000000001 from rounding up to 8.
+  let keep = min(pool.count, max(1, Int((fraction * Double(pool.count) - 1e-9).rounded(.up))))
   let threshold = pool.sorted(by: >)[keep - 1]
   let mask = zip(entropies, masks).map { e, m in
     zip(e, m).map { $0 >= threshold && $1 > 0 ? 1 : 0 } as [Float]

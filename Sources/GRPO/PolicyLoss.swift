@@ -85,7 +85,9 @@ public struct SurrogateStatistics: Equatable, Sendable {
   public init() {}
 }
 
-/// The GRPO loss over `[B, T]` tensors of log-probabilities.
+/// The GRPO loss over `[B, T]` tensors of log-probabilities: per token the policy-gradient
+/// term of `options.family`, capped by dual clip, plus β·KL (`options.klEstimator`), minus
+/// the entropy bonus; aggregated by `options.aggregation`.
 ///
 /// - `logProbs`: log π_θ of each completion token, with the tape.
 /// - `oldLogProbs`, `referenceLogProbs` (when β > 0), `advantages` (per token) and `mask`:
