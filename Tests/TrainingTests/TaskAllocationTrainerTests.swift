@@ -44,7 +44,9 @@ private func allocationConfig(_ method: TaskAllocationMethod, steps: Int) -> Exp
   #expect(evaluation["eval/pass1"] == 1)
 }
 
-private func resumesBitForBit(
+/// Six steps straight against three, the state, and three more from it in a new trainer:
+/// the same metrics (times aside) and the same final state, bit for bit.
+func resumesBitForBit(
   _ config: ExperimentConfig, make: (ExperimentConfig) throws -> any Trainer
 )
   throws
