@@ -206,16 +206,9 @@ private let groups = ["a", "a", "a", "b", "b", "b"]
   }
   cases.append(("entropy", SurrogateOptions(entropyCoefficient: 0.1)))
   for (name, options) in cases {
-    let normalizer = LossNormalizer(
-      mask: mask, rows: rows, batchTokens: mask.reduce(0, +), batchSequences: rows)
-    let report = checkGradients(
-      [Tensor(start, shape: [rows, width])], eps: 1e-3, atol: 1e-3, rtol: 1e-2
-    ) { t in
-      surrogateLoss(
-        logProbs: t[0], oldLogProbs: old, referenceLogProbs: reference, advantages: advantages,
-        mask: mask, options: options, normalizer: normalizer
-      ).loss
-    }
+    let report = surrogateGradientCheck(
+      options, at: start, old: old, advantages: advantages, reference: reference, mask: mask,
+      rows: rows)
     #expect(report.passed, "\(name): \(report)")
   }
 }
