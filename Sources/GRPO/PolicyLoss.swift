@@ -204,8 +204,9 @@ public struct LossNormalizer: Equatable, Sendable {
   public var minibatchTokensTimesCount: Float
 
   /// Normalizer for a minibatch (rows `mask` of a full batch with `batchTokens` masked
-  /// tokens and `batchSequences` sequences); `minibatchTokens` of the `minibatches` equal
-  /// parts the batch is cut into (nil: the batch is one minibatch).
+  /// tokens and `batchSequences` sequences), which is one of the `minibatches` the batch
+  /// is cut into and holds `minibatchTokens` masked tokens (nil: the batch is one
+  /// minibatch).
   public init(
     mask: [Float], rows: Int, batchTokens: Float, batchSequences: Int,
     minibatchTokens: Float? = nil, minibatches: Int = 1

@@ -22,7 +22,8 @@ public struct GRPOOptions: Sendable {
   public var entropyTopFraction: Double
   /// HICRA's credit on planning decisions; nil: every decision gets its rollout's advantage.
   public var hicra: HICRAOptions?
-  /// The clipped surrogate; its length budget is the policy's, set each step.
+  /// The loss (family, clip ranges, KL, entropy bonus, aggregation); its length budget is
+  /// the policy's, set each step.
   public var surrogate: SurrogateOptions
   /// Optimizer passes over each batch (μ).
   public var epochs: Int
