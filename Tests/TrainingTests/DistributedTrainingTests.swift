@@ -126,6 +126,12 @@ private func tinyGRPO(steps: Int) -> [String] {
     try expectSameBits(tinyGRPO(steps: 4), ranks: [1, 2, 4], root: try scratch())
   }
 
+  @Test func grpoLossVariantsGiveTheSameBitsOnOneAndTwoRanks() throws {
+    let variants = (variantSets[0] + ["grpo.entropyCoefficient=0.01", "grpo.lossAggregation=bnpo"])
+      .flatMap { ["--set", $0] }
+    try expectSameBits(tinyGRPO(steps: 4) + variants, ranks: [1, 2], root: try scratch())
+  }
+
   @Test func sftGivesTheSameBitsOnOneAndTwoRanks() throws {
     let sft = [
       "--quiet", "--set", "kind=sft", "--set", "run.steps=4", "--set", "model.layers=1", "--set",

@@ -24,7 +24,8 @@ struct LeadingDigitTask: ReasoningTask {
   func solution(_ prompt: TaskPrompt) -> String? { nil }
 }
 
-private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
+/// A GRPO config small enough to train in a test: 4 prompts × 8 completions of 3 tokens.
+func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   var c = ExperimentConfig()
   c.kind = .grpo
   c.run.steps = steps

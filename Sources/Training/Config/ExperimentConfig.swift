@@ -1,4 +1,5 @@
 import Foundation
+import GRPO
 import Optim
 
 /// A whole experiment: which trainer runs, on what, for how long, and how it saves and
@@ -71,6 +72,11 @@ extension ExperimentConfig {
     }
     if usesGRPO && knapsack.enabled { knapsack.validate(&check, groupSize: grpo.groupSize) }
     if usesGRPO { grpo.validate(&check) }
+    if usesGRPO && knapsack.enabled && grpo.advantageEstimator == .passAtK {
+      check.require(
+        grpo.passK <= knapsack.low, "grpo.passK", grpo.passK,
+        "must be ≤ knapsack.low (\(knapsack.low)), the smallest group Knapsack-RL forms")
+    }
     if kind == .sft {
       check.require(
         model.kind == .transformer, "model.kind", model.kind.rawValue,

@@ -19,8 +19,27 @@ public struct GRPOConfig: Codable, Equatable, Sendable {
   public var epsilonHigh = 0.28
   /// Dual clip constant c (for Â < 0 the per-token loss is capped at −Â·c); 0 turns it off.
   public var dualClip = 0.0
-  /// KL weight β against a frozen copy of the starting policy (k3); 0: no reference.
+  /// KL weight β against a frozen copy of the starting policy; 0: no reference.
   public var beta = 0.0
+  /// The per-decision KL estimator: `k1`, `k2` (alias `mse`), `k3`, `abs`.
+  public var klEstimator = KLEstimator.k3
+  /// Subtract β·Σ_t KL_t from each rollout's reward before advantages instead of adding
+  /// β·KL to the loss.
+  public var klInReward = false
+  /// The policy-gradient term: `clipped` (token ratio), `gspo` (sequence ratio), `cispo`.
+  public var policyLoss = PolicyLossFamily.clipped
+  /// GSPO's clip range of the sequence ratio, [1 − gspoEpsilonLow, 1 + gspoEpsilonHigh].
+  public var gspoEpsilonLow = 3e-4
+  public var gspoEpsilonHigh = 4e-4
+  /// Weight of the entropy bonus in the loss; 0: none.
+  public var entropyCoefficient = 0.0
+  /// Only the highest-entropy share of the batch's decisions carries the policy gradient
+  /// ("80/20"); 1: every decision.
+  public var entropyTopFraction = 1.0
+  /// `groupMean`, `rloo`, `reinforcePlusPlus`, `reinforcePlusPlusBaseline`, `passAtK`.
+  public var advantageEstimator = AdvantageEstimator.groupMean
+  /// The k of `passAtK` advantages; at most the smallest group.
+  public var passK = 4
   /// Optimizer passes over each batch (μ).
   public var epochs = 1
   /// Completions per gradient-accumulation minibatch; 0: the whole batch at once.
@@ -94,7 +113,17 @@ public enum KnapsackMode: String, ConfigChoice {
 
 extension AdvantageScaling: ConfigChoice {}
 
-extension LossAggregation: ConfigChoice {}
+extension LossAggregation: ConfigChoice {
+  public static var aliases: [String: LossAggregation] { trlNames }
+}
+
+extension KLEstimator: ConfigChoice {
+  public static var aliases: [String: KLEstimator] { ["mse": .k2] }
+}
+
+extension PolicyLossFamily: ConfigChoice {}
+
+extension AdvantageEstimator: ConfigChoice {}
 
 extension GRPOConfig {
   /// The keys every GRPO trainer reads.
@@ -115,6 +144,29 @@ extension GRPOConfig {
     check.require(
       dualClip == 0 || dualClip > 1, "grpo.dualClip", dualClip, "must be 0 (off) or > 1")
     check.require(beta >= 0, "grpo.beta", beta, "must be ≥ 0")
+    check.require(
+      !klInReward || beta > 0, "grpo.klInReward", klInReward,
+      "needs grpo.beta > 0 (the KL penalty's weight and the reference policy)")
+    check.require(
+      policyLoss != .cispo || dualClip == 0, "grpo.dualClip", dualClip,
+      "must be 0 with grpo.policyLoss \"cispo\" (its per-token loss has no surrogate to cap)")
+    check.require(
+      (0..<1).contains(gspoEpsilonLow), "grpo.gspoEpsilonLow", gspoEpsilonLow,
+      "must lie in [0, 1)")
+    check.require(gspoEpsilonHigh >= 0, "grpo.gspoEpsilonHigh", gspoEpsilonHigh, "must be ≥ 0")
+    check.require(
+      entropyCoefficient >= 0, "grpo.entropyCoefficient", entropyCoefficient, "must be ≥ 0")
+    check.require(
+      entropyTopFraction > 0 && entropyTopFraction <= 1, "grpo.entropyTopFraction",
+      entropyTopFraction, "must lie in (0, 1] (1: every decision carries the policy gradient)")
+    check.require(
+      !klInReward || advantageEstimator != .passAtK, "grpo.klInReward", klInReward,
+      "cannot combine with advantageEstimator \"passAtK\", whose advantages read only successes")
+    if advantageEstimator == .passAtK {
+      check.require(
+        passK >= 1 && passK <= groupSize, "grpo.passK", passK,
+        "must lie in 1...grpo.groupSize (\(groupSize)) for advantageEstimator \"passAtK\"")
+    }
     check.bound(epochs, "grpo.epochs", 1...1_000, "passes over each batch; \(ConfigLimits.runTime)")
     check.require(
       minibatchSize >= 0 && minibatchSize <= rolloutsPerStep, "grpo.minibatchSize",
@@ -125,7 +177,9 @@ extension GRPOConfig {
     for (value, key) in [
       (advantageClip, "grpo.advantageClip"), (epsilonLow, "grpo.epsilonLow"),
       (epsilonHigh, "grpo.epsilonHigh"), (dualClip, "grpo.dualClip"), (beta, "grpo.beta"),
-      (temperature, "grpo.temperature"),
+      (temperature, "grpo.temperature"), (gspoEpsilonLow, "grpo.gspoEpsilonLow"),
+      (gspoEpsilonHigh, "grpo.gspoEpsilonHigh"), (entropyCoefficient, "grpo.entropyCoefficient"),
+      (entropyTopFraction, "grpo.entropyTopFraction"),
     ] {
       check.float(value, key)
     }

@@ -11,11 +11,19 @@ public struct GRPOOptions: Sendable {
   public var knapsack: KnapsackSettings?
   /// The reward histories Knapsack-RL estimates success rates from (kept even when off).
   public var history: RewardHistory
+  public var advantageEstimator: AdvantageEstimator
   public var advantageScaling: AdvantageScaling
   public var advantageClip: Double
+  /// The k of pass@k advantages.
+  public var passK: Int
+  /// The reward's KL penalty β·Σ_t KL_t; nil: KL (if any) is in the loss.
+  public var rewardKL: (beta: Double, estimator: KLEstimator)?
+  /// The share of the batch's decisions, by entropy, that carries the policy gradient.
+  public var entropyTopFraction: Double
   /// HICRA's credit on planning decisions; nil: every decision gets its rollout's advantage.
   public var hicra: HICRAOptions?
-  /// The clipped surrogate; its length budget is the policy's, set each step.
+  /// The loss (family, clip ranges, KL, entropy bonus, aggregation); its length budget is
+  /// the policy's, set each step.
   public var surrogate: SurrogateOptions
   /// Optimizer passes over each batch (μ).
   public var epochs: Int
@@ -38,8 +46,12 @@ public struct GRPOOptions: Sendable {
     history = RewardHistory(
       window: k.window, minimum: k.minimum, threshold: 0.5,
       prior: (k.priorSuccesses, k.priorFailures))
+    advantageEstimator = g.advantageEstimator
     advantageScaling = g.advantageScaling
     advantageClip = g.advantageClip
+    passK = g.passK
+    rewardKL = g.klInReward ? (g.beta, g.klEstimator) : nil
+    entropyTopFraction = g.entropyTopFraction
     let h = config.hicra
     hicra =
       h.enabled
@@ -47,8 +59,10 @@ public struct GRPOOptions: Sendable {
       : nil
     surrogate = SurrogateOptions(
       epsilonLow: Float(g.epsilonLow), epsilonHigh: Float(g.epsilonHigh),
-      dualClip: g.dualClip > 0 ? Float(g.dualClip) : nil, beta: Float(g.beta),
-      aggregation: g.lossAggregation)
+      dualClip: g.dualClip > 0 ? Float(g.dualClip) : nil, beta: g.klInReward ? 0 : Float(g.beta),
+      aggregation: g.lossAggregation, family: g.policyLoss,
+      sequenceEpsilonLow: Float(g.gspoEpsilonLow), sequenceEpsilonHigh: Float(g.gspoEpsilonHigh),
+      klEstimator: g.klEstimator, entropyCoefficient: Float(g.entropyCoefficient))
     epochs = g.epochs
     minibatchSize = g.minibatchSize
     gradClip = config.optimizer.gradClip

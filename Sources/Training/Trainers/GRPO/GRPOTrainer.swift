@@ -70,15 +70,31 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
         rewards: rollouts.indices.filter { rollouts[$0].context == position }.map { successes[$0] })
     }
 
-    // Group advantages, then each decision's share (HICRA on planning decisions).
+    // Group advantages (of rewards less their KL penalty when it is in the reward), then
+    // each decision's share (HICRA on planning decisions, the entropy mask).
     let groups = rollouts.map { ids[$0.context] }
-    let advantages = groupAdvantages(
-      rewards: scores.rewards, groups: groups, scaling: options.advantageScaling,
-      clip: options.advantageClip)
+    var variantMetrics: [String: Double] = [:]
+    var signal = options.advantageEstimator == .passAtK ? successes : scores.rewards
+    if let (beta, estimator) = options.rewardKL, let reference {
+      let penalties = klPenalties(
+        rollouts, in: contexts, reference: reference, estimator: estimator,
+        chunk: policy.rowsPerChunk(rollouts, in: contexts))
+      signal = zip(signal, penalties).map { $0 - beta * $1 }
+      variantMetrics["reward/klPenalty"] = beta * mean(penalties)
+    }
+    let advantages = estimateAdvantages(
+      rewards: signal, groups: groups, estimator: options.advantageEstimator,
+      scaling: options.advantageScaling, clip: options.advantageClip, k: options.passK)
     let planning = task.planningMasks(rollouts)
-    let credit = decisionAdvantages(
+    var credit = decisionAdvantages(
       advantages, rollouts: rollouts, planning: planning, rewards: scores.rewards, groups: groups,
       hicra: options.hicra)
+    if options.entropyTopFraction < 1 {
+      let threshold: Float
+      (credit, threshold) = highEntropyCredit(
+        credit, rollouts: rollouts, fraction: options.entropyTopFraction)
+      variantMetrics["policy/entropyThreshold"] = Double(threshold)
+    }
 
     // The clipped update: shuffled order, μ passes over minibatches.
     var order = Array(rollouts.indices)
@@ -129,6 +145,10 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
       "perf/tokensPerSec": Double(decisions) / (Double(finished - started) / 1e9),
     ]
     metrics.merge(budgetMetrics) { $1 }
+    if options.surrogate.entropyCoefficient > 0 {
+      variantMetrics["loss/entropy"] = mean(statistics.map(\.entropy))
+    }
+    metrics.merge(variantMetrics) { $1 }
     metrics.merge(gathering.merging(updating, uniquingKeysWith: +)) { $1 }
     metrics["perf/cpuSeconds"] = cpuSeconds() - startedCPU
     metrics["perf/ranks"] = gathering["perf/ranks"]

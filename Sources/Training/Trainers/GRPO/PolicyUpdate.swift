@@ -50,6 +50,12 @@ func clippedSurrogateUpdate(
       }
     }
   }
+  // Σ m of each minibatch (`minibatchTokenMean`'s denominators).
+  let minibatchTokens = stride(from: 0, to: order.count, by: size).map { start in
+    order[start..<min(start + size, order.count)].reduce(Float(0)) {
+      $0 + batch.masks[$1].reduce(0, +)
+    }
+  }
   var statistics: [SurrogateStatistics] = []
   var gradNorms: [Float] = []
   for _ in 0..<epochs {
@@ -70,13 +76,14 @@ func clippedSurrogateUpdate(
           referenceLogProbs: options.beta > 0 ? reference?(rows) : nil,
           advantages: padded(batch.advantages), mask: mask, options: options,
           normalizer: LossNormalizer(
-            mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: batch.count))
+            mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: batch.count,
+            minibatchTokens: minibatchTokens[piece.minibatch], minibatches: minibatchTokens.count))
         try checkFinite(loss: loss.item)
         loss.backward()
         let weight = Double(mask.reduce(0, +))
         records[index] = [
           weight, stats.policyLoss * weight, stats.kl * weight, stats.clipFractionLow * weight,
-          stats.clipFractionHigh * weight,
+          stats.clipFractionHigh * weight, stats.entropy * weight,
         ]
       }
       return []
@@ -92,6 +99,7 @@ func clippedSurrogateUpdate(
         merged.kl += r[2]
         merged.clipFractionLow += r[3]
         merged.clipFractionHigh += r[4]
+        merged.entropy += r[5]
         tokens += r[0]
         scored = true
       }
@@ -101,6 +109,7 @@ func clippedSurrogateUpdate(
       merged.kl *= scale
       merged.clipFractionLow *= scale
       merged.clipFractionHigh *= scale
+      merged.entropy *= scale
       statistics.append(merged)
     }
     let clip = gradClip > 0 ? Float(gradClip) : .infinity
