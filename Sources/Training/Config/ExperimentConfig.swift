@@ -22,6 +22,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   public var grpo = GRPOConfig()
   public var knapsack = KnapsackConfig()
   public var hicra = HICRAConfig()
+  public var dynamicSampling = DynamicSamplingConfig()
   public var evaluation = EvaluationConfig()
   public var classifier = ClassifierConfig()
   public var taskAllocation = TaskAllocationConfig()
@@ -69,7 +70,10 @@ extension ExperimentConfig {
     if usesGRPO && hicra.enabled {
       hicra.validate(&check, phrasesRequired: kind != .taskAllocation)
     }
-    if usesGRPO && knapsack.enabled { knapsack.validate(&check, groupSize: grpo.groupSize) }
+    if usesGRPO && knapsack.enabled {
+      knapsack.validate(&check, groupSize: grpo.groupSize, prompts: grpo.promptsPerStep)
+    }
+    if usesGRPO && dynamicSampling.enabled { dynamicSampling.validate(&check) }
     if usesGRPO { grpo.validate(&check) }
     if kind == .sft {
       check.require(
