@@ -6,8 +6,9 @@ import TensorCore
 
 /// Group Relative Policy Optimization of any `GRPOPolicy` on any `GRPOTask`
 /// (docs/grpo.md), one step written once: contexts → budgets (uniform or Knapsack-RL) →
-/// rollouts → rewards → group advantages → per-decision credit (HICRA) → clipped update
-/// (μ passes, minibatches) → reward histories → metrics.
+/// rollouts → rewards → reward histories (with dynamic sampling, more draws until M groups
+/// are informative) → group advantages → per-decision credit (HICRA) → clipped update (μ
+/// passes of k optimizer steps, minibatches) → reference sync → metrics.
 public final class GRPOTrainer<Task: GRPOTask>: Trainer {
   public typealias Policy = Task.Policy
   public typealias Rollout = PolicyRollout<Policy.Decisions>
@@ -76,6 +77,9 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
     let learningRate = optimizer.currentLearningRate
     var surrogate = options.surrogate
     surrogate.maxCompletionLength = policy.lengthBudget(rollouts)
+    let score = { (rows: [Int]) in
+      self.policy.logProbabilities(of: rows.map { rollouts[$0] }, in: contexts)
+    }
     let (statistics, ratioMeans, gradNorms) =
       rollouts.isEmpty
       ? ([], [], [])
@@ -86,9 +90,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
         order: order, options: surrogate, epochs: options.epochs, steps: options.stepsPerBatch,
         minibatch: options.minibatchSize, chunk: policy.rowsPerChunk(rollouts, in: contexts),
         parallel: parallel, optimizer: optimizer, parameters: policy.parameters,
-        gradClip: options.gradClip,
-        score: { rows in self.policy.logProbabilities(of: rows.map { rollouts[$0] }, in: contexts)
-        },
+        gradClip: options.gradClip, score: score,
         reference: reference.map { frozen in
           { rows in
             withoutGrad {
