@@ -52,6 +52,11 @@ extension ExperimentConfig {
     kind == .grpo || (kind == .taskAllocation && taskAllocation.method == .grpo)
   }
 
+  /// The rollouts of one GRPO draw: `knapsack.totalBudget` when it is set, else M·N.
+  var rolloutsPerStep: Int {
+    knapsack.enabled && knapsack.totalBudget > 0 ? knapsack.totalBudget : grpo.rolloutsPerStep
+  }
+
   /// Checks ranges and combinations that types alone do not; each section checks its own
   /// keys, and only the sections the trainer reads are checked.
   public func validate(source: String) throws {
@@ -88,7 +93,7 @@ extension ExperimentConfig {
       // SFT evaluates with the same greedy decoding, so its completions fit the context too.
       evaluation.validate(&check, context: model.kind == .pretrained ? Int.max : model.context)
       if model.kind == .transformer {
-        model.validateSize(&check, sequences: kind == .sft ? sft.batchSize : grpo.rolloutsPerStep)
+        model.validateSize(&check, sequences: kind == .sft ? sft.batchSize : rolloutsPerStep)
       }
     }
     optimizer.validate(&check)

@@ -217,12 +217,13 @@ extension KnapsackConfig {
         value == 0 || (low...up).contains(value), key, value,
         "must be 0 (knapsack.low) or lie in knapsack.low...knapsack.up (\(low)...\(up))")
     }
-    let (least, most) = (prompts * low, prompts * min(up, 65_536))
+    let (least, most) = (prompts * low, min(prompts * min(up, 65_536), 1 << 20))
     check.require(
       totalBudget == 0 || (least...max(least, most)).contains(totalBudget), "knapsack.totalBudget",
       totalBudget,
       "must be 0 (grpo.promptsPerStep × grpo.groupSize) or lie in \(least)...\(most) "
-        + "(grpo.promptsPerStep × knapsack.low … × knapsack.up)")
+        + "(grpo.promptsPerStep × knapsack.low … × knapsack.up, at most 2^20 rollouts held in memory)"
+    )
     check.require(
       low >= 2, "knapsack.low", low, "must be ≥ 2 (a group of one has no standard deviation)")
     check.require(up >= low, "knapsack.up", up, "must be ≥ knapsack.low (\(low))")
