@@ -29,6 +29,12 @@ public struct GRPOOptions: Sendable {
   public var epochs: Int
   /// Rollouts per gradient-accumulation minibatch; 0: the whole batch.
   public var minibatchSize: Int
+  /// Optimizer steps per pass (k): the batch is cut into k minibatches.
+  public var stepsPerBatch: Int
+  /// Every `every` steps the reference moves to α·π + (1 − α)·π_ref; nil: frozen.
+  public var referenceSync: (every: Int, alpha: Float)?
+  /// DAPO's dynamic sampling; nil: every drawn group trains.
+  public var dynamicSampling: DynamicSampling?
   /// Global gradient-norm clip; 0: off.
   public var gradClip: Double
 
@@ -40,12 +46,14 @@ public struct GRPOOptions: Sendable {
     knapsack =
       k.enabled
       ? KnapsackSettings(
-        groupSize: g.groupSize, low: k.low, up: k.up, alpha: k.alpha, parity: k.mode == .parity)
+        groupSize: g.groupSize, low: k.low, up: k.up, alpha: k.alpha, parity: k.mode == .parity,
+        neverSolved: k.neverSolvedBudget, alwaysSolved: k.alwaysSolvedBudget,
+        total: k.totalBudget, cost: k.costModel)
       : nil
     // Histories record successes as 1 and failures as 0.
     history = RewardHistory(
       window: k.window, minimum: k.minimum, threshold: 0.5,
-      prior: (k.priorSuccesses, k.priorFailures))
+      prior: (k.priorSuccesses, k.priorFailures), estimator: k.estimator)
     advantageEstimator = g.advantageEstimator
     advantageScaling = g.advantageScaling
     advantageClip = g.advantageClip
@@ -65,7 +73,27 @@ public struct GRPOOptions: Sendable {
       klEstimator: g.klEstimator, entropyCoefficient: Float(g.entropyCoefficient))
     epochs = g.epochs
     minibatchSize = g.minibatchSize
+    stepsPerBatch = g.stepsPerBatch
+    referenceSync =
+      g.referenceSyncEvery > 0 ? (g.referenceSyncEvery, Float(g.referenceSyncAlpha)) : nil
+    let d = config.dynamicSampling
+    dynamicSampling =
+      d.enabled ? DynamicSampling(tolerance: d.tolerance, maxDraws: d.maxDraws) : nil
     gradClip = config.optimizer.gradClip
+  }
+}
+
+/// DAPO's dynamic sampling: groups whose rewards lie within `tolerance` of each other are
+/// dropped, and more prompts are drawn until M groups are informative or `maxDraws` draws
+/// were made.
+public struct DynamicSampling: Sendable {
+  public var tolerance: Double
+  public var maxDraws: Int
+
+  /// Whether a group of these rewards carries a gradient signal.
+  func informative(_ rewards: [Double]) -> Bool {
+    guard let low = rewards.min(), let high = rewards.max() else { return false }
+    return high - low > tolerance
   }
 }
 
