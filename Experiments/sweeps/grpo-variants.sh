@@ -4,9 +4,10 @@
 #   arith        Experiments/arith-grpo-{variant}.json from arith-sft.json (the default)
 #   arith-short  Experiments/arith-grpo-short-{variant}.json from arith-sft-short.json
 #   countdown    Experiments/countdown-grpo-{variant}.json from countdown-sft.json
-# (a family runs the variants it has files for).
+# (a family runs the variants it has files for; --variants names others, e.g.
+# "uniform dynamic" for Experiments/arith-grpo-short-dynamic.json).
 #
-#   bash Experiments/sweeps/grpo-variants.sh [--family F] [--jobs N] [--out DIR] [--seeds "0 1 2"] [--bin DIR]
+#   bash Experiments/sweeps/grpo-variants.sh [--family F] [--variants "V ..."] [--jobs N] [--out DIR] [--seeds "0 1 2"] [--bin DIR]
 #
 # The warm start is trained first into the sweep folder unless a finished one is there.
 # Each command is printed before it runs; at most N runs at once. Re-running skips
@@ -20,14 +21,16 @@ family=arith
 out=""
 seeds="0 1 2"
 bin=""
+wanted="uniform knapsack hicra knapsack-hicra"
 while [ $# -gt 0 ]; do
   case "$1" in
     --family) family="$2"; shift 2 ;;
+    --variants) wanted="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --seeds) seeds="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;   # prebuilt train and allot (default: build them here)
-    *) echo "usage: $0 [--family arith|arith-short|countdown] [--jobs N] [--out DIR] [--seeds \"0 1 2\"] [--bin DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--family arith|arith-short|countdown] [--variants \"V ...\"] [--jobs N] [--out DIR] [--seeds \"0 1 2\"] [--bin DIR]" >&2; exit 2 ;;
   esac
 done
 case "$family" in
@@ -38,7 +41,7 @@ case "$family" in
 esac
 [ -n "$out" ] || out=Checkpoints/sweeps/$prefix-variants
 variants=()
-for v in uniform knapsack hicra knapsack-hicra; do
+for v in $wanted; do
   [ -f "Experiments/$prefix-$v.json" ] && variants+=("$v")
 done
 

@@ -1,8 +1,17 @@
 import Foundation
 
+/// How the fallback estimates the rollouts an effective prompt needs (C of the spec).
+public enum KnapsackCostModel: String, Sendable, CaseIterable {
+  /// N_α(p) = ln(1 − α)/ln(max(p, 1 − p)): a non-zero gradient with probability α.
+  case probability
+  /// 1/(p(1 − p)) − 1: the authors' second model, from the expected rollouts to see both a
+  /// success and a failure.
+  case expectation
+}
+
 /// Knapsack-RL settings.
 public struct KnapsackSettings: Equatable, Sendable {
-  /// The uniform budget N; the allocator spends exactly M·N.
+  /// The uniform budget N: what a prompt without an estimate gets.
   public var groupSize = 8
   public var low = 2
   public var up = 128
@@ -10,15 +19,36 @@ public struct KnapsackSettings: Equatable, Sendable {
   public var alpha = 0.9
   /// Whether to reproduce the authors' dynamic program, quirks included.
   public var parity = false
+  /// The starting budget of a prompt with p̂ = 0 (never solved) and p̂ = 1 (always solved);
+  /// 0: `low`. The authors' `negative_n` and `positive_n`.
+  public var neverSolved = 0
+  public var alwaysSolved = 0
+  /// The rollouts one allocation spends; 0: M·N (M prompts), the uniform total.
+  public var total = 0
+  public var cost = KnapsackCostModel.probability
 
   public init(
-    groupSize: Int = 8, low: Int = 2, up: Int = 128, alpha: Double = 0.9, parity: Bool = false
+    groupSize: Int = 8, low: Int = 2, up: Int = 128, alpha: Double = 0.9, parity: Bool = false,
+    neverSolved: Int = 0, alwaysSolved: Int = 0, total: Int = 0,
+    cost: KnapsackCostModel = .probability
   ) {
     self.groupSize = groupSize
     self.low = low
     self.up = up
     self.alpha = alpha
     self.parity = parity
+    self.neverSolved = neverSolved
+    self.alwaysSolved = alwaysSolved
+    self.total = total
+    self.cost = cost
+  }
+
+  /// The rollouts an effective prompt of success rate p needs, by `cost`.
+  func rolloutsNeeded(_ p: Double) -> Double {
+    switch cost {
+    case .probability: Knapsack.rolloutsNeeded(p, alpha: alpha)
+    case .expectation: Knapsack.rolloutsExpected(p)
+    }
   }
 }
 
@@ -35,22 +65,32 @@ public struct BudgetAllocation: Equatable, Sendable {
 
 /// The exact Knapsack-RL allocator of the spec, robust where the authors' code fails.
 /// `estimates[i]` is p̂ of prompt i, or nil when its history is too short (it gets N).
+/// p̂ = 0 and p̂ = 1 prompts start at their own budgets when `settings` name them, and the
+/// allocation spends `settings.total` when it is set (a uniform fallback then shares it
+/// evenly, the first prompts taking the remainder).
 public func allocateBudgets(_ estimates: [Double?], settings s: KnapsackSettings)
   -> BudgetAllocation
 {
   let m = estimates.count
-  let total = m * s.groupSize
-  var budgets = estimates.map { $0 == nil ? s.groupSize : s.low }
+  let total = s.total > 0 ? s.total : m * s.groupSize
+  var budgets = estimates.map { p -> Int in
+    switch p {
+    case nil: s.groupSize
+    case 0: s.neverSolved > 0 ? s.neverSolved : s.low
+    case 1: s.alwaysSolved > 0 ? s.alwaysSolved : s.low
+    default: s.low
+    }
+  }
   let uniform = BudgetAllocation(
-    budgets: [Int](repeating: s.groupSize, count: m), fallback: true, neededOverRemaining: 0,
-    effective: 0)
+    budgets: (0..<m).map { total / m + ($0 < total % m ? 1 : 0) }, fallback: true,
+    neededOverRemaining: 0, effective: 0)
   var remaining = total - budgets.reduce(0, +)
   guard remaining >= 0 else { return uniform }
   let effective = estimates.indices.filter { (estimates[$0] ?? 0) > 0 && (estimates[$0] ?? 1) < 1 }
   let zeros = estimates.indices.filter { estimates[$0] == 0 }
   let ones = estimates.indices.filter { estimates[$0] == 1 }
   let needed = effective.reduce(0) { c, i in
-    c + min(s.up, Int(Knapsack.rolloutsNeeded(estimates[i]!, alpha: s.alpha).rounded(.down)))
+    c + min(s.up, Int(s.rolloutsNeeded(estimates[i]!).rounded(.down)))
   }
   let ratio = remaining > 0 ? Double(needed) / Double(remaining) : 0
   if effective.isEmpty && zeros.isEmpty {
@@ -94,7 +134,9 @@ public func allocateBudgets(_ estimates: [Double?], settings s: KnapsackSettings
     remaining = spread(remaining, over: Array(0..<m), budgets: &budgets, cap: Int.max)
   }
   precondition(
-    budgets.reduce(0, +) == total && budgets.allSatisfy { $0 >= min(s.low, s.groupSize) })
+    budgets.reduce(0, +) == total && budgets.allSatisfy { $0 >= min(s.low, s.groupSize) },
+    "allocateBudgets: \(budgets) do not spend \(total) with at least \(min(s.low, s.groupSize)) each"
+  )
   return BudgetAllocation(
     budgets: budgets, fallback: fallback, neededOverRemaining: ratio, effective: effective.count)
 }
@@ -116,32 +158,49 @@ private func spread(_ amount: Int, over indices: [Int], budgets: inout [Int], ca
   return left
 }
 
-/// Per-prompt reward histories keyed by stable prompt id, and the p̂ estimator: the latest
-/// visit's mean when it had ≥ `window` rollouts, otherwise the mean of the `window` most
-/// recent rewards walking back through earlier visits; invalid (nil) below `minimum`
-/// recorded rollouts. Rewards are binarised at `threshold`.
+/// Which rewards p̂ is the success rate of.
+public enum SuccessEstimator: String, Sendable, CaseIterable {
+  /// The latest visit's when it had ≥ `window` rollouts, else the `window` most recent.
+  case latestVisit
+  /// Always the `window` most recent rewards (the plain sliding window).
+  case slidingWindow
+}
+
+/// Per-prompt reward histories keyed by stable prompt id, and the p̂ estimator
+/// (`estimator`): by default the latest visit's mean when it had ≥ `window` rollouts,
+/// otherwise the mean of the `window` most recent rewards walking back through earlier
+/// visits; invalid (nil) below `minimum` recorded rollouts. Rewards are binarised at
+/// `threshold`.
 public struct RewardHistory: Equatable, Sendable {
   public var window = 16
   public var minimum = 8
   public var threshold = 0.5
   /// A Beta(a, b) prior added to the counts; (0, 0) is off.
   public var prior: (a: Double, b: Double) = (0, 0)
+  public var estimator = SuccessEstimator.latestVisit
   /// Successes (1) and failures (0) per visit, oldest first, by prompt id.
   public private(set) var visits: [String: [[Double]]] = [:]
 
   public init(
     window: Int = 16, minimum: Int = 8, threshold: Double = 0.5,
-    prior: (a: Double, b: Double) = (0, 0)
+    prior: (a: Double, b: Double) = (0, 0), estimator: SuccessEstimator = .latestVisit
   ) {
     self.window = window
     self.minimum = minimum
     self.threshold = threshold
     self.prior = prior
+    self.estimator = estimator
+  }
+
+  /// These settings with no visits recorded.
+  public var emptied: RewardHistory {
+    RewardHistory(
+      window: window, minimum: minimum, threshold: threshold, prior: prior, estimator: estimator)
   }
 
   public static func == (l: RewardHistory, r: RewardHistory) -> Bool {
     l.window == r.window && l.minimum == r.minimum && l.threshold == r.threshold
-      && l.prior == r.prior
+      && l.prior == r.prior && l.estimator == r.estimator
       && l.visits == r.visits
   }
 
@@ -161,7 +220,7 @@ public struct RewardHistory: Equatable, Sendable {
     let recorded = history.reduce(0) { $0 + $1.count }
     guard recorded >= minimum else { return nil }
     var sample: [Double]
-    if let last = history.last, last.count >= window {
+    if estimator == .latestVisit, let last = history.last, last.count >= window {
       sample = last
     } else {
       sample = []

@@ -25,6 +25,9 @@ public enum Knapsack {
     Foundation.log(1 - alpha) / Foundation.log(max(p, 1 - p))
   }
 
+  /// The authors' second cost model: 1/(p(1 − p)) − 1 rollouts.
+  public static func rolloutsExpected(_ p: Double) -> Double { 1 / (p * (1 - p)) - 1 }
+
   /// The budgets maximising Σ value(n_i, p_i) with Σ n_i = `total` and low ≤ n_i ≤ up:
   /// greedy on Δ with a max-heap (exact, since every value is concave), ties to the
   /// smaller index. Budget that fits nowhere (all at `up`) is returned as `unplaced`.

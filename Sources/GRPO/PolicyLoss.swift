@@ -9,23 +9,46 @@ public enum LossAggregation: String, Sendable, CaseIterable {
   case sequenceMeanTokenMean
   /// Σ ℓ·m / (number of sequences × maxCompletionLength) (Dr. GRPO).
   case sequenceMeanTokenSumNorm
+  /// Each minibatch's Σ ℓ·m / Σ m, averaged over the minibatches (TRL's `bnpo`); equal to
+  /// `tokenMean` when the batch is one minibatch.
+  case minibatchTokenMean
+
+  /// TRL's `loss_type` names, as Allot's aggregations: `grpo` → `sequenceMeanTokenMean`,
+  /// `bnpo` → `minibatchTokenMean`, `dr_grpo` → `sequenceMeanTokenSumNorm`, `dapo` →
+  /// `tokenMean`.
+  public static let trlNames: [String: LossAggregation] = [
+    "grpo": .sequenceMeanTokenMean, "bnpo": .minibatchTokenMean,
+    "dr_grpo": .sequenceMeanTokenSumNorm, "dapo": .tokenMean,
+  ]
 }
 
-/// The clipped-surrogate settings of one loss evaluation.
+/// The settings of one GRPO loss evaluation (docs/grpo.md).
 public struct SurrogateOptions: Equatable, Sendable {
   public var epsilonLow: Float = 0.2
   public var epsilonHigh: Float = 0.28
   /// Dual clip: for Â < 0 the per-token loss is capped at −Â·c; nil turns it off.
   public var dualClip: Float? = nil
-  /// The KL weight β (k3 estimator against the reference policy).
+  /// The KL weight β against the reference policy (0: no KL term in the loss).
   public var beta: Float = 0
   public var aggregation = LossAggregation.tokenMean
   /// For `sequenceMeanTokenSumNorm`: the completion length budget.
   public var maxCompletionLength = 1
+  /// The policy-gradient term.
+  public var family = PolicyLossFamily.clipped
+  /// GSPO's clip range of the sequence ratio: [1 − low, 1 + high].
+  public var sequenceEpsilonLow: Float = 3e-4
+  public var sequenceEpsilonHigh: Float = 4e-4
+  /// How the KL term estimates KL(π_θ ‖ π_ref) per decision.
+  public var klEstimator = KLEstimator.k3
+  /// The weight of the entropy bonus (−coefficient · the entropy estimate); 0: none.
+  public var entropyCoefficient: Float = 0
 
   public init(
     epsilonLow: Float = 0.2, epsilonHigh: Float = 0.28, dualClip: Float? = nil, beta: Float = 0,
-    aggregation: LossAggregation = .tokenMean, maxCompletionLength: Int = 1
+    aggregation: LossAggregation = .tokenMean, maxCompletionLength: Int = 1,
+    family: PolicyLossFamily = .clipped, sequenceEpsilonLow: Float = 3e-4,
+    sequenceEpsilonHigh: Float = 4e-4, klEstimator: KLEstimator = .k3,
+    entropyCoefficient: Float = 0
   ) {
     self.epsilonLow = epsilonLow
     self.epsilonHigh = epsilonHigh
@@ -33,6 +56,17 @@ public struct SurrogateOptions: Equatable, Sendable {
     self.beta = beta
     self.aggregation = aggregation
     self.maxCompletionLength = maxCompletionLength
+    self.family = family
+    self.sequenceEpsilonLow = sequenceEpsilonLow
+    self.sequenceEpsilonHigh = sequenceEpsilonHigh
+    self.klEstimator = klEstimator
+    self.entropyCoefficient = entropyCoefficient
+  }
+
+  /// The clip range of the family's importance ratio.
+  var clipRange: (low: Float, high: Float) {
+    family == .gspo
+      ? (1 - sequenceEpsilonLow, 1 + sequenceEpsilonHigh) : (1 - epsilonLow, 1 + epsilonHigh)
   }
 }
 
@@ -45,11 +79,15 @@ public struct SurrogateStatistics: Equatable, Sendable {
   public var clipFractionLow: Double = 0
   /// Tokens where the ratio was clipped at 1 + ε_high with Â > 0, over masked tokens.
   public var clipFractionHigh: Double = 0
+  /// The mean entropy estimate −ρ·log π_θ over masked tokens (0 without an entropy bonus).
+  public var entropy: Double = 0
 
   public init() {}
 }
 
-/// The GRPO loss over `[B, T]` tensors of log-probabilities.
+/// The GRPO loss over `[B, T]` tensors of log-probabilities: per token the policy-gradient
+/// term of `options.family`, capped by dual clip, plus β·KL (`options.klEstimator`), minus
+/// the entropy bonus; aggregated by `options.aggregation`.
 ///
 /// - `logProbs`: log π_θ of each completion token, with the tape.
 /// - `oldLogProbs`, `referenceLogProbs` (when β > 0), `advantages` (per token) and `mask`:
@@ -71,8 +109,10 @@ public func surrogateLoss(
   let a = Tensor(advantages, shape: shape)
   let m = Tensor(mask, shape: shape)
   let ratio = (logProbs - old).clamp(min: -20, max: 20).exp()
-  let clipped = ratio.clamp(min: 1 - options.epsilonLow, max: 1 + options.epsilonHigh)
-  var perToken = -Tensor.minimum(ratio * a, clipped * a)
+  let (weight, policyTerm) = policyGradientTerm(
+    logProbs: logProbs, ratio: ratio, oldLogProbs: oldLogProbs, advantages: a, mask: mask,
+    options: options)
+  var perToken = policyTerm
   if let c = options.dualClip {
     // For Â < 0 cap the loss at −Â·c; elsewhere the cap is +∞.
     let cap = Tensor(advantages.map { $0 < 0 ? -$0 * c : Float.infinity }, shape: shape)
@@ -81,28 +121,74 @@ public func surrogateLoss(
   var kl: Tensor? = nil
   if options.beta > 0, let referenceLogProbs {
     let delta = Tensor(referenceLogProbs, shape: shape) - logProbs
-    kl = delta.exp() - delta - 1
+    kl = options.klEstimator(delta)
     perToken = perToken + options.beta * kl!
+  }
+  var entropy: Tensor? = nil
+  if options.entropyCoefficient > 0 {
+    // −ρ·log π_θ: its mean under π_old estimates π_θ's entropy, and its gradient ∇H.
+    entropy = -(ratio * logProbs)
+    perToken = perToken - options.entropyCoefficient * entropy!
   }
   let loss = normalizer.aggregate(perToken * m, options: options, rows: shape[0])
 
   var statistics = SurrogateStatistics()
   withoutGrad {
-    let r = ratio.scalars
+    let r = weight.scalars
     let tokens = max(mask.reduce(0, +), 1)
+    let (lowEdge, highEdge) = options.clipRange
     var low: Float = 0
     var high: Float = 0
     for i in 0..<n where mask[i] > 0 {
-      if advantages[i] < 0 && r[i] < 1 - options.epsilonLow { low += 1 }
-      if advantages[i] > 0 && r[i] > 1 + options.epsilonHigh { high += 1 }
+      if advantages[i] < 0 && r[i] < lowEdge { low += 1 }
+      if advantages[i] > 0 && r[i] > highEdge { high += 1 }
     }
     statistics.clipFractionLow = Double(low / tokens)
     statistics.clipFractionHigh = Double(high / tokens)
-    let policyOnly = (-Tensor.minimum(ratio * a, clipped * a) * m).sum().item
-    statistics.policyLoss = Double(policyOnly / tokens)
+    statistics.policyLoss = Double((policyTerm * m).sum().item / tokens)
     if let kl { statistics.kl = Double((kl * m).sum().item / tokens) }
+    if let entropy { statistics.entropy = Double((entropy * m).sum().item / tokens) }
   }
   return (loss, statistics)
+}
+
+/// The family's importance weight (its values, for the clip statistics) and per-token
+/// policy-gradient loss, before dual clip; `ratio` is the token ratio π_θ/π_old.
+private func policyGradientTerm(
+  logProbs: Tensor, ratio: Tensor, oldLogProbs: [Float], advantages a: Tensor, mask: [Float],
+  options: SurrogateOptions
+) -> (weight: Tensor, loss: Tensor) {
+  let shape = logProbs.shape
+  let (low, high) = options.clipRange
+  switch options.family {
+  case .clipped:
+    let clipped = ratio.clamp(min: low, max: high)
+    return (ratio, -Tensor.minimum(ratio * a, clipped * a))
+  case .gspo:
+    // GSPO-token: s_{i,t} = exp(sg[mean_t log ρ_i] + log π_θ − sg[log π_θ]) has the value
+    // of the sequence ratio s_i and the gradient s_i·∇log π_θ(o_t).
+    let current = logProbs.detached().scalars
+    let width = shape[1]
+    var shift = [Float](repeating: 0, count: current.count)
+    for row in 0..<shape[0] {
+      let span = (row * width)..<((row + 1) * width)
+      var (sum, count): (Float, Float) = (0, 0)
+      for i in span where mask[i] > 0 {
+        sum += current[i] - oldLogProbs[i]
+        count += 1
+      }
+      let meanLogRatio = count > 0 ? sum / count : 0
+      for i in span { shift[i] = meanLogRatio - current[i] }
+    }
+    let sequenceRatio = (logProbs + Tensor(shift, shape: shape)).clamp(min: -20, max: 20).exp()
+    let clipped = sequenceRatio.clamp(min: low, max: high)
+    return (sequenceRatio, -Tensor.minimum(sequenceRatio * a, clipped * a))
+  case .cispo:
+    // −sg(clip(ρ))·Â·ρ/sg(ρ): the value −clip(ρ)·Â, the gradient −clip(ρ)·Â·∇log π_θ.
+    let weight = ratio.detached().clamp(min: low, max: high)
+    let unit = (logProbs - logProbs.detached()).exp()
+    return (ratio, -(weight * a * unit))
+  }
 }
 
 /// The denominators of a loss aggregation, taken from the whole batch.
@@ -113,16 +199,25 @@ public struct LossNormalizer: Equatable, Sendable {
   public var sequences: Int
   /// Per sequence Σ_t m, by the sequence's row in the minibatch being evaluated.
   public var tokensPerSequence: [Float]
+  /// Σ m over the minibatch being evaluated, times the minibatches of the batch
+  /// (minibatchTokenMean).
+  public var minibatchTokensTimesCount: Float
 
   /// Normalizer for a minibatch (rows `mask` of a full batch with `batchTokens` masked
-  /// tokens and `batchSequences` sequences).
-  public init(mask: [Float], rows: Int, batchTokens: Float, batchSequences: Int) {
+  /// tokens and `batchSequences` sequences), which is one of the `minibatches` the batch
+  /// is cut into and holds `minibatchTokens` masked tokens (nil: the batch is one
+  /// minibatch).
+  public init(
+    mask: [Float], rows: Int, batchTokens: Float, batchSequences: Int,
+    minibatchTokens: Float? = nil, minibatches: Int = 1
+  ) {
     tokens = max(batchTokens, 1)
     sequences = max(batchSequences, 1)
     let width = mask.count / max(rows, 1)
     tokensPerSequence = (0..<rows).map { r in
       max(mask[(r * width)..<((r + 1) * width)].reduce(0, +), 1)
     }
+    minibatchTokensTimesCount = max(minibatchTokens ?? batchTokens, 1) * Float(max(minibatches, 1))
   }
 
   func aggregate(_ masked: Tensor, options: SurrogateOptions, rows: Int) -> Tensor {
@@ -134,6 +229,8 @@ public struct LossNormalizer: Equatable, Sendable {
       return perRow.sum() / Float(sequences)
     case .sequenceMeanTokenSumNorm:
       return masked.sum() / Float(sequences * max(options.maxCompletionLength, 1))
+    case .minibatchTokenMean:
+      return masked.sum() / minibatchTokensTimesCount
     }
   }
 }

@@ -151,18 +151,28 @@ private func loss(
   let mask: [Float] = [1, 1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 1]
   for aggregation in LossAggregation.allCases {
     let options = SurrogateOptions(beta: 0.05, aggregation: aggregation, maxCompletionLength: width)
-    let normalizer = LossNormalizer(
-      mask: mask, rows: rows, batchTokens: mask.reduce(0, +), batchSequences: rows)
-    let report = checkGradients(
-      [Tensor(start, shape: [rows, width])], eps: 1e-3, atol: 1e-3, rtol: 1e-2
-    ) { t in
-      surrogateLoss(
-        logProbs: t[0], oldLogProbs: old, referenceLogProbs: reference, advantages: advantages,
-        mask: mask,
-        options: options, normalizer: normalizer
-      ).loss
-    }
+    let report = surrogateGradientCheck(
+      options, at: start, old: old, advantages: advantages, reference: reference, mask: mask,
+      rows: rows)
     #expect(report.passed, "\(aggregation): \(report)")
+  }
+}
+
+/// The finite-difference check (eps 1e-3, atol 1e-3, rtol 1e-2) of `surrogateLoss` at log
+/// π_θ = `start`, `[rows, start.count / rows]`, over a whole batch.
+func surrogateGradientCheck(
+  _ options: SurrogateOptions, at start: [Float], old: [Float], advantages: [Float],
+  reference: [Float], mask: [Float], rows: Int
+) -> GradCheckReport {
+  let normalizer = LossNormalizer(
+    mask: mask, rows: rows, batchTokens: mask.reduce(0, +), batchSequences: rows)
+  return checkGradients(
+    [Tensor(start, shape: [rows, start.count / rows])], eps: 1e-3, atol: 1e-3, rtol: 1e-2
+  ) { t in
+    surrogateLoss(
+      logProbs: t[0], oldLogProbs: old, referenceLogProbs: reference, advantages: advantages,
+      mask: mask, options: options, normalizer: normalizer
+    ).loss
   }
 }
 

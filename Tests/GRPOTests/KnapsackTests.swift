@@ -125,3 +125,57 @@ import Testing
   prior.record("c", rewards: [Double](repeating: 0, count: 8))
   #expect(abs(prior.estimate("c")! - 1.0 / 10) < 1e-12)
 }
+
+@Test func neverAndAlwaysSolvedPromptsStartAtTheirOwnBudgets() {
+  // p̂ = [0, 1, ½, ½], N = 8: 32 rollouts; C = 2 × ⌊N_0.9(½)⌋ = 6.
+  let p: [Double?] = [0, 1, 0.5, 0.5]
+  // Defaults: everyone starts at N_low = 2, the p̂ = 0 prompt takes the surplus 24 − 6.
+  #expect(allocateBudgets(p, settings: KnapsackSettings(groupSize: 8)).budgets == [20, 2, 5, 5])
+  // Starting budgets 6 and 3: R = 32 − 13 = 19, the surplus 13 goes to the p̂ = 0 prompt.
+  let own = allocateBudgets(
+    p, settings: KnapsackSettings(groupSize: 8, neverSolved: 6, alwaysSolved: 3))
+  #expect(own.budgets == [19, 3, 5, 5])
+  #expect(own.fallback && abs(own.neededOverRemaining - 6.0 / 19) < 1e-12)
+}
+
+@Test func aTotalBudgetOtherThanMTimesNIsSpentExactly() {
+  // p̂ = [½, ¼, unestimated], 20 rollouts: [2, 2, 8] leave R = 8 < C = 3 + 8, so the
+  // effective prompts share 12 by the greedy: (5, 7).
+  let settings = KnapsackSettings(groupSize: 8, total: 20)
+  let allocation = allocateBudgets([0.5, 0.25, nil], settings: settings)
+  #expect(allocation.budgets == [5, 7, 8] && !allocation.fallback)
+  // Nothing estimated: 24 > 20, so the uniform fallback shares 20, the first taking more.
+  #expect(allocateBudgets([nil, nil, nil], settings: settings).budgets == [7, 7, 6])
+  #expect(allocateBudgets([1, 1, 1], settings: settings).budgets == [7, 7, 6])
+}
+
+@Test func theExpectationCostModelChangesWhatTheFallbackFrees() {
+  #expect(Knapsack.rolloutsExpected(0.5) == 3)
+  #expect(abs(Knapsack.rolloutsExpected(0.25) - 13.0 / 3) < 1e-12)
+  // p̂ = [¼, 0, ¼, 1], 32 rollouts, R = 24. By probability C = 2 × ⌊8.004⌋ = 16: the p̂ = 0
+  // prompt takes 8 more and the effective ones share 20; by expectation C = 2 × ⌊4.33⌋ = 8.
+  let p: [Double?] = [0.25, 0, 0.25, 1]
+  let probability = allocateBudgets(p, settings: KnapsackSettings(groupSize: 8))
+  #expect(probability.budgets == [10, 10, 10, 2])
+  #expect(abs(probability.neededOverRemaining - 16.0 / 24) < 1e-12)
+  let expectation = allocateBudgets(p, settings: KnapsackSettings(groupSize: 8, cost: .expectation))
+  #expect(expectation.budgets == [6, 18, 6, 2])
+  #expect(abs(expectation.neededOverRemaining - 8.0 / 24) < 1e-12)
+}
+
+@Test func thePlainSlidingWindowIgnoresVisitBoundaries() {
+  var latest = RewardHistory(window: 4, minimum: 4)
+  var sliding = RewardHistory(window: 4, minimum: 4, estimator: .slidingWindow)
+  for visit: [Double] in [[1, 1, 1, 1], [0, 0]] {
+    latest.record("a", rewards: visit)
+    sliding.record("a", rewards: visit)
+  }
+  // The latest visit is shorter than the window: both take the 4 most recent rewards.
+  #expect(latest.estimate("a") == 0.5 && sliding.estimate("a") == 0.5)
+  latest.record("a", rewards: [1, 1, 0, 0, 0, 0])
+  sliding.record("a", rewards: [1, 1, 0, 0, 0, 0])
+  // A visit of ≥ 4 stands alone for the spec's rule; the plain window sees its last 4.
+  #expect(abs(latest.estimate("a")! - 2.0 / 6) < 1e-12)
+  #expect(sliding.estimate("a") == 0)
+  #expect(latest != sliding && latest.emptied == RewardHistory(window: 4, minimum: 4))
+}

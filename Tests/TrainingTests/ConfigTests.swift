@@ -134,3 +134,30 @@ private func problems(_ body: () throws -> Void) -> String {
   let config = try RunDirectory(url: folder).readConfig()
   #expect(config.taskAllocation.creditPickedOnly == false)
 }
+
+@Test func scheduleVariantsNameTheirKeysWhenOutOfRange() {
+  let choice = problems {
+    _ = try ConfigLoader.resolve(file: nil, overrides: ["knapsack.costModel=mean"])
+  }
+  #expect(
+    choice.contains("'knapsack.costModel' is \"mean\"; allowed: \"probability\", \"expectation\""))
+  let ranges = problems {
+    _ = try ConfigLoader.resolve(
+      file: nil,
+      overrides: [
+        "kind=grpo", "grpo.promptsPerStep=4", "grpo.groupSize=8", "grpo.stepsPerBatch=33",
+        "grpo.referenceSyncEvery=5", "grpo.referenceSyncAlpha=0", "knapsack.enabled=true",
+        "knapsack.neverSolvedBudget=1", "knapsack.alwaysSolvedBudget=200",
+        "knapsack.totalBudget=7", "dynamicSampling.enabled=true", "dynamicSampling.maxDraws=0",
+        "dynamicSampling.tolerance=-1",
+      ])
+  }
+  #expect(ranges.contains("'grpo.stepsPerBatch' is 33; must be ≤ 32"))
+  #expect(ranges.contains("'grpo.referenceSyncEvery' is 5; must be 0 while grpo.beta is 0"))
+  #expect(ranges.contains("'grpo.referenceSyncAlpha' is 0.0; must lie in (0, 1]"))
+  #expect(ranges.contains("'knapsack.neverSolvedBudget' is 1; must be 0 (knapsack.low) or lie in"))
+  #expect(ranges.contains("'knapsack.alwaysSolvedBudget' is 200"))
+  #expect(ranges.contains("'knapsack.totalBudget' is 7; must be 0"))
+  #expect(ranges.contains("'dynamicSampling.maxDraws' is 0; must be ≥ 1"))
+  #expect(ranges.contains("'dynamicSampling.tolerance' is -1.0; must be ≥ 0 and finite"))
+}

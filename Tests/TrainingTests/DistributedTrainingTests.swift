@@ -126,6 +126,28 @@ private func tinyGRPO(steps: Int) -> [String] {
     try expectSameBits(tinyGRPO(steps: 4), ranks: [1, 2, 4], root: try scratch())
   }
 
+  @Test func grpoLossVariantsGiveTheSameBitsOnOneAndTwoRanks() throws {
+    let variants = (variantSets[0] + ["grpo.entropyCoefficient=0.01", "grpo.lossAggregation=bnpo"])
+      .flatMap { ["--set", $0] }
+    try expectSameBits(tinyGRPO(steps: 4) + variants, ranks: [1, 2], root: try scratch())
+  }
+
+  @Test func grpoWithDynamicSamplingAndSeveralStepsPerBatchGivesTheSameBitsOnOneAndTwoRanks()
+    throws
+  {
+    let variants = [
+      "--set", "dynamicSampling.enabled=true", "--set", "dynamicSampling.maxDraws=3", "--set",
+      "grpo.stepsPerBatch=3",
+    ]
+    let runs = try expectSameBits(
+      tinyGRPO(steps: 4) + variants, ranks: [1, 2], root: try scratch())
+    // Some step drew again, so the ranks agreed on which groups to drop.
+    let draws = try MetricsLog.read(runs[0].appendingPathComponent("metrics.jsonl")).compactMap {
+      $0.values["dynamicSampling/draws"]
+    }
+    #expect(draws.count == 4 && draws.contains { $0 > 1 }, "\(draws)")
+  }
+
   @Test func sftGivesTheSameBitsOnOneAndTwoRanks() throws {
     let sft = [
       "--quiet", "--set", "kind=sft", "--set", "run.steps=4", "--set", "model.layers=1", "--set",

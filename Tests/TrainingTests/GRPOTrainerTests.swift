@@ -24,7 +24,8 @@ struct LeadingDigitTask: ReasoningTask {
   func solution(_ prompt: TaskPrompt) -> String? { nil }
 }
 
-private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
+/// A GRPO config small enough to train in a test: 4 prompts × 8 completions of 3 tokens.
+func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   var c = ExperimentConfig()
   c.kind = .grpo
   c.run.steps = steps
@@ -54,11 +55,39 @@ private func tinyGRPO(steps: Int, seed: Int = 0) -> ExperimentConfig {
   #expect(late - early > 0.4, "reward went from \(early) to \(late): \(rewards)")
 }
 
-@Test(arguments: [false, true]) func grpoResumesBitForBit(knapsack: Bool) throws {
-  var config = tinyGRPO(steps: 6)
-  config.knapsack.enabled = knapsack
+/// The schedule-side variants, each on its own (and Knapsack-RL under each of its options).
+private let variants = [
+  "default", "knapsack", "dynamicSampling", "stepsPerBatch", "referenceSync", "solvedBudgets",
+  "totalBudget", "expectationCost", "slidingWindow",
+]
+
+private func tinyGRPO(steps: Int, variant: String) -> ExperimentConfig {
+  var config = tinyGRPO(steps: steps)
+  config.knapsack.enabled = !["default", "dynamicSampling", "stepsPerBatch", "referenceSync"]
+    .contains(variant)
   config.knapsack.minimum = 4
   config.knapsack.window = 8
+  switch variant {
+  case "dynamicSampling":
+    config.dynamicSampling.enabled = true
+    config.dynamicSampling.maxDraws = 3
+  case "stepsPerBatch": config.grpo.stepsPerBatch = 3
+  case "referenceSync":
+    config.grpo.referenceSyncEvery = 2
+    config.grpo.referenceSyncAlpha = 0.5
+  case "solvedBudgets":
+    config.knapsack.neverSolvedBudget = 4
+    config.knapsack.alwaysSolvedBudget = 3
+  case "totalBudget": config.knapsack.totalBudget = 20
+  case "expectationCost": config.knapsack.costModel = .expectation
+  case "slidingWindow": config.knapsack.estimator = .slidingWindow
+  default: break
+  }
+  return config
+}
+
+@Test(arguments: variants) func grpoResumesBitForBit(variant: String) throws {
+  let config = tinyGRPO(steps: 6, variant: variant)
   let straight = try GRPOTrainer(config: config, task: LeadingDigitTask())
   var straightMetrics: [[String: Double]] = []
   for _ in 0..<6 {
@@ -245,30 +274,47 @@ struct PlannedDigitTask: ReasoningTask {
   #expect(scores.successes == [true, true])  // both start with a digit
 }
 
-@Test func chunkedScoringLeavesTheUpdateUnchanged() throws {
-  // Eight rollouts of 0–4 tokens, minibatches of 5, scored 2 at a time or all at once:
-  // the same parameters after an SGD step, and the same statistics.
+/// Eight rollouts of 0–4 tokens of a tiny transformer, their batch, and a fresh model and
+/// SGD optimizer with the scoring function of the update.
+private struct UpdateFixture {
   let prompts = [[0, 3, 4], [0, 5]]
   let completions = [[6, 7], [8], [], [9, 10, 11, 12], [3], [4, 5, 6], [7, 8], [9]]
   let indices = [0, 1, 0, 1, 0, 1, 0, 1]
-  let batch = RolloutBatch(
-    oldLogProbs: completions.map { $0.map { _ in Float(-2.5) } },
-    advantages: completions.indices.map { i in completions[i].map { _ in Float(i % 3) - 1 } },
-    masks: completions.map { $0.map { _ in Float(1) } })
-  func update(chunk: Int) throws -> ([[Float]], [SurrogateStatistics]) {
+  let order = [3, 0, 7, 2, 5, 1, 6, 4]
+  var batch: RolloutBatch {
+    RolloutBatch(
+      oldLogProbs: completions.map { $0.map { _ in Float(-2.5) } },
+      advantages: completions.indices.map { i in completions[i].map { _ in Float(i % 3) - 1 } },
+      masks: completions.map { $0.map { _ in Float(1) } })
+  }
+
+  func model() -> (TransformerLM, SGD, ([Int]) -> Tensor) {
     var rng = RandomState(seed: 3)
     let model = TransformerLM(
       TransformerShape(vocabulary: 20, layers: 1, heads: 2, width: 16, context: 16), rng: &rng)
     let sgd = SGD(parameters: model.namedParameters(), learningRate: 0.1)
-    let (statistics, _) = try clippedSurrogateUpdate(
-      batch, order: [3, 0, 7, 2, 5, 1, 6, 4], options: SurrogateOptions(), epochs: 1,
-      minibatch: 5, chunk: chunk, optimizer: sgd, parameters: model.parameters, gradClip: 0,
-      score: { rows in
+    return (
+      model, sgd,
+      { rows in
         model.logProbabilities(
           prompts: prompts, promptIndices: rows.map { indices[$0] },
           completions: rows.map { completions[$0] }
         ).logProbs
-      }, reference: nil)
+      }
+    )
+  }
+}
+
+@Test func chunkedScoringLeavesTheUpdateUnchanged() throws {
+  // Minibatches of 5, scored 2 at a time or all at once: the same parameters after an SGD
+  // step, and the same statistics.
+  let fixture = UpdateFixture()
+  func update(chunk: Int) throws -> ([[Float]], [SurrogateStatistics]) {
+    let (model, sgd, score) = fixture.model()
+    let (statistics, _, _) = try clippedSurrogateUpdate(
+      fixture.batch, order: fixture.order, options: SurrogateOptions(), epochs: 1,
+      minibatch: 5, chunk: chunk, optimizer: sgd, parameters: model.parameters, gradClip: 0,
+      score: score, reference: nil)
     return (model.parameters.map(\.scalars), statistics)
   }
   let (whole, wholeStatistics) = try update(chunk: 0)
@@ -342,4 +388,181 @@ struct GoTask: ReasoningTask {
     context: 0, decisions: Completion(tokens: [7, 4, 1], text: "go 1"), logProbs: [0, 0, 0],
     entropies: [0, 0, 0], lossMask: [1, 1, 1], finished: true)
   #expect(task.planningMasks([rollout]) == [[true, false, false]])
+}
+
+/// The single-step update written out: every minibatch of `rows` accumulates into one
+/// gradient, normalised by all of `rows`' tokens and sequences, then one SGD step.
+private func singleStep(
+  _ batch: RolloutBatch, rows: [Int], minibatch: Int, optimizer: SGD, parameters: [Tensor],
+  score: ([Int]) -> Tensor
+) throws {
+  optimizer.zeroGrad()
+  let tokens = rows.reduce(Float(0)) { $0 + batch.masks[$1].reduce(0, +) }
+  for start in stride(from: 0, to: rows.count, by: minibatch) {
+    let part = Array(rows[start..<min(start + minibatch, rows.count)])
+    let width = part.map { batch.oldLogProbs[$0].count }.max()!
+    // As the update: a minibatch of empty rollouts has nothing to score (and no tape).
+    guard width > 0 else { continue }
+    func padded(_ values: [[Float]]) -> [Float] {
+      part.flatMap { r in values[r] + [Float](repeating: 0, count: width - values[r].count) }
+    }
+    let mask = padded(batch.masks)
+    let (loss, _) = surrogateLoss(
+      logProbs: score(part), oldLogProbs: padded(batch.oldLogProbs), referenceLogProbs: nil,
+      advantages: padded(batch.advantages), mask: mask, options: SurrogateOptions(),
+      normalizer: LossNormalizer(
+        mask: mask, rows: part.count, batchTokens: tokens, batchSequences: rows.count))
+    loss.backward()
+  }
+  _ = clipGradientNorm(parameters, maxNorm: .infinity)
+  try checkedStep(optimizer)
+}
+
+@Test func oneOptimizerStepPerBatchIsTheSingleStepBitForBitAndKStepsAreKOfThem() throws {
+  let fixture = UpdateFixture()
+  func update(steps: Int, epochs: Int) throws -> ([[Float]], [Double], Int) {
+    let (model, sgd, score) = fixture.model()
+    let (statistics, ratios, norms) = try clippedSurrogateUpdate(
+      fixture.batch, order: fixture.order, options: SurrogateOptions(), epochs: epochs,
+      steps: steps, minibatch: 3, optimizer: sgd, parameters: model.parameters, gradClip: 0,
+      score: score, reference: nil)
+    #expect(statistics.count == ratios.count)
+    return (model.parameters.map(\.scalars), ratios, norms.count)
+  }
+  func written(_ parts: [[Int]]) throws -> [[Float]] {
+    let (model, sgd, score) = fixture.model()
+    for rows in parts {
+      try singleStep(
+        fixture.batch, rows: rows, minibatch: 3, optimizer: sgd, parameters: model.parameters,
+        score: score)
+    }
+    return model.parameters.map(\.scalars)
+  }
+  let order = fixture.order
+  // k = 1: μ = 2 single steps over the whole batch, bit for bit.
+  let (one, _, oneSteps) = try update(steps: 1, epochs: 2)
+  #expect(oneSteps == 2)
+  #expect(one == (try written([order, order])))
+  // k = 2: one step per half of the shuffled order, each normalised by its own half.
+  let (two, ratios, twoSteps) = try update(steps: 2, epochs: 1)
+  #expect(twoSteps == 2)
+  #expect(two == (try written([Array(order[0..<4]), Array(order[4..<8])])))
+  #expect(two != (try written([order])))
+  // k = 3 over 8 rollouts: parts of 2, 3 and 3.
+  let (three, _, threeSteps) = try update(steps: 3, epochs: 1)
+  #expect(threeSteps == 3)
+  #expect(three == (try written([Array(order[0..<2]), Array(order[2..<5]), Array(order[5..<8])])))
+  // The ratio is exp(log π − (−2.5)) of the current policy: > 0, and not 1; one per
+  // minibatch of 3 in each half (the second of the first half holds only an empty rollout).
+  #expect(ratios.count == 3 && ratios.allSatisfy { $0 > 0 && abs($0 - 1) > 1e-3 })
+}
+
+@Test func bnpoWithSeveralStepsPerBatchNormalisesEachStepsPart() throws {
+  // With k > 1 bnpo's minibatch is the step's part, so it equals tokenMean at any
+  // minibatch size; with k = 1 it is the accumulation minibatch (3 rollouts of 7, 4 and 5
+  // tokens here), which differs.
+  let fixture = UpdateFixture()
+  func update(_ aggregation: LossAggregation, steps: Int) throws -> [[Float]] {
+    let (model, sgd, score) = fixture.model()
+    _ = try clippedSurrogateUpdate(
+      fixture.batch, order: fixture.order, options: SurrogateOptions(aggregation: aggregation),
+      epochs: 1, steps: steps, minibatch: 3, optimizer: sgd, parameters: model.parameters,
+      gradClip: 0, score: score, reference: nil)
+    return model.parameters.map(\.scalars)
+  }
+  #expect(try update(.minibatchTokenMean, steps: 2) == update(.tokenMean, steps: 2))
+  #expect(try update(.minibatchTokenMean, steps: 1) != update(.tokenMean, steps: 1))
+}
+
+@Test func severalStepsPerBatchMoveTheRatioAwayFromOne() throws {
+  var config = tinyGRPO(steps: 1)
+  config.grpo.beta = 0
+  config.grpo.epochs = 1
+  config.grpo.minibatchSize = 0
+  config.optimizer.learningRate = 0.05
+  let single = try GRPOTrainer(config: config, task: LeadingDigitTask())
+  let first = try single.trainStep()
+  // One step: π_old is the sampler's policy, so the ratio is 1 up to rounding.
+  #expect(abs(first["policy/ratioMean"]! - 1) < 1e-4, "\(first["policy/ratioMean"]!)")
+  config.grpo.stepsPerBatch = 4
+  let several = try GRPOTrainer(config: config, task: LeadingDigitTask())
+  let m = try several.trainStep()
+  #expect(abs(m["policy/ratioMean"]! - 1) > 1e-4, "\(m["policy/ratioMean"]!)")
+  #expect(m["policy/clipFracLow"]! + m["policy/clipFracHigh"]! > 0)  // clipping acts
+}
+
+/// Reward `scale` when the completion starts with a digit.
+struct ScaledDigitTask: ReasoningTask {
+  var scale = 1.0
+  var inner = LeadingDigitTask()
+  var name: String { "scaled-digit" }
+  var difficulties: [String] { ["all"] }
+  func prompts(_ split: Split) -> [TaskPrompt] { inner.prompts(split) }
+  func reward(_ prompt: TaskPrompt, completion: String) -> Double {
+    scale * inner.reward(prompt, completion: completion)
+  }
+  func solution(_ prompt: TaskPrompt) -> String? { nil }
+}
+
+@Test func dynamicSamplingTrainsOnlyInformativeGroupsAndStopsAtItsBound() throws {
+  var config = tinyGRPO(steps: 4)
+  config.dynamicSampling.enabled = true
+  config.dynamicSampling.maxDraws = 5
+  let trainer = try GRPOTrainer(config: config, task: LeadingDigitTask())
+  var sawSecondDraw = false
+  for _ in 0..<4 {
+    let drawn = trainer.drawGroups()
+    #expect((1...5).contains(drawn.draws))
+    #expect(drawn.draws == 5 || drawn.batch.count == 4, "stopped early with \(drawn.batch.count)")
+    #expect(drawn.spent.rewards.count == 8 * 4 * drawn.draws)
+    for position in drawn.batch.indices {
+      let rewards = drawn.rollouts.indices.filter { drawn.rollouts[$0].context == position }.map {
+        drawn.scores.rewards[$0]
+      }
+      #expect(rewards.count == 8 && rewards.max()! - rewards.min()! > 1e-6)
+    }
+    if drawn.draws > 1 { sawSecondDraw = true }
+  }
+  #expect(sawSecondDraw)  // about 1 in 10 completions is rewarded: many groups are all 0
+
+  // Rewards of 0 or 0.001: informative at the default tolerance, not at 0.01; then the step
+  // makes all 5 draws, keeps nothing and leaves the policy alone.
+  config.grpo.beta = 0
+  config.dynamicSampling.tolerance = 0.01
+  let flat = try GRPOTrainer(config: config, task: ScaledDigitTask(scale: 0.001))
+  let before = flat.policy.parameters.map(\.scalars)
+  let m = try flat.trainStep()
+  #expect(m["dynamicSampling/draws"] == 5 && m["dynamicSampling/groupsKept"] == 0)
+  #expect(m["dynamicSampling/groupsDropped"] == 20 && m["dynamicSampling/rolloutsSpent"] == 160)
+  #expect(m["reward/mean"]! > 0)  // some completions were rewarded, by less than 0.01
+  #expect(flat.policy.parameters.map(\.scalars) == before)
+  config.dynamicSampling.tolerance = 1e-6
+  let fine = try GRPOTrainer(config: config, task: ScaledDigitTask(scale: 0.001))
+  #expect(try fine.trainStep()["dynamicSampling/groupsKept"]! > 0)
+}
+
+@Test func referenceMixingGoldenNumbers() throws {
+  let reference = [Tensor([1, -2, 0.5]), Tensor([4], shape: [1, 1])]
+  let policy = [Tensor([3, 2, 0.5]), Tensor([0], shape: [1, 1])]
+  mix(reference, toward: policy, alpha: 0.25)
+  #expect(reference[0].scalars == [1.5, -1, 0.5])
+  #expect(reference[1].scalars == [3])
+  #expect(policy[0].scalars == [3, 2, 0.5])  // the policy is left alone
+
+  // In the trainer: every 2 steps, after the update.
+  var config = tinyGRPO(steps: 3)
+  config.grpo.referenceSyncEvery = 2
+  config.grpo.referenceSyncAlpha = 0.5
+  let trainer = try GRPOTrainer(config: config, task: LeadingDigitTask())
+  let start = trainer.reference!.parameters.map(\.scalars)
+  _ = try trainer.trainStep()
+  #expect(trainer.reference!.parameters.map(\.scalars) == start)
+  _ = try trainer.trainStep()
+  let expected = zip(start, trainer.policy.parameters.map(\.scalars)).map { r, p in
+    zip(r, p).map { Float(0.5) * $1 + (1 - Float(0.5)) * $0 }
+  }
+  #expect(trainer.reference!.parameters.map(\.scalars) == expected)
+  #expect(expected != start)
+  _ = try trainer.trainStep()
+  #expect(trainer.reference!.parameters.map(\.scalars) == expected)
 }

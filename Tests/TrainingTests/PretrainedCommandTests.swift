@@ -70,6 +70,14 @@ private func newest(_ run: URL) throws -> (URL, CheckpointData) {
   return (found.url, found.data)
 }
 
+@Test(arguments: variantSets) func pretrainedGRPOVariantsResumeBitForBit(overrides: [String])
+  throws
+{
+  let config = try tinyExperiment(in: try scratch(), model: tinyGGUF)
+  let resolved = try ConfigLoader.resolve(file: config.path, overrides: overrides)
+  try resumesBitForBit(resolved) { try makeTrainer($0) }
+}
+
 @Test func pretrainedGRPOResumesExactlyWithoutItsFileAndItsCheckpointGeneratesAndExports()
   throws
 {

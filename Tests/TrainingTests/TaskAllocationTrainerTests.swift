@@ -44,7 +44,9 @@ private func allocationConfig(_ method: TaskAllocationMethod, steps: Int) -> Exp
   #expect(evaluation["eval/pass1"] == 1)
 }
 
-private func resumesBitForBit(
+/// Six steps straight against three, the state, and three more from it in a new trainer:
+/// the same metrics (times aside) and the same final state, bit for bit.
+func resumesBitForBit(
   _ config: ExperimentConfig, make: (ExperimentConfig) throws -> any Trainer
 )
   throws
@@ -79,6 +81,21 @@ private func resumesBitForBit(
   config.grpo.beta = 0.01
   config.grpo.epochs = 2
   config.grpo.minibatchSize = 8
+  try resumesBitForBit(config) { try AllocationGRPOTrainer(config: $0) }
+}
+
+@Test func allocationGRPOVariantsResumeBitForBit() throws {
+  var config = allocationConfig(.grpo, steps: 6)
+  config.grpo.beta = 0.01
+  config.grpo.klInReward = true
+  config.grpo.klEstimator = .k2
+  config.grpo.policyLoss = .gspo
+  config.grpo.gspoEpsilonHigh = 0.01
+  config.grpo.entropyCoefficient = 0.01
+  config.grpo.entropyTopFraction = 0.5
+  config.grpo.advantageEstimator = .rloo
+  config.grpo.epochs = 2
+  try config.validate(source: "test")
   try resumesBitForBit(config) { try AllocationGRPOTrainer(config: $0) }
 }
 

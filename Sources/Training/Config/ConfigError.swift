@@ -33,17 +33,24 @@ public struct ConfigErrors: Error, CustomStringConvertible, Sendable {
 /// A string-valued choice in a config: decoding a value outside the cases fails with a
 /// message listing the allowed values.
 public protocol ConfigChoice: RawRepresentable, CaseIterable, Codable, Sendable
-where RawValue == String {}
+where RawValue == String {
+  /// Other names a config may give a choice by (another trainer's); the resolved config
+  /// holds the choice's own name.
+  static var aliases: [String: Self] { get }
+}
 
 extension ConfigChoice {
+  public static var aliases: [String: Self] { [:] }
+
   public init(from decoder: any Decoder) throws {
     let raw = try decoder.singleValueContainer().decode(String.self)
-    guard let value = Self(rawValue: raw) else {
+    guard let value = Self(rawValue: raw) ?? Self.aliases[raw] else {
+      let names = Self.allCases.map(\.rawValue) + Self.aliases.keys.sorted()
       throw DecodingError.dataCorrupted(
         .init(
           codingPath: decoder.codingPath,
           debugDescription: "is \(JSONValue.quote(raw)); allowed: "
-            + Self.allCases.map { JSONValue.quote($0.rawValue) }.joined(separator: ", ")))
+            + names.map(JSONValue.quote).joined(separator: ", ")))
     }
     self = value
   }

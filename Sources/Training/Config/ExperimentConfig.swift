@@ -1,4 +1,5 @@
 import Foundation
+import GRPO
 import Optim
 
 /// A whole experiment: which trainer runs, on what, for how long, and how it saves and
@@ -22,6 +23,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   public var grpo = GRPOConfig()
   public var knapsack = KnapsackConfig()
   public var hicra = HICRAConfig()
+  public var dynamicSampling = DynamicSamplingConfig()
   public var evaluation = EvaluationConfig()
   public var classifier = ClassifierConfig()
   public var taskAllocation = TaskAllocationConfig()
@@ -51,6 +53,11 @@ extension ExperimentConfig {
     kind == .grpo || (kind == .taskAllocation && taskAllocation.method == .grpo)
   }
 
+  /// The rollouts of one GRPO draw: `knapsack.totalBudget` when it is set, else M·N.
+  var rolloutsPerStep: Int {
+    knapsack.enabled && knapsack.totalBudget > 0 ? knapsack.totalBudget : grpo.rolloutsPerStep
+  }
+
   /// Checks ranges and combinations that types alone do not; each section checks its own
   /// keys, and only the sections the trainer reads are checked.
   public func validate(source: String) throws {
@@ -69,8 +76,16 @@ extension ExperimentConfig {
     if usesGRPO && hicra.enabled {
       hicra.validate(&check, phrasesRequired: kind != .taskAllocation)
     }
-    if usesGRPO && knapsack.enabled { knapsack.validate(&check, groupSize: grpo.groupSize) }
+    if usesGRPO && knapsack.enabled {
+      knapsack.validate(&check, groupSize: grpo.groupSize, prompts: grpo.promptsPerStep)
+    }
+    if usesGRPO && dynamicSampling.enabled { dynamicSampling.validate(&check) }
     if usesGRPO { grpo.validate(&check) }
+    if usesGRPO && knapsack.enabled && grpo.advantageEstimator == .passAtK {
+      check.require(
+        grpo.passK <= knapsack.low, "grpo.passK", grpo.passK,
+        "must be ≤ knapsack.low (\(knapsack.low)), the smallest group Knapsack-RL forms")
+    }
     if kind == .sft {
       check.require(
         model.kind == .transformer, "model.kind", model.kind.rawValue,
@@ -84,7 +99,7 @@ extension ExperimentConfig {
       // SFT evaluates with the same greedy decoding, so its completions fit the context too.
       evaluation.validate(&check, context: model.kind == .pretrained ? Int.max : model.context)
       if model.kind == .transformer {
-        model.validateSize(&check, sequences: kind == .sft ? sft.batchSize : grpo.rolloutsPerStep)
+        model.validateSize(&check, sequences: kind == .sft ? sft.batchSize : rolloutsPerStep)
       }
     }
     optimizer.validate(&check)

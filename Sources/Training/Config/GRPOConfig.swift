@@ -19,8 +19,27 @@ public struct GRPOConfig: Codable, Equatable, Sendable {
   public var epsilonHigh = 0.28
   /// Dual clip constant c (for Â < 0 the per-token loss is capped at −Â·c); 0 turns it off.
   public var dualClip = 0.0
-  /// KL weight β against a frozen copy of the starting policy (k3); 0: no reference.
+  /// KL weight β against a frozen copy of the starting policy; 0: no reference.
   public var beta = 0.0
+  /// The per-decision KL estimator: `k1`, `k2` (alias `mse`), `k3`, `abs`.
+  public var klEstimator = KLEstimator.k3
+  /// Subtract β·Σ_t KL_t from each rollout's reward before advantages instead of adding
+  /// β·KL to the loss.
+  public var klInReward = false
+  /// The policy-gradient term: `clipped` (token ratio), `gspo` (sequence ratio), `cispo`.
+  public var policyLoss = PolicyLossFamily.clipped
+  /// GSPO's clip range of the sequence ratio, [1 − gspoEpsilonLow, 1 + gspoEpsilonHigh].
+  public var gspoEpsilonLow = 3e-4
+  public var gspoEpsilonHigh = 4e-4
+  /// Weight of the entropy bonus in the loss; 0: none.
+  public var entropyCoefficient = 0.0
+  /// Only the highest-entropy share of the batch's decisions carries the policy gradient
+  /// ("80/20"); 1: every decision.
+  public var entropyTopFraction = 1.0
+  /// `groupMean`, `rloo`, `reinforcePlusPlus`, `reinforcePlusPlusBaseline`, `passAtK`.
+  public var advantageEstimator = AdvantageEstimator.groupMean
+  /// The k of `passAtK` advantages; at most the smallest group.
+  public var passK = 4
   /// Optimizer passes over each batch (μ).
   public var epochs = 1
   /// Completions per gradient-accumulation minibatch; 0: the whole batch at once.
@@ -37,6 +56,23 @@ public struct GRPOConfig: Codable, Equatable, Sendable {
   public var maskTruncated = false
   /// Prompts per logged step whose completions go to completions.jsonl.
   public var completionsLogged = 2
+  /// Optimizer steps per pass over each batch (k): the shuffled rollouts are cut into k
+  /// minibatches, each normalised on its own and followed by its own optimizer step.
+  public var stepsPerBatch = 1
+  /// Every this many steps the reference becomes α·π + (1 − α)·π_ref (TR-DPO); 0: frozen.
+  public var referenceSyncEvery = 0
+  /// α of the reference sync.
+  public var referenceSyncAlpha = 0.6
+}
+
+/// DAPO's dynamic sampling for GRPO (docs/grpo.md#dynamic-sampling).
+public struct DynamicSamplingConfig: Codable, Equatable, Sendable {
+  /// Drop groups whose rewards all lie within `tolerance` and draw more prompts.
+  public var enabled = false
+  /// A group is informative when its largest and smallest reward differ by more than this.
+  public var tolerance = 1e-6
+  /// The most draws of M prompts one step makes (the first included).
+  public var maxDraws = 4
 }
 
 /// Knapsack-RL rollout budgets for GRPO (docs/knapsack-rl.md).
@@ -62,6 +98,16 @@ public struct KnapsackConfig: Codable, Equatable, Sendable {
   /// `exact` (the optimal greedy with Allot's robust fallbacks) or `parity` (the authors'
   /// dynamic program, quirk included, for comparison).
   public var mode = KnapsackMode.exact
+  /// The starting budget of a prompt never solved (p̂ = 0); 0: `low`.
+  public var neverSolvedBudget = 0
+  /// The starting budget of a prompt always solved (p̂ = 1); 0: `low`.
+  public var alwaysSolvedBudget = 0
+  /// Rollouts per step; 0: M·N, the uniform total.
+  public var totalBudget = 0
+  /// The fallback's estimate of the rollouts an effective prompt needs.
+  public var costModel = KnapsackCostModel.probability
+  /// `latestVisit` (the spec's estimator) or the plain `slidingWindow`.
+  public var estimator = SuccessEstimator.latestVisit
 }
 
 /// HICRA planning-token credit assignment for GRPO (docs/hicra.md).
@@ -94,7 +140,21 @@ public enum KnapsackMode: String, ConfigChoice {
 
 extension AdvantageScaling: ConfigChoice {}
 
-extension LossAggregation: ConfigChoice {}
+extension LossAggregation: ConfigChoice {
+  public static var aliases: [String: LossAggregation] { trlNames }
+}
+
+extension KLEstimator: ConfigChoice {
+  public static var aliases: [String: KLEstimator] { ["mse": .k2] }
+}
+
+extension PolicyLossFamily: ConfigChoice {}
+
+extension AdvantageEstimator: ConfigChoice {}
+
+extension KnapsackCostModel: ConfigChoice {}
+
+extension SuccessEstimator: ConfigChoice {}
 
 extension GRPOConfig {
   /// The keys every GRPO trainer reads.
@@ -115,6 +175,29 @@ extension GRPOConfig {
     check.require(
       dualClip == 0 || dualClip > 1, "grpo.dualClip", dualClip, "must be 0 (off) or > 1")
     check.require(beta >= 0, "grpo.beta", beta, "must be ≥ 0")
+    check.require(
+      !klInReward || beta > 0, "grpo.klInReward", klInReward,
+      "needs grpo.beta > 0 (the KL penalty's weight and the reference policy)")
+    check.require(
+      policyLoss != .cispo || dualClip == 0, "grpo.dualClip", dualClip,
+      "must be 0 with grpo.policyLoss \"cispo\" (its per-token loss has no surrogate to cap)")
+    check.require(
+      (0..<1).contains(gspoEpsilonLow), "grpo.gspoEpsilonLow", gspoEpsilonLow,
+      "must lie in [0, 1)")
+    check.require(gspoEpsilonHigh >= 0, "grpo.gspoEpsilonHigh", gspoEpsilonHigh, "must be ≥ 0")
+    check.require(
+      entropyCoefficient >= 0, "grpo.entropyCoefficient", entropyCoefficient, "must be ≥ 0")
+    check.require(
+      entropyTopFraction > 0 && entropyTopFraction <= 1, "grpo.entropyTopFraction",
+      entropyTopFraction, "must lie in (0, 1] (1: every decision carries the policy gradient)")
+    check.require(
+      !klInReward || advantageEstimator != .passAtK, "grpo.klInReward", klInReward,
+      "cannot combine with advantageEstimator \"passAtK\", whose advantages read only successes")
+    if advantageEstimator == .passAtK {
+      check.require(
+        passK >= 1 && passK <= groupSize, "grpo.passK", passK,
+        "must lie in 1...grpo.groupSize (\(groupSize)) for advantageEstimator \"passAtK\"")
+    }
     check.bound(epochs, "grpo.epochs", 1...1_000, "passes over each batch; \(ConfigLimits.runTime)")
     check.require(
       minibatchSize >= 0 && minibatchSize <= rolloutsPerStep, "grpo.minibatchSize",
@@ -122,14 +205,31 @@ extension GRPOConfig {
       "must lie in 0...grpo.promptsPerStep × grpo.groupSize (\(rolloutsPerStep)); 0 takes the whole batch"
     )
     check.require(temperature > 0, "grpo.temperature", temperature, "must be > 0")
+    check.bound(
+      stepsPerBatch, "grpo.stepsPerBatch", 1...rolloutsPerStep,
+      "minibatches of at least one rollout: grpo.promptsPerStep × grpo.groupSize")
+    check.bound(
+      referenceSyncEvery, "grpo.referenceSyncEvery", 0...ConfigLimits.steps, ConfigLimits.runTime)
+    check.require(
+      referenceSyncEvery == 0 || beta > 0, "grpo.referenceSyncEvery", referenceSyncEvery,
+      "must be 0 while grpo.beta is 0 (there is no reference to sync)")
+    check.require(
+      referenceSyncAlpha > 0 && referenceSyncAlpha <= 1, "grpo.referenceSyncAlpha",
+      referenceSyncAlpha, "must lie in (0, 1]")
     for (value, key) in [
       (advantageClip, "grpo.advantageClip"), (epsilonLow, "grpo.epsilonLow"),
       (epsilonHigh, "grpo.epsilonHigh"), (dualClip, "grpo.dualClip"), (beta, "grpo.beta"),
-      (temperature, "grpo.temperature"),
+      (temperature, "grpo.temperature"), (gspoEpsilonLow, "grpo.gspoEpsilonLow"),
+      (gspoEpsilonHigh, "grpo.gspoEpsilonHigh"), (entropyCoefficient, "grpo.entropyCoefficient"),
+      (entropyTopFraction, "grpo.entropyTopFraction"),
+      (referenceSyncAlpha, "grpo.referenceSyncAlpha"),
     ] {
       check.float(value, key)
     }
   }
+
+  /// Optimizer steps per GRPO step (μ·k): what learning-rate schedules count.
+  var optimizerStepsPerStep: Int { epochs * stepsPerBatch }
 
   /// M·N, saturating (the bounds above keep it far below `Int.max` once they pass).
   var rolloutsPerStep: Int {
@@ -152,8 +252,33 @@ extension GRPOConfig {
   }
 }
 
+extension DynamicSamplingConfig {
+  func validate(_ check: inout ConfigCheck) {
+    check.require(
+      tolerance >= 0 && tolerance.isFinite, "dynamicSampling.tolerance", tolerance,
+      "must be ≥ 0 and finite")
+    check.bound(
+      maxDraws, "dynamicSampling.maxDraws", 1...1_000, "draws per step; \(ConfigLimits.runTime)")
+  }
+}
+
 extension KnapsackConfig {
-  func validate(_ check: inout ConfigCheck, groupSize: Int) {
+  func validate(_ check: inout ConfigCheck, groupSize: Int, prompts: Int) {
+    for (value, key) in [
+      (neverSolvedBudget, "knapsack.neverSolvedBudget"),
+      (alwaysSolvedBudget, "knapsack.alwaysSolvedBudget"),
+    ] {
+      check.require(
+        value == 0 || (low...up).contains(value), key, value,
+        "must be 0 (knapsack.low) or lie in knapsack.low...knapsack.up (\(low)...\(up))")
+    }
+    let (least, most) = (prompts * low, min(prompts * min(up, 65_536), 1 << 20))
+    check.require(
+      totalBudget == 0 || (least...max(least, most)).contains(totalBudget), "knapsack.totalBudget",
+      totalBudget,
+      "must be 0 (grpo.promptsPerStep × grpo.groupSize) or lie in \(least)...\(most) "
+        + "(grpo.promptsPerStep × knapsack.low … × knapsack.up, at most 2^20 rollouts held in memory)"
+    )
     check.require(
       low >= 2, "knapsack.low", low, "must be ≥ 2 (a group of one has no standard deviation)")
     check.require(up >= low, "knapsack.up", up, "must be ≥ knapsack.low (\(low))")

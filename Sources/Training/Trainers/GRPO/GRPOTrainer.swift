@@ -6,8 +6,10 @@ import TensorCore
 
 /// Group Relative Policy Optimization of any `GRPOPolicy` on any `GRPOTask`
 /// (docs/grpo.md), one step written once: contexts → budgets (uniform or Knapsack-RL) →
-/// rollouts → rewards → group advantages → per-decision credit (HICRA) → clipped update
-/// (μ passes, minibatches) → reward histories → metrics.
+/// rollouts → rewards → reward histories (with dynamic sampling, more draws until M groups
+/// are informative) → group advantages (the estimator's, KL in the reward) → per-decision
+/// credit (HICRA, the entropy mask) → clipped update (μ passes of k optimizer steps,
+/// minibatches) → reference sync → metrics.
 public final class GRPOTrainer<Task: GRPOTask>: Trainer {
   public typealias Policy = Task.Policy
   public typealias Rollout = PolicyRollout<Policy.Decisions>
@@ -50,69 +52,88 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
   public func trainStep() throws -> [String: Double] {
     let started = DispatchTime.now().uptimeNanoseconds
     let startedCPU = cpuSeconds()
-    // Contexts, and their rollout budgets from the success histories.
-    let batch = cursor.next(min(options.promptsPerStep, task.contexts.count))
-    let ids = batch.map { task.contextIDs[$0] }
-    let contexts = batch.map { task.contexts[$0] }
-    let (budgets, budgetMetrics) = rolloutBudgets(
-      estimates: ids.map { history.estimate($0) }, groupSize: options.groupSize,
-      knapsack: options.knapsack)
-
-    // Rollouts without the tape, their rewards, and the histories they extend.
-    let rollouts = sample(contexts, budgets: budgets)
+    // Contexts with their budgets, rollouts, rewards and the histories they extend; with
+    // dynamic sampling, only informative groups, from as many draws as it takes.
+    let drawn = drawGroups()
+    let (batch, contexts, rollouts, scores) = (
+      drawn.batch, drawn.batch.map { task.contexts[$0] }, drawn.rollouts, drawn.scores
+    )
     let sampled = DispatchTime.now().uptimeNanoseconds
     let gathering = parallel.takeCounters()
-    let scores = task.score(rollouts, batch: batch)
-    let successes = scores.successes.map { $0 ? 1.0 : 0.0 }
-    for (position, id) in ids.enumerated() {
-      history.record(
-        id,
-        rewards: rollouts.indices.filter { rollouts[$0].context == position }.map { successes[$0] })
-    }
 
-    // Group advantages, then each decision's share (HICRA on planning decisions).
-    let groups = rollouts.map { ids[$0.context] }
-    let advantages = groupAdvantages(
-      rewards: scores.rewards, groups: groups, scaling: options.advantageScaling,
-      clip: options.advantageClip)
+    // Group advantages (of rewards less their KL penalty when it is in the reward), then
+    // each decision's share (HICRA on planning decisions, the entropy mask).
+    let groups = rollouts.map { drawn.keys[$0.context] }
+    var variantMetrics: [String: Double] = [:]
+    var signal =
+      options.advantageEstimator == .passAtK
+      ? scores.successes.map { $0 ? 1.0 : 0.0 } : scores.rewards
+    if let (beta, estimator) = options.rewardKL, let reference {
+      let penalties = klPenalties(
+        rollouts, in: contexts, reference: reference, estimator: estimator,
+        chunk: policy.rowsPerChunk(rollouts, in: contexts))
+      signal = zip(signal, penalties).map { $0 - beta * $1 }
+      variantMetrics["reward/klPenalty"] = beta * mean(penalties)
+    }
+    let advantages = estimateAdvantages(
+      rewards: signal, groups: groups, estimator: options.advantageEstimator,
+      scaling: options.advantageScaling, clip: options.advantageClip, k: options.passK)
     let planning = task.planningMasks(rollouts)
-    let credit = decisionAdvantages(
+    var credit = decisionAdvantages(
       advantages, rollouts: rollouts, planning: planning, rewards: scores.rewards, groups: groups,
       hicra: options.hicra)
+    if options.entropyTopFraction < 1 {
+      let threshold: Float
+      (credit, threshold) = highEntropyCredit(
+        credit, rollouts: rollouts, fraction: options.entropyTopFraction)
+      variantMetrics["policy/entropyThreshold"] = Double(threshold)
+    }
 
-    // The clipped update: shuffled order, μ passes over minibatches.
+    // The clipped update: shuffled order, μ passes of k optimizer steps over minibatches
+    // (none when dynamic sampling found no informative group).
     var order = Array(rollouts.indices)
     order.shuffle(using: &samplingRNG)
     let learningRate = optimizer.currentLearningRate
     var surrogate = options.surrogate
     surrogate.maxCompletionLength = policy.lengthBudget(rollouts)
-    let (statistics, gradNorms) = try clippedSurrogateUpdate(
-      RolloutBatch(
-        oldLogProbs: rollouts.map(\.logProbs), advantages: credit, masks: rollouts.map(\.lossMask)),
-      order: order, options: surrogate, epochs: options.epochs, minibatch: options.minibatchSize,
-      chunk: policy.rowsPerChunk(rollouts, in: contexts), parallel: parallel, optimizer: optimizer,
-      parameters: policy.parameters, gradClip: options.gradClip,
-      score: { rows in self.policy.logProbabilities(of: rows.map { rollouts[$0] }, in: contexts) },
-      reference: reference.map { frozen in
-        { rows in
-          withoutGrad {
-            frozen.logProbabilities(of: rows.map { rollouts[$0] }, in: contexts).scalars
+    let score = { (rows: [Int]) in
+      self.policy.logProbabilities(of: rows.map { rollouts[$0] }, in: contexts)
+    }
+    let (statistics, ratioMeans, gradNorms) =
+      rollouts.isEmpty
+      ? ([], [], [])
+      : try clippedSurrogateUpdate(
+        RolloutBatch(
+          oldLogProbs: rollouts.map(\.logProbs), advantages: credit,
+          masks: rollouts.map(\.lossMask)),
+        order: order, options: surrogate, epochs: options.epochs, steps: options.stepsPerBatch,
+        minibatch: options.minibatchSize, chunk: policy.rowsPerChunk(rollouts, in: contexts),
+        parallel: parallel, optimizer: optimizer, parameters: policy.parameters,
+        gradClip: options.gradClip, score: score,
+        reference: reference.map { frozen in
+          { rows in
+            withoutGrad {
+              frozen.logProbabilities(of: rows.map { rollouts[$0] }, in: contexts).scalars
+            }
           }
-        }
-      })
+        })
     step += 1
+    if let reference, let sync = options.referenceSync, step % sync.every == 0 {
+      mix(reference.parameters, toward: policy.parameters, alpha: sync.alpha)
+    }
     let finished = DispatchTime.now().uptimeNanoseconds
     let updating = parallel.takeCounters()
 
-    // Metrics: rewards, the update, budgets, planning, and the task's own.
-    let summary = RewardSummary(rewards: scores.rewards, groups: groups)
-    let solved = RewardSummary(rewards: successes, groups: groups)
+    // Metrics: rewards (of every group drawn), the update, budgets, planning, the task's own.
+    let summary = RewardSummary(rewards: drawn.spent.rewards, groups: drawn.spent.groups)
+    let solved = RewardSummary(rewards: drawn.spent.successes, groups: drawn.spent.groups)
     let decisions = rollouts.reduce(0) { $0 + $1.length }
     var metrics: [String: Double] = [
       "reward/mean": summary.mean, "reward/std": summary.std,
       "reward/fracZeroStd": summary.fractionZeroStd,
       "grad/effectiveRatio": summary.effectiveRatio,
-      "grad/effectivePromptRatio": effectivePromptRatio(scores.rewards, groups: groups),
+      "grad/effectivePromptRatio": effectivePromptRatio(
+        drawn.spent.rewards, groups: drawn.spent.groups),
       "grad/allPositiveRatio": solved.allPositiveRatio,
       "grad/allNegativeRatio": solved.allNegativeRatio, "grad/norm": Double(gradNorms.last ?? 0),
       "completion/meanLength": mean(rollouts.map { Double($0.length) }),
@@ -121,14 +142,26 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
       "policy/entropy": mean(rollouts.flatMap(\.entropies).map(Double.init)),
       "policy/clipFracLow": mean(statistics.map(\.clipFractionLow)),
       "policy/clipFracHigh": mean(statistics.map(\.clipFractionHigh)),
+      "policy/ratioMean": mean(ratioMeans),
       "loss/policy": mean(statistics.map(\.policyLoss)), "loss/kl": mean(statistics.map(\.kl)),
-      "budget/max": Double(budgets.max() ?? 0), "budget/min": Double(budgets.min() ?? 0),
+      "budget/max": Double(drawn.budgets.max() ?? 0),
+      "budget/min": Double(drawn.budgets.min() ?? 0),
       "optim/learningRate": Double(learningRate), "data/epoch": Double(cursor.epoch),
       "perf/sampleSeconds": Double(sampled - started) / 1e9 - waiting(gathering),
       "perf/trainSeconds": Double(finished - sampled) / 1e9 - waiting(updating),
       "perf/tokensPerSec": Double(decisions) / (Double(finished - started) / 1e9),
     ]
-    metrics.merge(budgetMetrics) { $1 }
+    metrics.merge(drawn.budgetMetrics) { $1 }
+    if options.dynamicSampling != nil {
+      metrics["dynamicSampling/draws"] = Double(drawn.draws)
+      metrics["dynamicSampling/rolloutsSpent"] = Double(drawn.spent.rewards.count)
+      metrics["dynamicSampling/groupsKept"] = Double(batch.count)
+      metrics["dynamicSampling/groupsDropped"] = Double(drawn.budgets.count - batch.count)
+    }
+    if options.surrogate.entropyCoefficient > 0 {
+      variantMetrics["loss/entropy"] = mean(statistics.map(\.entropy))
+    }
+    metrics.merge(variantMetrics) { $1 }
     metrics.merge(gathering.merging(updating, uniquingKeysWith: +)) { $1 }
     metrics["perf/cpuSeconds"] = cpuSeconds() - startedCPU
     metrics["perf/ranks"] = gathering["perf/ranks"]
@@ -140,6 +173,78 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
       step, rollouts: rollouts, batch: batch, scores: scores, advantages: advantages)
     metrics.merge(own) { $1 }
     return metrics
+  }
+
+  /// A step's draws: the groups it trains on and what it spent.
+  struct Draws {
+    /// The trained contexts (indices into the task's), each group's key, its rollouts
+    /// (`context`: the position in `batch`) and their scores.
+    var batch: [Int] = []
+    var keys: [String] = []
+    var rollouts: [Rollout] = []
+    var scores = RolloutScores(rewards: [], successes: [])
+    /// Every group drawn, kept or not: rewards, successes (1 or 0) and group keys.
+    var spent: (rewards: [Double], successes: [Double], groups: [String]) = ([], [], [])
+    /// Every drawn group's budget, the first draw's budget metrics, and the draws made.
+    var budgets: [Int] = []
+    var budgetMetrics: [String: Double] = [:]
+    var draws = 0
+  }
+
+  /// Draws M contexts (from the epoch cursor), their budgets from the success histories,
+  /// their rollouts and rewards, and extends the histories. With dynamic sampling, groups
+  /// whose rewards lie within its tolerance are dropped (their rewards still enter the
+  /// histories) and M more contexts are drawn, each draw with its own budgets, until M
+  /// groups are informative or `maxDraws` draws were made; a group of draw d > 0 is keyed
+  /// `id#d`, so a context drawn twice in a step makes two groups. The task's own reward
+  /// metrics are the first draw's. Every rank holds every rollout, so every rank decides
+  /// alike.
+  func drawGroups() -> Draws {
+    var drawn = Draws()
+    let wanted = min(options.promptsPerStep, task.contexts.count)
+    for d in 0..<(options.dynamicSampling?.maxDraws ?? 1) {
+      let batch = cursor.next(wanted)
+      let ids = batch.map { task.contextIDs[$0] }
+      let (budgets, budgetMetrics) = rolloutBudgets(
+        estimates: ids.map { history.estimate($0) }, groupSize: options.groupSize,
+        knapsack: options.knapsack)
+      let rollouts = sample(batch.map { task.contexts[$0] }, budgets: budgets)
+      let scores = task.score(rollouts, batch: batch)
+      let successes = scores.successes.map { $0 ? 1.0 : 0.0 }
+      let members = batch.indices.map { p in rollouts.indices.filter { rollouts[$0].context == p } }
+      for (position, id) in ids.enumerated() {
+        history.record(id, rewards: members[position].map { successes[$0] })
+      }
+      let keys = ids.map { d == 0 ? $0 : "\($0)#\(d)" }
+      drawn.spent.rewards += scores.rewards
+      drawn.spent.successes += successes
+      drawn.spent.groups += rollouts.map { keys[$0.context] }
+      drawn.budgets += budgets
+      drawn.draws += 1
+      guard let filter = options.dynamicSampling else {
+        return Draws(
+          batch: batch, keys: keys, rollouts: rollouts, scores: scores, spent: drawn.spent,
+          budgets: budgets, budgetMetrics: budgetMetrics, draws: 1)
+      }
+      if d == 0 {
+        drawn.budgetMetrics = budgetMetrics
+        drawn.scores.metrics = scores.metrics
+      }
+      for position in batch.indices where drawn.batch.count < wanted {
+        guard filter.informative(members[position].map { scores.rewards[$0] }) else { continue }
+        for i in members[position] {
+          var rollout = rollouts[i]
+          rollout.context = drawn.batch.count
+          drawn.rollouts.append(rollout)
+          drawn.scores.rewards.append(scores.rewards[i])
+          drawn.scores.successes.append(scores.successes[i])
+        }
+        drawn.batch.append(batch[position])
+        drawn.keys.append(keys[position])
+      }
+      if drawn.batch.count == wanted { break }
+    }
+    return drawn
   }
 
   /// The step's rollouts, grouped in context order. With one shard the policy samples the

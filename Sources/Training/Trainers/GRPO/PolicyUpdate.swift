@@ -1,4 +1,5 @@
 import Distributed
+import Foundation
 import GRPO
 import Optim
 import TensorCore
@@ -15,101 +16,153 @@ struct RolloutBatch {
 }
 
 /// The GRPO update shared by every policy (docs/grpo.md): μ = `epochs` passes over the
-/// rollouts in `order`, in minibatches whose gradients accumulate to the full batch's, each
-/// pass ending with gradient clipping and one optimizer step.
+/// rollouts in `order`, each cut into `steps` (k) contiguous parts; each part is one
+/// optimizer step, its loss normalised by its own tokens and sequences, its gradient
+/// accumulated over minibatches of `minibatch` rollouts and clipped before the step. With
+/// k = 1 a pass is one step over the whole batch. `minibatchTokenMean` takes a minibatch to
+/// be a gradient-accumulation minibatch when k = 1 and a step's part when k > 1.
 ///
 /// `score(rows)` returns the current log-probabilities of those rollouts with the tape,
 /// `[rows.count, longest]` and zero-padded; `reference(rows)` (when β > 0) the frozen
 /// reference policy's, flat in the same layout. A minibatch is scored and back-propagated
 /// `chunk` rollouts at a time (0: all at once); chunks only change float rounding, and keep
 /// each pass's activations small enough to stay in the CPU caches. With more than one
-/// shard, `order` is cut into `parallel.shards` pieces by position (chunks split at their
+/// shard, each part is cut into `parallel.shards` pieces by position (chunks split at their
 /// edges), each rank computes its pieces' gradients and statistics, and the pieces are
 /// combined in shard order. A non-finite loss, gradient or parameter throws
-/// `NonFiniteError` before the update that would spread it.
+/// `NonFiniteError` before the update that would spread it. Returns each minibatch's
+/// statistics and mean importance ratio, and each optimizer step's gradient norm.
 func clippedSurrogateUpdate(
-  _ batch: RolloutBatch, order: [Int], options: SurrogateOptions, epochs: Int, minibatch: Int,
-  chunk: Int = 0, parallel: DataParallel = .single, optimizer: any Optimizer,
+  _ batch: RolloutBatch, order: [Int], options: SurrogateOptions, epochs: Int, steps: Int = 1,
+  minibatch: Int, chunk: Int = 0, parallel: DataParallel = .single, optimizer: any Optimizer,
   parameters: [Tensor], gradClip: Double, score: ([Int]) -> Tensor,
   reference: (([Int]) -> [Float])?
-) throws -> (statistics: [SurrogateStatistics], gradNorms: [Float]) {
-  let totalTokens = batch.masks.reduce(0) { $0 + $1.reduce(0, +) }
-  let size = minibatch > 0 ? minibatch : batch.count
-  let chunkSize = chunk > 0 ? chunk : size
-  // The pieces of one pass: each minibatch's chunks, cut at shard edges.
-  var pieces: [(minibatch: Int, shard: Int, positions: Range<Int>)] = []
-  for (m, start) in stride(from: 0, to: order.count, by: size).enumerated() {
-    let end = min(start + size, order.count)
-    for chunkStart in stride(from: start, to: end, by: chunkSize) {
-      let chunkEnd = min(chunkStart + chunkSize, end)
-      for shard in 0..<parallel.shards {
-        let edges = parallel.positions(of: shard, count: order.count)
-        let lower = max(chunkStart, edges.lowerBound)
-        let upper = min(chunkEnd, edges.upperBound)
-        if lower < upper { pieces.append((m, shard, lower..<upper)) }
+) throws -> (statistics: [SurrogateStatistics], ratioMeans: [Double], gradNorms: [Float]) {
+  let partCount = max(1, min(steps, order.count))
+  let parts = (0..<partCount).map {
+    ($0 * order.count / partCount)..<(($0 + 1) * order.count / partCount)
+  }
+  // The pieces of one part: each minibatch's chunks, cut at the part's shard edges.
+  var pieces: [(part: Int, minibatch: Int, shard: Int, positions: Range<Int>)] = []
+  for (p, part) in parts.enumerated() {
+    let size = minibatch > 0 ? minibatch : part.count
+    let chunkSize = chunk > 0 ? chunk : size
+    for (m, start) in stride(from: part.lowerBound, to: part.upperBound, by: size).enumerated() {
+      let end = min(start + size, part.upperBound)
+      for chunkStart in stride(from: start, to: end, by: chunkSize) {
+        let chunkEnd = min(chunkStart + chunkSize, end)
+        for shard in 0..<parallel.shards {
+          let edges = parallel.positions(of: shard, count: part.count)
+          let lower = max(chunkStart, part.lowerBound + edges.lowerBound)
+          let upper = min(chunkEnd, part.lowerBound + edges.upperBound)
+          if lower < upper { pieces.append((p, m, shard, lower..<upper)) }
+        }
       }
     }
   }
+  func tokens(_ positions: Range<Int>) -> Float {
+    order[positions].reduce(Float(0)) { $0 + batch.masks[$1].reduce(0, +) }
+  }
+  // Each part's tokens and sequences: what its loss is normalised by.
+  let partTokens = parts.map(tokens)
+  // `minibatchTokenMean` (bnpo) normalises by a minibatch's own tokens: with one step per
+  // pass each gradient-accumulation minibatch's (listed here), with k > 1 each step's part
+  // (`partTokens`; nothing listed).
+  let size = minibatch > 0 ? minibatch : order.count
+  let minibatchTokens =
+    steps > 1
+    ? []
+    : stride(from: 0, to: order.count, by: size).map { tokens($0..<min($0 + size, order.count)) }
   var statistics: [SurrogateStatistics] = []
+  var ratioMeans: [Double] = []
   var gradNorms: [Float] = []
   for _ in 0..<epochs {
-    optimizer.zeroGrad()
-    // Per piece: its tokens, then its token-weighted statistics (nothing when it is empty).
-    var records: [Int: [Double]] = [:]
-    _ = try parallel.accumulateGradients(parameters, extras: 0) { shard in
-      for (index, piece) in pieces.enumerated() where piece.shard == shard {
-        let rows = Array(order[piece.positions])
-        let width = rows.map { batch.oldLogProbs[$0].count }.max() ?? 0
-        guard width > 0 else { continue }
-        func padded(_ values: [[Float]]) -> [Float] {
-          rows.flatMap { r in values[r] + [Float](repeating: 0, count: width - values[r].count) }
+    for (p, part) in parts.enumerated() {
+      optimizer.zeroGrad()
+      // Per piece: its tokens, then its token-weighted statistics and its ratios' sum
+      // (nothing when it is empty).
+      var records: [Int: [Double]] = [:]
+      _ = try parallel.accumulateGradients(parameters, extras: 0) { shard in
+        for (index, piece) in pieces.enumerated() where piece.part == p && piece.shard == shard {
+          let rows = Array(order[piece.positions])
+          let width = rows.map { batch.oldLogProbs[$0].count }.max() ?? 0
+          guard width > 0 else { continue }
+          func padded(_ values: [[Float]]) -> [Float] {
+            rows.flatMap { r in values[r] + [Float](repeating: 0, count: width - values[r].count) }
+          }
+          let mask = padded(batch.masks)
+          let oldLogProbs = padded(batch.oldLogProbs)
+          let logProbs = score(rows)
+          let (loss, stats) = surrogateLoss(
+            logProbs: logProbs, oldLogProbs: oldLogProbs,
+            referenceLogProbs: options.beta > 0 ? reference?(rows) : nil,
+            advantages: padded(batch.advantages), mask: mask, options: options,
+            normalizer: LossNormalizer(
+              mask: mask, rows: rows.count, batchTokens: partTokens[p],
+              batchSequences: part.count,
+              minibatchTokens: minibatchTokens.isEmpty ? nil : minibatchTokens[piece.minibatch],
+              minibatches: max(minibatchTokens.count, 1)))
+          try checkFinite(loss: loss.item)
+          loss.backward()
+          let weight = Double(mask.reduce(0, +))
+          records[index] = [
+            weight, stats.policyLoss * weight, stats.kl * weight, stats.clipFractionLow * weight,
+            stats.clipFractionHigh * weight, stats.entropy * weight,
+            ratioSum(logProbs: logProbs.scalars, oldLogProbs: oldLogProbs, mask: mask),
+          ]
         }
-        let mask = padded(batch.masks)
-        let (loss, stats) = surrogateLoss(
-          logProbs: score(rows), oldLogProbs: padded(batch.oldLogProbs),
-          referenceLogProbs: options.beta > 0 ? reference?(rows) : nil,
-          advantages: padded(batch.advantages), mask: mask, options: options,
-          normalizer: LossNormalizer(
-            mask: mask, rows: rows.count, batchTokens: totalTokens, batchSequences: batch.count))
-        try checkFinite(loss: loss.item)
-        loss.backward()
-        let weight = Double(mask.reduce(0, +))
-        records[index] = [
-          weight, stats.policyLoss * weight, stats.kl * weight, stats.clipFractionLow * weight,
-          stats.clipFractionHigh * weight,
-        ]
+        return []
       }
-      return []
-    }
-    records = gatherRecords(records, parallel: parallel)
-    // Each minibatch's statistics: its chunks' token means, weighted by their tokens.
-    for m in Set(pieces.map(\.minibatch)).sorted() {
-      var merged = SurrogateStatistics()
-      var (tokens, scored) = (0.0, false)
-      for index in pieces.indices where pieces[index].minibatch == m {
-        guard let r = records[index] else { continue }
-        merged.policyLoss += r[1]
-        merged.kl += r[2]
-        merged.clipFractionLow += r[3]
-        merged.clipFractionHigh += r[4]
-        tokens += r[0]
-        scored = true
+      records = gatherRecords(records, parallel: parallel)
+      // Each minibatch's statistics: its chunks' token means, weighted by their tokens.
+      for m in Set(pieces.filter { $0.part == p }.map(\.minibatch)).sorted() {
+        var sums = [Double](repeating: 0, count: 7)
+        var scored = false
+        for index in pieces.indices where pieces[index].part == p && pieces[index].minibatch == m {
+          guard let r = records[index] else { continue }
+          for i in sums.indices { sums[i] += r[i] }
+          scored = true
+        }
+        guard scored else { continue }
+        let scale = 1 / max(sums[0], 1)
+        var merged = SurrogateStatistics()
+        merged.policyLoss = sums[1] * scale
+        merged.kl = sums[2] * scale
+        merged.clipFractionLow = sums[3] * scale
+        merged.clipFractionHigh = sums[4] * scale
+        merged.entropy = sums[5] * scale
+        statistics.append(merged)
+        ratioMeans.append(sums[6] * scale)
       }
-      guard scored else { continue }
-      let scale = 1 / max(tokens, 1)
-      merged.policyLoss *= scale
-      merged.kl *= scale
-      merged.clipFractionLow *= scale
-      merged.clipFractionHigh *= scale
-      statistics.append(merged)
+      let clip = gradClip > 0 ? Float(gradClip) : .infinity
+      gradNorms.append(clipGradientNorm(parameters, maxNorm: clip))
+      try checkedStep(optimizer)
     }
-    let clip = gradClip > 0 ? Float(gradClip) : .infinity
-    gradNorms.append(clipGradientNorm(parameters, maxNorm: clip))
-    try checkedStep(optimizer)
   }
   // The gradients are spent: freed now rather than held through checkpoints and sampling.
   optimizer.zeroGrad()
-  return (statistics, gradNorms)
+  return (statistics, ratioMeans, gradNorms)
+}
+
+/// Σ over the mask of the importance ratio π/π_old (the log-ratio clamped to ±20, as in
+/// the loss).
+private func ratioSum(logProbs: [Float], oldLogProbs: [Float], mask: [Float]) -> Double {
+  var sum = 0.0
+  for i in mask.indices where mask[i] > 0 {
+    sum += Foundation.exp(min(max(Double(logProbs[i] - oldLogProbs[i]), -20), 20))
+  }
+  return sum
+}
+
+/// Moves each of `reference` toward its `policy` counterpart: r ← α·p + (1 − α)·r, in
+/// Float32 (TR-DPO's reference sync).
+func mix(_ reference: [Tensor], toward policy: [Tensor], alpha: Float) {
+  for (r, p) in zip(reference, policy) {
+    let target = p.scalars
+    r.withUnsafeMutableBufferPointer { values in
+      for i in values.indices { values[i] = alpha * target[i] + (1 - alpha) * values[i] }
+    }
+  }
 }
 
 /// Every rank's piece records (piece index → values), on every rank.
@@ -189,9 +242,7 @@ extension TrainingState {
     let visitPrompt = integers["trainer/history/visitPrompt"] ?? []
     let visitLength = integers["trainer/history/visitLength"] ?? []
     let rewards = doubles["trainer/history/rewards"] ?? []
-    var restored = RewardHistory(
-      window: template.window, minimum: template.minimum, threshold: template.threshold,
-      prior: template.prior)
+    var restored = template.emptied
     guard
       visitPrompt.count == visitLength.count && Int(visitLength.reduce(0, +)) == rewards.count
         && visitPrompt.allSatisfy({ $0 >= 0 && Int($0) < ids.count })

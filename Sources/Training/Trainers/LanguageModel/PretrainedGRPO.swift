@@ -42,7 +42,7 @@ extension GRPOTrainer where Task == LanguageModelTask<LlamaModel, BPETokenizer> 
       reference = policy(frozen)
     }
     let optimizer = config.optimizer.makeOptimizer(
-      steps: config.run.steps * g.epochs, parameters: model.namedParameters())
+      steps: config.run.steps * g.optimizerStepsPerStep, parameters: model.namedParameters())
     let test = task.prompts(.test)
     let evaluated =
       config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test

@@ -42,7 +42,7 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
       reference = policy(frozen)
     }
     let optimizer = config.optimizer.makeOptimizer(
-      steps: config.run.steps * g.epochs, parameters: model.namedParameters())
+      steps: config.run.steps * g.optimizerStepsPerStep, parameters: model.namedParameters())
     try checkPromptRoom(
       task, context: config.model.context, maxNewTokens: g.maxCompletionLength,
       key: "grpo.maxCompletionLength", tokenizer: tokenizer)

@@ -207,7 +207,7 @@ extension GRPOTrainer where Task == AllocationTask {
       reference = AllocationPolicy(net: frozen, creditPickedOnly: t.creditPickedOnly)
     }
     let optimizer = config.optimizer.makeOptimizer(
-      steps: config.run.steps * config.grpo.epochs,
+      steps: config.run.steps * config.grpo.optimizerStepsPerStep,
       parameters: setup.policy.namedParameters())
     self.init(
       task: AllocationTask(
