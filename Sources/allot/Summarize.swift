@@ -1,28 +1,34 @@
 import ArgumentParser
-import Checkpoint
 import Foundation
-import GRPO
-import Reasoning
-import TaskAllocation
-import TensorCore
 import Training
 
 struct Summarize: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Summarise a sweep: one row per setting, mean ± std over seeds, best marked.")
+    abstract:
+      "Summarise a sweep: per kind of run, one row per experiment and setting, mean ± std over seeds.",
+    discussion: """
+      Runs are grouped by kind (classifier, sft, grpo, taskAllocation/grpo, \
+      taskAllocation/sac), then by experiment (run.name) and by the config keys that vary \
+      within an experiment. Without --metric each kind gets tables of its headline metrics \
+      (docs/metrics.md), and the other metrics its runs logged are listed.
+      """)
 
-  @Argument(help: "A folder of run directories (a sweep).")
+  @Argument(help: "A folder of run directories (a sweep), or one run directory.")
   var folder: String
 
-  @Option(help: "The metric to score runs by (its last logged value).")
-  var metric = "eval/accuracy"
+  @Option(
+    help:
+      "A metric to score runs by; repeat for several tables (default: the headline metrics of the runs' kind)."
+  )
+  var metric: [String] = []
 
   @Option(
-    help: "Score each run by the metric's last logged value (last) or its mean over the run (mean)."
+    help:
+      "Score each run by the metric's last logged value (last) or its mean over the run (mean); default: last for --metric, each headline metric's own."
   )
-  var aggregate = "last"
+  var aggregate: String?
 
-  @Flag(help: "Lower is better (for losses).")
+  @Flag(help: "Lower is better (for losses) for every --metric.")
   var minimize = false
 
   func run() throws {
@@ -31,22 +37,82 @@ struct Summarize: ParsableCommand {
       guard !runs.isEmpty else {
         fail("\(folder) holds no run directories (folders with a config.json)")
       }
-      guard let how = SweepTable.Aggregate(rawValue: aggregate) else {
-        fail("--aggregate must be last or mean, not \(aggregate)")
+      let how = aggregate.map { text in
+        guard let how = SweepTable.Aggregate(rawValue: text) else {
+          fail("--aggregate must be last or mean, not \(text)")
+        }
+        return how
       }
-      let table = try SweepTable(runs: runs, metric: metric, aggregate: how)
-      print(table.markdown(minimize: minimize))
-      if let best = table.best(minimize: minimize) {
-        print(
-          "\nbest: "
-            + (best.setting.isEmpty
-              ? "(single setting)" : best.setting.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
-            + String(
-              format: "  %@ %.4f ± %.4f over %d runs", metric, best.mean, best.std,
-              best.values.count))
+      let logged = RunSummary.metricNames(runs)
+      if let absent = metric.first(where: { !logged.contains($0) }) {
+        fail(
+          "no run in \(folder) logged the metric \(absent); the runs log: "
+            + logged.joined(separator: ", "))
       }
+      var sections: [String] = []
+      if !metric.isEmpty {
+        // Named metrics: one table each over every run, whatever its kind.
+        let chosen = metric.map { HeadlineMetric($0, how ?? .last, minimize: minimize) }
+        sections.append(try section(nil, runs, chosen))
+      } else {
+        var kinds: [String: [RunSummary]] = [:]
+        for run in runs { kinds[run.config.kindLabel, default: []].append(run) }
+        for kind in kinds.keys.sorted() {
+          let chosen = kinds[kind]![0].config.headlineMetrics.map { headline in
+            var h = headline
+            h.aggregate = how ?? h.aggregate
+            return h
+          }
+          sections.append(try section(kind, kinds[kind]!, chosen))
+        }
+      }
+      print(sections.joined(separator: "\n\n"))
     } catch {
       fail("\(error)")
     }
   }
+
+  /// The tables of `chosen` over `runs` (of one `kind`, or of any), and the metrics the
+  /// runs logged beyond them.
+  func section(_ kind: String?, _ runs: [RunSummary], _ chosen: [HeadlineMetric]) throws
+    -> String
+  {
+    let logged = RunSummary.metricNames(runs)
+    let experiments = Set(runs.map(\.config.run.name)).count
+    var lines = [
+      "## " + (kind.map { "\($0): " } ?? "")
+        + "\(runs.count) run\(runs.count == 1 ? "" : "s") of \(experiments) experiment\(experiments == 1 ? "" : "s")"
+    ]
+    var absent: [String] = []
+    for m in chosen {
+      let table = try SweepTable(runs: runs, metric: m.name, aggregate: m.aggregate)
+      if table.rows.isEmpty {
+        absent.append(m.name)
+      } else {
+        lines.append("\n" + table.markdown(minimize: m.minimize))
+      }
+    }
+    if !absent.isEmpty {
+      lines.append("\nnot logged (or not finite) by these runs: " + absent.joined(separator: ", "))
+    }
+    guard absent.count < chosen.count else {
+      throw SummarizeError(
+        message: "the \(kind.map { "\($0) " } ?? "")runs in \(folder) logged none of "
+          + chosen.map(\.name).joined(separator: ", ") + "; "
+          + (logged.isEmpty
+            ? "their metrics.jsonl files are empty (have they run a step?)"
+            : "they log: " + logged.joined(separator: ", ")))
+    }
+    let others = logged.filter { name in !chosen.contains { $0.name == name } }
+    if !others.isEmpty {
+      lines.append("\nother metrics (--metric NAME): " + others.joined(separator: ", "))
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// A summary that would have no table.
+struct SummarizeError: Error, CustomStringConvertible {
+  var message: String
+  var description: String { message }
 }
