@@ -69,7 +69,7 @@ struct Plot: ParsableCommand {
     } catch {
       fail("cannot write \(output): \(error.localizedDescription)")
     }
-    print("wrote \(output) (\(variants.count) variants of \(runCount) runs)")
+    print("wrote \(output) (\(plural(variants.count, "variant")) of \(plural(runCount, "run")))")
   }
 
   /// The (step, value) points of the metric in `records`.

@@ -72,7 +72,7 @@ struct Summarize: ParsableCommand {
     }
   }
 
-  /// The tables of `chosen` over `runs` (of one `kind`, or of any), and the metrics the
+  /// The table of `chosen` over `runs` (of one `kind`, or of any), and the metrics the
   /// runs logged beyond them.
   func section(_ kind: String?, _ runs: [RunSummary], _ chosen: [HeadlineMetric]) throws
     -> String
@@ -81,21 +81,20 @@ struct Summarize: ParsableCommand {
     let experiments = Set(runs.map(\.config.run.name)).count
     var lines = [
       "## " + (kind.map { "\($0): " } ?? "")
-        + "\(runs.count) run\(runs.count == 1 ? "" : "s") of \(experiments) experiment\(experiments == 1 ? "" : "s")"
+        + "\(plural(runs.count, "run")) of \(plural(experiments, "experiment")) (mean ± std over seeds)",
+      "",
     ]
+    var columns: [(table: SweepTable, minimize: Bool)] = []
     var absent: [String] = []
     for m in chosen {
       let table = try SweepTable(runs: runs, metric: m.name, aggregate: m.aggregate)
-      if table.rows.isEmpty {
-        absent.append(m.name)
-      } else {
-        lines.append("\n" + table.markdown(minimize: m.minimize))
-      }
+      if table.rows.isEmpty { absent.append(m.name) } else { columns.append((table, m.minimize)) }
     }
+    lines.append(SweepTable.markdown(columns))
     if !absent.isEmpty {
       lines.append("\nnot logged (or not finite) by these runs: " + absent.joined(separator: ", "))
     }
-    guard absent.count < chosen.count else {
+    guard !columns.isEmpty else {
       throw SummarizeError(
         message: "the \(kind.map { "\($0) " } ?? "")runs in \(folder) logged none of "
           + chosen.map(\.name).joined(separator: ", ") + "; "

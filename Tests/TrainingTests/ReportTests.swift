@@ -58,22 +58,24 @@ private func allocation(_ name: String, _ method: TaskAllocationMethod, seed: In
   #expect(sections[1].hasPrefix("taskAllocation/grpo: 1 run of 1 experiment"))
   #expect(sections[2].hasPrefix("taskAllocation/sac: 3 runs of 1 experiment"))
   // The kind's own metrics, scored as it says: the last evaluation, the mean of episodes.
-  #expect(sections[2].contains("| experiment | runs | eval/return (last) mean ± std |"))
+  #expect(
+    sections[2].contains(
+      "| experiment | runs | eval/return (last) | episode/return (mean over the run) |"))
   let finals = [30.0, 34.0, 35.0]
   let mean = finals.reduce(0, +) / 3
   let std = (finals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 2).squareRoot()
-  #expect(sections[2].contains(String(format: "| ta-sac | 3 | %.4f ± %.4f |", mean, std)))
-  #expect(sections[2].contains("episode/return (mean over the run) mean ± std"))
+  #expect(
+    sections[2].contains(String(format: "| ta-sac | 3 | %.4f ± %.4f | 20.5000 ± ", mean, std)))
   #expect(
     sections[2].contains("not logged (or not finite) by these runs: eval/returnSampled, eval/gap"))
-  #expect(sections[1].contains("| ta-grpo | 1 | 28.0000 (1 run) |"))
+  #expect(sections[1].contains("| ta-grpo | 1 | 28.0000 (1 run) | 0.5000 (1 run) |"))
   #expect(sections[1].contains("other metrics (--metric NAME): budget/max"))
   #expect(sections[0].contains("| spirals | 1 | 0.7500 (1 run) |"))
 
   // Experiments that share a metric are separate rows of one table, the best marked.
   let (mixed, mixedOut, mixedErr) = try allot(["summarize", root.path, "--metric", "eval/return"])
   #expect(mixed == 0, "\(mixedErr)")
-  #expect(mixedOut.hasPrefix("## 5 runs of 3 experiments\n"))
+  #expect(mixedOut.hasPrefix("## 5 runs of 3 experiments (mean ± std over seeds)\n"))
   #expect(mixedOut.contains("| ta-grpo | 1 | 28.0000 (1 run) |"))
   #expect(mixedOut.contains(String(format: "| ta-sac | 3 | %.4f ± %.4f **best** |", mean, std)))
   #expect(mixedOut.contains("no eval/return in: spirals__seed0__20261201-000000"))

@@ -36,6 +36,7 @@ extension ExperimentConfig {
         HeadlineMetric("eval/pass1"), HeadlineMetric("reward/mean", .mean),
         HeadlineMetric("grad/effectiveRatio", .mean), HeadlineMetric("budget/max", .mean),
         HeadlineMetric("hicra/planningRatio", .mean),
+        HeadlineMetric("hicra/semanticEntropy", .mean),
         HeadlineMetric("completion/meanLength", .mean),
       ]
     case (.taskAllocation, .grpo):

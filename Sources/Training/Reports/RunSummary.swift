@@ -184,24 +184,49 @@ public struct SweepTable: Sendable {
   /// A Markdown table: one row per experiment and setting, mean ± std over seeds, the best
   /// marked; then the runs without the metric, what the experiments differ in, and the best.
   public func markdown(minimize: Bool) -> String {
-    let header = ["experiment"] + varying + ["runs", heading + " mean ± std"]
-    var lines = ["| " + header.joined(separator: " | ") + " |"]
-    lines.append("|" + header.map { _ in " --- " }.joined(separator: "|") + "|")
-    let bestRow = rows.count > 1 ? best(minimize: minimize) : nil
-    for row in rows {
-      let mark = bestRow.map { $0.runs == row.runs } == true ? " **best**" : ""
-      let cells =
-        [row.experiment] + row.setting.map(\.1) + ["\(row.values.count)", row.text + mark]
-      lines.append("| " + cells.joined(separator: " | ") + " |")
-    }
-    if !missing.isEmpty { lines.append("no \(metric) in: " + missing.joined(separator: ", ")) }
-    if !experimentsDiffer.isEmpty {
-      lines.append("the experiments differ in: " + experimentsDiffer.joined(separator: ", "))
-    }
-    if let bestRow {
+    var lines = [Self.markdown([(self, minimize)])]
+    if rows.count > 1, let bestRow = best(minimize: minimize) {
       lines.append(
         "best (\(minimize ? "lowest" : "highest")): \(bestRow.label)  \(metric) \(bestRow.text)"
           + " over \(bestRow.values.count) run\(bestRow.values.count == 1 ? "" : "s")")
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  /// One Markdown table of several metrics over the same runs: a row per experiment and
+  /// setting, a column per metric (mean ± std over the seeds that logged it, the best of
+  /// each column marked); then the runs without a metric and what the experiments differ in.
+  public static func markdown(_ columns: [(table: SweepTable, minimize: Bool)]) -> String {
+    guard let first = columns.first?.table else { return "" }
+    var order: [String] = []
+    var rows: [String: Row] = [:]
+    for (table, _) in columns {
+      for row in table.rows where rows[row.label] == nil {
+        order.append(row.label)
+        rows[row.label] = row
+      }
+    }
+    let header = ["experiment"] + first.varying + ["runs"] + columns.map(\.table.heading)
+    var lines = ["| " + header.joined(separator: " | ") + " |"]
+    lines.append("|" + header.map { _ in " --- " }.joined(separator: "|") + "|")
+    for label in order {
+      let row = rows[label]!
+      let cells = columns.map { table, minimize in
+        guard let cell = table.rows.first(where: { $0.label == label }) else { return "–" }
+        let best = table.rows.count > 1 && table.best(minimize: minimize)?.label == label
+        return cell.text + (best ? " **best**" : "")
+      }
+      let runs = columns.compactMap { c in c.table.rows.first { $0.label == label }?.values.count }
+      lines.append(
+        "| "
+          + ([row.experiment] + row.setting.map(\.1) + ["\(runs.max()!)"] + cells)
+          .joined(separator: " | ") + " |")
+    }
+    for (table, _) in columns where !table.missing.isEmpty {
+      lines.append("no \(table.metric) in: " + table.missing.joined(separator: ", "))
+    }
+    if !first.experimentsDiffer.isEmpty {
+      lines.append("the experiments differ in: " + first.experimentsDiffer.joined(separator: ", "))
     }
     return lines.joined(separator: "\n")
   }
