@@ -249,3 +249,53 @@ private func allocation(_ name: String, _ method: TaskAllocationMethod, seed: In
   #expect(out.contains("| two-stage greedy second |"))
   #expect(out.contains("| two-stage sampled second |"))
 }
+
+/// Runs a sweep script of the repository with the executables of this build.
+private func sweep(_ script: String, _ arguments: [String]) throws -> (Int32, String) {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/bin/bash")
+  process.arguments =
+    [
+      repository.appendingPathComponent("Experiments/sweeps/\(script)").path, "--bin",
+      TrainProcess.executable.deletingLastPathComponent().path,
+    ] + arguments
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  process.standardError = pipe
+  try process.run()
+  let out = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: out, as: UTF8.self))
+}
+
+@Test func sweepScriptsStreamEachRunByNameTakeSetAndSkipFinishedRuns() throws {
+  let root = try scratch()
+  let arguments = [
+    "--out", root.path, "--seeds", "0", "--jobs", "2", "--set", "run.steps=20",
+    "--set", "logging.evalEvery=10", "--set", "classifier.trainSize=100",
+    "--set", "classifier.testSize=50", "--set", "classifier.batchSize=20",
+  ]
+  let (status, out) = try sweep("lr-seeds.sh", arguments)
+  #expect(status == 0, "\(out)")
+  // Every run's lines arrive here with its name; the --set values reached every run.
+  for lr in ["0.001", "0.003", "0.01", "0.03"] {
+    #expect(out.contains("[lr\(lr) s0] step 20/20"))
+    #expect(out.contains("[lr\(lr) s0] run summary: step 0 → 20 in "))
+  }
+  #expect(out.contains("| lr0.03 | 1 |"))
+  let logs = try FileManager.default.contentsOfDirectory(
+    atPath: root.appendingPathComponent("logs").path)
+  #expect(
+    logs.sorted() == [
+      "lr0.001__seed0.log", "lr0.003__seed0.log", "lr0.01__seed0.log", "lr0.03__seed0.log",
+    ])
+  #expect(
+    !(try FileManager.default.contentsOfDirectory(atPath: root.path)).contains { $0.hasPrefix(".") }
+  )
+  let (again, againOut) = try sweep("lr-seeds.sh", arguments)
+  #expect(again == 0, "\(againOut)")
+  #expect(againOut.components(separatedBy: "skip (finished)").count - 1 == 4)
+  #expect(!againOut.contains("step 20/20"))
+  let (bad, badOut) = try sweep("lr-seeds.sh", ["--set"])
+  #expect(bad == 2 && badOut.contains("--set needs a value"))
+}

@@ -49,8 +49,8 @@ public struct SVGPlot {
     "#7f7f7f", "#bcbd22",
   ]
 
-  /// Round tick values covering `lo…hi`.
-  static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
+  /// Round tick values covering `lo…hi`, about `count` of them.
+  static func ticks(_ lo: Double, _ hi: Double, count: Int = 6) -> [Double] {
     guard hi > lo else { return [lo] }
     let raw = (hi - lo) / Double(count)
     let magnitude = pow(10, floor(log10(raw)))
