@@ -30,10 +30,10 @@ common_option() {
 
 common_usage="[--jobs N] [--out DIR] [--seeds \"0 1 ...\"] [--bin DIR] [--set KEY=VALUE]..."
 
-# build_tools: builds train and allot once, in release as `swift run -c release` does, with
-# the build's output on this terminal (a build with its output redirected is a build with
-# other flags, which rebuilds everything), and points $bin at them. The runs then start
-# the built executables, which never trigger a build.
+# build_tools: builds train and allot once, in release as the README's `swift run -c release`
+# does (so a build that command made is reused), with the build's output shown (a first
+# release build takes minutes), and points $bin at them. The runs then start the built
+# executables, so no run starts a build of its own.
 build_tools() {
   if [ -z "$bin" ]; then
     swift build -c release --product train
