@@ -9,8 +9,9 @@ struct Summarize: ParsableCommand {
     discussion: """
       Runs are grouped by kind (classifier, sft, grpo, taskAllocation/grpo, \
       taskAllocation/sac), then by experiment (run.name) and by the config keys that vary \
-      within an experiment. Without --metric each kind gets tables of its headline metrics \
-      (docs/metrics.md), and the other metrics its runs logged are listed.
+      within an experiment. Without --metric each kind gets a table of its headline metrics \
+      (docs/reports.md), and the other metrics its runs logged are listed; a kind whose runs \
+      logged none of them is an error (after the other kinds' tables).
       """)
 
   @Argument(help: "A folder of run directories (a sweep), or one run directory.")
@@ -49,24 +50,33 @@ struct Summarize: ParsableCommand {
           "no run in \(folder) logged the metric \(absent); the runs log: "
             + logged.joined(separator: ", "))
       }
-      var sections: [String] = []
-      if !metric.isEmpty {
-        // Named metrics: one table each over every run, whatever its kind.
-        let chosen = metric.map { HeadlineMetric($0, how ?? .last, minimize: minimize) }
-        sections.append(try section(nil, runs, chosen))
-      } else {
+      // Named metrics: one table over every run, whatever its kind; otherwise one per kind.
+      var parts: [(kind: String?, runs: [RunSummary], metrics: [HeadlineMetric])] = []
+      if metric.isEmpty {
         var kinds: [String: [RunSummary]] = [:]
         for run in runs { kinds[run.config.kindLabel, default: []].append(run) }
-        for kind in kinds.keys.sorted() {
-          let chosen = kinds[kind]![0].config.headlineMetrics.map { headline in
+        parts = kinds.keys.sorted().map { kind in
+          let headlines = kinds[kind]![0].config.headlineMetrics.map { headline in
             var h = headline
             h.aggregate = how ?? h.aggregate
             return h
           }
-          sections.append(try section(kind, kinds[kind]!, chosen))
+          return (kind, kinds[kind]!, headlines)
+        }
+      } else {
+        parts = [(nil, runs, metric.map { HeadlineMetric($0, how ?? .last, minimize: minimize) })]
+      }
+      var sections: [String] = []
+      var empty: [String] = []
+      for part in parts {
+        do {
+          sections.append(try section(part.kind, part.runs, part.metrics))
+        } catch let error as SummarizeError {
+          empty.append(error.message)
         }
       }
-      print(sections.joined(separator: "\n\n"))
+      if !sections.isEmpty { print(sections.joined(separator: "\n\n")) }
+      if !empty.isEmpty { fail(empty.joined(separator: "\n")) }
     } catch {
       fail("\(error)")
     }

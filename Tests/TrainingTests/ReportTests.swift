@@ -95,6 +95,13 @@ private func allocation(_ name: String, _ method: TaskAllocationMethod, seed: In
     noneErr.contains(
       "the classifier runs in \(empty.path) logged none of eval/accuracy, eval/loss; their metrics.jsonl files are empty"
     ))
+  // Beside a kind that has its table, still an error (exit 1) after that table.
+  try fakeRun(empty, allocation("ta-sac", .sac, seed: 0), [])
+  try fakeRun(empty, classifier, [MetricsRecord(step: 5, values: ["eval/accuracy": 0.75])])
+  let (part, partOut, partErr) = try allot(["summarize", empty.path])
+  #expect(part == 1 && partOut.contains("| spirals | 1 | 0.7500 (1 run) |"))
+  #expect(
+    partErr.contains("the taskAllocation/sac runs in \(empty.path) logged none of eval/return"))
 }
 
 @Test func sweepGroupsSplitExperimentsAndTheKeysThatVaryWithinOne() throws {
