@@ -63,6 +63,7 @@ struct Plot: ParsableCommand {
       status("warning: \(variant.label) has no finite \(metric)")
     }
     variants = variants.filter { !$0.runs.isEmpty }
+    guard !variants.isEmpty else { fail("no run logged a finite value of \(metric)") }
     let svg = SVGPlot(title: title ?? metric, yLabel: metric, variants: variants).render()
     do {
       try Data(svg.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)

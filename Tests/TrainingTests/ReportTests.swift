@@ -133,6 +133,10 @@ private func allocation(_ name: String, _ method: TaskAllocationMethod, seed: In
   #expect(table.rows[0].values.sorted() == [0.1, 1.1])
   #expect(
     table.markdown(minimize: false).contains("best (highest): probe optimizer.learningRate=0.01"))
+  // A tie has no best.
+  var tie = table
+  tie.rows[1].values = tie.rows[0].values
+  #expect(tie.best(minimize: false) == nil && !tie.markdown(minimize: false).contains("best"))
 }
 
 @Test func plotTicksShareOneFormatPerAxis() {

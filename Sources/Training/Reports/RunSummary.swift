@@ -171,9 +171,12 @@ public struct SweepTable: Sendable {
     }
   }
 
-  /// The row with the highest mean (or lowest, when `minimize`).
+  /// The row with the highest mean (or lowest, when `minimize`); nil when no row is
+  /// strictly better than every other.
   public func best(minimize: Bool) -> Row? {
-    rows.max { minimize ? $0.mean > $1.mean : $0.mean < $1.mean }
+    let sorted = rows.sorted { minimize ? $0.mean < $1.mean : $0.mean > $1.mean }
+    guard let first = sorted.first else { return nil }
+    return sorted.count > 1 && sorted[1].mean == first.mean ? nil : first
   }
 
   /// What the metric column holds.
