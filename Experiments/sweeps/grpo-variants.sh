@@ -58,13 +58,13 @@ else
   sets=("${grpo_sets[@]}")
   warm_run=$(finished_run "$out" "$warm" 0 "$warm_steps")
 fi
-sets=(--set "grpo.initFrom=$(cd "$warm_run" && pwd)" "${sets[@]}")
+init="grpo.initFrom=$(cd "$warm_run" && pwd)"   # for new runs; a resume keeps its own
 
 status=0
 for seed in $seeds; do
   for v in "${variants[@]}"; do
     wait_for_slot
-    run_member "$prefix-$v" "$seed" --config "Experiments/$prefix-$v.json" &
+    run_member "$prefix-$v" "$seed" --config "Experiments/$prefix-$v.json" --set "$init" &
   done
 done
 wait_all

@@ -186,6 +186,10 @@ private func allocation(_ name: String, _ method: TaskAllocationMethod, seed: In
   #expect(lines[2].contains("eval/accuracy") && lines[2].hasSuffix("0.9 (step 500)"))
   // Lower is better for a loss.
   #expect(lines[3].contains("0.9 (step 250)") && lines[3].hasSuffix("0.2 (step 500)"))
+  // Resumed at step 250: the rate is this process's, the values the whole run's.
+  let resumed = RunReport(config: config, records: records, startStep: 250, seconds: 10).text
+  #expect(resumed.hasPrefix("run summary: step 250 → 750 in 0:10, 50 steps/s\n"))
+  #expect(resumed.contains("0.5 (step 250)"))
 }
 
 /// Bytes written by the `tensorboard` package's own writer

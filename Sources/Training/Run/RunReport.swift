@@ -24,7 +24,6 @@ public struct RunReport {
       seconds > 0 ? String(format: ", %.3g steps/s", Double(end - startStep) / seconds) : ""
     var lines = [
       "run summary: step \(startStep) → \(end) in \(formatDuration(seconds))\(rate)"
-        + (startStep > 0 ? " (resumed at \(startStep))" : "")
     ]
     let rows: [[String]] = config.headlineMetrics.compactMap { headline in
       let points = records.compactMap { r in
