@@ -92,6 +92,7 @@ let package = Package(
       name: "TrainingTests",
       dependencies: [
         "Training", "Checkpoint", "Distributed", "Pretrained", "TestSupport", "train", "allot",
-      ]),
+      ],
+      exclude: ["golden"]),
   ]
 )

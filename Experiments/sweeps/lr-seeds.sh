@@ -1,52 +1,40 @@
 #!/usr/bin/env bash
-# Learning rate × seed sweep of the classifier quickstart.
+# Learning rate × seed sweep of the classifier example.
 #
-#   bash Experiments/sweeps/lr-seeds.sh [--jobs N] [--out DIR]
+#   bash Experiments/sweeps/lr-seeds.sh [--jobs N] [--out DIR] [--seeds "0 1 2"] [--bin DIR] [--set KEY=VALUE]...
 #
 # Runs every (learning rate, seed) pair, at most N at once (default 1), into one sweep
-# folder (default Checkpoints/sweeps/lr-seeds), printing each command before it runs.
-# Re-running the script skips finished runs and resumes unfinished ones, so a sweep can
-# be interrupted at any time. It ends with the summary table (mean ± std over seeds per
-# learning rate, best marked) and a plot of eval/accuracy for every run.
+# folder (default Checkpoints/sweeps/lr-seeds), streaming each run's progress lines with its
+# name (also kept in DIR/logs/). Re-running the script skips finished runs and resumes
+# unfinished ones, so a sweep can be interrupted at any time. It ends with the summary
+# (mean ± std over seeds per learning rate, best marked) and a plot of eval/accuracy.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. Experiments/sweeps/runs.sh
 
-jobs=1
 out=Checkpoints/sweeps/lr-seeds
+seeds="0 1 2"
 while [ $# -gt 0 ]; do
-  case "$1" in
-    --jobs) jobs="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
-    *) echo "usage: $0 [--jobs N] [--out DIR]" >&2; exit 2 ;;
-  esac
+  common_option "$@"
+  [ "$shifted" -gt 0 ] || { echo "usage: $0 $common_usage" >&2; exit 2; }
+  shift "$shifted"
 done
 
 learning_rates=(0.001 0.003 0.01 0.03)
-seeds=(0 1 2)
 steps=1500
-
-swift build -c release --product train --product allot >/dev/null
-bin=$(swift build -c release --show-bin-path)
-mkdir -p "$out"
-
-. Experiments/sweeps/runs.sh
-
-# run_one LR SEED: the quickstart at learning rate LR.
-run_one() {
-  run_member "lr$1" "$2" "$steps" --set "run.name=lr$1" --set "run.steps=$steps" \
-    --set "optimizer.learningRate=$1"
-}
+build_tools
 
 status=0
 for lr in "${learning_rates[@]}"; do
-  for seed in "${seeds[@]}"; do
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || status=1; done
-    run_one "$lr" "$seed" &
+  for seed in $seeds; do
+    wait_for_slot
+    run_member "lr$lr" "$seed" --set kind=classifier --set "run.name=lr$lr" \
+      --set "run.steps=$steps" --set "optimizer.learningRate=$lr" &
   done
 done
-while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || status=1; done
+wait_all
 
 echo
-"$bin/allot" summarize "$out" --metric eval/accuracy
+"$bin/allot" summarize "$out"
 "$bin/allot" plot "$out" --metric eval/accuracy -o "$out/eval-accuracy.svg"
 exit $status

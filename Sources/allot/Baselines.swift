@@ -125,17 +125,25 @@ struct Baselines: ParsableCommand {
             }() : openCheckpoint(argument)
           return try loadAllocationPolicy(data, file: url.path)
         }
-        let suffix = nets.count > 1 ? " (\(nets.count) policies)" : ""
-        report.rows.append(
-          BaselineReport.play(
-            loaded, "two-stage greedy" + suffix, nets.map { LearnedAllocator(policy: $0) },
-            gapNodes: gapNodes, gapFailures: gapFailures))
-        report.rows.append(
-          BaselineReport.play(
-            loaded, "two-stage sampled" + suffix,
-            nets.flatMap { net in
-              (0..<seeds).map { LearnedAllocator(policy: net, greedy: false, seed: UInt64($0)) }
-            }, gapNodes: gapNodes, gapFailures: gapFailures))
+        // Policies of one experiment (the seeds of a sweep) share a row; experiments differ.
+        var experiments: [String] = []
+        for net in nets where !experiments.contains(net.experiment) {
+          experiments.append(net.experiment)
+        }
+        for experiment in experiments {
+          let group = nets.filter { $0.experiment == experiment }.map(\.policy)
+          let suffix = " \(experiment)" + (group.count > 1 ? " (\(group.count) policies)" : "")
+          report.rows.append(
+            BaselineReport.play(
+              loaded, "two-stage greedy" + suffix, group.map { LearnedAllocator(policy: $0) },
+              gapNodes: gapNodes, gapFailures: gapFailures))
+          report.rows.append(
+            BaselineReport.play(
+              loaded, "two-stage sampled" + suffix,
+              group.flatMap { net in
+                (0..<seeds).map { LearnedAllocator(policy: net, greedy: false, seed: UInt64($0)) }
+              }, gapNodes: gapNodes, gapFailures: gapFailures))
+        }
       }
       if let first = gapFailures.first {
         fail(

@@ -1,15 +1,15 @@
 import ArgumentParser
-import Checkpoint
 import Foundation
-import GRPO
-import Reasoning
-import TaskAllocation
-import TensorCore
 import Training
 
 struct Plot: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Plot a metric against the step for one or more runs, as an SVG file.")
+    abstract: "Plot a metric against the step, one colour per variant, as an SVG file.",
+    discussion: """
+      Runs are grouped into variants as `allot summarize` groups them (by experiment and by \
+      the config keys that vary within one): each variant is drawn as the mean over its \
+      seeds with a band of ± one standard deviation, and its seeds as thin lines.
+      """)
 
   @Argument(help: "Run directories, sweep folders (every run inside) or metrics.jsonl files.")
   var paths: [String]
@@ -24,59 +24,57 @@ struct Plot: ParsableCommand {
   var title: String?
 
   func run() throws {
-    var series: [SVGPlot.Series] = []
+    var variants: [SVGPlot.Variant] = []
+    var logged = Set<String>()
+    var runCount = 0
     do {
+      var runs: [RunSummary] = []
       for path in paths {
         let url = URL(fileURLWithPath: path)
-        let files: [(String, URL)]
         if path.hasSuffix(".jsonl") {
-          files = [(url.deletingLastPathComponent().lastPathComponent, url)]
+          // A bare log has no config: it is a variant of its own, named by its folder.
+          let records = try MetricsLog.read(url)
+          logged.formUnion(records.flatMap(\.values.keys))
+          variants.append(
+            SVGPlot.Variant(
+              label: url.deletingLastPathComponent().lastPathComponent,
+              runs: [points(records)]))
+          runCount += 1
         } else {
-          files = try RunSummary.runs(in: url).map {
-            ($0.directory.lastPathComponent, $0.directory.appendingPathComponent("metrics.jsonl"))
-          }
+          runs += try RunSummary.runs(in: url)
         }
-        for (label, file) in files {
-          let points = try MetricsLog.read(file).compactMap { r in
-            r.values[metric].map { (Double(r.step), $0) }
-          }
-          if points.isEmpty {
-            FileHandle.standardError.write(Data("warning: \(file.path) has no \(metric)\n".utf8))
-          }
-          series.append(SVGPlot.Series(label: label, points: points))
-        }
+      }
+      logged.formUnion(RunSummary.metricNames(runs))
+      runCount += runs.count
+      variants += try RunGroups(runs).groups.map { group in
+        SVGPlot.Variant(label: group.label, runs: group.runs.map { points($0.metrics) })
       }
     } catch {
       fail("\(error)")
     }
-    guard series.contains(where: { !$0.points.isEmpty }) else {
-      fail("no run had the metric \(metric)")
+    guard logged.contains(metric) else {
+      fail(
+        "no run had the metric \(metric); "
+          + (logged.isEmpty
+            ? "their metrics.jsonl files are empty"
+            : "the runs log: " + logged.sorted().joined(separator: ", ")))
     }
-    series = Self.shortLabels(series)
-    let svg = SVGPlot(title: title ?? metric, yLabel: metric, series: series).render()
+    for variant in variants where variant.runs.isEmpty {
+      status("warning: \(variant.label) has no finite \(metric)")
+    }
+    variants = variants.filter { !$0.runs.isEmpty }
+    guard !variants.isEmpty else { fail("no run logged a finite value of \(metric)") }
+    let svg = SVGPlot(title: title ?? metric, yLabel: metric, variants: variants).render()
     do {
       try Data(svg.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
     } catch {
       fail("cannot write \(output): \(error.localizedDescription)")
     }
-    print("wrote \(output) (\(series.count) runs)")
+    print("wrote \(output) (\(plural(variants.count, "variant")) of \(plural(runCount, "run")))")
   }
 
-  /// `name__seed3__20261124-203539` becomes `name s3`; the timestamp is kept only where
-  /// two runs would otherwise share a label.
-  static func shortLabels(_ series: [SVGPlot.Series]) -> [SVGPlot.Series] {
-    func short(_ label: String) -> String {
-      let parts = label.components(separatedBy: "__")
-      guard parts.count == 3, parts[1].hasPrefix("seed") else { return label }
-      return "\(parts[0]) s\(parts[1].dropFirst(4))"
-    }
-    let counts = Dictionary(grouping: series.map { short($0.label) }, by: { $0 }).mapValues(\.count)
-    return series.map { s in
-      var copy = s
-      let label = short(s.label)
-      copy.label =
-        counts[label]! > 1 ? "\(label) \(s.label.components(separatedBy: "__").last ?? "")" : label
-      return copy
-    }
+  /// The (step, value) points of the metric in `records`.
+  func points(_ records: [MetricsRecord]) -> [(x: Double, y: Double)] {
+    records.compactMap { r in r.values[metric].map { (Double(r.step), $0) } }
   }
 }

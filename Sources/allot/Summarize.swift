@@ -1,28 +1,35 @@
 import ArgumentParser
-import Checkpoint
 import Foundation
-import GRPO
-import Reasoning
-import TaskAllocation
-import TensorCore
 import Training
 
 struct Summarize: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Summarise a sweep: one row per setting, mean ± std over seeds, best marked.")
+    abstract:
+      "Summarise a sweep: per kind of run, one row per experiment and setting, mean ± std over seeds.",
+    discussion: """
+      Runs are grouped by kind (classifier, sft, grpo, taskAllocation/grpo, \
+      taskAllocation/sac), then by experiment (run.name) and by the config keys that vary \
+      within an experiment. Without --metric each kind gets a table of its headline metrics \
+      (docs/reports.md), and the other metrics its runs logged are listed; a kind whose runs \
+      logged none of them is an error (after the other kinds' tables).
+      """)
 
-  @Argument(help: "A folder of run directories (a sweep).")
+  @Argument(help: "A folder of run directories (a sweep), or one run directory.")
   var folder: String
 
-  @Option(help: "The metric to score runs by (its last logged value).")
-  var metric = "eval/accuracy"
+  @Option(
+    help:
+      "A metric to score runs by; repeat for several tables (default: the headline metrics of the runs' kind)."
+  )
+  var metric: [String] = []
 
   @Option(
-    help: "Score each run by the metric's last logged value (last) or its mean over the run (mean)."
+    help:
+      "Score each run by the metric's last logged value (last) or its mean over the run (mean); default: last for --metric, each headline metric's own."
   )
-  var aggregate = "last"
+  var aggregate: String?
 
-  @Flag(help: "Lower is better (for losses).")
+  @Flag(help: "Lower is better (for losses) for every --metric.")
   var minimize = false
 
   func run() throws {
@@ -31,22 +38,90 @@ struct Summarize: ParsableCommand {
       guard !runs.isEmpty else {
         fail("\(folder) holds no run directories (folders with a config.json)")
       }
-      guard let how = SweepTable.Aggregate(rawValue: aggregate) else {
-        fail("--aggregate must be last or mean, not \(aggregate)")
+      let how = aggregate.map { text in
+        guard let how = SweepTable.Aggregate(rawValue: text) else {
+          fail("--aggregate must be last or mean, not \(text)")
+        }
+        return how
       }
-      let table = try SweepTable(runs: runs, metric: metric, aggregate: how)
-      print(table.markdown(minimize: minimize))
-      if let best = table.best(minimize: minimize) {
-        print(
-          "\nbest: "
-            + (best.setting.isEmpty
-              ? "(single setting)" : best.setting.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
-            + String(
-              format: "  %@ %.4f ± %.4f over %d runs", metric, best.mean, best.std,
-              best.values.count))
+      let logged = RunSummary.metricNames(runs)
+      if let absent = metric.first(where: { !logged.contains($0) }) {
+        fail(
+          "no run in \(folder) logged the metric \(absent); the runs log: "
+            + logged.joined(separator: ", "))
       }
+      // Named metrics: one table over every run, whatever its kind; otherwise one per kind.
+      var parts: [(kind: String?, runs: [RunSummary], metrics: [HeadlineMetric])] = []
+      if metric.isEmpty {
+        var kinds: [String: [RunSummary]] = [:]
+        for run in runs { kinds[run.config.kindLabel, default: []].append(run) }
+        parts = kinds.keys.sorted().map { kind in
+          let headlines = kinds[kind]![0].config.headlineMetrics.map { headline in
+            var h = headline
+            h.aggregate = how ?? h.aggregate
+            return h
+          }
+          return (kind, kinds[kind]!, headlines)
+        }
+      } else {
+        parts = [(nil, runs, metric.map { HeadlineMetric($0, how ?? .last, minimize: minimize) })]
+      }
+      var sections: [String] = []
+      var empty: [String] = []
+      for part in parts {
+        do {
+          sections.append(try section(part.kind, part.runs, part.metrics))
+        } catch let error as SummarizeError {
+          empty.append(error.message)
+        }
+      }
+      if !sections.isEmpty { print(sections.joined(separator: "\n\n")) }
+      if !empty.isEmpty { fail(empty.joined(separator: "\n")) }
     } catch {
       fail("\(error)")
     }
   }
+
+  /// The table of `chosen` over `runs` (of one `kind`, or of any), and the metrics the
+  /// runs logged beyond them.
+  func section(_ kind: String?, _ runs: [RunSummary], _ chosen: [HeadlineMetric]) throws
+    -> String
+  {
+    let logged = RunSummary.metricNames(runs)
+    let experiments = Set(runs.map(\.config.run.name)).count
+    var lines = [
+      "## " + (kind.map { "\($0): " } ?? "")
+        + "\(plural(runs.count, "run")) of \(plural(experiments, "experiment")) (mean ± std over seeds)",
+      "",
+    ]
+    var columns: [(table: SweepTable, minimize: Bool)] = []
+    var absent: [String] = []
+    for m in chosen {
+      let table = try SweepTable(runs: runs, metric: m.name, aggregate: m.aggregate)
+      if table.rows.isEmpty { absent.append(m.name) } else { columns.append((table, m.minimize)) }
+    }
+    lines.append(SweepTable.markdown(columns))
+    if !absent.isEmpty {
+      lines.append("\nnot logged (or not finite) by these runs: " + absent.joined(separator: ", "))
+    }
+    guard !columns.isEmpty else {
+      throw SummarizeError(
+        message: "the \(kind.map { "\($0) " } ?? "")runs in \(folder) logged none of "
+          + chosen.map(\.name).joined(separator: ", ") + "; "
+          + (logged.isEmpty
+            ? "their metrics.jsonl files are empty (have they run a step?)"
+            : "they log: " + logged.joined(separator: ", ")))
+    }
+    let others = logged.filter { name in !chosen.contains { $0.name == name } }
+    if !others.isEmpty {
+      lines.append("\nother metrics (--metric NAME): " + others.joined(separator: ", "))
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// A summary that would have no table.
+struct SummarizeError: Error, CustomStringConvertible {
+  var message: String
+  var description: String { message }
 }

@@ -25,6 +25,11 @@ func status(_ message: String) {
   FileHandle.standardError.write(Data("\(message)\n".utf8))
 }
 
+/// `n word`, with an `s` unless `n` is 1.
+func plural(_ n: Int, _ word: String) -> String {
+  "\(n) \(word)\(n == 1 ? "" : "s")"
+}
+
 /// Prints `message` as one paragraph on stderr and exits non-zero.
 func fail(_ message: String) -> Never {
   FileHandle.standardError.write(Data("allot: error: \(message)\n".utf8))

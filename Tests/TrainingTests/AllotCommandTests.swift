@@ -46,13 +46,17 @@ private func makeSweep() throws -> URL {
   let (status, out, err) = try allot(["summarize", root.path])
   #expect(status == 0, "\(err)")
   let lines = out.split(separator: "\n").map(String.init)
-  #expect(lines[0] == "| optimizer.learningRate | runs | eval/accuracy mean ± std |")
-  #expect(lines.filter { $0.hasPrefix("| 0.01 | 2 |") || $0.hasPrefix("| 0.003 | 2 |") }.count == 2)
+  #expect(lines[0] == "## classifier: 4 runs of 2 experiments (mean ± std over seeds)")
+  #expect(lines[1] == "| experiment | runs | eval/accuracy (last) | eval/loss (last) |")
+  #expect(
+    lines.filter { $0.hasPrefix("| lr0.01 | 2 |") || $0.hasPrefix("| lr0.003 | 2 |") }.count == 2)
+  #expect(out.contains("the experiments differ in: optimizer.learningRate"))
   #expect(out.contains("**best**"))
+  #expect(out.contains("other metrics (--metric NAME): data/epoch, grad/norm, loss/train"))
   // The table's numbers are the runs' own final eval/accuracy values.
   let runs = try RunSummary.runs(in: root)
   let table = try SweepTable(runs: runs, metric: "eval/accuracy")
-  let row = try #require(table.rows.first { $0.setting[0].1 == "0.01" })
+  let row = try #require(table.rows.first { $0.experiment == "lr0.01" })
   let finals = runs.filter { $0.config.optimizer.learningRate == 0.01 }.compactMap {
     $0.last("eval/accuracy")
   }
@@ -61,21 +65,25 @@ private func makeSweep() throws -> URL {
   #expect(out.contains(String(format: "%.4f ± %.4f", row.mean, row.std)))
 }
 
-@Test func plotWritesAnSVGWithOneLinePerRun() throws {
+@Test func plotWritesAnSVGWithOneColourPerVariant() throws {
   let root = try makeSweep()
   let svg = root.appendingPathComponent("loss.svg")
   let (status, out, err) = try allot(["plot", root.path, "--metric", "loss/train", "-o", svg.path])
   #expect(status == 0, "\(err)")
-  #expect(out.contains("wrote \(svg.path) (4 runs)"))
+  #expect(out.contains("wrote \(svg.path) (2 variants of 4 runs)"))
   let text = try String(contentsOf: svg, encoding: .utf8)
   #expect(text.hasPrefix("<svg"))
-  #expect(text.components(separatedBy: "<polyline").count - 1 == 4)
-  #expect(text.contains("lr0.01 s0") && text.contains("lr0.003 s1"))
+  #expect(text.components(separatedBy: "class=\"mean\"").count - 1 == 2)
+  #expect(text.components(separatedBy: "class=\"seed\"").count - 1 == 4)
+  #expect(text.contains(">lr0.01 (2 seeds)<") && text.contains(">lr0.003 (2 seeds)<"))
   let (missing, _, missingErr) = try allot([
     "plot", root.path, "--metric", "no/such", "-o", svg.path,
   ])
   #expect(missing == 1)
-  #expect(missingErr.contains("no run had the metric no/such"))
+  #expect(
+    missingErr.contains(
+      "no run had the metric no/such; the runs log: data/epoch, eval/accuracy, eval/loss, grad/norm"
+    ))
 }
 
 @Test func inspectAndEvaluateACheckpoint() throws {
@@ -148,7 +156,7 @@ private func makeSweep() throws -> URL {
   let root = try makeSweep()
   let runs = try RunSummary.runs(in: root)
   let table = try SweepTable(runs: runs, metric: "loss/train", aggregate: .mean)
-  let row = try #require(table.rows.first { $0.setting[0].1 == "0.01" })
+  let row = try #require(table.rows.first { $0.experiment == "lr0.01" })
   let expected = runs.filter { $0.config.optimizer.learningRate == 0.01 }.compactMap {
     $0.mean("loss/train")
   }
@@ -156,7 +164,8 @@ private func makeSweep() throws -> URL {
   let (status, out, _) = try allot([
     "summarize", root.path, "--metric", "loss/train", "--aggregate", "mean", "--minimize",
   ])
-  #expect(status == 0 && out.contains("loss/train mean ± std"))
+  #expect(status == 0 && out.contains("| experiment | runs | loss/train (mean over the run) |"))
+  #expect(out.contains("**best**"))
   let (bad, _, badErr) = try allot(["summarize", root.path, "--aggregate", "median"])
   #expect(bad == 1 && badErr.contains("--aggregate must be last or mean"))
 }

@@ -159,6 +159,24 @@ private func tinyGRPO(steps: Int) -> [String] {
     try expectSameBits(sft, ranks: [1, 2], root: try scratch())
   }
 
+  @Test func rankZeroAloneWritesTensorBoardEventsAndTheRunSummary() throws {
+    let root = try scratch()
+    let (status, out, err) = try mpi(
+      2,
+      [
+        "--quiet", "--output", root.path, "--set", "run.steps=10", "--set",
+        "classifier.trainSize=200", "--set", "classifier.testSize=50", "--set",
+        "classifier.batchSize=20", "--set", "logging.every=5", "--set", "logging.evalEvery=5",
+        "--set", "logging.tensorboard=true", "--set", "distributed.shards=2",
+      ])
+    #expect(status == 0, "\(err)")
+    let run = try #require(runDirectories(root).first)
+    let events = try FileManager.default.contentsOfDirectory(atPath: run.path)
+      .filter { $0.hasPrefix("events.out.tfevents.") }
+    #expect(events.count == 1)  // one file: each process would name its own by its pid
+    #expect(out.components(separatedBy: "run summary: step 0 → 10").count - 1 == 1)
+  }
+
   @Test func taskAllocationGRPOAndTheClassifierGiveTheSameBitsOnOneAndTwoRanks() throws {
     let scenario = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .appendingPathComponent("../../Experiments/scenarios/almighty.json").standardized.path

@@ -28,6 +28,8 @@ public struct LoggingConfig: Codable, Equatable, Sendable {
   public var evalEvery = 250
   /// Plain log lines instead of a progress bar, even on a terminal.
   public var quiet = false
+  /// Also write every metrics line to a TensorBoard event file in the run directory.
+  public var tensorboard = false
 }
 
 extension RunConfig {

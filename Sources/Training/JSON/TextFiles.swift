@@ -23,6 +23,11 @@ func fileOperation<T>(_ url: URL, _ body: () throws -> T) throws -> T {
 /// Appends text to a file, creating it when missing: the one append behind metrics.jsonl,
 /// metrics.csv, completions.jsonl and command.txt.
 func appendText(_ text: String, to url: URL) throws {
+  try appendBytes(Data(text.utf8), to: url)
+}
+
+/// Appends bytes to a file, creating it when missing (text files and TensorBoard events).
+func appendBytes(_ data: Data, to url: URL) throws {
   try fileOperation(url) {
     if !FileManager.default.fileExists(atPath: url.path) {
       guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
@@ -32,7 +37,7 @@ func appendText(_ text: String, to url: URL) throws {
     let handle = try FileHandle(forWritingTo: url)
     defer { try? handle.close() }
     try handle.seekToEnd()
-    try handle.write(contentsOf: Data(text.utf8))
+    try handle.write(contentsOf: data)
   }
 }
 

@@ -12,15 +12,20 @@ public struct RunSummary: Sendable {
     metrics = try MetricsLog.read(RunDirectory(url: directory).metricsURL)
   }
 
-  /// The last logged value of `metric`, if any.
   /// The mean of every finite logged value of `metric`, if any.
   public func mean(_ metric: String) -> Double? {
     let values = metrics.compactMap { $0.values[metric] }.filter(\.isFinite)
     return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
   }
 
+  /// The last logged value of `metric`, if any.
   public func last(_ metric: String) -> Double? {
     metrics.last { $0.values[metric] != nil }?.values[metric]
+  }
+
+  /// Every metric name some run of `runs` logged, sorted.
+  public static func metricNames(_ runs: [RunSummary]) -> [String] {
+    Set(runs.flatMap { $0.metrics.flatMap(\.values.keys) }).sorted()
   }
 
   /// Every run directory (holding a config.json) directly inside `folder`, or `folder`
@@ -38,12 +43,79 @@ public struct RunSummary: Sendable {
   }
 }
 
-/// Sweep results grouped by setting (every config key but the seed and output folder),
-/// with mean ± standard deviation of one metric over the seeds of each setting.
+/// Runs grouped by experiment (`run.name`) and by the config keys that vary within an
+/// experiment (every key but the seed, name, output folder, logging and checkpoints): the
+/// rows of a summary and the variants of a plot, each holding the seeds of one setting.
+public struct RunGroups: Sendable {
+  public struct Group: Sendable {
+    /// The experiment: `run.name`.
+    public var experiment: String
+    /// The keys that vary within an experiment and their values in this group.
+    public var setting: [(String, String)]
+    public var runs: [RunSummary]
+
+    /// The experiment and the setting, as `name key=value …`.
+    public var label: String {
+      ([experiment] + setting.map { "\($0.0)=\($0.1)" }).joined(separator: " ")
+    }
+  }
+
+  /// The keys that vary within some experiment.
+  public var varying: [String]
+  /// The keys in which the experiments differ beyond `varying` (the experiment's name
+  /// stands for them).
+  public var experimentsDiffer: [String]
+  /// In the order of their first run.
+  public var groups: [Group]
+
+  /// Keys that never change what a run computes, or that the experiment's name shows.
+  static let ignored: Set<String> = [
+    "run.seed", "run.outputDir", "run.name", "run.blasThreads", "notes",
+  ]
+
+  public init(_ runs: [RunSummary]) throws {
+    var experiments: [String: [RunSummary]] = [:]
+    for run in runs { experiments[run.config.run.name, default: []].append(run) }
+    var within = Set<String>()
+    for members in experiments.values { within.formUnion(try Self.varyingKeys(members)) }
+    varying = within.sorted()
+    let representatives = experiments.keys.sorted().map { experiments[$0]![0] }
+    experimentsDiffer = try Self.varyingKeys(representatives).subtracting(within).sorted()
+    groups = []
+    var index: [String: Int] = [:]
+    for run in runs {
+      let tree = try JSONValue(encoding: run.config)
+      let setting = varying.map { key in
+        (key, tree.value(at: key.split(separator: ".").map(String.init))?.compactText ?? "")
+      }
+      let group = Group(experiment: run.config.run.name, setting: setting, runs: [run])
+      if let i = index[group.label] {
+        groups[i].runs.append(run)
+      } else {
+        index[group.label] = groups.count
+        groups.append(group)
+      }
+    }
+  }
+
+  /// The config keys (not `ignored`, logging or checkpoint keys) that differ among `runs`.
+  static func varyingKeys(_ runs: [RunSummary]) throws -> Set<String> {
+    var keys = Set<String>()
+    for run in runs.dropFirst() {
+      keys.formUnion(try ConfigLoader.differences(runs[0].config, run.config))
+    }
+    return keys.subtracting(ignored)
+      .filter { !$0.hasPrefix("logging.") && !$0.hasPrefix("checkpoint.") }
+  }
+}
+
+/// One metric over `RunGroups`: mean ± sample std over the seeds of each group.
 public struct SweepTable: Sendable {
   public struct Row: Sendable {
-    /// The keys that vary across the sweep and their values in this setting.
+    public var experiment: String
     public var setting: [(String, String)]
+    /// The group's `label`.
+    public var label: String
     public var values: [Double]
     public var runs: [String]
     public var mean: Double { values.reduce(0, +) / Double(max(values.count, 1)) }
@@ -54,75 +126,111 @@ public struct SweepTable: Sendable {
       return (values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(values.count - 1))
         .squareRoot()
     }
+    /// `mean ± std`, or the value alone for one run (one seed has no spread).
+    public var text: String {
+      values.count > 1
+        ? String(format: "%.4f ± %.4f", mean, std) : String(format: "%.4f (1 run)", mean)
+    }
   }
+
+  public typealias Aggregate = HeadlineMetric.Aggregate
 
   public var metric: String
+  public var aggregate: Aggregate
+  /// The keys that vary within some experiment: the table's setting columns.
   public var varying: [String]
+  /// The keys in which the experiments differ beyond `varying`.
+  public var experimentsDiffer: [String]
   public var rows: [Row]
+  /// Runs that logged no finite value of the metric.
   public var missing: [String]
 
-  /// Groups `runs` by the config keys that differ between them (ignoring the seed, name
-  /// and output folder), scoring each run by the last logged value of `metric`.
-  /// How a run is scored by its metric: the last logged value, or the mean over the run.
-  public enum Aggregate: String, Sendable, CaseIterable { case last, mean }
-
+  /// Scores each run of `runs` by `metric` as `aggregate` says, a row per group.
   public init(runs: [RunSummary], metric: String, aggregate: Aggregate = .last) throws {
     self.metric = metric
-    // Keys that never change what a run computes.
-    let ignored: Set<String> = [
-      "run.seed", "run.outputDir", "run.name", "run.blasThreads", "notes",
-    ]
-    var keys = Set<String>()
-    for run in runs.dropFirst() {
-      keys.formUnion(try ConfigLoader.differences(runs[0].config, run.config))
-    }
-    varying = keys.subtracting(ignored)
-      .filter { !$0.hasPrefix("logging.") && !$0.hasPrefix("checkpoint.") }.sorted()
-    var groups: [String: Row] = [:]
-    var order: [String] = []
+    self.aggregate = aggregate
+    let grouped = try RunGroups(runs)
+    varying = grouped.varying
+    experimentsDiffer = grouped.experimentsDiffer
+    rows = []
     missing = []
-    for run in runs {
-      let tree = try JSONValue(encoding: run.config)
-      let setting = varying.map { key in
-        (key, tree.value(at: key.split(separator: ".").map(String.init))?.compactText ?? "")
+    for group in grouped.groups {
+      var row = Row(
+        experiment: group.experiment, setting: group.setting, label: group.label, values: [],
+        runs: [])
+      for run in group.runs {
+        let name = run.directory.lastPathComponent
+        if let value = aggregate == .last ? run.last(metric) : run.mean(metric), value.isFinite {
+          row.values.append(value)
+          row.runs.append(name)
+        } else {
+          missing.append(name)
+        }
       }
-      let id = setting.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-      guard let value = aggregate == .last ? run.last(metric) : run.mean(metric) else {
-        missing.append(run.directory.lastPathComponent)
-        continue
-      }
-      if groups[id] == nil {
-        groups[id] = Row(setting: setting, values: [], runs: [])
-        order.append(id)
-      }
-      groups[id]!.values.append(value)
-      groups[id]!.runs.append(run.directory.lastPathComponent)
+      if !row.values.isEmpty { rows.append(row) }
     }
-    rows = order.map { groups[$0]! }
   }
 
-  /// The row with the highest mean (or lowest, when `minimize`).
+  /// The row with the highest mean (or lowest, when `minimize`); nil when no row is
+  /// strictly better than every other.
   public func best(minimize: Bool) -> Row? {
-    rows.max { minimize ? $0.mean > $1.mean : $0.mean < $1.mean }
+    let sorted = rows.sorted { minimize ? $0.mean < $1.mean : $0.mean > $1.mean }
+    guard let first = sorted.first else { return nil }
+    return sorted.count > 1 && sorted[1].mean == first.mean ? nil : first
   }
 
-  /// A Markdown table: one row per setting, mean ± std over seeds, the best marked.
+  /// What the metric column holds.
+  public var heading: String {
+    aggregate == .last ? "\(metric) (last)" : "\(metric) (mean over the run)"
+  }
+
+  /// A Markdown table: one row per experiment and setting, mean ± std over seeds, the best
+  /// marked; then the runs without the metric, what the experiments differ in, and the best.
   public func markdown(minimize: Bool) -> String {
-    let header = (varying.isEmpty ? ["setting"] : varying) + ["runs", "\(metric) mean ± std"]
+    var lines = [Self.markdown([(self, minimize)])]
+    if rows.count > 1, let bestRow = best(minimize: minimize) {
+      lines.append(
+        "best (\(minimize ? "lowest" : "highest")): \(bestRow.label)  \(metric) \(bestRow.text)"
+          + " over \(bestRow.values.count) run\(bestRow.values.count == 1 ? "" : "s")")
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  /// One Markdown table of several metrics over the same runs: a row per experiment and
+  /// setting, a column per metric (mean ± std over the seeds that logged it, the best of
+  /// each column marked); then the runs without a metric and what the experiments differ in.
+  public static func markdown(_ columns: [(table: SweepTable, minimize: Bool)]) -> String {
+    guard let first = columns.first?.table else { return "" }
+    var order: [String] = []
+    var rows: [String: Row] = [:]
+    for (table, _) in columns {
+      for row in table.rows where rows[row.label] == nil {
+        order.append(row.label)
+        rows[row.label] = row
+      }
+    }
+    let header = ["experiment"] + first.varying + ["runs"] + columns.map(\.table.heading)
     var lines = ["| " + header.joined(separator: " | ") + " |"]
     lines.append("|" + header.map { _ in " --- " }.joined(separator: "|") + "|")
-    let bestRow = best(minimize: minimize)
-    for row in rows {
-      let cells = (varying.isEmpty ? ["(all)"] : row.setting.map(\.1))
-      let mark = bestRow.map { $0.runs == row.runs } == true ? " **best**" : ""
+    for label in order {
+      let row = rows[label]!
+      let cells = columns.map { table, minimize in
+        guard let cell = table.rows.first(where: { $0.label == label }) else { return "–" }
+        let best = table.rows.count > 1 && table.best(minimize: minimize)?.label == label
+        return cell.text + (best ? " **best**" : "")
+      }
+      let runs = columns.compactMap { c in c.table.rows.first { $0.label == label }?.values.count }
       lines.append(
         "| "
-          + (cells + [
-            "\(row.values.count)", String(format: "%.4f ± %.4f", row.mean, row.std) + mark,
-          ])
+          + ([row.experiment] + row.setting.map(\.1) + ["\(runs.max()!)"] + cells)
           .joined(separator: " | ") + " |")
     }
-    if !missing.isEmpty { lines.append("\nNo \(metric) yet: " + missing.joined(separator: ", ")) }
+    for (table, _) in columns where !table.missing.isEmpty {
+      lines.append("no \(table.metric) in: " + table.missing.joined(separator: ", "))
+    }
+    if !first.experimentsDiffer.isEmpty {
+      lines.append("the experiments differ in: " + first.experimentsDiffer.joined(separator: ", "))
+    }
     return lines.joined(separator: "\n")
   }
 }

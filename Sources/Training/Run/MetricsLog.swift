@@ -32,6 +32,8 @@ public final class MetricsLog {
   private var records: [MetricsRecord] = []
   /// What reading or cutting the log dropped (a torn last line), for the run's output.
   public private(set) var note: String?
+  /// Where every appended record also goes (`logging.tensorboard`).
+  public private(set) var tensorboard: TensorBoardLog?
 
   public init(jsonl: URL, csv: URL) {
     self.jsonl = jsonl
@@ -101,7 +103,16 @@ public final class MetricsLog {
     try rewriteCSV()
   }
 
+  /// From now on also writes every record to a new TensorBoard event file in `directory`;
+  /// `resumedAt` is the step a resumed run continues after.
+  public func addTensorBoard(in directory: URL, resumedAt step: Int?) throws {
+    let log = TensorBoardLog(directory: directory)
+    try log.start(resumedAt: step)
+    tensorboard = log
+  }
+
   public func append(_ record: MetricsRecord) throws {
+    try tensorboard?.append(record)
     let newKeys = Set(record.values.keys).subtracting(columns)
     records.append(record)
     try LineFiles.append(record.jsonLine, to: jsonl)

@@ -68,7 +68,8 @@ public struct TrainingSession {
   /// how long a run goes and what it writes, never what it computes.
   public static let resumableKeys: Set<String> = [
     "run.steps", "run.outputDir", "run.blasThreads", "checkpoint.every", "checkpoint.keep",
-    "logging.every", "logging.evalEvery", "logging.quiet", "distributed.checkEvery", "notes",
+    "logging.every", "logging.evalEvery", "logging.quiet", "logging.tensorboard",
+    "distributed.checkEvery", "notes",
   ]
 
   /// A new run.
@@ -89,6 +90,7 @@ public struct TrainingSession {
       try checkpoints.establishIdentity(model: trainer.modelFingerprint)
       let log = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
       try log.start()
+      if config.logging.tensorboard { try log.addTensorBoard(in: run.url, resumedAt: nil) }
       try trainer.attach(runDirectory: run.url, resumedAt: nil)
       (created, metrics) = (run, log)
     }
@@ -184,6 +186,9 @@ public struct TrainingSession {
       let log = MetricsLog(jsonl: run.metricsURL, csv: run.metricsCSVURL)
       try log.resume(atStep: trainer.step)
       if let note = log.note { announce("note: \(note)") }
+      if resolved.logging.tensorboard {
+        try log.addTensorBoard(in: run.url, resumedAt: trainer.step)
+      }
       try trainer.attach(runDirectory: run.url, resumedAt: trainer.step)
       metrics = log
     }
@@ -206,6 +211,7 @@ public struct TrainingSession {
     let progress = ProgressReporter(
       totalSteps: total, startStep: trainer.step, quiet: quiet, keys: trainer.progressKeys)
     let startStep = trainer.step
+    let loopStarted = DispatchTime.now().uptimeNanoseconds
     var lastCheckpoint = resumedFrom
     let save = { (step: Int) throws -> URL in
       guard world.isRoot else { return run.url }
@@ -265,6 +271,10 @@ public struct TrainingSession {
       let summary = last.keys.filter { $0.hasPrefix("eval/") }.sorted()
         .map { "\($0) \(String(format: "%.4f", last[$0]!))" }.joined(separator: "  ")
       progress.note("done: step \(trainer.step)  \(summary)")
+      let seconds = Double(DispatchTime.now().uptimeNanoseconds - loopStarted) / 1e9
+      progress.note(
+        RunReport(config: config, records: metrics.all, startStep: startStep, seconds: seconds)
+          .text)
       progress.note("run directory: \(run.url.path)")
     }
     return .finished(run: run.url, step: trainer.step)

@@ -102,8 +102,10 @@ func twoStageFingerprint(_ net: TwoStagePolicy) -> String {
 }
 
 /// The two-stage policy a task-allocation checkpoint holds (its `model/` tensors), for
-/// evaluation on any scenario.
-public func loadAllocationPolicy(_ data: CheckpointData, file: String) throws -> TwoStagePolicy {
+/// evaluation on any scenario, and the experiment (`run.name`) that trained it.
+public func loadAllocationPolicy(_ data: CheckpointData, file: String) throws -> (
+  policy: TwoStagePolicy, experiment: String
+) {
   let loaded = try CheckpointFiles.decode(data, file: file)
   let config = try ConfigLoader.decode(configJSON: loaded.configJSON, source: file)
   guard config.kind == .taskAllocation else {
@@ -114,5 +116,5 @@ public func loadAllocationPolicy(_ data: CheckpointData, file: String) throws ->
   var rng = RandomState(seed: 0)
   let policy = TwoStagePolicy(hidden: config.taskAllocation.hidden, rng: &rng)
   try loaded.state.restoreModel(into: policy.namedParameters(), file: file)
-  return policy
+  return (policy, config.run.name)
 }
