@@ -7,6 +7,7 @@
 #     with uniform GRPO (-uniform), at equal rollouts.
 #
 #   bash Experiments/sweeps/grpo-variants-compare.sh [--jobs N] [--out DIR] [--seeds "0 1 2"] [--bin DIR]
+#        [--set KEY=VALUE]...
 #
 # Runs grpo-variants.sh (warm start, runs, its summaries and plots) under nice -n 5, then
 # prints each run's summaries of the new metrics and its test pass@1 at every evaluation
@@ -20,8 +21,8 @@ args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
-    --jobs | --seeds | --bin) args+=("$1" "$2"); shift 2 ;;
-    *) echo "usage: $0 [--jobs N] [--out DIR] [--seeds \"0 1 2\"] [--bin DIR]" >&2; exit 2 ;;
+    --jobs | --seeds | --bin | --set) args+=("$1" "$2"); shift 2 ;;
+    *) echo "usage: $0 [--jobs N] [--out DIR] [--seeds \"0 1 2\"] [--bin DIR] [--set KEY=VALUE]..." >&2; exit 2 ;;
   esac
 done
 
