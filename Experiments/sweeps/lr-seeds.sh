@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Learning rate × seed sweep of the classifier quickstart.
+# Learning rate × seed sweep of the spirals classifier (Experiments/spirals.json).
 #
 #   bash Experiments/sweeps/lr-seeds.sh [--jobs N] [--out DIR]
 #
@@ -31,10 +31,10 @@ mkdir -p "$out"
 
 . Experiments/sweeps/runs.sh
 
-# run_one LR SEED: the quickstart at learning rate LR.
+# run_one LR SEED: the spirals classifier at learning rate LR.
 run_one() {
-  run_member "lr$1" "$2" "$steps" --set "run.name=lr$1" --set "run.steps=$steps" \
-    --set "optimizer.learningRate=$1"
+  run_member "lr$1" "$2" "$steps" --config Experiments/spirals.json --set "run.name=lr$1" \
+    --set "run.steps=$steps" --set "optimizer.learningRate=$1"
 }
 
 status=0
