@@ -97,7 +97,8 @@ struct Baselines: ParsableCommand {
       // gaps; either makes the command refuse to report rather than report a wrong optimum.
       let failures = SolverFailures()
       let gapFailures = SolverFailures()
-      let episodes = "episodes of \(loaded.name)" + (gap ? ", each decision also solved exactly" : "")
+      let episodes =
+        "episodes of \(loaded.name)" + (gap ? ", each decision also solved exactly" : "")
       let playing = { (row: String) in status("playing \(row): \(episodes)…") }
       var report = BaselineReport(
         loaded, seeds: seeds, exactNodes: 0, gapNodes: gapNodes, gapFailures: gapFailures,

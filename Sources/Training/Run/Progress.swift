@@ -65,7 +65,9 @@ public final class ProgressReporter {
     let rate = Double(done) / max(elapsed, 1e-9)
     let speed =
       done == 0
-      ? "" : rate >= 1 ? String(format: "%.3g steps/s  ", rate) : String(format: "%.3g s/step  ", 1 / rate)
+      ? ""
+      : rate >= 1
+        ? String(format: "%.3g steps/s  ", rate) : String(format: "%.3g s/step  ", 1 / rate)
     return "\(step)/\(totalSteps) \(percent)%  \(speed)elapsed \(formatDuration(elapsed))  ETA "
       + formatDuration(eta)
   }

@@ -276,7 +276,8 @@ public struct TrainingSession {
       let last = metrics.all.last?.values ?? [:]
       progress.note("done: step \(trainer.step)  \(Self.evalText(last))")
       if let before = metrics.all.first(where: { $0.step == 0 })?.values {
-        progress.note("before → after (step 0 → \(trainer.step)): \(Self.evalText(before, then: last))")
+        progress.note(
+          "before → after (step 0 → \(trainer.step)): \(Self.evalText(before, then: last))")
       }
       progress.note("run directory: \(run.url.path)")
     }
