@@ -9,15 +9,6 @@ import Testing
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .deletingLastPathComponent().deletingLastPathComponent()
 
-private func message(_ body: () throws -> Void) -> String {
-  do {
-    try body()
-    return ""
-  } catch {
-    return "\(error)"
-  }
-}
-
 @Test func theQuickstartIsGRPOWithKnapsackAndHICRAOnAScenarioOfTheRepository() throws {
   let quickstart = ExperimentConfig.quickstart
   #expect(quickstart.kind == .taskAllocation && quickstart.taskAllocation.method == .grpo)
@@ -44,20 +35,20 @@ private func message(_ body: () throws -> Void) -> String {
     .appendingPathComponent("allot-layers-\(UUID().uuidString).json")
   try Data(#"{"optimizer": {"learningRate": -1}}"#.utf8).write(to: file)
   defer { try? FileManager.default.removeItem(at: file) }
-  let fromFile = message { _ = try ConfigLoader.resolve(file: file.path) }
+  let fromFile = problems { _ = try ConfigLoader.resolve(file: file.path) }
   #expect(fromFile.hasPrefix("\(file.path): config key 'optimizer.learningRate' is -1.0"))
   // A --set over the file wins, and is named.
-  let fromSet = message {
+  let fromSet = problems {
     _ = try ConfigLoader.resolve(file: file.path, overrides: ["optimizer.learningRate=0"])
   }
   #expect(fromSet.hasPrefix("--set optimizer.learningRate=0: config key 'optimizer.learningRate'"))
   // A value nobody set (the other side of a combination) is the defaults'.
-  let combination = message {
+  let combination = problems {
     _ = try ConfigLoader.resolve(file: nil, overrides: ["classifier.dataset=xor"])
   }
   #expect(combination.hasPrefix("defaults: config key 'classifier.classes' is 3"))
   let quickstart = { (override: String) in
-    message {
+    problems {
       _ = try ConfigLoader.resolve(
         file: nil, overrides: [override], defaults: .quickstart,
         defaultsSource: ExperimentConfig.quickstartSource)
@@ -71,7 +62,7 @@ private func message(_ body: () throws -> Void) -> String {
 
 @Test func aScenarioFileGivenAsAConfigIsNamedAsOne() {
   let scenario = repository.appendingPathComponent("Experiments/scenarios/rbf.json").path
-  let text = message { _ = try ConfigLoader.resolve(file: scenario) }
+  let text = problems { _ = try ConfigLoader.resolve(file: scenario) }
   #expect(text.contains("is a task-allocation scenario file, not an experiment config"))
   #expect(text.contains("allot baselines \(scenario)"))
   let config = repository.appendingPathComponent("Experiments/ta-rbf-grpo.json").path
@@ -89,42 +80,16 @@ private func message(_ body: () throws -> Void) -> String {
   #expect(try ConfigLoader.summary(ExperimentConfig()) == ["the defaults"])
 }
 
-/// Small configs of every trainer that evaluates.
-private func evaluatingConfigs() -> [ExperimentConfig] {
-  var classifier = ExperimentConfig()
-  classifier.classifier.trainSize = 200
-  classifier.classifier.testSize = 50
-  classifier.classifier.hidden = [8]
-  var allocation = ExperimentConfig.quickstart
-  allocation.taskAllocation.scenario =
-    repository.appendingPathComponent("Experiments/scenarios/almighty.json").path
-  allocation.taskAllocation.hidden = 8
-  allocation.grpo.promptsPerStep = 1
-  var sac = allocation
-  sac.taskAllocation.method = .sac
-  sac.taskAllocation.replayBatch = 2
-  sac.taskAllocation.replayStart = 2
-  var grpo = ExperimentConfig()
-  grpo.kind = .grpo
-  grpo.model = ModelConfig(
-    layers: 1, heads: 2, width: 16, context: 224, mlpRatio: 2, tiedEmbeddings: false)
-  grpo.grpo.promptsPerStep = 2
-  grpo.grpo.groupSize = 4
-  grpo.grpo.maxCompletionLength = 4
-  grpo.evaluation.prompts = 3
-  grpo.evaluation.maxNewTokens = 4
-  var sft = grpo
-  sft.kind = .sft
-  sft.sft.batchSize = 4
-  return [classifier, allocation, sac, grpo, sft].map {
-    var c = $0
-    c.run.steps = 3
-    return c
+/// Every trainer that evaluates (task-allocation GRPO with Knapsack-RL and HICRA on).
+@Test(arguments: tinyKinds)
+func evaluatingBeforeEveryStepTrainsTheSameBits(kind: String) throws {
+  var config = tinyConfig(kind)
+  config.run.steps = 3
+  if kind == "grpo-allocation" {
+    config.knapsack.enabled = true
+    config.knapsack.minimum = 2
+    config.hicra.enabled = true
   }
-}
-
-@Test(arguments: evaluatingConfigs())
-func evaluatingBeforeEveryStepTrainsTheSameBits(config: ExperimentConfig) throws {
   let plain = try makeTrainer(config)
   let evaluated = try makeTrainer(config)
   for _ in 0..<config.run.steps {
@@ -142,7 +107,7 @@ func evaluatingBeforeEveryStepTrainsTheSameBits(config: ExperimentConfig) throws
 }
 
 @Test func grpoFromUntrainedWeightsWarns() throws {
-  var config = evaluatingConfigs()[3]
+  var config = tinyConfig("grpo")
   let cold = try makeTrainer(config)
   #expect(cold.startupNotes.contains { $0.hasPrefix("warning: grpo.initFrom is \"\"") })
   // A restored checkpoint carries its weights: no warning.
