@@ -60,7 +60,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
       "the built-in quickstart config: config key 'grpo.groupSize' is 8"))
 }
 
-@Test func aScenarioFileGivenAsAConfigIsNamedAsOne() {
+@Test func aScenarioFileGivenAsAConfigIsNamedAsOneAndTheReverse() throws {
   let scenario = repository.appendingPathComponent("Experiments/scenarios/rbf.json").path
   let text = problems { _ = try ConfigLoader.resolve(file: scenario) }
   #expect(text.contains("is a task-allocation scenario file, not an experiment config"))
@@ -68,6 +68,9 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
   let config = repository.appendingPathComponent("Experiments/ta-rbf-grpo.json").path
   let data = FileManager.default.contents(atPath: config) ?? Data()
   #expect(ConfigLoader.isExperimentConfig(data))
+  let (status, _, err) = try allot(["baselines", config])
+  #expect(status != 0)
+  #expect(err.contains("\(config): this is an experiment config, not a scenario file"), "\(err)")
 }
 
 @Test func theStartSummaryListsWhatDiffersFromTheDefaults() throws {

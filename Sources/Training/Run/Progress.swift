@@ -48,7 +48,9 @@ public final class ProgressReporter {
       let filled = totalSteps > 0 ? width * step / totalSteps : width
       let bar =
         String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-      FileHandle.standardError.write(Data("\r\u{1B}[2K\(bar) \(text)".utf8))
+      // Cut to the terminal's width: a wrapped line could not be redrawn in place.
+      let fitted = String("\(bar) \(text)".prefix(max(terminalColumns() - 1, 20)))
+      FileHandle.standardError.write(Data("\r\u{1B}[2K\(fitted)".utf8))
       if step == totalSteps { FileHandle.standardError.write(Data("\n".utf8)) }
     } else if logged {
       print("step \(text)")
@@ -78,6 +80,13 @@ public final class ProgressReporter {
     print(text)
     fflush(nil)
   }
+}
+
+/// The columns of the terminal on stderr; 80 when it does not say.
+func terminalColumns() -> Int {
+  var size = winsize()
+  return ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0
+    ? Int(size.ws_col) : 80
 }
 
 func formatDuration(_ seconds: Double) -> String {
