@@ -44,7 +44,7 @@ public final class ProgressReporter {
     if interactive {
       guard Date().timeIntervalSince(lastDraw) > 0.1 || step == totalSteps else { return }
       lastDraw = Date()
-      let width = 20
+      let width = 12
       let filled = totalSteps > 0 ? width * step / totalSteps : width
       let bar =
         String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
