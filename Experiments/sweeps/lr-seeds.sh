@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Learning rate × seed sweep of the classifier example.
+# Learning rate × seed sweep of the spirals classifier (Experiments/spirals.json).
 #
 #   bash Experiments/sweeps/lr-seeds.sh [--jobs N] [--out DIR] [--seeds "0 1 2"] [--bin DIR] [--set KEY=VALUE]...
 #
@@ -28,7 +28,7 @@ status=0
 for lr in "${learning_rates[@]}"; do
   for seed in $seeds; do
     wait_for_slot
-    run_member "lr$lr" "$seed" --set kind=classifier --set "run.name=lr$lr" \
+    run_member "lr$lr" "$seed" --config Experiments/spirals.json --set "run.name=lr$lr" \
       --set "run.steps=$steps" --set "optimizer.learningRate=$lr" &
   done
 done

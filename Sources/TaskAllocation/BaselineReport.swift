@@ -27,13 +27,15 @@ public struct BaselineReport: Sendable {
   /// cover, and the bounded exact allocator (`exactNodes` nodes per decision; 0 skips it).
   /// With `gapNodes` > 0 every decision of every row is also solved by the bounded exact
   /// allocator (that many nodes) to measure the row's optimality gap per decision.
+  /// `announce` is told each row's name before it is played.
   public init(
     _ scenario: Scenario, seeds: Int = 5, exactNodes: Int = 2000, gapNodes: Int = 0,
-    gapFailures: SolverFailures? = nil
+    gapFailures: SolverFailures? = nil, announce: (String) -> Void = { _ in }
   ) {
     self.scenario = scenario.name
     func play<A: Allocator>(_ name: String, _ allocators: [A]) -> Row {
-      Self.play(scenario, name, allocators, gapNodes: gapNodes, gapFailures: gapFailures)
+      announce(name)
+      return Self.play(scenario, name, allocators, gapNodes: gapNodes, gapFailures: gapFailures)
     }
     var rows: [Row] = []
     if exactNodes > 0 {

@@ -97,9 +97,14 @@ struct Baselines: ParsableCommand {
       // gaps; either makes the command refuse to report rather than report a wrong optimum.
       let failures = SolverFailures()
       let gapFailures = SolverFailures()
+      let episodes =
+        "episodes of \(loaded.name)" + (gap ? ", each decision also solved exactly" : "")
+      let playing = { (row: String) in status("playing \(row): \(episodes)…") }
       var report = BaselineReport(
-        loaded, seeds: seeds, exactNodes: 0, gapNodes: gapNodes, gapFailures: gapFailures)
+        loaded, seeds: seeds, exactNodes: 0, gapNodes: gapNodes, gapFailures: gapFailures,
+        announce: playing)
       if exactNodes > 0 {  // first, as BaselineReport puts it
+        playing("exact per decision (at most \(exactNodes) nodes each)")
         report.rows.insert(
           BaselineReport.play(
             loaded, "exact per decision",
@@ -133,6 +138,7 @@ struct Baselines: ParsableCommand {
         for experiment in experiments {
           let group = nets.filter { $0.experiment == experiment }.map(\.policy)
           let suffix = " \(experiment)" + (group.count > 1 ? " (\(group.count) policies)" : "")
+          playing("the two-stage policy\(suffix), greedy then sampled")
           report.rows.append(
             BaselineReport.play(
               loaded, "two-stage greedy" + suffix, group.map { LearnedAllocator(policy: $0) },

@@ -54,6 +54,7 @@ struct Evaluate: ParsableCommand {
       let trainer = try restoredTrainer(data, file: url.path)
       print("checkpoint: \(url.path) (step \(trainer.step))")
       guard let policy = trainer as? any ReasoningPolicyTrainer else {
+        status("evaluating (as the run's evaluations do)…")
         for (key, value) in trainer.evaluate().sorted(by: { $0.key < $1.key }) {
           print("\(key) \(value)")
         }

@@ -9,10 +9,11 @@ struct Train: ParsableCommand {
     commandName: "train",
     abstract: "Train a policy or model from an experiment config.",
     discussion: """
-      The config is built from the defaults, then --config, then each --set in order; the \
-      resolved config is printed and saved in the run directory \
-      <outputDir>/<name>__seed<k>__<timestamp>/. With no --config, the built-in quickstart \
-      runs. Ctrl-C saves a checkpoint and exits; --resume continues the run. Every config \
+      The config is built from the defaults, then --config, then each --set in order; a \
+      summary (the keys that differ from the defaults) is printed, the resolved config saved \
+      in the run directory <outputDir>/<name>__seed<k>__<timestamp>/. With no --config, the \
+      built-in quickstart runs (GRPO + Knapsack-RL + HICRA on task allocation; \
+      --print-config shows it). Ctrl-C saves a checkpoint and exits; --resume continues the run. Every config \
       key is documented in docs/config.md. Under mpirun -np K it trains data-parallel as K \
       ranks (docs/distributed.md).
       """)
@@ -54,12 +55,19 @@ struct Train: ParsableCommand {
     if let output { sets.append("run.outputDir=\(output)") }
     let resolved: ExperimentConfig
     do {
-      resolved = try ConfigLoader.resolve(file: config, overrides: sets)
+      // With no experiment file, the quickstart is the bottom layer.
+      resolved =
+        config == nil
+        ? try ConfigLoader.resolve(
+          file: nil, overrides: sets, defaults: .quickstart,
+          defaultsSource: ExperimentConfig.quickstartSource)
+        : try ConfigLoader.resolve(file: config, overrides: sets)
     } catch {
       fail("\(error)", code: 2)
     }
-    let text = String(decoding: try JSONValue(encoding: resolved).data(pretty: true), as: UTF8.self)
     if printConfig {
+      let text = String(
+        decoding: try JSONValue(encoding: resolved).data(pretty: true), as: UTF8.self)
       if world.isRoot { print(text) }
       world.finalize()
       return
@@ -72,11 +80,13 @@ struct Train: ParsableCommand {
       if let resume {
         outcome = try session.resume(ResumeTarget(resume), file: config, overrides: sets)
       } else {
-        if world.isRoot { print("config:\n\(text)") }
         outcome = try session.start()
       }
     } catch {
       fail("\(error)", code: 1)
+    }
+    if case .finished = outcome, config == nil, resume == nil, world.isRoot {
+      print(ExperimentConfig.quickstartNext)
     }
     world.finalize()
     if case .interrupted(_, _, let signal) = outcome {

@@ -10,7 +10,8 @@ private func temporaryFile(_ text: String) throws -> String {
   return url.path
 }
 
-private func problems(_ body: () throws -> Void) -> String {
+/// The description of what `body` throws; "" when it does not.
+func problems(_ body: () throws -> Void) -> String {
   do {
     try body()
     return ""

@@ -18,7 +18,7 @@ private func launch(ranks: Int, _ arguments: [String]) throws -> Process {
   process.executableURL = URL(fileURLWithPath: path)
   process.arguments =
     ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", TrainProcess.executable.path]
-    + arguments
+    + TrainProcess.classifierByDefault(arguments)
   var environment = ProcessInfo.processInfo.environment
   environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
   process.environment = environment
@@ -248,9 +248,9 @@ private func tinyGRPO(steps: Int) -> [String] {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     let train = TrainProcess.executable.path
-    let common = [
+    let common = TrainProcess.classifierByDefault([
       "--quiet", "--set", "run.steps=5", "--set", "distributed.shards=2", "--output", root.path,
-    ]
+    ])
     // Open MPI's MPMD form: rank 0 and rank 1 get different --set arguments.
     process.arguments =
       ["--allow-run-as-root", "--oversubscribe", "-np", "1", train] + common

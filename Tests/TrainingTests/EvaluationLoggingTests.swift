@@ -7,8 +7,11 @@ import Testing
 private let almighty = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .appendingPathComponent("../../Experiments/scenarios/almighty.json").standardized.path
 
+/// The kinds `tinyConfig` knows: every trainer, and both task-allocation methods.
+let tinyKinds = ["classifier", "sft", "grpo", "grpo-allocation", "sac"]
+
 /// A tiny config of each trainer kind (and task-allocation method).
-private func tinyConfig(_ kind: String) -> ExperimentConfig {
+func tinyConfig(_ kind: String) -> ExperimentConfig {
   var c = ExperimentConfig()
   c.run.steps = 5
   c.optimizer.schedule = .constant
@@ -46,9 +49,9 @@ private func tinyConfig(_ kind: String) -> ExperimentConfig {
 }
 
 /// Evaluations off the `logging.every` grid reach metrics.jsonl for every trainer kind:
-/// with `every` 4 and `evalEvery` 3 over 5 steps, lines for steps 3 (evaluated), 4
-/// (logged) and 5 (the end, evaluated).
-@Test(arguments: ["classifier", "sft", "grpo", "grpo-allocation", "sac"])
+/// with `every` 4 and `evalEvery` 3 over 5 steps, lines for steps 0 (before training,
+/// evaluated), 3 (evaluated), 4 (logged) and 5 (the end, evaluated).
+@Test(arguments: tinyKinds)
 func evaluationsOffTheLoggingGridAreLogged(kind: String) throws {
   var config = tinyConfig(kind)
   let root = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -64,7 +67,8 @@ func evaluationsOffTheLoggingGridAreLogged(kind: String) throws {
   }
   #expect(step == 5)
   let records = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl"))
-  #expect(records.map(\.step) == [3, 4, 5])
+  #expect(records.map(\.step) == [0, 3, 4, 5])  // step 0: the evaluation before training
   let evaluated = records.map { $0.values.keys.contains { $0.hasPrefix("eval/") } }
-  #expect(evaluated == [true, false, true])
+  #expect(evaluated == [true, true, false, true])
+  #expect(records[0].values.keys.allSatisfy { $0.hasPrefix("eval/") })
 }

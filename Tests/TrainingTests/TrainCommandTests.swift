@@ -13,9 +13,25 @@ struct TrainProcess {
   let stdout = Pipe()
   let stderr = Pipe()
 
+  /// Experiments/spirals.json, the classifier these tests train unless they name a config.
+  static let spirals = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Experiments/spirals.json").path
+
+  /// `arguments` on the spirals classifier when they name no config and resume no given
+  /// run (with no --config, train runs the quickstart; `--resume auto` looks for the run of
+  /// the config's name).
+  static func classifierByDefault(_ arguments: [String]) -> [String] {
+    let resumesPath = arguments.firstIndex(of: "--resume").map {
+      $0 + 1 < arguments.count && arguments[$0 + 1] != "auto"
+    }
+    return arguments.contains("--config") || resumesPath == true
+      ? arguments : ["--config", spirals] + arguments
+  }
+
   init(_ arguments: [String]) throws {
     process.executableURL = Self.executable
-    process.arguments = arguments
+    process.arguments = Self.classifierByDefault(arguments)
     process.standardOutput = stdout
     process.standardError = stderr
     try process.run()
@@ -122,12 +138,12 @@ private func finalModel(_ run: URL) throws -> [(String, [Float])] {
   #expect(saved.run.steps == 60)
   let command = try String(contentsOf: run.appendingPathComponent("command.txt"), encoding: .utf8)
   #expect(command.contains("optimizer.learningRate=0.02"))
-  // Metrics every 10 steps, evaluations at 30 and 60.
   let metrics = try MetricsLog.read(run.appendingPathComponent("metrics.jsonl"))
-  #expect(metrics.map(\.step) == [10, 20, 30, 40, 50, 60])
-  #expect(metrics.filter { $0.values["eval/accuracy"] != nil }.map(\.step) == [30, 60])
+  // Metrics every 10 steps; evaluations before the first step, at 30 and at 60.
+  #expect(metrics.map(\.step) == [0, 10, 20, 30, 40, 50, 60])
+  #expect(metrics.filter { $0.values["eval/accuracy"] != nil }.map(\.step) == [0, 30, 60])
   let csv = try String(contentsOf: run.appendingPathComponent("metrics.csv"), encoding: .utf8)
-  #expect(csv.split(separator: "\n").count == 7)
+  #expect(csv.split(separator: "\n").count == 8)
   #expect(csv.hasPrefix("step,"))
   // keep = 2: checkpoints at 40 and 60 remain; the newest reloads strictly into the model.
   #expect(RunCheckpoints(directory: run).all().map(\.step) == [40, 60])
@@ -289,9 +305,10 @@ private let tinySFT = [
   #expect(status == 0, "\(err)")
   #expect(out.contains("eval/pass1/digits1"))
   let straight = runDirectories(root.appendingPathComponent("a"))[0]
-  let metrics = try MetricsLog.read(straight.appendingPathComponent("metrics.jsonl"))
-  #expect(metrics.map(\.step) == [3, 6, 9, 12])
-  #expect(metrics.filter { $0.values["eval/pass1"] != nil }.map(\.step) == [6, 12])
+  let logged = try MetricsLog.read(straight.appendingPathComponent("metrics.jsonl"))
+  #expect(logged.map(\.step) == [0, 3, 6, 9, 12])
+  #expect(logged.filter { $0.values["eval/pass1"] != nil }.map(\.step) == [0, 6, 12])
+  let metrics = logged.filter { $0.step > 0 }  // step 0 holds the evaluation alone
   #expect(metrics.allSatisfy { ($0.values["loss/train"] ?? 0) > 0 })
   #expect(metrics.first!.values["loss/train"]! > metrics.last!.values["loss/train"]!)
   // Stop at 7, resume, and compare with the straight run.

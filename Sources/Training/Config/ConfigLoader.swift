@@ -4,9 +4,11 @@ import Foundation
 /// overrides (in that order), reporting every unknown key, wrong type and out-of-range
 /// value by key path before anything is written.
 public enum ConfigLoader {
-  /// The resolved config and the tree it was decoded from.
+  /// The resolved config. `defaults` is the bottom layer, named `defaultsSource` in errors
+  /// (the built-in defaults, the quickstart, a resumed run's saved config).
   public static func resolve(
-    file: String?, overrides: [String] = [], defaults: ExperimentConfig = ExperimentConfig()
+    file: String?, overrides: [String] = [], defaults: ExperimentConfig = ExperimentConfig(),
+    defaultsSource: String = "defaults"
   ) throws -> ExperimentConfig {
     let schema = try JSONValue(encoding: defaults)
     var tree = schema
@@ -85,7 +87,7 @@ public enum ConfigLoader {
     } catch let error as DecodingError {
       throw describe(error, tree: tree, origins: origins)
     }
-    try config.validate(source: file ?? "defaults")
+    try config.validate(source: defaultsSource, origins: origins)
     return config
   }
 
@@ -336,5 +338,26 @@ extension ConfigLoader {
     let (ta, tb) = (try JSONValue(encoding: a), try JSONValue(encoding: b))
     return Set(leafPaths(ta) + leafPaths(tb)).filter { ta.value(at: $0) != tb.value(at: $0) }
       .map { $0.joined(separator: ".") }.sorted()
+  }
+}
+
+extension ConfigLoader {
+  /// The config in a few lines for a run's start: each key that differs from the defaults
+  /// as `key=value` (the notes left out), wrapped at `width` characters.
+  public static func summary(_ config: ExperimentConfig, width: Int = 96) throws -> [String] {
+    let tree = try JSONValue(encoding: config)
+    let pairs = try differences(ExperimentConfig(), config).filter { $0 != "notes" }.map { key in
+      "\(key)=\(tree.value(at: key.split(separator: ".").map(String.init))?.compactText ?? "?")"
+    }
+    guard !pairs.isEmpty else { return ["the defaults"] }
+    var lines: [String] = []
+    for pair in pairs {
+      if let last = lines.last, last.count + pair.count + 2 <= width {
+        lines[lines.count - 1] = last + ", " + pair
+      } else {
+        lines.append(pair)
+      }
+    }
+    return lines
   }
 }

@@ -59,9 +59,10 @@ extension ExperimentConfig {
   }
 
   /// Checks ranges and combinations that types alone do not; each section checks its own
-  /// keys, and only the sections the trainer reads are checked.
-  public func validate(source: String) throws {
-    var check = ConfigCheck(source: source)
+  /// keys, and only the sections the trainer reads are checked. A problem names the layer
+  /// that set its key: `origins` (key path → file or `--set` argument), else `source`.
+  public func validate(source: String, origins: [String: String] = [:]) throws {
+    var check = ConfigCheck(source: source, origins: origins)
     check.require(
       schemaVersion == Self.currentSchemaVersion, "schemaVersion", schemaVersion,
       "this build reads version \(Self.currentSchemaVersion)")
@@ -110,17 +111,30 @@ extension ExperimentConfig {
   }
 }
 
-/// Collects a config's problems, each naming its key path, its value and what is allowed.
+/// Collects a config's problems, each naming the layer that set the key (the file, the
+/// `--set` argument or the defaults), its key path, its value and what is allowed.
 struct ConfigCheck {
+  /// Where values not in `origins` came from (`defaults`, a saved run's config).
   let source: String
+  /// Key path → the file or `--set` argument that set it.
+  let origins: [String: String]
   private(set) var errors: [ConfigError] = []
 
-  init(source: String) { self.source = source }
+  init(source: String, origins: [String: String] = [:]) {
+    self.source = source
+    self.origins = origins
+  }
+
+  /// The layer that set `path` (an element `a.b[2]` is its array's).
+  func origin(_ path: String) -> String {
+    origins[String(path.prefix { $0 != "[" })] ?? source
+  }
 
   /// Records a problem at `path` unless `ok`.
   mutating func require(_ ok: Bool, _ path: String, _ value: Any, _ allowed: String) {
     if !ok {
-      errors.append(ConfigError(source: source, path: path, message: "is \(value); \(allowed)"))
+      errors.append(
+        ConfigError(source: origin(path), path: path, message: "is \(value); \(allowed)"))
     }
   }
 
@@ -143,9 +157,9 @@ struct ConfigCheck {
     } catch let error as Float32RangeError {
       let text = error.description
       let message = text.hasPrefix(path + " ") ? String(text.dropFirst(path.count + 1)) : text
-      errors.append(ConfigError(source: source, path: path, message: message))
+      errors.append(ConfigError(source: origin(path), path: path, message: message))
     } catch {
-      errors.append(ConfigError(source: source, path: path, message: "\(error)"))
+      errors.append(ConfigError(source: origin(path), path: path, message: "\(error)"))
     }
   }
 

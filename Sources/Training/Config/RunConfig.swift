@@ -26,6 +26,8 @@ public struct LoggingConfig: Codable, Equatable, Sendable {
   public var every = 25
   /// Evaluate on the test split every this many steps (and at the end); 0: only at the end.
   public var evalEvery = 250
+  /// Evaluate before the first step too (logged as step 0), so that the run's effect shows.
+  public var evalAtStart = true
   /// Plain log lines instead of a progress bar, even on a terminal.
   public var quiet = false
   /// Also write every metrics line to a TensorBoard event file in the run directory.

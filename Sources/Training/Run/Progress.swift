@@ -1,7 +1,9 @@
 import Foundation
 
-/// Reports training progress: a one-line progress bar with step, ETA and key metrics on a
-/// terminal, or plain log lines every `logging.every` steps otherwise (or with --quiet).
+/// Reports training progress: a one-line progress bar on a terminal, or plain log lines
+/// every `logging.every` steps otherwise (or with --quiet). Each shows the step, percentage,
+/// rate, elapsed time and ETA, then the trainer's key metrics; a value not from this step
+/// (an evaluation's) is marked with the step it is from, `eval/return 35 @150`.
 public final class ProgressReporter {
   let totalSteps: Int
   let interactive: Bool
@@ -9,8 +11,8 @@ public final class ProgressReporter {
   let startStep: Int
   let start = Date()
   private var lastDraw = Date.distantPast
-  /// The latest value of each shown key (evaluations happen only every so often).
-  private var latest: [String: Double] = [:]
+  /// The latest value of each shown key and its step (evaluations happen only so often).
+  private var latest: [String: (value: Double, step: Int)] = [:]
 
   /// `keys` are the metrics shown on each line, in order.
   public init(totalSteps: Int, startStep: Int, quiet: Bool, keys: [String]) {
@@ -20,28 +22,56 @@ public final class ProgressReporter {
     interactive = !quiet && isatty(STDERR_FILENO) != 0
   }
 
+  /// Keeps the shown keys of `metrics`, measured at `step`, without drawing.
+  public func remember(step: Int, metrics: [String: Double]) {
+    for k in keys { if let v = metrics[k] { latest[k] = (v, step) } }
+  }
+
+  /// The line for `step` after keeping its metrics: timing, then the shown keys.
+  func line(step: Int, metrics: [String: Double]) -> String {
+    remember(step: step, metrics: metrics)
+    let shown = keys.compactMap { key in
+      latest[key].map {
+        "\(key) \(String(format: "%.4g", $0.value))" + ($0.step == step ? "" : " @\($0.step)")
+      }
+    }
+    return ([timing(step)] + shown).joined(separator: "  ")
+  }
+
   /// Called after every step; `logged` says whether this step wrote a metrics line.
   public func update(step: Int, metrics: [String: Double], logged: Bool) {
-    let elapsed = Date().timeIntervalSince(start)
-    let done = step - startStep
-    let eta = done > 0 ? elapsed / Double(done) * Double(totalSteps - step) : 0
-    for k in keys { if let v = metrics[k] { latest[k] = v } }
-    let shown = keys.compactMap { k in latest[k].map { "\(k) \(String(format: "%.4g", $0))" } }
-      .joined(separator: "  ")
+    let text = line(step: step, metrics: metrics)
     if interactive {
       guard Date().timeIntervalSince(lastDraw) > 0.1 || step == totalSteps else { return }
       lastDraw = Date()
-      let width = 24
+      let width = 12
       let filled = totalSteps > 0 ? width * step / totalSteps : width
       let bar =
         String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-      let line = "\r\u{1B}[2K\(bar) \(step)/\(totalSteps)  ETA \(formatDuration(eta))  \(shown)"
-      FileHandle.standardError.write(Data(line.utf8))
+      // Cut to the terminal's width: a wrapped line could not be redrawn in place.
+      let fitted = String("\(bar) \(text)".prefix(max(terminalColumns() - 1, 20)))
+      FileHandle.standardError.write(Data("\r\u{1B}[2K\(fitted)".utf8))
       if step == totalSteps { FileHandle.standardError.write(Data("\n".utf8)) }
     } else if logged {
-      print("step \(step)/\(totalSteps)  \(shown)  (\(formatDuration(elapsed)) elapsed)")
+      print("step \(text)")
       fflush(nil)
     }
+  }
+
+  /// `150/300 50%  2.1 steps/s  elapsed 1:11  ETA 1:11`.
+  func timing(_ step: Int) -> String {
+    let elapsed = Date().timeIntervalSince(start)
+    let done = step - startStep
+    let eta = done > 0 ? elapsed / Double(done) * Double(totalSteps - step) : 0
+    let percent = totalSteps > 0 ? 100 * step / totalSteps : 100
+    let rate = Double(done) / max(elapsed, 1e-9)
+    let speed =
+      done == 0
+      ? ""
+      : rate >= 1
+        ? String(format: "%.3g steps/s  ", rate) : String(format: "%.3g s/step  ", 1 / rate)
+    return "\(step)/\(totalSteps) \(percent)%  \(speed)elapsed \(formatDuration(elapsed))  ETA "
+      + formatDuration(eta)
   }
 
   /// A line that should not be overwritten by the bar (evaluations, checkpoints).
@@ -50,6 +80,13 @@ public final class ProgressReporter {
     print(text)
     fflush(nil)
   }
+}
+
+/// The columns of the terminal on stderr; 80 when it does not say.
+func terminalColumns() -> Int {
+  var size = winsize()
+  return ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0
+    ? Int(size.ws_col) : 80
 }
 
 func formatDuration(_ seconds: Double) -> String {

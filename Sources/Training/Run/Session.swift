@@ -99,6 +99,9 @@ public struct TrainingSession {
       "start: \(config.kind.rawValue) on \(ranks) (distributed.shards \(config.distributed.shards))"
     )
     announce("run directory: \(run.url.path)")
+    if !config.notes.isEmpty { announce("notes: \(config.notes)") }
+    announce("config (the keys that differ from the defaults; all of them in config.json):")
+    for line in try ConfigLoader.summary(config) { announce("  \(line)") }
     return try loop(trainer: trainer, run: run, metrics: metrics, resumedFrom: nil)
   }
 
@@ -163,7 +166,9 @@ public struct TrainingSession {
     }
     let saved = found.loaded
     let savedConfig = accepted!.config
-    let resolved = try ConfigLoader.resolve(file: file, overrides: overrides, defaults: savedConfig)
+    let resolved = try ConfigLoader.resolve(
+      file: file, overrides: overrides, defaults: savedConfig,
+      defaultsSource: "\(found.checkpoint.path) (the resumed run's config)")
     let refused = try ConfigLoader.differences(savedConfig, resolved).filter {
       !Self.resumableKeys.contains($0)
     }
@@ -212,6 +217,13 @@ public struct TrainingSession {
       totalSteps: total, startStep: trainer.step, quiet: quiet, keys: trainer.progressKeys)
     let startStep = trainer.step
     let loopStarted = DispatchTime.now().uptimeNanoseconds
+    if startStep == 0 && config.logging.evalAtStart {
+      // The starting point; evaluations draw from streams of their own, never the training's.
+      let before = trainer.evaluate()
+      try metrics?.append(MetricsRecord(step: 0, values: before))
+      progress.remember(step: 0, metrics: before)
+      if world.isRoot { progress.note("step 0 (before training): \(Self.evalText(before))") }
+    }
     var lastCheckpoint = resumedFrom
     let save = { (step: Int) throws -> URL in
       guard world.isRoot else { return run.url }
@@ -268,9 +280,11 @@ public struct TrainingSession {
     }
     if let metrics {
       let last = metrics.all.last?.values ?? [:]
-      let summary = last.keys.filter { $0.hasPrefix("eval/") }.sorted()
-        .map { "\($0) \(String(format: "%.4f", last[$0]!))" }.joined(separator: "  ")
-      progress.note("done: step \(trainer.step)  \(summary)")
+      progress.note("done: step \(trainer.step)  \(Self.evalText(last))")
+      if let before = metrics.all.first(where: { $0.step == 0 })?.values {
+        progress.note(
+          "before → after (step 0 → \(trainer.step)): \(Self.evalText(before, then: last))")
+      }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - loopStarted) / 1e9
       progress.note(
         RunReport(config: config, records: metrics.all, startStep: startStep, seconds: seconds)
@@ -278,6 +292,16 @@ public struct TrainingSession {
       progress.note("run directory: \(run.url.path)")
     }
     return .finished(run: run.url, step: trainer.step)
+  }
+
+  /// The `eval/…` values of `values` (`eval/return 10.2000  …`), or with `then` each as
+  /// `before → after` for the keys both hold.
+  static func evalText(_ values: [String: Double], then after: [String: Double]? = nil) -> String {
+    let keys = values.keys.filter { $0.hasPrefix("eval/") && (after?[$0] != nil || after == nil) }
+    let number = { (x: Double) in String(format: "%.4f", x) }
+    return keys.sorted().map { key in
+      "\(key) \(number(values[key]!))" + (after.map { " → \(number($0[key]!))" } ?? "")
+    }.joined(separator: "  ")
   }
 
   /// Finds the checkpoint a resume target names: the newest that reads, verifies, belongs

@@ -46,7 +46,13 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
     history = options.history
   }
 
-  public var progressKeys: [String] { task.progressKeys }
+  /// The task's keys, then the algorithms' headlines: the share of rollouts that carry a
+  /// gradient, Knapsack-RL's budget range and HICRA's planning share when they are on.
+  public var progressKeys: [String] {
+    task.progressKeys + ["grad/effectiveRatio"]
+      + (options.knapsack != nil ? ["budget/min", "budget/max"] : [])
+      + (options.hicra != nil ? ["hicra/planningRatio"] : [])
+  }
   public var modelFingerprint: String { policy.fingerprint }
 
   public func trainStep() throws -> [String: Double] {

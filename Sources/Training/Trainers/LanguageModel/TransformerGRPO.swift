@@ -73,6 +73,13 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
       optimizer: optimizer, samplingRNG: samplingRNG, cursorSeed: cursorSeed)
     self.parallel = parallel
     startupNotes = taskNotes(task)
+    if loadingInitFrom && g.initFrom.isEmpty {
+      startupNotes.append(
+        "warning: grpo.initFrom is \"\": GRPO starts from untrained (random) weights, whose "
+          + "completions almost never earn a reward, so there is nothing to learn from; warm-start "
+          + "with an sft run (e.g. --set grpo.initFrom=auto:arith-sft, docs/grpo.md) or train a "
+          + "pretrained model (model.kind \"pretrained\")")
+    }
   }
 }
 
