@@ -162,3 +162,17 @@ func problems(_ body: () throws -> Void) -> String {
   #expect(ranges.contains("'dynamicSampling.maxDraws' is 0; must be ≥ 1"))
   #expect(ranges.contains("'dynamicSampling.tolerance' is -1.0; must be ≥ 0 and finite"))
 }
+
+@Test func skippingZeroAdvantageNeedsALossWithoutKLOrEntropyTerms() throws {
+  let text = problems {
+    _ = try ConfigLoader.resolve(
+      file: nil, overrides: ["kind=grpo", "grpo.skipZeroAdvantage=true", "grpo.beta=0.01"])
+  }
+  #expect(text.contains("'grpo.skipZeroAdvantage'"))
+  #expect(text.contains("needs grpo.beta = 0"))
+  _ = try ConfigLoader.resolve(
+    file: nil,
+    overrides: [
+      "kind=grpo", "grpo.skipZeroAdvantage=true", "grpo.beta=0.01", "grpo.klInReward=true",
+    ])
+}

@@ -566,3 +566,43 @@ struct ScaledDigitTask: ReasoningTask {
   _ = try trainer.trainStep()
   #expect(trainer.reference!.parameters.map(\.scalars) == expected)
 }
+
+@Test func skippingZeroAdvantageRolloutsChangesOnlyRounding() throws {
+  // Rollouts 1, 4 and 7 of the fixture have advantage 0 on every decision: skipped, they are
+  // never scored, and the SGD step and the policy loss equal the full update's.
+  let fixture = UpdateFixture()
+  func update(_ batch: RolloutBatch, skip: Bool, adam: Bool = false) throws -> (
+    [[Float]], [SurrogateStatistics], Set<Int>
+  ) {
+    let (model, sgd, score) = fixture.model()
+    let optimizer: any Optimizer =
+      adam ? Adam.adamW(parameters: model.namedParameters(), learningRate: 0.01) : sgd
+    var scored = Set<Int>()
+    let (statistics, _, _) = try clippedSurrogateUpdate(
+      batch, order: fixture.order, options: SurrogateOptions(), epochs: 2, minibatch: 5,
+      chunk: 2, skipZeroAdvantage: skip, optimizer: optimizer, parameters: model.parameters,
+      gradClip: 0,
+      score: { rows in
+        scored.formUnion(rows)
+        return score(rows)
+      }, reference: nil)
+    return (model.parameters.map(\.scalars), statistics, scored)
+  }
+  let (full, fullStatistics, fullScored) = try update(fixture.batch, skip: false)
+  let (skipped, skippedStatistics, skippedScored) = try update(fixture.batch, skip: true)
+  #expect(fullScored == Set(0..<8))
+  #expect(skippedScored == [0, 3, 5, 6])  // 2 has no decisions; 1, 4, 7 advantage 0
+  for (a, e) in zip(skipped, full) { #expect(isClose(a, e, atol: 1e-6, rtol: 1e-5)) }
+  #expect(full != fixture.model().0.parameters.map(\.scalars))  // the step did move
+  // Each minibatch's policy loss is a token mean: the skipped tokens add 0 to its sum.
+  #expect(skippedStatistics.count == fullStatistics.count)
+
+  // No informative rollout at all: the optimizer still steps on zero gradients (AdamW's
+  // decay and moments), bit for bit as without skipping.
+  var silent = fixture.batch
+  silent.advantages = silent.advantages.map { $0.map { _ in 0 } }
+  let (zeroFull, _, _) = try update(silent, skip: false, adam: true)
+  let (zeroSkipped, _, none) = try update(silent, skip: true, adam: true)
+  #expect(none.isEmpty)
+  #expect(zeroSkipped == zeroFull)
+}

@@ -54,6 +54,10 @@ public struct GRPOConfig: Codable, Equatable, Sendable {
   public var maxCompletionLength = 160
   /// Leave truncated completions out of the loss.
   public var maskTruncated = false
+  /// Skip the forward and backward of rollouts whose every decision has advantage 0: their
+  /// gradient is exactly 0 (β = 0 or KL in the reward, no entropy bonus), so only float
+  /// rounding changes, and the update costs in proportion to the informative rollouts.
+  public var skipZeroAdvantage = false
   /// Prompts per logged step whose completions go to completions.jsonl.
   public var completionsLogged = 2
   /// Optimizer steps per pass over each batch (k): the shuffled rollouts are cut into k
@@ -187,6 +191,11 @@ extension GRPOConfig {
     check.require(gspoEpsilonHigh >= 0, "grpo.gspoEpsilonHigh", gspoEpsilonHigh, "must be ≥ 0")
     check.require(
       entropyCoefficient >= 0, "grpo.entropyCoefficient", entropyCoefficient, "must be ≥ 0")
+    check.require(
+      !skipZeroAdvantage || ((beta == 0 || klInReward) && entropyCoefficient == 0),
+      "grpo.skipZeroAdvantage", skipZeroAdvantage,
+      "needs grpo.beta = 0 (or grpo.klInReward) and grpo.entropyCoefficient = 0: a KL or "
+        + "entropy term in the loss gives zero-advantage rollouts a gradient")
     check.require(
       entropyTopFraction > 0 && entropyTopFraction <= 1, "grpo.entropyTopFraction",
       entropyTopFraction, "must lie in (0, 1] (1: every decision carries the policy gradient)")

@@ -31,6 +31,8 @@ public struct GRPOOptions: Sendable {
   public var minibatchSize: Int
   /// Optimizer steps per pass (k): the batch is cut into k minibatches.
   public var stepsPerBatch: Int
+  /// Leave rollouts whose every decision has advantage 0 out of the scoring passes.
+  public var skipZeroAdvantage: Bool
   /// Every `every` steps the reference moves to α·π + (1 − α)·π_ref; nil: frozen.
   public var referenceSync: (every: Int, alpha: Float)?
   /// DAPO's dynamic sampling; nil: every drawn group trains.
@@ -74,6 +76,7 @@ public struct GRPOOptions: Sendable {
     epochs = g.epochs
     minibatchSize = g.minibatchSize
     stepsPerBatch = g.stepsPerBatch
+    skipZeroAdvantage = g.skipZeroAdvantage
     referenceSync =
       g.referenceSyncEvery > 0 ? (g.referenceSyncEvery, Float(g.referenceSyncAlpha)) : nil
     let d = config.dynamicSampling

@@ -114,6 +114,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
           masks: rollouts.map(\.lossMask)),
         order: order, options: surrogate, epochs: options.epochs, steps: options.stepsPerBatch,
         minibatch: options.minibatchSize, chunk: policy.rowsPerChunk(rollouts, in: contexts),
+        skipZeroAdvantage: options.skipZeroAdvantage,
         parallel: parallel, optimizer: optimizer, parameters: policy.parameters,
         gradClip: options.gradClip, score: score,
         reference: reference.map { frozen in

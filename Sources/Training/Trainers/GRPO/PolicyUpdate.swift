@@ -22,6 +22,9 @@ struct RolloutBatch {
 /// k = 1 a pass is one step over the whole batch. `minibatchTokenMean` takes a minibatch to
 /// be a gradient-accumulation minibatch when k = 1 and a step's part when k > 1.
 ///
+/// With `skipZeroAdvantage`, rollouts whose advantages are all 0 are not scored: the
+/// gradient is the same up to rounding, the statistics cover the scored rollouts only.
+///
 /// `score(rows)` returns the current log-probabilities of those rollouts with the tape,
 /// `[rows.count, longest]` and zero-padded; `reference(rows)` (when β > 0) the frozen
 /// reference policy's, flat in the same layout. A minibatch is scored and back-propagated
@@ -34,7 +37,8 @@ struct RolloutBatch {
 /// statistics and mean importance ratio, and each optimizer step's gradient norm.
 func clippedSurrogateUpdate(
   _ batch: RolloutBatch, order: [Int], options: SurrogateOptions, epochs: Int, steps: Int = 1,
-  minibatch: Int, chunk: Int = 0, parallel: DataParallel = .single, optimizer: any Optimizer,
+  minibatch: Int, chunk: Int = 0, skipZeroAdvantage: Bool = false,
+  parallel: DataParallel = .single, optimizer: any Optimizer,
   parameters: [Tensor], gradClip: Double, score: ([Int]) -> Tensor,
   reference: (([Int]) -> [Float])?
 ) throws -> (statistics: [SurrogateStatistics], ratioMeans: [Double], gradNorms: [Float]) {
@@ -84,7 +88,12 @@ func clippedSurrogateUpdate(
       var records: [Int: [Double]] = [:]
       _ = try parallel.accumulateGradients(parameters, extras: 0) { shard in
         for (index, piece) in pieces.enumerated() where piece.part == p && piece.shard == shard {
-          let rows = Array(order[piece.positions])
+          // A rollout with no non-zero advantage adds exactly 0 to the gradient (the caller
+          // checked the loss has no KL or entropy term); its tokens still normalise the loss.
+          let rows = order[piece.positions].filter { r in
+            !skipZeroAdvantage || batch.advantages[r].contains { $0 != 0 }
+          }
+          guard !rows.isEmpty else { continue }
           let width = rows.map { batch.oldLogProbs[$0].count }.max() ?? 0
           guard width > 0 else { continue }
           func padded(_ values: [[Float]]) -> [Float] {
@@ -114,6 +123,10 @@ func clippedSurrogateUpdate(
         return []
       }
       records = gatherRecords(records, parallel: parallel)
+      if skipZeroAdvantage && records.isEmpty {
+        // Nothing informative in this part: the step it would have taken on zero gradients.
+        for p in parameters { p.grad = Tensor.zeros(p.shape) }
+      }
       // Each minibatch's statistics: its chunks' token means, weighted by their tokens.
       for m in Set(pieces.filter { $0.part == p }.map(\.minibatch)).sorted() {
         var sums = [Double](repeating: 0, count: 7)
