@@ -23,6 +23,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   public var knapsack = KnapsackConfig()
   public var hicra = HICRAConfig()
   public var evaluation = EvaluationConfig()
+  public var rewards = RewardsConfig()
   public var classifier = ClassifierConfig()
   public var taskAllocation = TaskAllocationConfig()
   public var optimizer = OptimizerConfig()
@@ -79,6 +80,7 @@ extension ExperimentConfig {
     if kind == .grpo {
       // A pretrained model's context is its file's: checked against the prompts when built.
       grpo.validateSampling(&check, context: model.kind == .pretrained ? Int.max : model.context)
+      rewards.validate(&check, maxCompletionLength: grpo.maxCompletionLength)
     }
     if kind == .grpo || kind == .sft {
       // SFT evaluates with the same greedy decoding, so its completions fit the context too.

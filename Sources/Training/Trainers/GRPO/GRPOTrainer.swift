@@ -50,6 +50,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
   public func trainStep() throws -> [String: Double] {
     let started = DispatchTime.now().uptimeNanoseconds
     let startedCPU = cpuSeconds()
+    let before = (cursor, samplingRNG)  // restored when the rewards fail
     // Contexts, and their rollout budgets from the success histories.
     let batch = cursor.next(min(options.promptsPerStep, task.contexts.count))
     let ids = batch.map { task.contextIDs[$0] }
@@ -62,7 +63,13 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
     let rollouts = sample(contexts, budgets: budgets)
     let sampled = DispatchTime.now().uptimeNanoseconds
     let gathering = parallel.takeCounters()
-    let scores = task.score(rollouts, batch: batch)
+    let scores: RolloutScores
+    do {
+      scores = try task.score(rollouts, batch: batch)
+    } catch {
+      (cursor, samplingRNG) = before
+      throw error
+    }
     let successes = scores.successes.map { $0 ? 1.0 : 0.0 }
     for (position, id) in ids.enumerated() {
       history.record(

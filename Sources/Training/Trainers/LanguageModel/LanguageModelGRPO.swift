@@ -113,6 +113,8 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
   /// Text a checkpoint keeps so the model can be rebuilt without its files (a pretrained
   /// model's descriptor), compared on restore.
   public var savedStrings: [String: String] = [:]
+  /// The reward as named components (`rewards`); nil: the task's verifier alone.
+  var rewards: CompositeReward?
   /// Rows per batch when `allot evaluate` samples.
   public var evaluationBatchSize = 256
   let evaluation: () -> [String: Double]
@@ -144,11 +146,25 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
 
   public var progressKeys: [String] { ["reward/mean", "eval/pass1"] }
 
-  public func score(_ rollouts: [PolicyRollout<Completion>], batch: [Int]) -> RolloutScores {
-    let rewards = rollouts.map {
-      task.reward(prompts[batch[$0.context]], completion: $0.decisions.text)
-    }
+  public func score(_ rollouts: [PolicyRollout<Completion>], batch: [Int]) throws -> RolloutScores {
     var metrics: [String: Double] = [:]
+    let rewards: [Double]
+    if let composite = self.rewards {
+      let scored = try composite.score(
+        rollouts.map {
+          RewardInput(
+            prompt: prompts[batch[$0.context]], text: $0.decisions.text, tokens: $0.length,
+            finished: $0.finished)
+        })
+      rewards = scored.totals
+      for component in scored.components {
+        metrics["reward/\(component.name)"] = mean(component.values)
+      }
+    } else {
+      rewards = rollouts.map {
+        task.reward(prompts[batch[$0.context]], completion: $0.decisions.text)
+      }
+    }
     if let planning {
       let counts = planning.occurrenceCounts(in: rollouts.map(\.decisions.text))
       // In phrase order, so that the sum does not follow the dictionary's hash seed.
