@@ -15,8 +15,15 @@ public struct RewardsConfig: Codable, Equatable, Sendable {
   public var overlongCache = 16
   public var external = ExternalRewardConfig()
 
-  /// The components' names, in the order they are computed and logged.
-  static let builtInNames = ["correctness", "format", "overlong"]
+  /// The built-in components with their weights, in the order they are computed and logged.
+  var builtIn: [(component: BuiltInReward, weight: Double)] {
+    [(.correctness, correctness), (.format, format), (.overlong, overlong)]
+  }
+}
+
+/// The components Allot computes itself; the raw value is the name in `reward/<name>`.
+public enum BuiltInReward: String, CaseIterable, Sendable {
+  case correctness, format, overlong
 }
 
 /// Rewards from a program of the user's (docs/rewards.md): started once per run, it reads
@@ -39,8 +46,8 @@ extension RewardsConfig {
   ]
 
   func validate(_ check: inout ConfigCheck, maxCompletionLength: Int) {
-    for (name, weight) in zip(Self.builtInNames, [correctness, format, overlong]) {
-      check.require(weight.isFinite, "rewards.\(name)", weight, "must be finite")
+    for (component, weight) in builtIn {
+      check.require(weight.isFinite, "rewards.\(component.rawValue)", weight, "must be finite")
     }
     if overlong != 0 {
       check.require(
@@ -64,7 +71,7 @@ extension RewardsConfig {
         "rewards.external.names", JSONValue.quote(name),
         "each name must be letters, digits or _")
       check.require(
-        !Self.builtInNames.contains(name) && !Self.reservedNames.contains(name),
+        BuiltInReward(rawValue: name) == nil && !Self.reservedNames.contains(name),
         "rewards.external.names", JSONValue.quote(name),
         "is taken by a built-in component or a reward/ metric; choose another")
     }

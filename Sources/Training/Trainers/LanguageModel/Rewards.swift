@@ -16,8 +16,8 @@ struct RewardInput {
 /// external command's named rewards. The total is Σ weight · value in that order.
 final class CompositeReward {
   let task: any ReasoningTask
-  /// The built-in components with a weight other than 0, in `builtInNames` order.
-  let builtIn: [(name: String, weight: Double)]
+  /// The built-in components with a weight other than 0, in their order.
+  let builtIn: [(component: BuiltInReward, weight: Double)]
   let overlongCache: Int
   let maxLength: Int
   let external: ExternalRewardProcess?
@@ -26,8 +26,7 @@ final class CompositeReward {
   init(_ config: ExperimentConfig, task: any ReasoningTask) {
     let r = config.rewards
     self.task = task
-    builtIn = zip(RewardsConfig.builtInNames, [r.correctness, r.format, r.overlong])
-      .filter { $0.1 != 0 }.map { (name: $0.0, weight: $0.1) }
+    builtIn = r.builtIn.filter { $0.weight != 0 }
     overlongCache = r.overlongCache
     maxLength = config.grpo.maxCompletionLength
     let e = r.external
@@ -43,7 +42,9 @@ final class CompositeReward {
   func score(_ inputs: [RewardInput]) throws -> (
     totals: [Double], components: [(name: String, values: [Double])]
   ) {
-    var components = builtIn.map { c in (name: c.name, values: inputs.map { value(c.name, $0) }) }
+    var components = builtIn.map { c in
+      (name: c.component.rawValue, values: inputs.map { value(c.component, $0) })
+    }
     var weights = builtIn.map(\.weight)
     if let external {
       let perInput = try Self.fromRoot { try external.rewards(for: inputs.map(Self.request)) }
@@ -59,15 +60,15 @@ final class CompositeReward {
   }
 
   /// A built-in component's value for one completion.
-  private func value(_ name: String, _ input: RewardInput) -> Double {
-    switch name {
-    case "correctness":
+  private func value(_ component: BuiltInReward, _ input: RewardInput) -> Double {
+    switch component {
+    case .correctness:
       return task.reward(input.prompt, completion: input.text)
-    case "format":
+    case .format:
       let wellFormed =
         (task as? FreeFormAnswers)?.isWellFormed(input.text) ?? (extractAnswer(input.text) != nil)
       return wellFormed ? 1 : 0
-    default:
+    case .overlong:
       return overlongPenalty(
         length: input.tokens, finished: input.finished, maxLength: maxLength, cache: overlongCache)
     }
