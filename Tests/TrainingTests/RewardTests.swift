@@ -218,3 +218,25 @@ func externalRewardFailuresSaveTheLastStepAndResume(mode: String, message: Strin
     #expect(x.scalars.map(\.bitPattern) == y.scalars.map(\.bitPattern), "\(name)")
   }
 }
+
+@Test func aCommandThatFailsAtOnceStopsTheRunWithNothingToSave() throws {
+  let root = try temporaryRoot()
+  defer { try? FileManager.default.removeItem(at: root) }
+  let session = TrainingSession(
+    config: rewardConfig(root: root, steps: 2, command: "exit 4"), command: ["test"], quiet: true)
+  var stopped: AbandonedStep?
+  do {
+    _ = try session.start()
+  } catch let error as AbandonedStep {
+    stopped = error
+  }
+  let error = try #require(stopped)
+  #expect(error.step == 1 && error.checkpoint == nil)
+  #expect(
+    "\(error)"
+      == "step 1: rewards.external.command \"exit 4\": exited with status 4 before answer line 1 "
+      + "(completion 1 of 8 in this step); no step had finished, so nothing was saved; fix the "
+      + "cause and start the run again")
+  let files = try FileManager.default.contentsOfDirectory(atPath: error.run.path)
+  #expect(!files.contains { $0.hasSuffix(".h5") }, "\(files)")
+}

@@ -51,16 +51,19 @@ public struct NonFiniteStep: Error, CustomStringConvertible {
 public struct AbandonedStep: Error, CustomStringConvertible {
   public var step: Int
   public var cause: any Error
-  /// The checkpoint of step `step − 1`; nil when no step had finished.
+  /// The checkpoint of step `step − 1` (on rank 0); nil when no step had finished.
   public var checkpoint: URL?
   public var run: URL
 
   public var description: String {
-    "step \(step): \(cause); "
-      + (checkpoint.map {
-        "the run stopped after saving step \(step - 1) in \($0.path); fix the cause and "
-          + "continue with: train --resume \(run.path)"
-      } ?? "no step had finished, so nothing was saved; fix the cause and start the run again")
+    guard step > 1 else {
+      return "step 1: \(cause); no step had finished, so nothing was saved; fix the cause and "
+        + "start the run again"
+    }
+    // Rank 0 saved it; the other ranks know no path.
+    let saved = checkpoint.map { " in \($0.path)" } ?? ""
+    return "step \(step): \(cause); the run stopped after saving step \(step - 1)\(saved); fix "
+      + "the cause and continue with: train --resume \(run.path)"
   }
 }
 

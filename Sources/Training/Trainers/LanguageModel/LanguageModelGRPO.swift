@@ -114,7 +114,7 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
   /// model's descriptor), compared on restore.
   public var savedStrings: [String: String] = [:]
   /// The reward as named components (`rewards`); nil: the task's verifier alone.
-  var rewards: CompositeReward?
+  var composite: CompositeReward?
   /// Rows per batch when `allot evaluate` samples.
   public var evaluationBatchSize = 256
   let evaluation: () -> [String: Double]
@@ -149,7 +149,7 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
   public func score(_ rollouts: [PolicyRollout<Completion>], batch: [Int]) throws -> RolloutScores {
     var metrics: [String: Double] = [:]
     let rewards: [Double]
-    if let composite = self.rewards {
+    if let composite {
       let scored = try composite.score(
         rollouts.map {
           RewardInput(
