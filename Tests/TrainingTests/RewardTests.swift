@@ -137,6 +137,7 @@ private func finishedRun(_ outcome: SessionOutcome) -> URL? {
       "rewards.external.weights=[1]",
     ]).contains("rewards.external.weights"))
   #expect(problems(["rewards.external.command=x", "rewards.external.names=[\"a\"]"]) == "")
+  #expect(problems(["kind=sft", "rewards.format=1"]).contains("(kind \"grpo\") only"))
 }
 
 @Test func externalRewardsAreLoggedBesideTheTotal() throws {
@@ -156,6 +157,20 @@ private func finishedRun(_ outcome: SessionOutcome) -> URL? {
     #expect(!parts.contains(nil), "\(m.keys.sorted())")
     let total = zip([1, 0.5, 0.25, 0.1], parts.compactMap { $0 }).reduce(0) { $0 + $1.0 * $1.1 }
     #expect(abs(m["reward/mean"]! - total) < 1e-12)
+  }
+  // completions.jsonl has each completion's components.
+  let lines = try String(
+    contentsOf: run.appendingPathComponent("completions.jsonl"), encoding: .utf8
+  ).split(separator: "\n")
+  #expect(lines.count == 3 * 8)
+  for line in lines {
+    let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+    let parts = try #require(object["rewards"] as? [String: Double])
+    #expect(parts.keys.sorted() == ["correctness", "format", "len3", "overlong"])
+    let total = [1, 0.5, 0.25, 0.1].enumerated().reduce(0.0) { sum, w in
+      sum + w.element * parts[["correctness", "format", "overlong", "len3"][w.offset]]!
+    }
+    #expect(abs((object["reward"] as! Double) - total) < 1e-12)
   }
   // The external reward is not constant, so the updates are real.
   #expect(Set(logged.map { $0["reward/len3"]! }).count > 1 || logged[0]["reward/std"]! > 0)

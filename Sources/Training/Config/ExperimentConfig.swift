@@ -89,6 +89,11 @@ extension ExperimentConfig {
         model.validateSize(&check, sequences: kind == .sft ? sft.batchSize : grpo.rolloutsPerStep)
       }
     }
+    if kind != .grpo {
+      check.require(
+        rewards == RewardsConfig(), "rewards", "set",
+        "the reward components apply to language-model GRPO (kind \"grpo\") only")
+    }
     optimizer.validate(&check)
     checkpoint.validate(&check)
     logging.validate(&check)

@@ -115,6 +115,8 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
   public var savedStrings: [String: String] = [:]
   /// The reward as named components (`rewards`); nil: the task's verifier alone.
   var composite: CompositeReward?
+  /// The components of the rewards scored last, for completions.jsonl.
+  var scoredComponents: [(name: String, values: [Double])] = []
   /// Rows per batch when `allot evaluate` samples.
   public var evaluationBatchSize = 256
   let evaluation: () -> [String: Double]
@@ -157,6 +159,7 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
             finished: $0.finished)
         })
       rewards = scored.totals
+      scoredComponents = scored.components
       for component in scored.components {
         metrics["reward/\(component.name)"] = mean(component.values)
       }
@@ -208,6 +211,9 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
         "prompt": .string(prompt.text), "completion": .string(rollouts[i].decisions.text),
         "reward": .number(scores.rewards[i]), "advantage": .number(advantages[i]),
         "finished": .bool(rollouts[i].finished),
+        "rewards": .object(
+          Dictionary(
+            uniqueKeysWithValues: scoredComponents.map { ($0.name, .number($0.values[i])) })),
       ])
     }
     try? appendJSONLines(lines, to: file)
