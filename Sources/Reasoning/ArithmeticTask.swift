@@ -15,10 +15,12 @@ public struct ArithmeticTask: ReasoningTask {
   public let trainSize: Int
   public let testSize: Int
   public let seed: UInt64
+  public let wording: PromptWording
 
   public init(
     minDigits: Int = 1, maxDigits: Int = 3, operations: [Operation] = Operation.allCases,
-    trainSize: Int = 20_000, testSize: Int = 500, seed: UInt64 = 0
+    trainSize: Int = 20_000, testSize: Int = 500, seed: UInt64 = 0,
+    wording: PromptWording = .compact
   ) {
     precondition(
       1 <= minDigits && minDigits <= maxDigits && maxDigits <= 9,
@@ -30,6 +32,7 @@ public struct ArithmeticTask: ReasoningTask {
     self.trainSize = trainSize
     self.testSize = testSize
     self.seed = seed
+    self.wording = wording
   }
 
   public var name: String { "arithmetic" }
@@ -55,8 +58,9 @@ public struct ArithmeticTask: ReasoningTask {
       var a = Self.number(digits: digits, rng: &rng)
       var b = op == .multiply ? 2 + rng.nextInt(below: 8) : Self.number(digits: digits, rng: &rng)
       if op == .subtract && b > a { swap(&a, &b) }
-      let text = "Q: \(a)\(op.rawValue)\(b)\n"
-      guard seen.insert(text).inserted else { continue }
+      let compact = "Q: \(a)\(op.rawValue)\(b)\n"
+      guard seen.insert(compact).inserted else { continue }
+      let text = wording == .compact ? compact : Self.wordProblem(a, op, b)
       let answer = op == .add ? a + b : op == .subtract ? a - b : a * b
       let split: Split = test.count < testSize ? .test : .train
       let index = split == .test ? test.count : train.count
@@ -67,6 +71,34 @@ public struct ArithmeticTask: ReasoningTask {
       if split == .test { test.append(prompt) } else { train.append(prompt) }
     }
     return split == .test ? test : train
+  }
+
+  /// `a op b` as a short story; the story and the name follow from the numbers.
+  static func wordProblem(_ a: Int, _ op: Operation, _ b: Int) -> String {
+    let name = ["Ana", "Ben", "Chloe", "Dev", "Emma", "Farid"][(a &* 7 &+ b) % 6]
+    let stories: [String]
+    switch op {
+    case .add:
+      stories = [
+        "\(name) has \(a) marbles and finds \(b) more. How many marbles does \(name) have now?",
+        "A shop sold \(a) apples in the morning and \(b) in the afternoon. How many apples did it "
+          + "sell that day?",
+        "A train carries \(a) passengers, and \(b) more get on at the next stop. How many "
+          + "passengers are on the train now?",
+      ]
+    case .subtract:
+      stories = [
+        "\(name) had \(a) stickers and gave \(b) of them away. How many stickers are left?",
+        "A library had \(a) books and lent out \(b) of them. How many books are still on its "
+          + "shelves?",
+      ]
+    case .multiply:
+      stories = [
+        "Each box holds \(a) pencils. How many pencils are in \(b) boxes?",
+        "\(name) reads \(a) pages a day. How many pages does \(name) read in \(b) days?",
+      ]
+    }
+    return stories[(a &+ b) % stories.count] + "\n"
   }
 
   static func number(digits: Int, rng: inout RandomState) -> Int {

@@ -10,10 +10,11 @@ public struct CountdownTask: ReasoningTask {
   public let trainSize: Int
   public let testSize: Int
   public let seed: UInt64
+  public let wording: PromptWording
 
   public init(
     minNumbers: Int = 3, maxNumbers: Int = 4, trainSize: Int = 20_000, testSize: Int = 500,
-    seed: UInt64 = 0
+    seed: UInt64 = 0, wording: PromptWording = .compact
   ) {
     precondition(
       2 <= minNumbers && minNumbers <= maxNumbers && maxNumbers <= 6,
@@ -23,6 +24,7 @@ public struct CountdownTask: ReasoningTask {
     self.trainSize = trainSize
     self.testSize = testSize
     self.seed = seed
+    self.wording = wording
   }
 
   public var name: String { "countdown" }
@@ -81,8 +83,16 @@ public struct CountdownTask: ReasoningTask {
       guard moves.count == uses - 1, let target = moves.last?.c, !numbers.contains(target) else {
         continue
       }
-      let text = "Q: reach \(target) with \(numbers.map(String.init).joined(separator: " "))\n"
-      guard seen.insert(text).inserted else { continue }
+      let compact =
+        "Q: reach \(target) with \(numbers.map(String.init).joined(separator: " "))\n"
+      guard seen.insert(compact).inserted else { continue }
+      let listed =
+        numbers.dropLast().map(String.init).joined(separator: ", ") + " and \(numbers.last!)"
+      let text =
+        wording == .compact
+        ? compact
+        : "Using the numbers \(listed), each at most once, and the operations +, -, * and /, "
+          + "write an expression that equals \(target).\n"
       let isTest = test < testSize
       if isTest { test += 1 }
       guard (split == .test) == isTest else { continue }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Bring your own data: a JSONL file of `{"id", "prompt", "answer"}` lines (optional
-/// `"difficulty"` and `"split"`: `"train"`/`"test"`), checked by one verifier. Lines
+/// `"difficulty"`, `"split"`: `"train"`/`"test"`, `"verifier"`: a `Verifier` name in place
+/// of the task's, and `"metadata"`: an object of strings or numbers that the rewards see; any other key is refused). Lines
 /// without a split go to test when a stable hash of their id falls under `testFraction`.
 /// Both splits must end up non-empty; `splitSummary` says how the lines were divided.
 public struct JSONLTask: ReasoningTask {
@@ -42,6 +43,12 @@ public struct JSONLTask: ReasoningTask {
   let test: [TaskPrompt]
   /// The line number of each prompt's id, for messages.
   let lines: [String: Int]
+  /// The verifier of each prompt whose line names one.
+  let verifiers: [String: Verifier]
+  /// The keys a line may have.
+  public static let keys = [
+    "id", "prompt", "answer", "difficulty", "split", "verifier", "metadata",
+  ]
   /// How the lines were divided between the splits.
   public let splitSummary: SplitSummary
 
@@ -82,6 +89,7 @@ public struct JSONLTask: ReasoningTask {
     var problems: [String] = []
     var ids = Set<String>()
     var lines: [String: Int] = [:]
+    var verifiers: [String: Verifier] = [:]
     var markedTrain = 0
     var markedTest = 0
     for (i, line) in String(decoding: data, as: UTF8.self).split(
@@ -115,6 +123,34 @@ public struct JSONLTask: ReasoningTask {
         problems.append("\(where_): id \(String(reflecting: id)) appears twice")
         continue
       }
+      if let key = object.keys.sorted().first(where: { !Self.keys.contains($0) }) {
+        problems.append(
+          "\(where_): unknown key \(String(reflecting: key)); a line has "
+            + Self.keys.map { "\"\($0)\"" }.joined(separator: ", "))
+        continue
+      }
+      var verifier = verifier
+      if let named = object["verifier"] {
+        guard let name = named as? String, let chosen = Verifier(rawValue: name) else {
+          problems.append(
+            "\(where_): verifier \(named) is not one of "
+              + Verifier.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
+          continue
+        }
+        verifier = chosen
+        verifiers[id] = chosen
+      }
+      var metadata: [String: String] = [:]
+      if let given = object["metadata"] {
+        guard let fields = given as? [String: Any],
+          let values = Self.metadataStrings(fields)
+        else {
+          problems.append(
+            "\(where_): \"metadata\" must be an object of strings and numbers")
+          continue
+        }
+        metadata = values
+      }
       if verifier == .regex, (try? NSRegularExpression(pattern: answer)) == nil {
         problems.append(
           "\(where_): answer \(String(reflecting: answer)) is not a valid regular expression")
@@ -125,7 +161,8 @@ public struct JSONLTask: ReasoningTask {
         continue
       }
       let item = TaskPrompt(
-        id: id, text: prompt, answer: answer, difficulty: string("difficulty") ?? "all")
+        id: id, text: prompt, answer: answer, difficulty: string("difficulty") ?? "all",
+        metadata: metadata)
       let split = (object["split"] as? String).flatMap(Split.init(rawValue:))
       if let s = object["split"] as? String, split == nil {
         problems.append(
@@ -155,7 +192,23 @@ public struct JSONLTask: ReasoningTask {
     self.train = train
     self.test = test
     self.lines = lines
+    self.verifiers = verifiers
     self.splitSummary = summary
+  }
+
+  /// A metadata object's values as text; nil when one is not a string or a number.
+  static func metadataStrings(_ fields: [String: Any]) -> [String: String]? {
+    var out: [String: String] = [:]
+    for (key, value) in fields {
+      if let s = value as? String {
+        out[key] = s
+      } else if let n = value as? NSNumber {
+        out[key] = n.stringValue
+      } else {
+        return nil
+      }
+    }
+    return out
   }
 
   /// A hash of `id` in [0, 1) that does not change between runs or machines: FNV-1a over
@@ -210,7 +263,7 @@ public struct JSONLTask: ReasoningTask {
 
   public func reward(_ prompt: TaskPrompt, completion: String) -> Double {
     guard let given = extractAnswer(completion) else { return 0 }
-    switch verifier {
+    switch verifiers[prompt.id] ?? verifier {
     case .exact:
       return given == prompt.answer.trimmingCharacters(in: .whitespaces) ? 1 : 0
     case .numeric:

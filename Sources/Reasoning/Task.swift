@@ -57,3 +57,12 @@ public func extractAnswer(_ completion: String) -> String? {
   let trimmed = line.trimmingCharacters(in: .whitespaces)
   return trimmed.isEmpty ? nil : trimmed
 }
+
+/// How a built-in task words its prompts.
+public enum PromptWording: String, Sendable, CaseIterable {
+  /// `Q: 47+85`, `Q: reach 24 with 3 8 2 7`: what the worked solutions follow.
+  case compact
+  /// A sentence for a chat model: a word problem, or the countdown rules spelled out. The
+  /// problems (and their ids) are those of `compact`.
+  case words
+}

@@ -137,3 +137,36 @@ private func failure(_ body: () throws -> Void) -> String {
   }
   #expect(rejected > 100)
 }
+
+@Test func aLineMayNameItsVerifierAndCarryMetadata() throws {
+  let path = try jsonl([
+    #"{"id": "a", "prompt": "q", "answer": "2.5", "verifier": "numeric", "split": "train"}"#,
+    #"{"id": "b", "prompt": "q", "answer": "ab+", "verifier": "regex", "split": "test"}"#,
+    #"{"id": "c", "prompt": "q", "answer": "2.5", "metadata": {"unit": "kg", "n": 3}, "split": "test"}"#,
+  ])
+  let task = try JSONLTask(path: path, verifier: .exact, tolerance: 0.1)
+  let a = task.prompts(.train)[0]
+  let (b, c) = (task.prompts(.test)[0], task.prompts(.test)[1])
+  #expect(task.reward(a, completion: "answer: 2.55") == 1)  // numeric, within 0.1
+  #expect(task.reward(b, completion: "answer: abbb") == 1)  // regex
+  #expect(task.reward(c, completion: "answer: 2.55") == 0)  // the task's exact
+  #expect(task.reward(c, completion: "answer: 2.5") == 1)
+  #expect(c.metadata == ["unit": "kg", "n": "3"])
+  #expect(a.metadata.isEmpty)
+}
+
+@Test func unknownKeysBadVerifiersAndBadMetadataAreRefusedByLine() throws {
+  let path = try jsonl([
+    line("ok-1", split: "train"), line("ok-2", split: "test"),
+    #"{"id": "x", "prompt": "q", "answer": "1", "answers": "1"}"#,
+    #"{"id": "y", "prompt": "q", "answer": "1", "verifier": "fuzzy"}"#,
+    #"{"id": "z", "prompt": "q", "answer": "1", "metadata": {"deep": [1]}}"#,
+    #"{"id": "w", "prompt": "q", "answer": "one", "verifier": "numeric"}"#,
+  ])
+  let text = failure { _ = try JSONLTask(path: path) }
+  #expect(text.hasPrefix("4 malformed lines"), "\(text)")
+  #expect(text.contains("\(path):3: unknown key \"answers\""), "\(text)")
+  #expect(text.contains("\(path):4: verifier fuzzy is not one of \"exact\""), "\(text)")
+  #expect(text.contains("\(path):5: \"metadata\" must be an object of strings and numbers"))
+  #expect(text.contains("\(path):6: answer \"one\" is not a number"), "\(text)")
+}

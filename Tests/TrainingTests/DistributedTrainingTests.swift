@@ -148,6 +148,32 @@ private func tinyGRPO(steps: Int) -> [String] {
     #expect(draws.count == 4 && draws.contains { $0 > 1 }, "\(draws)")
   }
 
+  /// The command runs once per run, on rank 0 (it logs its process id), and the rewards
+  /// it answers give the same bits on one and two ranks.
+  @Test func anExternalRewardCommandRunsOnRankZeroAndKeepsTheBits() throws {
+    let files = try scratch()
+    let script = files.appendingPathComponent("verifier.py")
+    let started = files.appendingPathComponent("started.txt")
+    try Data(
+      #"""
+      import json, os, sys
+      with open(sys.argv[1], "a") as log:
+          log.write(f"{os.getpid()}\n")
+      for line in sys.stdin:
+          print(json.dumps({"len3": len(json.loads(line)["completion"]) % 3}), flush=True)
+      """#.utf8
+    ).write(to: script)
+    let rewards = [
+      "--set", "rewards.external.command=python3 \(script.path) \(started.path)", "--set",
+      "rewards.external.names=[\"len3\"]", "--set", "rewards.overlong=0.5", "--set",
+      "rewards.overlongCache=4",
+    ]
+    let runs = try expectSameBits(tinyGRPO(steps: 2) + rewards, ranks: [1, 2], root: try scratch())
+    #expect(try metrics(runs[0]).allSatisfy { $0["reward/len3"] != nil })
+    let lines = try String(contentsOf: started, encoding: .utf8).split(separator: "\n")
+    #expect(lines.count == 2, "one program per run: \(lines)")
+  }
+
   @Test func sftGivesTheSameBitsOnOneAndTwoRanks() throws {
     let sft = [
       "--quiet", "--set", "kind=sft", "--set", "run.steps=4", "--set", "model.layers=1", "--set",

@@ -269,7 +269,7 @@ struct PlannedDigitTask: ReasoningTask {
   #expect(abs(m["hicra/planningAdvantageMean"]! - 0.2) < 1e-6)
   // Top 30 % entropy of 5 tokens = 2 tokens: 2.0 (planning) and 1.5 (execution).
   #expect(abs(m["hicra/planningHighEntropyOverlap"]! - 0.5) < 1e-12)
-  let scores = trainer.task.score(rollouts, batch: [0])
+  let scores = try trainer.task.score(rollouts, batch: [0])
   #expect(abs(scores.metrics["hicra/semanticEntropy"]! - Foundation.log(2)) < 1e-12)  // "1", "2"
   #expect(scores.successes == [true, true])  // both start with a digit
 }

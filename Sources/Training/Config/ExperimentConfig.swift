@@ -25,6 +25,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
   public var hicra = HICRAConfig()
   public var dynamicSampling = DynamicSamplingConfig()
   public var evaluation = EvaluationConfig()
+  public var rewards = RewardsConfig()
   public var classifier = ClassifierConfig()
   public var taskAllocation = TaskAllocationConfig()
   public var optimizer = OptimizerConfig()
@@ -95,6 +96,7 @@ extension ExperimentConfig {
     if kind == .grpo {
       // A pretrained model's context is its file's: checked against the prompts when built.
       grpo.validateSampling(&check, context: model.kind == .pretrained ? Int.max : model.context)
+      rewards.validate(&check, maxCompletionLength: grpo.maxCompletionLength)
     }
     if kind == .grpo || kind == .sft {
       // SFT evaluates with the same greedy decoding, so its completions fit the context too.
@@ -102,6 +104,11 @@ extension ExperimentConfig {
       if model.kind == .transformer {
         model.validateSize(&check, sequences: kind == .sft ? sft.batchSize : rolloutsPerStep)
       }
+    }
+    if kind != .grpo {
+      check.require(
+        rewards == RewardsConfig(), "rewards", "set",
+        "the reward components apply to language-model GRPO (kind \"grpo\") only")
     }
     optimizer.validate(&check)
     checkpoint.validate(&check)

@@ -48,6 +48,9 @@ public struct TaskConfig: Codable, Equatable, Sendable {
   public var minNumbers = 3
   /// Countdown: the most given numbers.
   public var maxNumbers = 4
+  /// Arithmetic and countdown: `compact` (`Q: 47+85`, as the worked solutions) or `words`
+  /// (word problems, the countdown rules spelled out: for chat models); the same problems.
+  public var wording = PromptWording.compact
   /// JSONL: the data file.
   public var path = ""
   /// JSONL: how answers are checked.
@@ -69,6 +72,10 @@ public struct TaskConfig: Codable, Equatable, Sendable {
   /// `lastNumber` (the last integer or decimal in the reply) or `lastWord` (its last
   /// whitespace-separated word, trailing punctuation dropped).
   public var answerFrom = AnswerRule.answerLine
+  /// A shape the replies are asked to take: `none`, or `thinkAnswer`
+  /// (`<think>…</think><answer>…</answer>`, whose instruction is appended after
+  /// `instruction`); the `format` reward checks it.
+  public var reasoningFormat = ReasoningFormat.none
 }
 
 /// Which language model `model` describes.
@@ -106,6 +113,8 @@ public struct EvaluationConfig: Codable, Equatable, Sendable {
 extension ArithmeticTask.Operation: ConfigChoice {}
 
 extension JSONLTask.Verifier: ConfigChoice {}
+
+extension PromptWording: ConfigChoice {}
 
 extension ModelConfig {
   func validate(_ check: inout ConfigCheck) {
@@ -190,18 +199,22 @@ extension TaskConfig {
       maxNumbers, "needs 2 ≤ task.minNumbers (\(minNumbers)) ≤ task.maxNumbers ≤ 6")
     check.require(
       name != .jsonl || !path.isEmpty, "task.path", "\"\"", "the jsonl task needs a data file")
+    check.require(
+      name != .jsonl || wording == .compact, "task.wording", JSONValue.quote(wording.rawValue),
+      "words the built-in tasks; a jsonl task's prompts are its file's")
     check.require(tolerance >= 0, "task.tolerance", tolerance, "must be ≥ 0")
     check.require(tolerance.isFinite, "task.tolerance", tolerance, "must be finite")
     check.require(
       (0...1).contains(testFraction), "task.testFraction", testFraction, "must lie in [0, 1]")
   }
 
-  /// The task this section names; with `instruction` or an `answerFrom` other than
-  /// `answerLine`, wrapped in `FreeFormAnswers`.
+  /// The task this section names; with `instruction`, a `reasoningFormat` or an
+  /// `answerFrom` other than `answerLine`, wrapped in `FreeFormAnswers`.
   public func makeTask() throws -> any ReasoningTask {
     let task = try makeBaseTask()
-    return instruction.isEmpty && answerFrom == .answerLine
-      ? task : FreeFormAnswers(task, rule: answerFrom, instruction: instruction)
+    return instruction.isEmpty && answerFrom == .answerLine && reasoningFormat == .none
+      ? task
+      : FreeFormAnswers(task, rule: answerFrom, instruction: instruction, format: reasoningFormat)
   }
 
   private func makeBaseTask() throws -> any ReasoningTask {
@@ -209,11 +222,11 @@ extension TaskConfig {
     case .arithmetic:
       ArithmeticTask(
         minDigits: minDigits, maxDigits: maxDigits, operations: operations,
-        trainSize: trainSize, testSize: testSize, seed: UInt64(seed))
+        trainSize: trainSize, testSize: testSize, seed: UInt64(seed), wording: wording)
     case .countdown:
       CountdownTask(
         minNumbers: minNumbers, maxNumbers: maxNumbers, trainSize: trainSize, testSize: testSize,
-        seed: UInt64(seed))
+        seed: UInt64(seed), wording: wording)
     case .jsonl:
       try JSONLTask(
         path: path, verifier: verifier, tolerance: tolerance, testFraction: testFraction)

@@ -46,6 +46,27 @@ public struct NonFiniteStep: Error, CustomStringConvertible {
   }
 }
 
+/// A step abandoned because its rewards could not be had (the external reward command
+/// failed); the last finished step was saved first, so nothing is lost.
+public struct AbandonedStep: Error, CustomStringConvertible {
+  public var step: Int
+  public var cause: any Error
+  /// The checkpoint of step `step − 1` (on rank 0); nil when no step had finished.
+  public var checkpoint: URL?
+  public var run: URL
+
+  public var description: String {
+    guard step > 1 else {
+      return "step 1: \(cause); no step had finished, so nothing was saved; fix the cause and "
+        + "start the run again"
+    }
+    // Rank 0 saved it; the other ranks know no path.
+    let saved = checkpoint.map { " in \($0.path)" } ?? ""
+    return "step \(step): \(cause); the run stopped after saving step \(step - 1)\(saved); fix "
+      + "the cause and continue with: train --resume \(run.path)"
+  }
+}
+
 /// Runs a trainer from a config to the end: creates or reopens the run directory (holding
 /// its lock for the whole run), logs metrics, shows progress, evaluates, checkpoints,
 /// resumes exactly and stops cleanly on SIGINT/SIGTERM/SIGHUP. Under `mpirun` every rank
@@ -225,7 +246,9 @@ public struct TrainingSession {
       if world.isRoot { progress.note("step 0 (before training): \(Self.evalText(before))") }
     }
     var lastCheckpoint = resumedFrom
+    var savedStep = resumedFrom == nil ? nil : startStep
     let save = { (step: Int) throws -> URL in
+      savedStep = step
       guard world.isRoot else { return run.url }
       let url = try CheckpointFiles.save(
         trainer.state(), step: step, config: config, fingerprint: trainer.modelFingerprint,
@@ -246,6 +269,12 @@ public struct TrainingSession {
         values = try trainer.trainStep()
       } catch let error where error is NonFiniteError || error is NonFiniteLoss {
         throw NonFiniteStep(step: trainer.step + 1, cause: error, lastCheckpoint: lastCheckpoint)
+      } catch let error as ExternalRewardError {
+        // The trainer left the step undone: its state is the last finished step's.
+        let step = trainer.step
+        if step > 0 && savedStep != step { _ = try save(step) }
+        throw AbandonedStep(
+          step: step + 1, cause: error, checkpoint: step > 0 ? lastCheckpoint : nil, run: run.url)
       }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
       values["perf/stepSeconds"] = seconds

@@ -129,8 +129,9 @@ public protocol GRPOTask: AnyObject {
   /// The metrics shown on the progress line, in order.
   var progressKeys: [String] { get }
 
-  /// The rewards of `rollouts`, sampled for the training contexts `batch` (indices).
-  func score(_ rollouts: [PolicyRollout<Policy.Decisions>], batch: [Int]) -> RolloutScores
+  /// The rewards of `rollouts`, sampled for the training contexts `batch` (indices). An
+  /// error abandons the step: the trainer is left as it was before it.
+  func score(_ rollouts: [PolicyRollout<Policy.Decisions>], batch: [Int]) throws -> RolloutScores
   /// Per rollout, which decisions are planning ones (HICRA's credit, the planning
   /// metrics); nil when the task has no planning vocabulary.
   func planningMasks(_ rollouts: [PolicyRollout<Policy.Decisions>]) -> [[Bool]]?

@@ -59,8 +59,16 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
     let started = DispatchTime.now().uptimeNanoseconds
     let startedCPU = cpuSeconds()
     // Contexts with their budgets, rollouts, rewards and the histories they extend; with
-    // dynamic sampling, only informative groups, from as many draws as it takes.
-    let drawn = drawGroups()
+    // dynamic sampling, only informative groups, from as many draws as it takes. When the
+    // rewards fail (an external reward command), the step never happened.
+    let before = (cursor, samplingRNG, history)
+    let drawn: Draws
+    do {
+      drawn = try drawGroups()
+    } catch {
+      (cursor, samplingRNG, history) = before
+      throw error
+    }
     let (batch, contexts, rollouts, scores) = (
       drawn.batch, drawn.batch.map { task.contexts[$0] }, drawn.rollouts, drawn.scores
     )
@@ -206,7 +214,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
   /// `id#d`, so a context drawn twice in a step makes two groups. The task's own reward
   /// metrics are the first draw's. Every rank holds every rollout, so every rank decides
   /// alike.
-  func drawGroups() -> Draws {
+  func drawGroups() throws -> Draws {
     var drawn = Draws()
     let wanted = min(options.promptsPerStep, task.contexts.count)
     for d in 0..<(options.dynamicSampling?.maxDraws ?? 1) {
@@ -216,7 +224,7 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
         estimates: ids.map { history.estimate($0) }, groupSize: options.groupSize,
         knapsack: options.knapsack)
       let rollouts = sample(batch.map { task.contexts[$0] }, budgets: budgets)
-      let scores = task.score(rollouts, batch: batch)
+      let scores = try task.score(rollouts, batch: batch)
       let successes = scores.successes.map { $0 ? 1.0 : 0.0 }
       let members = batch.indices.map { p in rollouts.indices.filter { rollouts[$0].context == p } }
       for (position, id) in ids.enumerated() {

@@ -113,6 +113,10 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
   /// Text a checkpoint keeps so the model can be rebuilt without its files (a pretrained
   /// model's descriptor), compared on restore.
   public var savedStrings: [String: String] = [:]
+  /// The reward as named components (`rewards`); nil: the task's verifier alone.
+  var composite: CompositeReward?
+  /// The components of the rewards scored last, for completions.jsonl.
+  var scoredComponents: [(name: String, values: [Double])] = []
   /// Rows per batch when `allot evaluate` samples.
   public var evaluationBatchSize = 256
   let evaluation: () -> [String: Double]
@@ -144,11 +148,26 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
 
   public var progressKeys: [String] { ["reward/mean", "eval/pass1"] }
 
-  public func score(_ rollouts: [PolicyRollout<Completion>], batch: [Int]) -> RolloutScores {
-    let rewards = rollouts.map {
-      task.reward(prompts[batch[$0.context]], completion: $0.decisions.text)
-    }
+  public func score(_ rollouts: [PolicyRollout<Completion>], batch: [Int]) throws -> RolloutScores {
     var metrics: [String: Double] = [:]
+    let rewards: [Double]
+    if let composite {
+      let scored = try composite.score(
+        rollouts.map {
+          RewardInput(
+            prompt: prompts[batch[$0.context]], text: $0.decisions.text, tokens: $0.length,
+            finished: $0.finished)
+        })
+      rewards = scored.totals
+      scoredComponents = scored.components
+      for component in scored.components {
+        metrics["reward/\(component.name)"] = mean(component.values)
+      }
+    } else {
+      rewards = rollouts.map {
+        task.reward(prompts[batch[$0.context]], completion: $0.decisions.text)
+      }
+    }
     if let planning {
       let counts = planning.occurrenceCounts(in: rollouts.map(\.decisions.text))
       // In phrase order, so that the sum does not follow the dictionary's hash seed.
@@ -192,6 +211,9 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
         "prompt": .string(prompt.text), "completion": .string(rollouts[i].decisions.text),
         "reward": .number(scores.rewards[i]), "advantage": .number(advantages[i]),
         "finished": .bool(rollouts[i].finished),
+        "rewards": .object(
+          Dictionary(
+            uniqueKeysWithValues: scoredComponents.map { ($0.name, .number($0.values[i])) })),
       ])
     }
     try? appendJSONLines(lines, to: file)

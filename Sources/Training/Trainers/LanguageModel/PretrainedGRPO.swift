@@ -62,6 +62,7 @@ extension GRPOTrainer where Task == LanguageModelTask<LlamaModel, BPETokenizer> 
           rng: &rng)
         return report?.metrics ?? [:]
       })
+    contexts.composite = CompositeReward(config, task: task)
     contexts.savedStrings = [TrainingState.pretrainedDescriptorName: source.descriptor]
     contexts.evaluationBatchSize = pretrainedEvaluationBatch
     let longest = (contexts.contexts + evaluatedIDs).map(\.count).max() ?? 0

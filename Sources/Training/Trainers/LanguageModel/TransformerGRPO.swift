@@ -59,6 +59,7 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
         greedyPassAt1(
           model, tokenizer: tokenizer, task: task, prompts: evaluated, maxNewTokens: maxNewTokens)
       })
+    contexts.composite = CompositeReward(config, task: task)
     let longest = contexts.contexts.map(\.count).max() ?? 0
     guard longest + g.maxCompletionLength <= config.model.context else {
       throw ConfigError(
