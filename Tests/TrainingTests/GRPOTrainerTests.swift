@@ -511,7 +511,7 @@ struct ScaledDigitTask: ReasoningTask {
   let trainer = try GRPOTrainer(config: config, task: LeadingDigitTask())
   var sawSecondDraw = false
   for _ in 0..<4 {
-    let drawn = trainer.drawGroups()
+    let drawn = try trainer.drawGroups()
     #expect((1...5).contains(drawn.draws))
     #expect(drawn.draws == 5 || drawn.batch.count == 4, "stopped early with \(drawn.batch.count)")
     #expect(drawn.spent.rewards.count == 8 * 4 * drawn.draws)
