@@ -10,7 +10,8 @@ import TensorCore
 /// penalty and no truncation: exactly what `logProbabilities(…, temperature:)` computes
 /// with the tape, so GRPO's π_old and π_θ are one function (docs/sequence-policy.md).
 public struct SamplingOptions: Equatable, Sendable {
-  /// Logits are divided by this before everything else (log-probs and entropies included).
+  /// Logits are divided by this (after any repetition penalty, before the cuts); log-probs
+  /// and entropies are those at this temperature.
   public var temperature: Float = 1
   /// Nucleus sampling: keep the smallest set of tokens whose probability reaches this.
   public var topP: Float = 1

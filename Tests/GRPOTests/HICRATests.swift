@@ -66,20 +66,22 @@ private func marked(_ phrases: [String], _ text: String) -> String {
   #expect(all.contains { $0.gram == "something unrelated entirely" && $0.solutions == 1 })
 }
 
+/// Four solutions and a hand-made embedding of their 3-grams: "let me check" and "let me
+/// verify" mean the same; they sit in different solutions, so a group of both is supported
+/// by both, more than either.
+private let verifyCorpus = [
+  "let me check it", "let me verify it", "let me verify that", "we are done now",
+]
+private let verifyMeaning: [String: [Float]] = [
+  "let me check": [1, 0], "let me verify": [0.99, 0.1], "me check it": [0, 1],
+  "me verify it": [0.1, 1], "me verify that": [0.7, -0.7], "we are done": [-1, 0],
+  "are done now": [-1, 0.05],
+]
+
 @Test func minerGroupsGramsByEmbeddingSimilarity() {
-  // "let me check" and "let me verify" mean the same to this (hand-made) embedding; they
-  // sit in different solutions, so their group is supported by both, more than either.
-  let corpus = [
-    "let me check it", "let me verify it", "let me verify that", "we are done now",
-  ]
-  let meaning: [String: [Float]] = [
-    "let me check": [1, 0], "let me verify": [0.99, 0.1], "me check it": [0, 1],
-    "me verify it": [0.1, 1], "me verify that": [0.7, -0.7], "we are done": [-1, 0],
-    "are done now": [-1, 0.05],
-  ]
   let groups = mineStrategicGramGroups(
-    from: corpus, sizes: 3...3, fraction: 1, similarity: 0.95
-  ) { meaning[$0] }
+    from: verifyCorpus, sizes: 3...3, fraction: 1, similarity: 0.95
+  ) { verifyMeaning[$0] }
   // Most supported first: "let me verify" (2 solutions) leads and "let me check" joins.
   #expect(
     groups.first == StrategicGramGroup(grams: ["let me verify", "let me check"], solutions: 3))
@@ -91,25 +93,21 @@ private func marked(_ phrases: [String], _ text: String) -> String {
   #expect(groups.count == 4)
   // Keeping the top quarter keeps the best group only; a gram without an embedding is
   // skipped.
-  let top = mineStrategicGramGroups(from: corpus, sizes: 3...3, fraction: 0.25, similarity: 0.95) {
-    $0 == "let me verify" ? nil : meaning[$0]
+  let top = mineStrategicGramGroups(
+    from: verifyCorpus, sizes: 3...3, fraction: 0.25, similarity: 0.95
+  ) {
+    $0 == "let me verify" ? nil : verifyMeaning[$0]
   }
   #expect(top == [StrategicGramGroup(grams: ["me check it", "me verify it"], solutions: 2)])
 }
 
 @Test func kMeansClustersGramsAndSelectsByDocumentFrequency() {
-  let corpus = [
-    "let me check it", "let me verify it", "let me verify that", "we are done now",
-  ]
-  let meaning: [String: [Float]] = [
-    "let me check": [1, 0], "let me verify": [0.99, 0.1], "me check it": [0, 1],
-    "me verify it": [0.1, 1], "me verify that": [0.7, -0.7], "we are done": [-1, 0],
-    "are done now": [-1, 0.05],
-  ]
   // Centres start at "let me verify" (the most supported), then the farthest grams ("we
   // are done", then "me check it"); members keep their support order.
-  let clusters = mineStrategicGramClusters(from: corpus, sizes: 3...3, fraction: 1, clusters: 3) {
-    meaning[$0]
+  let clusters = mineStrategicGramClusters(
+    from: verifyCorpus, sizes: 3...3, fraction: 1, clusters: 3
+  ) {
+    verifyMeaning[$0]
   }
   #expect(
     clusters == [
@@ -119,20 +117,21 @@ private func marked(_ phrases: [String], _ text: String) -> String {
     ])
   // Document-frequency selection: clusters in at least half (then 60 %) of the 4 solutions.
   let half = mineStrategicGramClusters(
-    from: corpus, sizes: 3...3, fraction: 1, minDocumentFrequency: 0.5, clusters: 3
-  ) { meaning[$0] }
+    from: verifyCorpus, sizes: 3...3, fraction: 1, minDocumentFrequency: 0.5, clusters: 3
+  ) { verifyMeaning[$0] }
   #expect(half.map(\.solutions) == [3, 2])
   let most = mineStrategicGramClusters(
-    from: corpus, sizes: 3...3, fraction: 1, minDocumentFrequency: 0.6, clusters: 3
-  ) { meaning[$0] }
+    from: verifyCorpus, sizes: 3...3, fraction: 1, minDocumentFrequency: 0.6, clusters: 3
+  ) { verifyMeaning[$0] }
   #expect(most.map(\.solutions) == [3])
   // More clusters than grams: one each; the same selection applies to plain n-grams.
-  let many = mineStrategicGramClusters(from: corpus, sizes: 3...3, fraction: 1, clusters: 50) {
-    meaning[$0]
+  let many = mineStrategicGramClusters(from: verifyCorpus, sizes: 3...3, fraction: 1, clusters: 50)
+  {
+    verifyMeaning[$0]
   }
   #expect(many.count == 7 && many.allSatisfy { $0.grams.count == 1 })
   let frequent = mineStrategicGrams(
-    from: corpus, sizes: 3...3, fraction: 1, minDocumentFrequency: 0.5)
+    from: verifyCorpus, sizes: 3...3, fraction: 1, minDocumentFrequency: 0.5)
   #expect(frequent.map(\.gram) == ["let me verify"])
 }
 

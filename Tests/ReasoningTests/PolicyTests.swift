@@ -171,13 +171,7 @@ private func greedyWithoutCache(_ model: TransformerLM, prompt: [Int], steps: In
   let (scored, _) = model.logProbabilities(
     prompts: prompts, promptIndices: rollouts.map(\.promptIndex),
     completions: rollouts.map(\.tokens), temperature: 0.7)
-  let width = scored.shape[1]
-  var worst: Float = 0
-  for (r, rollout) in rollouts.enumerated() {
-    for (k, lp) in rollout.logProbs.enumerated() {
-      worst = max(worst, abs(scored.scalars[r * width + k] - lp))
-    }
-  }
+  let worst = largestLogProbDifference(scored, rollouts.map(\.logProbs))
   #expect(worst < 1e-5, "largest log-prob difference \(worst)")
   // With top-k 1 the renormalised distribution gives every token probability 1 (log 0);
   // the full distribution does not.

@@ -364,12 +364,6 @@ struct GoTask: ReasoningTask {
   var rng = RandomState(seed: 7)
   let rollouts = trainer.policy.sample(contexts, counts: [4, 4], rng: &rng)
   let scored = withoutGrad { trainer.policy.logProbabilities(of: rollouts, in: contexts) }
-  let width = scored.shape[1]
-  var worst: Float = 0
-  for (r, rollout) in rollouts.enumerated() {
-    for (k, lp) in rollout.logProbs.enumerated() {
-      worst = max(worst, abs(scored.scalars[r * width + k] - lp))
-    }
-  }
+  let worst = largestLogProbDifference(scored, rollouts.map(\.logProbs))
   #expect(worst < 1e-5, "largest log π_old − log π_θ \(worst)")
 }
