@@ -119,12 +119,15 @@ public func semanticEntropy(_ counts: [Int]) -> Double {
 /// grouped by identity (case- and whitespace-insensitive), ranked by the number of
 /// distinct solutions containing them (their document frequency); those in at least the
 /// share `minDocumentFrequency` of the distinct solutions qualify, and the top `fraction`
-/// of those are kept (at least one).
+/// of those are kept (at least one). `withoutDigits` leaves out n-grams with a digit (a
+/// problem's numbers are execution, not strategy).
 public func mineStrategicGrams(
   from solutions: [String], sizes: ClosedRange<Int> = 3...5, fraction: Double = 0.2,
-  minDocumentFrequency: Double = 0
+  minDocumentFrequency: Double = 0, withoutDigits: Bool = false
 ) -> [(gram: String, solutions: Int)] {
-  let groups = gramSupport(solutions, sizes: sizes).map { ([$0.gram], $0.solutions) }
+  let groups = gramSupport(solutions, sizes: sizes, withoutDigits: withoutDigits).map {
+    ([$0.gram], $0.solutions)
+  }
   return rankedGroups(
     groups, of: solutions, fraction: fraction, minDocumentFrequency: minDocumentFrequency
   ).map { ($0.grams[0], $0.solutions) }
@@ -152,11 +155,12 @@ public struct StrategicGramGroup: Equatable, Sendable {
 /// is nil (say, a character the policy does not know) is skipped.
 public func mineStrategicGramGroups(
   from solutions: [String], sizes: ClosedRange<Int> = 3...5, fraction: Double = 0.2,
-  minDocumentFrequency: Double = 0, similarity: Float, limit: Int = 5000,
-  embedding: (String) -> [Float]?
+  minDocumentFrequency: Double = 0, withoutDigits: Bool = false, similarity: Float,
+  limit: Int = 5000, embedding: (String) -> [Float]?
 ) -> [StrategicGramGroup] {
   var groups: [(leader: [Float], grams: [String], solutions: Set<Int>)] = []
-  for (gram, support, vector) in embeddedGrams(solutions, sizes: sizes, limit, embedding) {
+  let grams = embeddedGrams(solutions, sizes: sizes, withoutDigits, limit, embedding)
+  for (gram, support, vector) in grams {
     var best: (index: Int, cosine: Float)? = nil
     for (i, group) in groups.enumerated() {
       let cosine = dot(group.leader, vector)
@@ -184,11 +188,11 @@ public func mineStrategicGramGroups(
 /// Fewer n-grams than `clusters` make one cluster each.
 public func mineStrategicGramClusters(
   from solutions: [String], sizes: ClosedRange<Int> = 3...5, fraction: Double = 0.2,
-  minDocumentFrequency: Double = 0, clusters: Int, iterations: Int = 100, limit: Int = 5000,
-  embedding: (String) -> [Float]?
+  minDocumentFrequency: Double = 0, withoutDigits: Bool = false, clusters: Int,
+  iterations: Int = 100, limit: Int = 5000, embedding: (String) -> [Float]?
 ) -> [StrategicGramGroup] {
   precondition(clusters >= 1, "mineStrategicGramClusters: clusters = \(clusters) must be ≥ 1")
-  let grams = embeddedGrams(solutions, sizes: sizes, limit, embedding)
+  let grams = embeddedGrams(solutions, sizes: sizes, withoutDigits, limit, embedding)
   guard !grams.isEmpty else { return [] }
   // Farthest-point initialisation.
   var centres = [grams[0].vector]
@@ -234,9 +238,11 @@ public func mineStrategicGramClusters(
 /// The `limit` most supported n-grams with their supporting solutions and unit-length
 /// embeddings (n-grams without an embedding left out).
 private func embeddedGrams(
-  _ solutions: [String], sizes: ClosedRange<Int>, _ limit: Int, _ embedding: (String) -> [Float]?
+  _ solutions: [String], sizes: ClosedRange<Int>, _ withoutDigits: Bool, _ limit: Int,
+  _ embedding: (String) -> [Float]?
 ) -> [(gram: String, support: Set<Int>, vector: [Float])] {
-  gramSupport(solutions, sizes: sizes).prefix(limit).compactMap { gram, support in
+  gramSupport(solutions, sizes: sizes, withoutDigits: withoutDigits).prefix(limit).compactMap {
+    gram, support in
     guard var vector = embedding(gram) else { return nil }
     let norm = dot(vector, vector).squareRoot()
     if norm > 0 { vector = vector.map { $0 / norm } }
@@ -265,9 +271,9 @@ private func rankedGroups(
   return Array(ranked.prefix(keptCount(ranked.count, fraction)))
 }
 
-/// Every word n-gram of the distinct solutions with the indices of the solutions that
-/// contain it, most supported first (ties by text).
-private func gramSupport(_ solutions: [String], sizes: ClosedRange<Int>) -> [(
+/// Every word n-gram of the distinct solutions (without a digit, if asked) with the indices
+/// of the solutions that contain it, most supported first (ties by text).
+private func gramSupport(_ solutions: [String], sizes: ClosedRange<Int>, withoutDigits: Bool) -> [(
   gram: String, solutions: Set<Int>
 )] {
   var support: [String: Set<Int>] = [:]
@@ -276,7 +282,9 @@ private func gramSupport(_ solutions: [String], sizes: ClosedRange<Int>) -> [(
     let words = text.lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init)
     for n in sizes where words.count >= n {
       for start in 0...(words.count - n) {
-        support[words[start..<(start + n)].joined(separator: " "), default: []].insert(index)
+        let gram = words[start..<(start + n)].joined(separator: " ")
+        if withoutDigits && gram.contains(where: \.isNumber) { continue }
+        support[gram, default: []].insert(index)
       }
     }
   }

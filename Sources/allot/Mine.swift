@@ -24,7 +24,8 @@ struct Mine: ParsableCommand {
       joins an n-gram to the most similar group leader at cosine ≥ --similarity, --group \
       kmeans makes --clusters spherical k-means clusters; groups are ranked by the solutions \
       containing any member, and every member of a kept group is written. The policy is the \
-      experiment's, --checkpoint, or the newest checkpoint of the run directory.
+      experiment's, --checkpoint's (a checkpoint or an exp.json), or the newest checkpoint \
+      of the run directory.
       """)
 
   @Argument(help: "A run directory (its completions.jsonl), a JSONL file, or an exp.json.")
@@ -39,8 +40,13 @@ struct Mine: ParsableCommand {
   @Option(help: "The least share of the successful completions a kept n-gram (group) is in.")
   var minDf = 0.0
   @Option(help: "The reward counted as success.") var threshold = 1.0
+  @Flag(help: "Leave out n-grams with a digit (a problem's numbers are not strategy).")
+  var withoutDigits = false
   @Option(help: "How n-grams are grouped: identity, embeddings or kmeans.") var group = "identity"
-  @Option(help: "The checkpoint whose embeddings group n-grams (default: the run's newest).")
+  @Option(
+    help:
+      "The checkpoint (or exp.json) whose policy's embeddings group n-grams (default: the run's newest)."
+  )
   var checkpoint: String?
   @Option(help: "The cosine similarity at which an n-gram joins a group (--group embeddings).")
   var similarity: Float = 0.9
@@ -94,7 +100,8 @@ struct Mine: ParsableCommand {
     let phrases: Int
     if group == "identity" {
       let grams = mineStrategicGrams(
-        from: successes, sizes: sizes, fraction: fraction, minDocumentFrequency: minDf)
+        from: successes, sizes: sizes, fraction: fraction, minDocumentFrequency: minDf,
+        withoutDigits: withoutDigits)
       phrases = grams.count
       text = "# \(grams.count) strategic grams \(header)\n"
       text +=
@@ -107,10 +114,10 @@ struct Mine: ParsableCommand {
         group == "kmeans"
         ? mineStrategicGramClusters(
           from: successes, sizes: sizes, fraction: fraction, minDocumentFrequency: minDf,
-          clusters: clusters, embedding: embed)
+          withoutDigits: withoutDigits, clusters: clusters, embedding: embed)
         : mineStrategicGramGroups(
           from: successes, sizes: sizes, fraction: fraction, minDocumentFrequency: minDf,
-          similarity: similarity, embedding: embed)
+          withoutDigits: withoutDigits, similarity: similarity, embedding: embed)
       let grouping =
         group == "kmeans"
         ? "\(clusters) k-means clusters of the embeddings of \(name)"
@@ -131,38 +138,38 @@ struct Mine: ParsableCommand {
     print("wrote \(phrases) phrases to \(output)")
   }
 
-  private var dfNote: String { minDf > 0 ? " of those in ≥ \(minDf) of the solutions" : "" }
+  private var dfNote: String {
+    (minDf > 0 ? " of those in ≥ \(minDf) of the solutions" : "")
+      + (withoutDigits ? ", n-grams with digits left out" : "")
+  }
 
   /// The successful completions of a run directory's completions.jsonl or a JSONL file.
   private func loggedSuccesses() -> ([String], String, (any ReasoningPolicyTrainer, String)?) {
-    var url = URL(fileURLWithPath: source)
-    if isDirectory(source) { url = url.appendingPathComponent("completions.jsonl") }
-    guard FileManager.default.isReadableFile(atPath: url.path) else {
-      fail("\(url.path): cannot read the file")
+    let path =
+      isDirectory(source)
+      ? (source as NSString).appendingPathComponent("completions.jsonl") : source
+    guard FileManager.default.isReadableFile(atPath: path) else {
+      fail("\(path): cannot read the file")
     }
     var successes: [String] = []
-    for line in readJSONLines(url) {
+    for line in readJSONLines(URL(fileURLWithPath: path)) {
       guard case .object(let fields)? = try? line.value.get(),
         case .string(let completion)? = fields["completion"],
         case .number(let reward)? = fields["reward"]
       else {
-        fail("\(url.path):\(line.number): needs \"completion\" (string) and \"reward\" (number)")
+        fail("\(path):\(line.number): needs \"completion\" (string) and \"reward\" (number)")
       }
       if reward >= threshold { successes.append(completion) }
     }
-    return (successes, url.path, nil)
+    return (successes, path, nil)
   }
 
   /// The successful replies the policy of the experiment file `source` samples on its
   /// task's first training prompts, with that policy.
   private func sampledSuccesses() -> ([String], String, (any ReasoningPolicyTrainer, String)?) {
     guard checkpoint == nil else { fail("--checkpoint does not apply to an exp.json") }
+    let policy = experimentPolicy(source)
     do {
-      let config = try ConfigLoader.resolve(file: source)
-      status("building the policy of \(source)…")
-      guard let policy = try makeTrainer(config) as? any ReasoningPolicyTrainer else {
-        fail("\(source): kind \(config.kind.rawValue) is not a language-model policy")
-      }
       let task = policy.reasoningTask
       let items = Array(task.prompts(.train).prefix(prompts))
       let length = maxNewTokens ?? policy.evaluationMaxNewTokens
@@ -181,11 +188,13 @@ struct Mine: ParsableCommand {
     }
   }
 
-  /// The policy of --checkpoint, or of the run directory's newest checkpoint.
+  /// The policy of --checkpoint (a checkpoint or an exp.json), or of the run directory's
+  /// newest checkpoint.
   private func embeddingPolicy() -> (any ReasoningPolicyTrainer, String) {
     guard let policyPath = checkpoint ?? (isDirectory(source) ? source : nil) else {
       fail("--group \(group) needs --checkpoint when the source is a file")
     }
+    if policyPath.hasSuffix(".json") { return (experimentPolicy(policyPath), policyPath) }
     let (url, data) = openCheckpoint(policyPath)
     let trainer: any Trainer
     do { trainer = try restoredTrainer(data, file: url.path) } catch { fail("\(error)") }
@@ -193,6 +202,20 @@ struct Mine: ParsableCommand {
       fail("\(url.path): not a language-model policy, which --group \(group) needs")
     }
     return (policy, url.path)
+  }
+}
+
+/// The policy an experiment file builds (for a pretrained model, its model file's).
+private func experimentPolicy(_ path: String) -> any ReasoningPolicyTrainer {
+  do {
+    let config = try ConfigLoader.resolve(file: path)
+    status("building the policy of \(path)…")
+    guard let policy = try makeTrainer(config) as? any ReasoningPolicyTrainer else {
+      fail("\(path): kind \(config.kind.rawValue) is not a language-model policy")
+    }
+    return policy
+  } catch {
+    fail("\(error)")
   }
 }
 

@@ -149,3 +149,17 @@ private let verifyMeaning: [String: [Float]] = [
   #expect(found.isSuperset(of: ["first, let's", "wait", "let me check"]))
   #expect(matcher.matches(in: "They awaited the results; 47 + 85 = 132.").isEmpty)
 }
+
+@Test func minersCanLeaveOutGramsWithDigits() {
+  let solutions = ["we add 36 and 32 so the answer is 68", "we add 43 and 90 so the answer is 133"]
+  let all = mineStrategicGrams(from: solutions, sizes: 3...3, fraction: 1)
+  #expect(all.contains { $0.gram == "the answer is" })
+  #expect(all.contains { $0.gram.contains("36") })
+  let words = mineStrategicGrams(from: solutions, sizes: 3...3, fraction: 1, withoutDigits: true)
+  #expect(words.map(\.gram) == ["so the answer", "the answer is"])
+  let clusters = mineStrategicGramClusters(
+    from: solutions, sizes: 3...3, fraction: 1, withoutDigits: true, clusters: 1
+  ) { _ in [1, 0] }
+  #expect(
+    clusters == [StrategicGramGroup(grams: ["so the answer", "the answer is"], solutions: 2)])
+}

@@ -358,3 +358,20 @@ private func newest(_ run: URL) throws -> (URL, CheckpointData) {
   }
   #expect(trainer.meanTokenEmbedding(of: phrases[0]) == mean)
 }
+
+@Test func theMinedSmolLM2GramsAreAPhraseFileForItsGRPORun() throws {
+  guard let gguf = smolLM2() else { return }
+  let experiments = golden.appendingPathComponent("../../../Experiments").standardized
+  let grams = experiments.appendingPathComponent("smol-arith-grams.txt")
+  let config = try ConfigLoader.resolve(
+    file: experiments.appendingPathComponent("smol-grpo-arith.json").path,
+    overrides: [
+      "model.path=\(gguf.path)", "hicra.enabled=true", "hicra.phrasesFile=\(grams.path)",
+      "hicra.useTaskPhrases=false",
+    ])
+  let trainer = try PretrainedGRPOTrainer(config: config, pretrained: nil)
+  let matcher = try #require(trainer.task.planning)
+  #expect(matcher.phraseTexts == phraseLines(try String(contentsOf: grams, encoding: .utf8)))
+  #expect(matcher.phraseTexts.contains("the answer is"))
+  #expect(!matcher.matches(in: "We need to add 36 and 32. So, the answer is 68.").isEmpty)
+}
