@@ -40,7 +40,9 @@ let package = Package(
     .target(name: "Checkpoint", dependencies: ["TensorCore", "CHDF5"]),
     .target(name: "TaskAllocation", dependencies: ["TensorCore", "NN", "Optim", "CGLPK"]),
     .target(name: "Reasoning", dependencies: ["TensorCore", "NN"]),
-    .target(name: "GRPO", dependencies: ["TensorCore"]),
+    .target(
+      name: "GRPO", dependencies: ["TensorCore"],
+      resources: [.copy("Resources/english-strategic-grams.txt")]),
     .target(name: "Distributed", dependencies: ["CMPI"]),
     .target(name: "Pretrained", dependencies: ["TensorCore", "NN", "Reasoning"]),
     .target(

@@ -117,12 +117,20 @@ public func semanticEntropy(_ counts: [Int]) -> Double {
 
 /// Builds a strategic-gram list from successful solutions: word n-grams (n in `sizes`),
 /// grouped by identity (case- and whitespace-insensitive), ranked by the number of
-/// distinct solutions containing them; the top `fraction` are kept (at least one).
+/// distinct solutions containing them (their document frequency); those in at least the
+/// share `minDocumentFrequency` of the distinct solutions qualify, and the top `fraction`
+/// of those are kept (at least one). `withoutDigits` leaves out n-grams with a digit (a
+/// problem's numbers are execution, not strategy).
 public func mineStrategicGrams(
-  from solutions: [String], sizes: ClosedRange<Int> = 3...5, fraction: Double = 0.2
+  from solutions: [String], sizes: ClosedRange<Int> = 3...5, fraction: Double = 0.2,
+  minDocumentFrequency: Double = 0, withoutDigits: Bool = false
 ) -> [(gram: String, solutions: Int)] {
-  let ranked = gramSupport(solutions, sizes: sizes).map { ($0.gram, $0.solutions.count) }
-  return Array(ranked.prefix(keptCount(ranked.count, fraction)))
+  let groups = gramSupport(solutions, sizes: sizes, withoutDigits: withoutDigits).map {
+    ([$0.gram], $0.solutions)
+  }
+  return rankedGroups(
+    groups, of: solutions, fraction: fraction, minDocumentFrequency: minDocumentFrequency
+  ).map { ($0.grams[0], $0.solutions) }
 }
 
 /// N-grams that mean nearly the same to the policy, mined as one strategic pattern.
@@ -142,21 +150,20 @@ public struct StrategicGramGroup: Equatable, Sendable {
 /// the policy's token embeddings) have cosine similarity ≥ `similarity` to a group's
 /// leader join that group: most supported n-grams first, each to the most similar leader
 /// or else as a new leader. Groups are ranked by the distinct solutions containing any
-/// member; the top `fraction` are kept. Only the `limit` most supported n-grams are
+/// member and selected as n-grams are. Only the `limit` most supported n-grams are
 /// grouped (the rest are too rare to be among the kept anyway). An n-gram whose embedding
 /// is nil (say, a character the policy does not know) is skipped.
 public func mineStrategicGramGroups(
   from solutions: [String], sizes: ClosedRange<Int> = 3...5, fraction: Double = 0.2,
-  similarity: Float, limit: Int = 5000, embedding: (String) -> [Float]?
+  minDocumentFrequency: Double = 0, withoutDigits: Bool = false, similarity: Float,
+  limit: Int = 5000, embedding: (String) -> [Float]?
 ) -> [StrategicGramGroup] {
   var groups: [(leader: [Float], grams: [String], solutions: Set<Int>)] = []
-  for (gram, support) in gramSupport(solutions, sizes: sizes).prefix(limit) {
-    guard var vector = embedding(gram) else { continue }
-    let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
-    if norm > 0 { vector = vector.map { $0 / norm } }
+  let grams = embeddedGrams(solutions, sizes: sizes, withoutDigits, limit, embedding)
+  for (gram, support, vector) in grams {
     var best: (index: Int, cosine: Float)? = nil
     for (i, group) in groups.enumerated() {
-      let cosine = zip(group.leader, vector).reduce(0) { $0 + $1.0 * $1.1 }
+      let cosine = dot(group.leader, vector)
       if cosine >= similarity && cosine > (best?.cosine ?? -.infinity) { best = (i, cosine) }
     }
     if let best {
@@ -166,16 +173,107 @@ public func mineStrategicGramGroups(
       groups.append((vector, [gram], support))
     }
   }
+  return rankedGroups(
+    groups.map { ($0.grams, $0.solutions) }, of: solutions, fraction: fraction,
+    minDocumentFrequency: minDocumentFrequency)
+}
+
+/// Like `mineStrategicGramGroups`, but the groups are `clusters` k-means clusters of the
+/// unit-length embeddings under cosine similarity (spherical k-means), as the HICRA paper
+/// clusters n-grams before selecting them by document frequency. Deterministic: the first
+/// centre is the most supported n-gram, each next one the n-gram least similar to every
+/// centre so far (the more supported on ties); then assignments (to the most similar
+/// centre, the lower index on ties) and centre updates (normalised member means; an empty
+/// cluster keeps its centre) alternate until no assignment changes or after `iterations`.
+/// Fewer n-grams than `clusters` make one cluster each.
+public func mineStrategicGramClusters(
+  from solutions: [String], sizes: ClosedRange<Int> = 3...5, fraction: Double = 0.2,
+  minDocumentFrequency: Double = 0, withoutDigits: Bool = false, clusters: Int,
+  iterations: Int = 100, limit: Int = 5000, embedding: (String) -> [Float]?
+) -> [StrategicGramGroup] {
+  precondition(clusters >= 1, "mineStrategicGramClusters: clusters = \(clusters) must be ≥ 1")
+  let grams = embeddedGrams(solutions, sizes: sizes, withoutDigits, limit, embedding)
+  guard !grams.isEmpty else { return [] }
+  // Farthest-point initialisation.
+  var centres = [grams[0].vector]
+  var closest = grams.map { dot($0.vector, grams[0].vector) }
+  while centres.count < min(clusters, grams.count) {
+    let next = closest.indices.min { closest[$0] < closest[$1] }!
+    centres.append(grams[next].vector)
+    for i in grams.indices {
+      closest[i] = max(closest[i], dot(grams[i].vector, grams[next].vector))
+    }
+  }
+  var assignment = [Int](repeating: -1, count: grams.count)
+  for _ in 0..<iterations {
+    let assigned = grams.map { gram in
+      centres.indices.max { a, b in
+        let (ca, cb) = (dot(centres[a], gram.vector), dot(centres[b], gram.vector))
+        return ca != cb ? ca < cb : a > b
+      }!
+    }
+    if assigned == assignment { break }
+    assignment = assigned
+    for c in centres.indices {
+      var sum = [Float](repeating: 0, count: centres[c].count)
+      for (i, gram) in grams.enumerated() where assignment[i] == c {
+        for j in sum.indices { sum[j] += gram.vector[j] }
+      }
+      let norm = dot(sum, sum).squareRoot()
+      if norm > 0 { centres[c] = sum.map { $0 / norm } }
+    }
+  }
+  let groups = centres.indices.compactMap { c -> ([String], Set<Int>)? in
+    let members = grams.indices.filter { assignment[$0] == c }
+    guard !members.isEmpty else { return nil }
+    return (
+      members.map { grams[$0].gram },
+      members.reduce(into: Set<Int>()) { $0.formUnion(grams[$1].support) }
+    )
+  }
+  return rankedGroups(
+    groups, of: solutions, fraction: fraction, minDocumentFrequency: minDocumentFrequency)
+}
+
+/// The `limit` most supported n-grams with their supporting solutions and unit-length
+/// embeddings (n-grams without an embedding left out).
+private func embeddedGrams(
+  _ solutions: [String], sizes: ClosedRange<Int>, _ withoutDigits: Bool, _ limit: Int,
+  _ embedding: (String) -> [Float]?
+) -> [(gram: String, support: Set<Int>, vector: [Float])] {
+  gramSupport(solutions, sizes: sizes, withoutDigits: withoutDigits).prefix(limit).compactMap {
+    gram, support in
+    guard var vector = embedding(gram) else { return nil }
+    let norm = dot(vector, vector).squareRoot()
+    if norm > 0 { vector = vector.map { $0 / norm } }
+    return (gram, support, vector)
+  }
+}
+
+private func dot(_ a: [Float], _ b: [Float]) -> Float {
+  zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
+}
+
+/// Groups ranked by document frequency (the distinct solutions containing any member;
+/// ties keep the given order), those in fewer than the share `minDocumentFrequency` of the
+/// distinct solutions dropped, and the top `fraction` of the rest kept (at least one).
+private func rankedGroups(
+  _ groups: [(grams: [String], solutions: Set<Int>)], of solutions: [String], fraction: Double,
+  minDocumentFrequency: Double
+) -> [StrategicGramGroup] {
+  let distinct = Double(Set(solutions).count)
   let ranked = groups.enumerated().sorted {
     $0.element.solutions.count != $1.element.solutions.count
       ? $0.element.solutions.count > $1.element.solutions.count : $0.offset < $1.offset
-  }.map { StrategicGramGroup(grams: $0.element.grams, solutions: $0.element.solutions.count) }
+  }
+  .map { StrategicGramGroup(grams: $0.element.grams, solutions: $0.element.solutions.count) }
+  .filter { Double($0.solutions) >= minDocumentFrequency * distinct }
   return Array(ranked.prefix(keptCount(ranked.count, fraction)))
 }
 
-/// Every word n-gram of the distinct solutions with the indices of the solutions that
-/// contain it, most supported first (ties by text).
-private func gramSupport(_ solutions: [String], sizes: ClosedRange<Int>) -> [(
+/// Every word n-gram of the distinct solutions (without a digit, if asked) with the indices
+/// of the solutions that contain it, most supported first (ties by text).
+private func gramSupport(_ solutions: [String], sizes: ClosedRange<Int>, withoutDigits: Bool) -> [(
   gram: String, solutions: Set<Int>
 )] {
   var support: [String: Set<Int>] = [:]
@@ -184,7 +282,9 @@ private func gramSupport(_ solutions: [String], sizes: ClosedRange<Int>) -> [(
     let words = text.lowercased().split(whereSeparator: { $0.isWhitespace }).map(String.init)
     for n in sizes where words.count >= n {
       for start in 0...(words.count - n) {
-        support[words[start..<(start + n)].joined(separator: " "), default: []].insert(index)
+        let gram = words[start..<(start + n)].joined(separator: " ")
+        if withoutDigits && gram.contains(where: \.isNumber) { continue }
+        support[gram, default: []].insert(index)
       }
     }
   }

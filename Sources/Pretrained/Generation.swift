@@ -6,7 +6,8 @@ import TensorCore
 public struct GenerationOptions: Equatable, Sendable {
   /// Raw text, or one user message each in the model's chat template.
   public var format: PromptFormat = .chat
-  /// Take the most likely token at each step (temperature, top-p and top-k are then unused).
+  /// Take the most likely token at each step (temperature, top-p, top-k and min-p are then
+  /// unused; a repetition penalty still applies).
   public var greedy = false
   /// Logits are divided by this before sampling.
   public var temperature: Float = 1
@@ -14,6 +15,10 @@ public struct GenerationOptions: Equatable, Sendable {
   public var topP: Float = 1
   /// Keep only the k most likely tokens; 0 keeps all.
   public var topK = 0
+  /// Keep only tokens at least this times as likely as the most likely one; 0 keeps all.
+  public var minP: Float = 0
+  /// transformers' `repetition_penalty` over the prompt and the reply so far; 1 is off.
+  public var repetitionPenalty: Float = 1
   /// Stop after this many new tokens when no end-of-sequence id came.
   public var maxNewTokens = 256
   /// Seeds the one random stream every batch draws from, in prompt order.
@@ -23,13 +28,16 @@ public struct GenerationOptions: Equatable, Sendable {
 
   public init(
     format: PromptFormat = .chat, greedy: Bool = false, temperature: Float = 1, topP: Float = 1,
-    topK: Int = 0, maxNewTokens: Int = 256, seed: UInt64 = 0, batchSize: Int = 16
+    topK: Int = 0, minP: Float = 0, repetitionPenalty: Float = 1, maxNewTokens: Int = 256,
+    seed: UInt64 = 0, batchSize: Int = 16
   ) {
     self.format = format
     self.greedy = greedy
     self.temperature = temperature
     self.topP = topP
     self.topK = topK
+    self.minP = minP
+    self.repetitionPenalty = repetitionPenalty
     self.maxNewTokens = maxNewTokens
     self.seed = seed
     self.batchSize = batchSize
@@ -43,6 +51,12 @@ public struct GenerationOptions: Equatable, Sendable {
     }
     guard topP > 0 && topP <= 1 else { throw fail("topP is \(topP); it must be in (0, 1]") }
     guard topK >= 0 else { throw fail("topK is \(topK); it must be ≥ 0 (0 keeps all)") }
+    guard minP >= 0 && minP <= 1 else {
+      throw fail("minP is \(minP); it must be in [0, 1] (0 keeps all)")
+    }
+    guard repetitionPenalty > 0 && repetitionPenalty.isFinite else {
+      throw fail("repetitionPenalty is \(repetitionPenalty); it must be > 0 (1 is off)")
+    }
     guard maxNewTokens >= 1 else { throw fail("maxNewTokens is \(maxNewTokens); it must be ≥ 1") }
     guard batchSize >= 1 else { throw fail("batchSize is \(batchSize); it must be ≥ 1") }
   }
@@ -63,7 +77,7 @@ public struct GenerationResult: Codable, Equatable, Sendable {
   /// The generated ids; the end-of-sequence id that stopped it is not included.
   public var tokens: [Int]
   /// Each generated token's log-probability under the model at temperature 1, before any
-  /// top-k/top-p truncation.
+  /// repetition penalty or top-k/top-p/min-p truncation.
   public var logprobs: [Float]
   /// Whether an end-of-sequence id ended it (false: cut at `maxNewTokens`).
   public var finished: Bool
@@ -105,7 +119,8 @@ extension PretrainedModel {
     }
     let sampling = SamplingOptions(
       temperature: options.greedy ? 1 : options.temperature, topP: options.topP,
-      topK: options.topK, greedy: options.greedy, maxNewTokens: options.maxNewTokens)
+      topK: options.topK, minP: options.minP, repetitionPenalty: options.repetitionPenalty,
+      greedy: options.greedy, maxNewTokens: options.maxNewTokens)
     // The sampler's log-probs are under the temperature-scaled distribution; at another
     // temperature than 1 the chosen tokens are scored again at 1.
     let rescore = sampling.temperature != 1

@@ -14,6 +14,8 @@ public final class LlamaModel: CausalLanguageModel {
   public let lmHead: Linear?
   private let inverseFrequencies: [Float]
 
+  public var tokenEmbeddings: Tensor { model.embedTokens.weight }
+
   /// A model holding `weights` (Hugging Face names, `[out, in]` matrices, Q/K in the
   /// rotate-half layout, as `PretrainedFiles.load` gives them). Strict: every tensor of
   /// `config.weightShapes` must be present with its shape and no other may be; the

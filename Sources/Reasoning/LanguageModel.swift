@@ -14,6 +14,9 @@ public protocol CausalLanguageModel: Module {
   var paddingToken: Int { get }
   /// The ids that end a completion (the sampler stops a row at the first one).
   var endTokens: [Int] { get }
+  /// The input token embedding table, `[vocabularySize, width]` (`allot mine` groups
+  /// n-grams by it).
+  var tokenEmbeddings: Tensor { get }
 
   /// Logits `[B, T, vocabularySize]` for token ids `[B, T]` (row-major in `ids`).
   ///
@@ -58,3 +61,18 @@ public protocol TextTokenizer: Sendable {
 }
 
 extension Tokenizer: TextTokenizer {}
+
+extension CausalLanguageModel {
+  /// The mean input embedding of the tokens of `text` (`tokenizer`'s ids, no special
+  /// tokens); nil when the text has no tokens or cannot be encoded.
+  public func meanTokenEmbedding(of text: String, tokenizer: some TextTokenizer) -> [Float]? {
+    guard let ids = try? tokenizer.encode(text), !ids.isEmpty else { return nil }
+    let table = tokenEmbeddings
+    let width = table.shape[1]
+    var mean = [Float](repeating: 0, count: width)
+    table.withUnsafeBufferPointer { rows in
+      for id in ids { for j in 0..<width { mean[j] += rows[id * width + j] } }
+    }
+    return mean.map { $0 / Float(ids.count) }
+  }
+}

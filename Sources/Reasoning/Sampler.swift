@@ -2,13 +2,28 @@ import Foundation
 import TensorCore
 
 /// How completions are drawn.
+///
+/// Which distribution is which: tokens are *drawn* from the model's logits after the
+/// repetition penalty, the temperature and the top-k, top-p and min-p cuts (renormalised
+/// over the kept tokens), but every log-probability and entropy the sampler reports is
+/// that of the *full-vocabulary* distribution softmax(logits / temperature), with no
+/// penalty and no truncation: exactly what `logProbabilities(…, temperature:)` computes
+/// with the tape, so GRPO's π_old and π_θ are one function (docs/sequence-policy.md).
 public struct SamplingOptions: Equatable, Sendable {
-  /// Logits are divided by this before everything else (log-probs and entropies included).
+  /// Logits are divided by this (after any repetition penalty, before the cuts); log-probs
+  /// and entropies are those at this temperature.
   public var temperature: Float = 1
   /// Nucleus sampling: keep the smallest set of tokens whose probability reaches this.
   public var topP: Float = 1
   /// Keep only the k most likely tokens; 0 keeps all.
   public var topK = 0
+  /// Keep only tokens whose probability is at least this times the most likely token's
+  /// (transformers' `min_p`); 0 keeps all.
+  public var minP: Float = 0
+  /// transformers' `repetition_penalty`: before the temperature, the logit of every token
+  /// already in the row (prompt and completion so far) is divided by this when positive and
+  /// multiplied by it when negative; 1 is off. It applies to greedy decoding too.
+  public var repetitionPenalty: Float = 1
   /// Take the most likely token instead of sampling.
   public var greedy = false
   /// Stop after this many new tokens when no EOS came.
@@ -18,14 +33,16 @@ public struct SamplingOptions: Equatable, Sendable {
   public var stopAtEOS = true
 
   public init(
-    temperature: Float = 1, topP: Float = 1, topK: Int = 0, greedy: Bool = false,
-    maxNewTokens: Int = 64,
+    temperature: Float = 1, topP: Float = 1, topK: Int = 0, minP: Float = 0,
+    repetitionPenalty: Float = 1, greedy: Bool = false, maxNewTokens: Int = 64,
     stopAtEOS: Bool = true
   ) {
     self.stopAtEOS = stopAtEOS
     self.temperature = temperature
     self.topP = topP
     self.topK = topK
+    self.minP = minP
+    self.repetitionPenalty = repetitionPenalty
     self.greedy = greedy
     self.maxNewTokens = maxNewTokens
   }
@@ -65,6 +82,11 @@ extension CausalLanguageModel {
     precondition(
       prompts.count == counts.count, "sample: \(prompts.count) prompts but \(counts.count) counts")
     precondition(options.temperature > 0, "sample: temperature must be > 0")
+    precondition(
+      options.minP >= 0 && options.minP <= 1, "sample: minP \(options.minP) must lie in [0, 1]")
+    precondition(
+      options.repetitionPenalty > 0 && options.repetitionPenalty.isFinite,
+      "sample: repetitionPenalty \(options.repetitionPenalty) must be > 0")
     let rows = zip(prompts.indices, counts).flatMap { i, n in [Int](repeating: i, count: n) }
     guard !rows.isEmpty else { return [] }
     let b = rows.count
@@ -95,6 +117,8 @@ extension CausalLanguageModel {
       let t = promptLogits.shape[1]
       var logits = t == 1 ? promptLogits : promptLogits.slice(axis: 1, (t - 1)..<t)
       var scratch = [Float](repeating: 0, count: vocabulary)
+      let penalised = options.repetitionPenalty != 1
+      var penaltyScratch = [Float](repeating: 0, count: penalised ? 2 * vocabulary : 0)
       // The rows still generating, in ascending order; finished rows leave the batch (and
       // the caches), so later steps only compute what is still needed.
       var active = Array(0..<b)
@@ -103,7 +127,8 @@ extension CausalLanguageModel {
           for (r, row) in active.enumerated() {
             let chosen = Self.choose(
               UnsafeBufferPointer(rebasing: all[(r * vocabulary)..<((r + 1) * vocabulary)]),
-              options: options, scratch: &scratch, rng: &rng)
+              previous: penalised ? prompts[rows[row]] + out[row].tokens : [],
+              options: options, scratch: &scratch, penaltyScratch: &penaltyScratch, rng: &rng)
             out[row].tokens.append(chosen.token)
             out[row].logProbs.append(chosen.logProb)
             out[row].entropies.append(chosen.entropy)
@@ -126,10 +151,12 @@ extension CausalLanguageModel {
   }
 
   /// Picks a token from one row of logits; returns it with its log-probability and the
-  /// distribution's entropy, both under the temperature-scaled (untruncated) distribution.
+  /// distribution's entropy, both under the temperature-scaled (unpenalised, untruncated)
+  /// distribution. `previous` holds the row's tokens so far (read only with a repetition
+  /// penalty); `penaltyScratch` has room for two rows of logits when there is one.
   static func choose(
-    _ logits: UnsafeBufferPointer<Float>, options: SamplingOptions, scratch: inout [Float],
-    rng: inout RandomState
+    _ logits: UnsafeBufferPointer<Float>, previous: [Int], options: SamplingOptions,
+    scratch: inout [Float], penaltyScratch: inout [Float], rng: inout RandomState
   ) -> (token: Int, logProb: Float, entropy: Float) {
     let n = logits.count
     let inverse = 1 / options.temperature
@@ -146,39 +173,78 @@ extension CausalLanguageModel {
       let p = scratch[i] / Float(total)
       if p > 0 { entropy -= p * logP }
     }
-    var token = 0
-    if options.greedy {
-      for i in 1..<n where logits[i] > logits[token] { token = i }
+    let token: Int
+    if options.repetitionPenalty == 1 {
+      token = scratch.withUnsafeBufferPointer { weights in
+        Self.draw(logits, weights: weights, total: total, options: options, rng: &rng)
+      }
     } else {
-      // Candidates by probability (ties by id), cut by top-k and top-p, then one draw.
-      var order = Array(0..<n)
-      if options.topK > 0 || options.topP < 1 {
-        order.sort { scratch[$0] != scratch[$1] ? scratch[$0] > scratch[$1] : $0 < $1 }
-      }
-      var keep = options.topK > 0 ? min(options.topK, n) : n
-      if options.topP < 1 {
-        var mass: Double = 0
-        for (k, i) in order.prefix(keep).enumerated() {
-          mass += Double(scratch[i]) / total
-          if mass >= Double(options.topP) {
-            keep = k + 1
-            break
-          }
+      // The penalised logits in the first half of the scratch, their weights in the second.
+      token = penaltyScratch.withUnsafeMutableBufferPointer { buffer in
+        let penalisedLogits = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
+        _ = penalisedLogits.initialize(from: logits)
+        let penalty = options.repetitionPenalty
+        for t in previous {
+          let l = logits[t]
+          penalisedLogits[t] = l > 0 ? l / penalty : l * penalty
         }
+        var shift = -Float.infinity
+        for i in 0..<n { shift = max(shift, penalisedLogits[i] * inverse) }
+        let weights = UnsafeMutableBufferPointer(rebasing: buffer[n..<(2 * n)])
+        let penalisedTotal = Double(
+          scaledExponentials(
+            UnsafeBufferPointer(penalisedLogits), scale: inverse, shift: shift,
+            into: weights.baseAddress!))
+        return Self.draw(
+          UnsafeBufferPointer(penalisedLogits), weights: UnsafeBufferPointer(weights),
+          total: penalisedTotal, options: options, rng: &rng)
       }
-      let kept = order.prefix(keep)
-      let keptMass = kept.reduce(0.0) { $0 + Double(scratch[$1]) }
-      var u = rng.nextDouble() * keptMass
-      token = kept.last!
-      for i in kept {
-        u -= Double(scratch[i])
-        if u < 0 {
-          token = i
+    }
+    return (token, logits[token] * inverse - m - logTotal, entropy)
+  }
+
+  /// The token greedy decoding takes (the largest logit, the lowest id on ties) or one draw
+  /// from `weights` (proportional to the probabilities, summing to `total`) cut by top-k,
+  /// top-p and min-p.
+  private static func draw(
+    _ logits: UnsafeBufferPointer<Float>, weights: UnsafeBufferPointer<Float>, total: Double,
+    options: SamplingOptions, rng: inout RandomState
+  ) -> Int {
+    let n = logits.count
+    if options.greedy {
+      var token = 0
+      for i in 1..<n where logits[i] > logits[token] { token = i }
+      return token
+    }
+    // Candidates by probability (ties by id), cut by top-k, top-p and min-p, then one draw.
+    var order = Array(0..<n)
+    if options.topK > 0 || options.topP < 1 || options.minP > 0 {
+      order.sort { weights[$0] != weights[$1] ? weights[$0] > weights[$1] : $0 < $1 }
+    }
+    var keep = options.topK > 0 ? min(options.topK, n) : n
+    if options.topP < 1 {
+      var mass: Double = 0
+      for (k, i) in order.prefix(keep).enumerated() {
+        mass += Double(weights[i]) / total
+        if mass >= Double(options.topP) {
+          keep = k + 1
           break
         }
       }
     }
-    return (token, logits[token] * inverse - m - logTotal, entropy)
+    if options.minP > 0 {
+      // The most likely token always stays (its weight is the largest).
+      let floor = options.minP * weights[order[0]]
+      keep = max(1, order.prefix(keep).prefix { weights[$0] >= floor }.count)
+    }
+    let kept = order.prefix(keep)
+    let keptMass = kept.reduce(0.0) { $0 + Double(weights[$1]) }
+    var u = rng.nextDouble() * keptMass
+    for i in kept {
+      u -= Double(weights[i])
+      if u < 0 { return i }
+    }
+    return kept.last!
   }
 
   /// Log-probabilities, with the tape, of given completions after their prompts: `[B, T]`

@@ -51,6 +51,8 @@ public final class TransformerLM: CausalLanguageModel {
       shape.tiedEmbeddings ? nil : Linear(shape.width, shape.vocabulary, bias: false, rng: &rng)
   }
 
+  public var tokenEmbeddings: Tensor { tokens.weight }
+
   public var children: [(String, any Module)] {
     var out: [(String, any Module)] = [
       ("tokens", tokens), ("positions", positions), ("blocks", blocks), ("finalNorm", finalNorm),

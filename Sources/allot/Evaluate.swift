@@ -73,21 +73,24 @@ struct Evaluate: ParsableCommand {
         task: evaluatedTask, prompts: items, samples: samples, temperature: temperature,
         maxNewTokens: maxNewTokens ?? policy.evaluationMaxNewTokens, rng: &rng)
       print(report.table)
-      if let completions {
-        var lines = ""
-        for s in report.samples {
-          let object: JSONValue = .object([
-            "id": .string(s.promptID), "prompt": .string(s.prompt),
-            "completion": .string(s.completion),
-            "reward": .number(s.reward), "greedy": .bool(s.greedy),
-          ])
-          lines += String(decoding: try object.data(), as: UTF8.self) + "\n"
-        }
-        try Data(lines.utf8).write(to: URL(fileURLWithPath: completions), options: .atomic)
-        print("wrote \(report.samples.count) completions to \(completions)")
-      }
+      if let completions { try writeCompletions(report.samples, to: completions) }
     } catch {
       fail("\(error)")
     }
   }
+}
+
+/// Writes evaluated completions as JSON lines (`id`, `prompt`, `completion`, `reward`,
+/// `greedy`), which `allot mine` reads.
+func writeCompletions(_ samples: [EvaluationReport.Sample], to path: String) throws {
+  var lines = ""
+  for s in samples {
+    let object: JSONValue = .object([
+      "id": .string(s.promptID), "prompt": .string(s.prompt), "completion": .string(s.completion),
+      "reward": .number(s.reward), "greedy": .bool(s.greedy),
+    ])
+    lines += String(decoding: try object.data(), as: UTF8.self) + "\n"
+  }
+  try Data(lines.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+  print("wrote \(samples.count) completions to \(path)")
 }

@@ -44,6 +44,12 @@ struct Generate: ParsableCommand {
   @Option(help: "Sample among the k most likely tokens (0: all).")
   var topK = 0
 
+  @Option(help: "Sample among tokens at least this times as likely as the most likely (0: all).")
+  var minP: Float = 0
+
+  @Option(help: "transformers' repetition_penalty over the prompt and the reply (1: off).")
+  var repetitionPenalty: Float = 1
+
   @Option(help: "The seed of the sampling.")
   var seed: UInt64 = 0
 
@@ -57,8 +63,8 @@ struct Generate: ParsableCommand {
     guard (prompt == nil) != (prompts == nil) else {
       throw ValidationError("give exactly one of --prompt TEXT and --prompts FILE.jsonl")
     }
-    if greedy && (temperature != 1 || topP != 1 || topK != 0) {
-      throw ValidationError("--greedy takes no --temperature, --top-p or --top-k")
+    if greedy && (temperature != 1 || topP != 1 || topK != 0 || minP != 0) {
+      throw ValidationError("--greedy takes no --temperature, --top-p, --top-k or --min-p")
     }
   }
 
@@ -67,7 +73,8 @@ struct Generate: ParsableCommand {
       let texts = try prompts.map { try PromptsFile.read($0) } ?? [prompt!]
       let options = GenerationOptions(
         format: chat ? .chat : .raw, greedy: greedy, temperature: temperature, topP: topP,
-        topK: topK, maxNewTokens: maxNewTokens, seed: seed, batchSize: batch)
+        topK: topK, minP: minP, repetitionPenalty: repetitionPenalty, maxNewTokens: maxNewTokens,
+        seed: seed, batchSize: batch)
       try options.validate()
       let m = openPretrained(model, chatTemplateKind: chatTemplate)
       status(

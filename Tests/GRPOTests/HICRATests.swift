@@ -66,20 +66,22 @@ private func marked(_ phrases: [String], _ text: String) -> String {
   #expect(all.contains { $0.gram == "something unrelated entirely" && $0.solutions == 1 })
 }
 
+/// Four solutions and a hand-made embedding of their 3-grams: "let me check" and "let me
+/// verify" mean the same; they sit in different solutions, so a group of both is supported
+/// by both, more than either.
+private let verifyCorpus = [
+  "let me check it", "let me verify it", "let me verify that", "we are done now",
+]
+private let verifyMeaning: [String: [Float]] = [
+  "let me check": [1, 0], "let me verify": [0.99, 0.1], "me check it": [0, 1],
+  "me verify it": [0.1, 1], "me verify that": [0.7, -0.7], "we are done": [-1, 0],
+  "are done now": [-1, 0.05],
+]
+
 @Test func minerGroupsGramsByEmbeddingSimilarity() {
-  // "let me check" and "let me verify" mean the same to this (hand-made) embedding; they
-  // sit in different solutions, so their group is supported by both, more than either.
-  let corpus = [
-    "let me check it", "let me verify it", "let me verify that", "we are done now",
-  ]
-  let meaning: [String: [Float]] = [
-    "let me check": [1, 0], "let me verify": [0.99, 0.1], "me check it": [0, 1],
-    "me verify it": [0.1, 1], "me verify that": [0.7, -0.7], "we are done": [-1, 0],
-    "are done now": [-1, 0.05],
-  ]
   let groups = mineStrategicGramGroups(
-    from: corpus, sizes: 3...3, fraction: 1, similarity: 0.95
-  ) { meaning[$0] }
+    from: verifyCorpus, sizes: 3...3, fraction: 1, similarity: 0.95
+  ) { verifyMeaning[$0] }
   // Most supported first: "let me verify" (2 solutions) leads and "let me check" joins.
   #expect(
     groups.first == StrategicGramGroup(grams: ["let me verify", "let me check"], solutions: 3))
@@ -91,8 +93,73 @@ private func marked(_ phrases: [String], _ text: String) -> String {
   #expect(groups.count == 4)
   // Keeping the top quarter keeps the best group only; a gram without an embedding is
   // skipped.
-  let top = mineStrategicGramGroups(from: corpus, sizes: 3...3, fraction: 0.25, similarity: 0.95) {
-    $0 == "let me verify" ? nil : meaning[$0]
+  let top = mineStrategicGramGroups(
+    from: verifyCorpus, sizes: 3...3, fraction: 0.25, similarity: 0.95
+  ) {
+    $0 == "let me verify" ? nil : verifyMeaning[$0]
   }
   #expect(top == [StrategicGramGroup(grams: ["me check it", "me verify it"], solutions: 2)])
+}
+
+@Test func kMeansClustersGramsAndSelectsByDocumentFrequency() {
+  // Centres start at "let me verify" (the most supported), then the farthest grams ("we
+  // are done", then "me check it"); members keep their support order.
+  let clusters = mineStrategicGramClusters(
+    from: verifyCorpus, sizes: 3...3, fraction: 1, clusters: 3
+  ) {
+    verifyMeaning[$0]
+  }
+  #expect(
+    clusters == [
+      StrategicGramGroup(grams: ["let me verify", "let me check", "me verify that"], solutions: 3),
+      StrategicGramGroup(grams: ["me check it", "me verify it"], solutions: 2),
+      StrategicGramGroup(grams: ["are done now", "we are done"], solutions: 1),
+    ])
+  // Document-frequency selection: clusters in at least half (then 60 %) of the 4 solutions.
+  let half = mineStrategicGramClusters(
+    from: verifyCorpus, sizes: 3...3, fraction: 1, minDocumentFrequency: 0.5, clusters: 3
+  ) { verifyMeaning[$0] }
+  #expect(half.map(\.solutions) == [3, 2])
+  let most = mineStrategicGramClusters(
+    from: verifyCorpus, sizes: 3...3, fraction: 1, minDocumentFrequency: 0.6, clusters: 3
+  ) { verifyMeaning[$0] }
+  #expect(most.map(\.solutions) == [3])
+  // More clusters than grams: one each; the same selection applies to plain n-grams.
+  let many = mineStrategicGramClusters(from: verifyCorpus, sizes: 3...3, fraction: 1, clusters: 50)
+  {
+    verifyMeaning[$0]
+  }
+  #expect(many.count == 7 && many.allSatisfy { $0.grams.count == 1 })
+  let frequent = mineStrategicGrams(
+    from: verifyCorpus, sizes: 3...3, fraction: 1, minDocumentFrequency: 0.5)
+  #expect(frequent.map(\.gram) == ["let me verify"])
+}
+
+@Test func phraseListsAndTheEnglishPreset() throws {
+  #expect(
+    phraseLines("let me check  # 3\n# a comment\n\n  but wait \n") == ["let me check", "but wait"])
+  #expect(try StrategicGramPreset.none.phrases().isEmpty)
+  let english = try StrategicGramPreset.english.phrases()
+  #expect(english.count >= 40)
+  #expect(english.contains("let me check") && english.contains("alternatively"))
+  #expect(english.allSatisfy { !$0.contains("#") && !$0.isEmpty })
+  let matcher = PhraseMatcher(phrases: english)
+  let text = "First, let's add 47 and 85. Wait, let me check the tens: 4 + 8 = 12."
+  let found = Set(matcher.matches(in: text).map { matcher.phraseTexts[$0.phrase] })
+  #expect(found.isSuperset(of: ["first, let's", "wait", "let me check"]))
+  #expect(matcher.matches(in: "They awaited the results; 47 + 85 = 132.").isEmpty)
+}
+
+@Test func minersCanLeaveOutGramsWithDigits() {
+  let solutions = ["we add 36 and 32 so the answer is 68", "we add 43 and 90 so the answer is 133"]
+  let all = mineStrategicGrams(from: solutions, sizes: 3...3, fraction: 1)
+  #expect(all.contains { $0.gram == "the answer is" })
+  #expect(all.contains { $0.gram.contains("36") })
+  let words = mineStrategicGrams(from: solutions, sizes: 3...3, fraction: 1, withoutDigits: true)
+  #expect(words.map(\.gram) == ["so the answer", "the answer is"])
+  let clusters = mineStrategicGramClusters(
+    from: solutions, sizes: 3...3, fraction: 1, withoutDigits: true, clusters: 1
+  ) { _ in [1, 0] }
+  #expect(
+    clusters == [StrategicGramGroup(grams: ["so the answer", "the answer is"], solutions: 2)])
 }

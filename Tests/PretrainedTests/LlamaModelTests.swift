@@ -142,6 +142,19 @@ private func randomModel(seed: UInt64) -> LlamaModel {
   }
 }
 
+@Test func llamaSamplerLogProbsStayTheFullDistributionUnderCutsAndAPenalty() {
+  let model = randomModel(seed: 5)
+  let prompts = [[1, 4, 6, 8], [1, 9]]
+  var rng = RandomState(seed: 6)
+  let options = SamplingOptions(
+    temperature: 0.8, topK: 10, minP: 0.05, repetitionPenalty: 1.3, maxNewTokens: 10)
+  let rollouts = model.sample(prompts: prompts, counts: [2, 2], options: options, rng: &rng)
+  let (scored, _) = model.logProbabilities(
+    prompts: prompts, promptIndices: rollouts.map(\.promptIndex),
+    completions: rollouts.map(\.tokens), temperature: 0.8)
+  #expect(largestLogProbDifference(scored, rollouts.map(\.logProbs)) < 1e-4)
+}
+
 @Test func gradientsReachEveryParameter() {
   let model = randomModel(seed: 7)
   let ids = [1, 4, 6, 8, 3, 1, 9, 2]

@@ -131,6 +131,13 @@ private func temporaryDirectory() -> String {
   bad = raw
   bad.temperature = 0
   #expect(errorText { _ = try m.generate(["a"], options: bad) }.contains("temperature is 0.0"))
+  bad = raw
+  bad.minP = 1.5
+  #expect(errorText { _ = try m.generate(["a"], options: bad) }.contains("minP is 1.5"))
+  bad = raw
+  bad.repetitionPenalty = 0
+  #expect(
+    errorText { _ = try m.generate(["a"], options: bad) }.contains("repetitionPenalty is 0.0"))
   #expect(errorText { _ = try m.generate(["a", ""], options: raw) }.contains("prompt 2 is empty"))
   let long = String(repeating: "a b ", count: m.config.contextLength)
   #expect(

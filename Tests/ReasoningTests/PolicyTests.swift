@@ -157,3 +157,80 @@ private func greedyWithoutCache(_ model: TransformerLM, prompt: [Int], steps: In
     }
   }
 }
+
+@Test func samplerLogProbsAreTheFullDistributionsWhateverTheCutsAndThePenalty() {
+  // Tokens are drawn after the penalty and the top-k/top-p/min-p cuts, but the reported
+  // log-probs stay those of softmax(logits / T) over the whole vocabulary: what the tape
+  // scorer (the GRPO trainer's π_θ) computes.
+  let model = tinyModel(seed: 4, tied: false)
+  let prompts = [[0, 5, 6], [0, 7, 8, 9, 10]]
+  let options = SamplingOptions(
+    temperature: 0.7, topP: 0.95, topK: 8, minP: 0.05, repetitionPenalty: 1.3, maxNewTokens: 10)
+  var rng = RandomState(seed: 5)
+  let rollouts = model.sample(prompts: prompts, counts: [3, 2], options: options, rng: &rng)
+  let (scored, _) = model.logProbabilities(
+    prompts: prompts, promptIndices: rollouts.map(\.promptIndex),
+    completions: rollouts.map(\.tokens), temperature: 0.7)
+  let worst = largestLogProbDifference(scored, rollouts.map(\.logProbs))
+  #expect(worst < 1e-5, "largest log-prob difference \(worst)")
+  // With top-k 1 the renormalised distribution gives every token probability 1 (log 0);
+  // the full distribution does not.
+  var greedyRNG = RandomState(seed: 0)
+  let one = model.sample(
+    prompts: prompts, counts: [1, 1], options: SamplingOptions(topK: 1, maxNewTokens: 6),
+    rng: &greedyRNG)
+  #expect(one.allSatisfy { $0.logProbs.allSatisfy { $0 < -1e-3 } })
+}
+
+@Test func minPOneIsGreedyAndMinPZeroChangesNothing() {
+  let model = tinyModel(seed: 8)
+  let prompts = [[0, 4, 5]]
+  func draw(_ seed: UInt64, _ options: SamplingOptions) -> [Rollout] {
+    var rng = RandomState(seed: seed)
+    return model.sample(prompts: prompts, counts: [4], options: options, rng: &rng)
+  }
+  let greedy = draw(1, SamplingOptions(greedy: true, maxNewTokens: 10)).map(\.tokens)
+  #expect(
+    draw(9, SamplingOptions(temperature: 2, minP: 1, maxNewTokens: 10)).map(\.tokens) == greedy)
+  let plain = SamplingOptions(temperature: 1.5, topP: 0.9, maxNewTokens: 10)
+  var zero = plain
+  zero.minP = 0
+  zero.repetitionPenalty = 1
+  #expect(draw(3, zero) == draw(3, plain))
+  // A loose min-p still samples (it is no greedy in disguise).
+  #expect(
+    draw(3, SamplingOptions(temperature: 2, minP: 0.01, maxNewTokens: 10)).map(\.tokens) != greedy)
+}
+
+@Test func repetitionPenaltyIsTransformersRule() {
+  // Greedy decoding with the penalty against the rule applied by hand to full recomputes:
+  // every token already in the row (prompt included) has its logit divided by the penalty
+  // when positive, multiplied when negative.
+  let model = tinyModel(seed: 11)
+  let prompt = [0, 5, 6, 5, 7]
+  let penalty: Float = 1.8
+  var rng = RandomState(seed: 0)
+  let rollout = model.sample(
+    prompts: [prompt], counts: [1],
+    options: SamplingOptions(repetitionPenalty: penalty, greedy: true, maxNewTokens: 12),
+    rng: &rng)[0]
+  var sequence = prompt
+  var expected: [Int] = []
+  withoutGrad {
+    for _ in 0..<12 {
+      let logits = model(sequence, batch: 1, positions: Array(0..<sequence.count))
+      var last = logits.slice(axis: 1, (sequence.count - 1)..<sequence.count).scalars
+      for t in Set(sequence) { last[t] = last[t] > 0 ? last[t] / penalty : last[t] * penalty }
+      let next = last.indices.max { last[$0] < last[$1] || (last[$0] == last[$1] && $0 > $1) }!
+      expected.append(next)
+      if next == Tokenizer.eos { break }
+      sequence.append(next)
+    }
+  }
+  #expect(rollout.tokens == expected)
+  var plainRNG = RandomState(seed: 0)
+  let plain = model.sample(
+    prompts: [prompt], counts: [1], options: SamplingOptions(greedy: true, maxNewTokens: 12),
+    rng: &plainRNG)[0]
+  #expect(plain.tokens != rollout.tokens, "the penalty should change this greedy reply")
+}

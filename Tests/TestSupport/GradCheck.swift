@@ -74,3 +74,15 @@ public func isClose(
   actual.count == expected.count
     && zip(actual, expected).allSatisfy { Swift.abs($0 - $1) <= atol + rtol * Swift.abs($1) }
 }
+
+/// The largest |scored − recorded| over the real tokens: `scored` is a `[B, T]` scorer
+/// output, `recorded[r]` the log-probs the sampler recorded for row r.
+public func largestLogProbDifference(_ scored: Tensor, _ recorded: [[Float]]) -> Float {
+  let width = scored.shape[1]
+  let values = scored.scalars
+  var worst: Float = 0
+  for (r, row) in recorded.enumerated() {
+    for (k, lp) in row.enumerated() { worst = max(worst, abs(values[r * width + k] - lp)) }
+  }
+  return worst
+}

@@ -176,3 +176,35 @@ func problems(_ body: () throws -> Void) -> String {
       "kind=grpo", "grpo.skipZeroAdvantage=true", "grpo.beta=0.01", "grpo.klInReward=true",
     ])
 }
+
+@Test func samplingCutsAndThePresetAreValidatedByKey() throws {
+  let grpo = ["kind=grpo"]
+  let config = try ConfigLoader.resolve(
+    file: nil,
+    overrides: grpo + ["grpo.minP=0.05", "grpo.repetitionPenalty=1.1", "hicra.preset=english"])
+  #expect(config.grpo.minP == 0.05 && config.grpo.repetitionPenalty == 1.1)
+  #expect(config.hicra.preset == .english)
+  #expect(ExperimentConfig().grpo.minP == 0 && ExperimentConfig().grpo.repetitionPenalty == 1)
+  let minP = problems {
+    _ = try ConfigLoader.resolve(file: nil, overrides: grpo + ["grpo.minP=1.5"])
+  }
+  #expect(minP.contains("'grpo.minP' is 1.5; must lie in [0, 1] (0: off)"))
+  let penalty = problems {
+    _ = try ConfigLoader.resolve(file: nil, overrides: grpo + ["grpo.repetitionPenalty=0"])
+  }
+  #expect(penalty.contains("'grpo.repetitionPenalty' is 0.0; must be > 0 (1: off)"))
+  let preset = problems {
+    _ = try ConfigLoader.resolve(file: nil, overrides: grpo + ["hicra.preset=french"])
+  }
+  #expect(preset.contains("hicra.preset") && preset.contains("\"english\""))
+  // A preset alone names planning phrases.
+  let alone = try ConfigLoader.resolve(
+    file: nil,
+    overrides: grpo + ["hicra.enabled=true", "hicra.useTaskPhrases=false", "hicra.preset=english"])
+  #expect(alone.hicra.preset == .english)
+  let none = problems {
+    _ = try ConfigLoader.resolve(
+      file: nil, overrides: grpo + ["hicra.enabled=true", "hicra.useTaskPhrases=false"])
+  }
+  #expect(none.contains("hicra.preset"))
+}

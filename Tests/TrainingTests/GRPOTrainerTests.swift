@@ -606,3 +606,27 @@ struct ScaledDigitTask: ReasoningTask {
   #expect(none.isEmpty)
   #expect(zeroSkipped == zeroFull)
 }
+
+@Test func cutSamplingKeepsTheSamplersAndTheTrainersLogProbsOneDistribution() throws {
+  // The keys reach the sampler, and log π_old (the sampler's) equals log π_θ (the
+  // trainer's tape scoring) for the same parameters: both the full-vocabulary distribution
+  // at grpo.temperature, not the one renormalised over the tokens the cuts kept.
+  let config = try ConfigLoader.resolve(
+    file: nil,
+    overrides: [
+      "kind=grpo", "model.layers=1", "model.width=16", "model.heads=2", "model.context=64",
+      "task.maxDigits=1", "task.trainSize=8", "task.testSize=2", "grpo.promptsPerStep=2",
+      "grpo.groupSize=4", "grpo.maxCompletionLength=12", "grpo.temperature=0.8", "grpo.topK=6",
+      "grpo.topP=0.9", "grpo.minP=0.1", "grpo.repetitionPenalty=1.2", "evaluation.prompts=2",
+      "evaluation.maxNewTokens=8",
+    ])
+  let trainer = try TransformerGRPOTrainer(config: config)
+  let sampling = trainer.policy.sampling
+  #expect(sampling.minP == Float(0.1) && sampling.repetitionPenalty == Float(1.2))
+  let contexts = Array(trainer.task.contexts.prefix(2))
+  var rng = RandomState(seed: 7)
+  let rollouts = trainer.policy.sample(contexts, counts: [4, 4], rng: &rng)
+  let scored = withoutGrad { trainer.policy.logProbabilities(of: rollouts, in: contexts) }
+  let worst = largestLogProbDifference(scored, rollouts.map(\.logProbs))
+  #expect(worst < 1e-5, "largest log π_old − log π_θ \(worst)")
+}

@@ -320,3 +320,66 @@ private func newest(_ run: URL) throws -> (URL, CheckpointData) {
   let mask = try #require(task.planningMasks([rollout])?.first)
   #expect(mask.count == tokens.count && mask.contains(true) && !mask[0])
 }
+
+@Test func mineSamplesAPretrainedModelsRepliesAndClustersThemByItsOwnEmbeddings() throws {
+  let root = try scratch()
+  let config = try tinyExperiment(in: root, model: tinyGGUF)
+  let grams = root.appendingPathComponent("grams.txt")
+  let replies = root.appendingPathComponent("replies.jsonl")
+  let (status, _, err) = try allot([
+    "mine", config.path, "-o", grams.path, "--group", "kmeans", "--clusters", "3", "--min-n",
+    "1", "--max-n", "2", "--fraction", "1", "--prompts", "8", "--samples", "4",
+    "--max-new-tokens", "6", "--completions", replies.path,
+  ])
+  #expect(status == 0, "\(err)")
+  let text = try String(contentsOf: grams, encoding: .utf8)
+  #expect(text.contains("3 k-means clusters of the embeddings of \(config.path)"))
+  let phrases = phraseLines(text)
+  #expect(!phrases.isEmpty)
+  // Every gram comes from a successful reply of the model (8 prompts × (greedy + 4)).
+  let lines = try String(contentsOf: replies, encoding: .utf8).split(separator: "\n")
+  #expect(lines.count == 8 * 5)
+  let successes = try lines.map(jsonObject).filter { ($0["reward"] as! Double) >= 1 }
+    .map { ($0["completion"] as! String).lowercased() }
+  for gram in phrases {
+    #expect(successes.contains { $0.contains(gram) }, "\(gram) is in no successful reply")
+  }
+  let groups = Set(
+    text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
+      line.split(separator: "# group ").last!.split(separator: ":").first!
+    })
+  #expect((1...3).contains(groups.count))
+  // The list is a phrase file for the same model's GRPO run.
+  let run = try ConfigLoader.resolve(
+    file: config.path,
+    overrides: [
+      "hicra.enabled=true", "hicra.useTaskPhrases=false", "hicra.phrasesFile=\(grams.path)",
+    ])
+  let trainer = try PretrainedGRPOTrainer(config: run, pretrained: nil)
+  #expect(trainer.task.planning?.phraseTexts == phrases)
+  // A gram's embedding is the mean of the model's own token embedding rows.
+  let ids = try trainer.policy.tokenizer.encode(phrases[0])
+  let table = trainer.policy.model.tokenEmbeddings
+  let width = table.shape[1]
+  let mean = (0..<width).map { j in
+    ids.reduce(Float(0)) { $0 + table.scalars[$1 * width + j] } / Float(ids.count)
+  }
+  #expect(trainer.meanTokenEmbedding(of: phrases[0]) == mean)
+}
+
+@Test func theMinedSmolLM2GramsAreAPhraseFileForItsGRPORun() throws {
+  guard let gguf = smolLM2() else { return }
+  let experiments = golden.appendingPathComponent("../../../Experiments").standardized
+  let grams = experiments.appendingPathComponent("smol-arith-grams.txt")
+  let config = try ConfigLoader.resolve(
+    file: experiments.appendingPathComponent("smol-grpo-arith.json").path,
+    overrides: [
+      "model.path=\(gguf.path)", "hicra.enabled=true", "hicra.phrasesFile=\(grams.path)",
+      "hicra.useTaskPhrases=false",
+    ])
+  let trainer = try PretrainedGRPOTrainer(config: config, pretrained: nil)
+  let matcher = try #require(trainer.task.planning)
+  #expect(matcher.phraseTexts == phraseLines(try String(contentsOf: grams, encoding: .utf8)))
+  #expect(matcher.phraseTexts.contains("the answer is"))
+  #expect(!matcher.matches(in: "We need to add 36 and 32. So, the answer is 68.").isEmpty)
+}

@@ -1,4 +1,5 @@
 import GRPO
+import Reasoning
 
 /// The GRPO trainer (`kind: "grpo"`); see docs/grpo.md.
 public struct GRPOConfig: Codable, Equatable, Sendable {
@@ -50,6 +51,10 @@ public struct GRPOConfig: Codable, Equatable, Sendable {
   public var topP = 1.0
   /// Keep the k most likely tokens; 0 turns it off.
   public var topK = 0
+  /// Keep tokens at least this times as likely as the most likely one (min-p); 0: off.
+  public var minP = 0.0
+  /// transformers' repetition penalty over the prompt and the completion so far; 1: off.
+  public var repetitionPenalty = 1.0
   /// The longest completion sampled; longer ones are cut (and counted).
   public var maxCompletionLength = 160
   /// Leave truncated completions out of the loss.
@@ -124,6 +129,8 @@ public struct HICRAConfig: Codable, Equatable, Sendable {
   public var phrases: [String] = []
   /// A file of phrases, one per line (e.g. from `allot mine`); "" for none.
   public var phrasesFile = ""
+  /// A strategic-gram list that ships with Allot: `none` or `english` (docs/hicra.md).
+  public var preset = StrategicGramPreset.none
   /// Also use the task's built-in planning vocabulary.
   public var useTaskPhrases = true
   /// `paper`: the rule above. Not from the paper: `entropyAugmented` also amplifies
@@ -159,6 +166,8 @@ extension AdvantageEstimator: ConfigChoice {}
 extension KnapsackCostModel: ConfigChoice {}
 
 extension SuccessEstimator: ConfigChoice {}
+
+extension StrategicGramPreset: ConfigChoice {}
 
 extension GRPOConfig {
   /// The keys every GRPO trainer reads.
@@ -240,6 +249,14 @@ extension GRPOConfig {
   /// Optimizer steps per GRPO step (μ·k): what learning-rate schedules count.
   var optimizerStepsPerStep: Int { epochs * stepsPerBatch }
 
+  /// How the language-model trainers sample completions (and take their log-probabilities:
+  /// the full-vocabulary distribution at `temperature`, whatever the cuts and penalty).
+  var sampling: SamplingOptions {
+    SamplingOptions(
+      temperature: Float(temperature), topP: Float(topP), topK: topK, minP: Float(minP),
+      repetitionPenalty: Float(repetitionPenalty), maxNewTokens: maxCompletionLength)
+  }
+
   /// M·N, saturating (the bounds above keep it far below `Int.max` once they pass).
   var rolloutsPerStep: Int {
     let (product, overflow) = promptsPerStep.multipliedReportingOverflow(by: groupSize)
@@ -252,6 +269,11 @@ extension GRPOConfig {
     check.require(topK >= 0, "grpo.topK", topK, "must be ≥ 0 (0: off)")
     check.float(topP, "grpo.topP")
     check.bound(topK, "grpo.topK", 0...(1 << 24), "the vocabulary's size at most")
+    check.require(minP >= 0 && minP <= 1, "grpo.minP", minP, "must lie in [0, 1] (0: off)")
+    check.float(minP, "grpo.minP")
+    check.require(
+      repetitionPenalty > 0, "grpo.repetitionPenalty", repetitionPenalty, "must be > 0 (1: off)")
+    check.float(repetitionPenalty, "grpo.repetitionPenalty")
     check.require(
       maxCompletionLength >= 1 && maxCompletionLength < context, "grpo.maxCompletionLength",
       maxCompletionLength, "must lie in 1..<model.context (\(context))")
@@ -324,9 +346,10 @@ extension HICRAConfig {
     check.float(alpha, "hicra.alpha")
     check.float(entropyPercentile, "hicra.entropyPercentile")
     check.require(
-      !phrasesRequired || !phrasesFile.isEmpty || !phrases.isEmpty || useTaskPhrases
-        || variant == .entropyOnly,
+      !phrasesRequired || !phrasesFile.isEmpty || !phrases.isEmpty || preset != .none
+        || useTaskPhrases || variant == .entropyOnly,
       "hicra.phrases", "[]",
-      "name planning phrases (hicra.phrases, hicra.phrasesFile or hicra.useTaskPhrases)")
+      "name planning phrases (hicra.phrases, hicra.phrasesFile, hicra.preset or hicra.useTaskPhrases)"
+    )
   }
 }

@@ -12,6 +12,9 @@ public protocol ReasoningPolicyTrainer: Trainer {
     task: any ReasoningTask, prompts: [TaskPrompt], samples: Int, temperature: Float,
     maxNewTokens: Int, rng: inout RandomState
   ) throws -> EvaluationReport
+  /// The mean of the policy's input token embeddings over the tokens of `text` (nil when it
+  /// has none or cannot be encoded).
+  func meanTokenEmbedding(of text: String) -> [Float]?
 }
 
 extension GRPOTrainer: ReasoningPolicyTrainer where Task: PromptContexts {
@@ -26,6 +29,10 @@ extension GRPOTrainer: ReasoningPolicyTrainer where Task: PromptContexts {
       of: policy, task: evaluated, prompts: prompts, samples: samples, temperature: temperature,
       maxNewTokens: maxNewTokens, rng: &rng)
   }
+
+  public func meanTokenEmbedding(of text: String) -> [Float]? {
+    task.meanTokenEmbedding(of: text, policy: policy)
+  }
 }
 
 /// GRPO contexts that are a reasoning task's prompts, so the policy can be evaluated on
@@ -38,6 +45,8 @@ public protocol PromptContexts: GRPOTask {
     of policy: Policy, task: any ReasoningTask, prompts: [TaskPrompt], samples: Int,
     temperature: Float, maxNewTokens: Int, rng: inout RandomState
   ) throws -> EvaluationReport
+  /// The mean of `policy`'s input token embeddings over the tokens of `text`.
+  func meanTokenEmbedding(of text: String, policy: Policy) -> [Float]?
 }
 
 extension LanguageModelTask: PromptContexts {
@@ -50,6 +59,10 @@ extension LanguageModelTask: PromptContexts {
       samples: samples, temperature: temperature, maxNewTokens: maxNewTokens,
       batchSize: evaluationBatchSize, rng: &rng)
   }
+
+  public func meanTokenEmbedding(of text: String, policy: Policy) -> [Float]? {
+    policy.model.meanTokenEmbedding(of: text, tokenizer: policy.tokenizer)
+  }
 }
 
 extension SFTTrainer: ReasoningPolicyTrainer {
@@ -60,5 +73,9 @@ extension SFTTrainer: ReasoningPolicyTrainer {
     try Reasoning.evaluate(
       languageModel, tokenizer: tokenizer, task: task, prompts: prompts, samples: samples,
       temperature: temperature, maxNewTokens: maxNewTokens, rng: &rng)
+  }
+
+  public func meanTokenEmbedding(of text: String) -> [Float]? {
+    languageModel.meanTokenEmbedding(of: text, tokenizer: tokenizer)
   }
 }

@@ -24,9 +24,7 @@ extension GRPOTrainer where Task == LanguageModelTask<LlamaModel, BPETokenizer> 
     let cursorSeed = root.next()
     let encode = try promptEncoder(source, config: config)
     let g = config.grpo
-    let sampling = SamplingOptions(
-      temperature: Float(g.temperature), topP: Float(g.topP), topK: g.topK,
-      maxNewTokens: g.maxCompletionLength)
+    let sampling = g.sampling
     let fingerprint = pretrainedFingerprint(source.config)
     func policy(_ model: LlamaModel) -> Policy {
       LanguageModelPolicy(

@@ -25,9 +25,7 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
         config.grpo.initFrom, root: config.run.outputDir, into: model, model: config.model)
     }
     let g = config.grpo
-    let sampling = SamplingOptions(
-      temperature: Float(g.temperature), topP: Float(g.topP), topK: g.topK,
-      maxNewTokens: g.maxCompletionLength)
+    let sampling = g.sampling
     func policy(_ model: TransformerLM) -> Policy {
       LanguageModelPolicy(
         model: model, tokenizer: tokenizer, sampling: sampling, maskTruncated: g.maskTruncated,
@@ -95,14 +93,12 @@ func planningPhrases(_ config: HICRAConfig, task: any ReasoningTask) throws -> P
         source: config.phrasesFile, path: "hicra.phrasesFile",
         message: "names a file that cannot be read")
     }
-    phrases += String(decoding: data, as: UTF8.self).split(separator: "\n")
-      .map { line in
-        // `allot mine` writes the support count as a comment.
-        let text =
-          line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return text.trimmingCharacters(in: .whitespaces)
-      }
-      .filter { !$0.isEmpty }
+    phrases += phraseLines(String(decoding: data, as: UTF8.self))
+  }
+  do {
+    phrases += try config.preset.phrases()
+  } catch {
+    throw ConfigError(source: "build", path: "hicra.preset", message: "\(error)")
   }
   if config.useTaskPhrases { phrases += task.planningPhrases }
   return phrases.isEmpty ? nil : PhraseMatcher(phrases: phrases)
