@@ -2,8 +2,9 @@ import Distributed
 import Reasoning
 import TensorCore
 
-/// Greedy pass@1 of `model` on `prompts` (each turned into ids by `encode`, decoded in
-/// batches of `batchSize`, `Reasoning.evaluate`'s default), overall and per difficulty: the periodic evaluation.
+/// Greedy pass@1 of `model` on `prompts`, overall and per difficulty: the periodic
+/// evaluation. Prompts become ids by `encode` and are decoded in batches of `batchSize`
+/// (by default `Reasoning.evaluate`'s).
 ///
 /// With `distributed.shards` > 1 the prompts are cut into that many contiguous groups by
 /// index, whatever the rank count; each rank decodes the groups it owns, each group as
@@ -25,9 +26,9 @@ func greedyPassAt1<Model: CausalLanguageModel, Tok: TextTokenizer>(
   var wire = WireWriter()
   for shard in parallel.owned {
     let part = Array(prompts[parallel.positions(of: shard, count: prompts.count)])
-    let rewards = part.isEmpty ? [] : report(part)?.samples.filter(\.greedy).map(\.reward)
-    wire.write(rewards != nil)
-    wire.write(rewards ?? [])
+    let mine = part.isEmpty ? [] : report(part)?.samples.filter(\.greedy).map(\.reward)
+    wire.write(mine != nil)
+    wire.write(mine ?? [])
   }
   var rewards: [Double] = []
   var failed = false
