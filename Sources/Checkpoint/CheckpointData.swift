@@ -110,7 +110,7 @@ public struct CheckpointData {
     try fsync(path: folder.path, label: folder.path)
   }
 
-    /// About how many bytes the file takes: the data plus room for HDF5's metadata.
+  /// About how many bytes the file takes: the data plus room for HDF5's metadata.
   private var byteEstimate: Int {
     let data =
       tensors.reduce(0) { $0 + $1.1.count * 4 } + integers.values.reduce(0) { $0 + $1.count * 8 }

@@ -96,7 +96,8 @@ public final class LlamaModel: CausalLanguageModel {
     precondition(
       caches == nil || caches!.count == config.layers,
       "LlamaModel: \(caches!.count) caches for \(config.layers) layers")
-    var h = hiddenStates(ids, batch: batch, positions: positions, keyPadding: keyPadding, caches: caches)
+    var h = hiddenStates(
+      ids, batch: batch, positions: positions, keyPadding: keyPadding, caches: caches)
     let t = ids.count / batch
     if caches != nil && t > 1 { h = h.slice(axis: 1, (t - 1)..<t) }
     return head(h)
@@ -107,7 +108,8 @@ public final class LlamaModel: CausalLanguageModel {
   public func logits(
     _ ids: [Int], batch: Int, positions: [Int], keyPadding: [Int]?, at rows: [Int]
   ) -> Tensor {
-    let h = hiddenStates(ids, batch: batch, positions: positions, keyPadding: keyPadding, caches: nil)
+    let h = hiddenStates(
+      ids, batch: batch, positions: positions, keyPadding: keyPadding, caches: nil)
     return head(h.reshaped([ids.count, config.hiddenSize]).indexSelect(axis: 0, rows))
   }
 

@@ -27,6 +27,9 @@ public struct EvaluationReport: Sendable {
   /// Samples per prompt behind mean@k and pass@k (0 when only greedy ran).
   public var k = 0
 
+  /// No prompts scored yet.
+  public init() {}
+
   /// A Markdown table: one row per difficulty and the overall row.
   public var table: String {
     let header =
@@ -121,24 +124,36 @@ public func evaluate<Model: CausalLanguageModel, Tok: TextTokenizer>(
       sampledRewards += rewards
     }
   }
-  func scores(_ indices: [Int]) -> EvaluationReport.Scores {
-    var s = EvaluationReport.Scores()
-    s.prompts = indices.count
-    guard !indices.isEmpty else { return s }
-    s.pass1 = indices.map { greedyReward[$0] >= 1 ? 1.0 : 0 }.reduce(0, +) / Double(indices.count)
-    if samples > 0 {
-      s.meanAtK =
-        indices.map { sampledRewards[$0].reduce(0, +) / Double(samples) }.reduce(0, +)
-        / Double(indices.count)
-      s.passAtK =
-        indices.map { sampledRewards[$0].contains { $0 >= 1 } ? 1.0 : 0 }.reduce(0, +)
-        / Double(indices.count)
-    }
-    return s
-  }
-  report.overall = scores(Array(prompts.indices))
-  for d in Set(prompts.map(\.difficulty)) {
-    report.byDifficulty[d] = scores(prompts.indices.filter { prompts[$0].difficulty == d })
-  }
+  report.score(prompts: prompts, greedyRewards: greedyReward, sampledRewards: sampledRewards)
   return report
+}
+
+extension EvaluationReport {
+  /// Sets the overall and per-difficulty scores of `prompts` from their greedy rewards and,
+  /// when `k` > 0, their `k` sampled rewards each (both in prompt order).
+  public mutating func score(
+    prompts: [TaskPrompt], greedyRewards: [Double], sampledRewards: [[Double]]
+  ) {
+    let samples = k
+    func scores(_ indices: [Int]) -> EvaluationReport.Scores {
+      var s = EvaluationReport.Scores()
+      s.prompts = indices.count
+      guard !indices.isEmpty else { return s }
+      s.pass1 =
+        indices.map { greedyRewards[$0] >= 1 ? 1.0 : 0 }.reduce(0, +) / Double(indices.count)
+      if samples > 0 {
+        s.meanAtK =
+          indices.map { sampledRewards[$0].reduce(0, +) / Double(samples) }.reduce(0, +)
+          / Double(indices.count)
+        s.passAtK =
+          indices.map { sampledRewards[$0].contains { $0 >= 1 } ? 1.0 : 0 }.reduce(0, +)
+          / Double(indices.count)
+      }
+      return s
+    }
+    overall = scores(Array(prompts.indices))
+    for d in Set(prompts.map(\.difficulty)) {
+      byDifficulty[d] = scores(prompts.indices.filter { prompts[$0].difficulty == d })
+    }
+  }
 }

@@ -50,6 +50,10 @@ struct Train: ParsableCommand {
   @Option(name: .customLong("stop-after"), help: .hidden)
   var stopAfter: Int?
 
+  /// Test hook: `RANK:STEP` makes rank RANK's parameters diverge after step STEP.
+  @Option(name: .customLong("diverge-at"), help: .hidden)
+  var divergeAt: String?
+
   mutating func run() throws {
     var sets = overrides
     if let output { sets.append("run.outputDir=\(output)") }
@@ -74,6 +78,13 @@ struct Train: ParsableCommand {
     }
     var session = TrainingSession(config: resolved, command: CommandLine.arguments, quiet: quiet)
     session.stopAfter = stopAfter
+    if let divergeAt {
+      let parts = divergeAt.split(separator: ":").compactMap { Int($0) }
+      guard parts.count == 2, parts[0] >= 0, parts[1] >= 1 else {
+        fail("--diverge-at \(divergeAt): expected RANK:STEP (a rank ≥ 0, a step ≥ 1)", code: 2)
+      }
+      session.divergeAt = (parts[0], parts[1])
+    }
     StopSignal.install()
     let outcome: SessionOutcome
     do {

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import Reasoning
 import TensorCore
 import Testing
 
@@ -13,16 +14,27 @@ private let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first {
 
 /// Starts `train arguments` as `ranks` ranks (each rank's stdout and stderr go to the pipes).
 private func launch(ranks: Int, _ arguments: [String]) throws -> Process {
+  try mpirunProcess(
+    ["-np", "\(ranks)", TrainProcess.executable.path] + TrainProcess.classifierByDefault(arguments))
+}
+
+/// `mpirun` (as root, oversubscribed, without the single-copy transport) with `arguments`.
+private func mpirunProcess(_ arguments: [String]) throws -> Process {
   let path = try #require(mpirun, "mpirun not found: bash .ci/setup installs Open MPI")
   let process = Process()
   process.executableURL = URL(fileURLWithPath: path)
-  process.arguments =
-    ["--allow-run-as-root", "--oversubscribe", "-np", "\(ranks)", TrainProcess.executable.path]
-    + TrainProcess.classifierByDefault(arguments)
+  process.arguments = ["--allow-run-as-root", "--oversubscribe"] + arguments
   var environment = ProcessInfo.processInfo.environment
   environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
   process.environment = environment
   return process
+}
+
+/// One job of one rank per element of `ranks` (an executable and its arguments), in Open
+/// MPI's MPMD form `-np 1 a … : -np 1 b …`; runs to the end, returns (status, stdout, stderr).
+private func mpmd(_ ranks: [[String]]) throws -> (Int32, String, String) {
+  try finish(
+    mpirunProcess(ranks.map { ["-np", "1"] + $0 }.joined(separator: [":"]).map { $0 }))
 }
 
 /// Runs to the end; returns (status, stdout, stderr).
@@ -95,6 +107,8 @@ private func expectSameBits(_ config: [String], ranks: [Int], root: URL) throws 
   let first = try Saved(made[0])
   let firstMetrics = try metrics(made[0])
   #expect(firstMetrics.count > 0)
+  // The evaluation (split across the ranks by shard) is among the metrics compared.
+  #expect(firstMetrics.last?.keys.contains { $0.hasPrefix("eval/") } == true)
   for (k, run) in zip(ranks, made).dropFirst() {
     #expect(try Saved(run) == first, "-np \(k) saved another checkpoint than -np \(ranks[0])")
     #expect(try metrics(run) == firstMetrics, "-np \(k) logged other metrics")
@@ -104,17 +118,24 @@ private func expectSameBits(_ config: [String], ranks: [Int], root: URL) throws 
   return made
 }
 
+/// A short classifier run on two shards into `root`, for the jobs refused at start.
+private func shortRun(_ root: URL) -> [String] {
+  TrainProcess.classifierByDefault([
+    "--quiet", "--set", "run.steps=5", "--set", "distributed.shards=2", "--output", root.path,
+  ])
+}
+
 /// GRPO of a tiny transformer with Knapsack-RL and HICRA on, four shards.
 private func tinyGRPO(steps: Int) -> [String] {
   [
     "--quiet", "--set", "kind=grpo", "--set", "run.steps=\(steps)", "--set", "model.layers=1",
     "--set", "model.width=16", "--set", "model.heads=2", "--set", "model.context=80", "--set",
     "model.mlpRatio=2", "--set", "task.maxDigits=1", "--set", "task.trainSize=12", "--set",
-    "task.testSize=4", "--set", "grpo.promptsPerStep=6", "--set", "grpo.groupSize=4", "--set",
+    "task.testSize=6", "--set", "grpo.promptsPerStep=6", "--set", "grpo.groupSize=4", "--set",
     "grpo.maxCompletionLength=16", "--set", "grpo.minibatchSize=10", "--set", "grpo.epochs=2",
     "--set", "grpo.beta=0.01", "--set", "knapsack.enabled=true", "--set", "knapsack.minimum=1",
     "--set", "hicra.enabled=true", "--set", "optimizer.learningRate=0.01", "--set",
-    "evaluation.prompts=2", "--set", "evaluation.maxNewTokens=8", "--set", "checkpoint.every=2",
+    "evaluation.prompts=5", "--set", "evaluation.maxNewTokens=8", "--set", "checkpoint.every=2",
     "--set", "logging.every=1", "--set", "logging.evalEvery=4", "--set", "distributed.shards=4",
     "--set", "distributed.checkEvery=2",
   ]
@@ -270,22 +291,13 @@ private func tinyGRPO(steps: Int) -> [String] {
 
   @Test func ranksWithDifferentConfigsAreRefusedBeforeAnythingIsWritten() throws {
     let root = try scratch()
-    let path = try #require(mpirun)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
     let train = TrainProcess.executable.path
-    let common = TrainProcess.classifierByDefault([
-      "--quiet", "--set", "run.steps=5", "--set", "distributed.shards=2", "--output", root.path,
+    let common = shortRun(root)
+    // Rank 0 and rank 1 get different --set arguments.
+    let (status, _, err) = try mpmd([
+      [train] + common + ["--set", "optimizer.learningRate=0.01"],
+      [train] + common + ["--set", "optimizer.learningRate=0.02"],
     ])
-    // Open MPI's MPMD form: rank 0 and rank 1 get different --set arguments.
-    process.arguments =
-      ["--allow-run-as-root", "--oversubscribe", "-np", "1", train] + common
-      + ["--set", "optimizer.learningRate=0.01", ":", "-np", "1", train] + common
-      + ["--set", "optimizer.learningRate=0.02"]
-    var environment = ProcessInfo.processInfo.environment
-    environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
-    process.environment = environment
-    let (status, _, err) = try finish(process)
     #expect(status != 0)
     #expect(err.contains("optimizer.learningRate"), "\(err)")
     #expect(err.contains("rank 1"), "\(err)")
@@ -295,6 +307,53 @@ private func tinyGRPO(steps: Int) -> [String] {
     #expect(tooMany != 0)
     #expect(tooManyErr.contains("distributed.shards"), "\(tooManyErr)")
     #expect(runDirectories(root).isEmpty)
+  }
+
+  @Test func aRankRunningAnotherBuildIsRefusedBeforeAnythingIsWritten() throws {
+    let root = try scratch()
+    // Another build: a copy of train with bytes appended (it still runs, but its size and
+    // sampled hash differ), next to the original so it finds the same libraries.
+    let train = TrainProcess.executable
+    let other = train.deletingLastPathComponent().appendingPathComponent("train-other-build")
+    try? FileManager.default.removeItem(at: other)
+    defer { try? FileManager.default.removeItem(at: other) }
+    var bytes = try Data(contentsOf: train)
+    bytes.append(Data(repeating: 7, count: 4096))
+    try bytes.write(to: other)
+    #expect(chmod(other.path, 0o755) == 0)
+    let common = shortRun(root)
+    let (status, _, err) = try mpmd([[train.path] + common, [other.path] + common])
+    #expect(status != 0)
+    #expect(err.contains("rank 1 runs another build of train than rank 0"), "\(err)")
+    #expect(runDirectories(root).isEmpty, "nothing may be written")
+  }
+
+  @Test func aParameterDivergenceStopsTheRunNamingTheStepAndTheRanks() throws {
+    let root = try scratch()
+    // Rank 1 flips one bit of its parameters after step 3; the check at step 4 sees it.
+    let (status, _, err) = try mpi(
+      2, tinyGRPO(steps: 6) + ["--output", root.path, "--diverge-at", "1:3"])
+    #expect(status != 0)
+    #expect(err.contains("the parameters diverged across ranks at step 4"), "\(err)")
+    #expect(err.contains("rank(s) 1 differ from rank 0"), "\(err)")
+    let run = try #require(runDirectories(root).first)
+    let newest = try RunCheckpoints(directory: run).newestValid()
+    #expect(newest.data.integers["trainer/step"] == [2], "the newest checkpoint predates it")
+    // Without the hook the same job agrees to the end.
+    let straight = try mpi(2, tinyGRPO(steps: 6) + ["--output", try scratch().path])
+    #expect(straight.0 == 0, "\(straight.2)")
+    // A malformed hook value is refused, naming it.
+    let (bad, _, badErr) = try TrainProcess.run(["--quiet", "--diverge-at", "one"])
+    #expect(bad == 2)
+    #expect(badErr.contains("--diverge-at one"), "\(badErr)")
+  }
+
+  @Test func pretrainedGRPOGivesTheSameBitsAndEvaluationOnOneTwoAndFourRanks() throws {
+    let root = try scratch()
+    let config = try tinyExperiment(in: root, model: tinyGGUF)
+    try expectSameBits(
+      ["--quiet", "--config", config.path, "--set", "distributed.shards=4"], ranks: [1, 2, 4],
+      root: root.appendingPathComponent("runs"))
   }
 }
 
@@ -339,4 +398,42 @@ private func rankProcess(_ rank: Int, of parent: Int32) -> Int32? {
   #expect(hash([("model/w", [1, Float(2).nextUp]), ("optimizer/w/m", [0, 0])]) != base)
   #expect(hash([("model/w", [1, 2]), ("optimizer/w/m", [0, -0.0])]) != base)
   #expect(hash([("model/v", [1, 2]), ("optimizer/w/m", [0, 0])]) != base)
+}
+
+/// Rewards a prompt by its index alone (odd: 1), whatever the completion; three
+/// difficulties, so a reward scored against the wrong prompt changes the metrics.
+private struct OddPromptTask: ReasoningTask {
+  var name: String { "odd-prompt" }
+  var difficulties: [String] { ["d0", "d1", "d2"] }
+  func prompts(_ split: Split) -> [TaskPrompt] {
+    (0..<10).map {
+      TaskPrompt(id: "\($0)", text: "Q\($0)\n", answer: "", difficulty: "d\($0 % 3)")
+    }
+  }
+  func reward(_ prompt: TaskPrompt, completion: String) -> Double {
+    Double(Int(prompt.id)! % 2)
+  }
+  func solution(_ prompt: TaskPrompt) -> String? { nil }
+}
+
+@Test func theSplitEvaluationScoresEveryPromptInIndexOrder() throws {
+  let tokenizer = Tokenizer()
+  var rng = RandomState(seed: 0)
+  let model = ModelConfig(
+    layers: 1, heads: 2, width: 16, context: 16, mlpRatio: 2, tiedEmbeddings: false
+  ).makeTransformer(tokenizer: tokenizer, rng: &rng)
+  let task = OddPromptTask()
+  func metrics(shards: Int) throws -> [String: Double] {
+    greedyPassAt1(
+      model, tokenizer: tokenizer, task: task, prompts: task.prompts(.test),
+      encode: { try encodePrompt($0, tokenizer: tokenizer) }, maxNewTokens: 3,
+      parallel: try DataParallel(DistributedConfig(shards: shards, checkEvery: 0)))
+  }
+  let whole = try metrics(shards: 1)
+  #expect(
+    whole == [
+      "eval/pass1": 0.5, "eval/pass1/d0": 0.5, "eval/pass1/d1": 2.0 / 3, "eval/pass1/d2": 1.0 / 3,
+    ])
+  // Four groups of 2, 3, 2 and 3 prompts on one process: the same scores.
+  #expect(try metrics(shards: 4) == whole)
 }

@@ -11,7 +11,7 @@ import Testing
 private let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
   .appendingPathComponent("../PretrainedTests/golden").standardized
 /// A 32-token Llama (letters a–z, "ab", "abc", "Ġ"; 4 heads on 2 key/value heads, tied).
-private let tinyGGUF = golden.appendingPathComponent("tiny-llama.gguf")
+let tinyGGUF = golden.appendingPathComponent("tiny-llama.gguf")
 
 /// The SmolLM2 GGUF that `.ci/setup` fetches into `.models/`; nil (a failure under CI) when
 /// it is not there.
@@ -32,7 +32,7 @@ private func jsonObject(_ line: Substring) throws -> [String: Any] {
 /// A letters task the tiny model can read: 3-letter prompts, rewarded when the reply's last
 /// word contains a given letter (so rewards differ within a group), and a GRPO config of the
 /// copied GGUF at `model`.
-private func tinyExperiment(in root: URL, model: URL) throws -> URL {
+func tinyExperiment(in root: URL, model: URL) throws -> URL {
   var lines = ""
   let words = ["abc", "cab", "bca", "aab", "bba", "cca", "acb", "bac", "abb", "cbc", "aca", "bcb"]
   for (i, w) in words.enumerated() {

@@ -78,6 +78,10 @@ public struct TrainingSession {
   public var quiet: Bool
   /// Stop (as if signalled) after this many steps in this process; for tests.
   public var stopAfter: Int?
+  /// Test hook, inert unless set (`train --diverge-at RANK:STEP`): after step `step`, rank
+  /// `rank` adds 1 to the first value of its first model tensor, so that its parameters
+  /// differ from the other ranks' (the divergence check must stop the run).
+  public var divergeAt: (rank: Int, step: Int)?
 
   public init(config: ExperimentConfig, command: [String], quiet: Bool = false) {
     self.config = config
@@ -279,6 +283,7 @@ public struct TrainingSession {
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
       values["perf/stepSeconds"] = seconds
       let step = trainer.step
+      if let divergeAt, divergeAt == (world.rank, step) { try perturb(trainer) }
       let evalEvery = config.logging.evalEvery
       let evaluated = step == total || (evalEvery > 0 && step % evalEvery == 0)
       if evaluated { values.merge(trainer.evaluate()) { $1 } }
@@ -344,6 +349,17 @@ public struct TrainingSession {
       try accept($0, $0.source ?? argument)
     }
     return (found.url, try CheckpointFiles.decode(found.data, file: found.url.path), found.warnings)
+  }
+
+  /// The `divergeAt` test hook: 1 added to the first value of the first model tensor (a
+  /// change no later update can undo, as a flipped low bit of a zero bias could be).
+  private func perturb(_ trainer: any Trainer) throws {
+    var state = trainer.state()
+    guard let i = state.tensors.firstIndex(where: { $0.0.hasPrefix("model/") }) else { return }
+    var values = state.tensors[i].1.scalars
+    values[0] += 1
+    state.tensors[i].1 = Tensor(values, shape: state.tensors[i].1.shape)
+    try trainer.restore(state)
   }
 
   /// The job this session is one rank of.

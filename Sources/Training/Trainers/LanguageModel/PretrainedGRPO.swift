@@ -46,6 +46,7 @@ extension GRPOTrainer where Task == LanguageModelTask<LlamaModel, BPETokenizer> 
       config.evaluation.prompts > 0 ? Array(test.prefix(config.evaluation.prompts)) : test
     let evaluatedIDs = try evaluated.map(encode)
     let maxNewTokens = config.evaluation.maxNewTokens
+    let parallel = try DataParallel(config.distributed)
     let contexts = try LanguageModelTask<LlamaModel, BPETokenizer>(
       task: task, tokenizer: tokenizer, encode: encode,
       successThreshold: config.knapsack.successThreshold,
@@ -53,12 +54,9 @@ extension GRPOTrainer where Task == LanguageModelTask<LlamaModel, BPETokenizer> 
       completionsLogged: g.completionsLogged, logEvery: config.logging.every,
       evaluationMaxNewTokens: maxNewTokens,
       evaluation: {
-        var rng = RandomState(seed: 0)
-        let report = try? Reasoning.evaluate(
-          model, tokenizer: tokenizer, task: task, prompts: evaluated, encode: encode, samples: 0,
-          temperature: 1, maxNewTokens: maxNewTokens, batchSize: pretrainedEvaluationBatch,
-          rng: &rng)
-        return report?.metrics ?? [:]
+        greedyPassAt1(
+          model, tokenizer: tokenizer, task: task, prompts: evaluated, encode: encode,
+          maxNewTokens: maxNewTokens, batchSize: pretrainedEvaluationBatch, parallel: parallel)
       })
     contexts.composite = CompositeReward(config, task: task)
     contexts.savedStrings = [TrainingState.pretrainedDescriptorName: source.descriptor]
@@ -77,6 +75,7 @@ extension GRPOTrainer where Task == LanguageModelTask<LlamaModel, BPETokenizer> 
     self.init(
       task: contexts, policy: policy(model), reference: reference, options: GRPOOptions(config),
       optimizer: optimizer, samplingRNG: samplingRNG, cursorSeed: cursorSeed)
+    self.parallel = parallel
   }
 
   /// The descriptor a checkpoint of this trainer carries.

@@ -73,18 +73,6 @@ func taskNotes(_ task: any ReasoningTask) -> [String] {
   return ["task: \(jsonl.splitSummary)"]
 }
 
-/// Greedy pass@1 of `model` on `prompts`, overall and per difficulty.
-func greedyPassAt1(
-  _ model: TransformerLM, tokenizer: Tokenizer, task: any ReasoningTask, prompts: [TaskPrompt],
-  maxNewTokens: Int
-) -> [String: Double] {
-  var rng = RandomState(seed: 0)
-  let report = try? Reasoning.evaluate(
-    model, tokenizer: tokenizer, task: task, prompts: prompts, samples: 0, temperature: 1,
-    maxNewTokens: maxNewTokens, rng: &rng)
-  return report?.metrics ?? [:]
-}
-
 /// Supervised warm start: teacher-forced cross-entropy on the task's worked solutions, so
 /// that GRPO starts from a policy whose success varies across prompts.
 public final class SFTTrainer: LanguageModelTrainer {
@@ -171,7 +159,8 @@ public final class SFTTrainer: LanguageModelTrainer {
   public func evaluate() -> [String: Double] {
     greedyPassAt1(
       policy, tokenizer: tokenizer, task: task, prompts: evaluationPrompts,
-      maxNewTokens: config.evaluation.maxNewTokens)
+      encode: { try encodePrompt($0, tokenizer: tokenizer) },
+      maxNewTokens: config.evaluation.maxNewTokens, parallel: parallel)
   }
 
   var core: CoreState { CoreState(model: policy, optimizer: optimizer, step: step, cursor: cursor) }

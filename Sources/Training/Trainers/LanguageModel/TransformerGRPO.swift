@@ -47,15 +47,18 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
     let evaluated = try evaluationPrompts(
       task, config: config.evaluation, context: config.model.context, tokenizer: tokenizer)
     let maxNewTokens = config.evaluation.maxNewTokens
+    let parallel = try DataParallel(config.distributed)
+    let encode = { (prompt: TaskPrompt) in try encodePrompt(prompt, tokenizer: tokenizer) }
     let contexts = try LanguageModelTask<TransformerLM, Tokenizer>(
-      task: task, tokenizer: tokenizer, encode: { try encodePrompt($0, tokenizer: tokenizer) },
+      task: task, tokenizer: tokenizer, encode: encode,
       successThreshold: config.knapsack.successThreshold,
       planning: try planningPhrases(config.hicra, task: task),
       completionsLogged: g.completionsLogged, logEvery: config.logging.every,
       evaluationMaxNewTokens: maxNewTokens,
       evaluation: {
         greedyPassAt1(
-          model, tokenizer: tokenizer, task: task, prompts: evaluated, maxNewTokens: maxNewTokens)
+          model, tokenizer: tokenizer, task: task, prompts: evaluated, encode: encode,
+          maxNewTokens: maxNewTokens, parallel: parallel)
       })
     contexts.composite = CompositeReward(config, task: task)
     let longest = contexts.contexts.map(\.count).max() ?? 0
@@ -66,7 +69,6 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
           "is \(g.maxCompletionLength); with prompts of up to \(longest) tokens it must be ≤ "
           + "model.context − \(longest) = \(config.model.context - longest)")
     }
-    let parallel = try DataParallel(config.distributed)
     self.init(
       task: contexts, policy: policy(model), reference: reference, options: GRPOOptions(config),
       optimizer: optimizer, samplingRNG: samplingRNG, cursorSeed: cursorSeed)
