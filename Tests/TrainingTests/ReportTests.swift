@@ -225,8 +225,8 @@ private func allocation(_ name: String, _ method: TaskAllocationMethod, seed: In
   let events = try FileManager.default.contentsOfDirectory(atPath: run.path)
     .filter { $0.hasPrefix("events.out.tfevents.") }
   #expect(events.count == 1)
-  // The file version, then one event per logged step (10 and 20), each framed with its
-  // length and two CRCs, so the file is exactly their sum.
+  // The file version, then one event per logged step (the step-0 evaluation, 10 and 20),
+  // each framed with its length and two CRCs, so the file is exactly their sum.
   let bytes = try [UInt8](Data(contentsOf: run.appendingPathComponent(events[0])))
   var offset = 0
   var records = 0
@@ -240,7 +240,7 @@ private func allocation(_ name: String, _ method: TaskAllocationMethod, seed: In
     offset += 16 + length
     records += 1
   }
-  #expect(offset == bytes.count && records == 3)
+  #expect(offset == bytes.count && records == 4)
 }
 
 @Test func baselinesShowPoliciesOfDifferentExperimentsAsSeparateRows() throws {

@@ -66,7 +66,8 @@ private func temporaryRoot() throws -> URL {
 
 /// metrics.jsonl without the timings.
 private func metrics(_ run: URL) throws -> [[String: Double]] {
-  try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).map {
+  // The training steps' records (not the step-0 evaluation's).
+  try MetricsLog.read(run.appendingPathComponent("metrics.jsonl")).filter { $0.step > 0 }.map {
     $0.values.filter { !$0.key.hasPrefix("perf/") }
   }
 }

@@ -105,10 +105,17 @@ extension ExperimentConfig {
         model.validateSize(&check, sequences: kind == .sft ? sft.batchSize : rolloutsPerStep)
       }
     }
-    if kind != .grpo {
-      check.require(
-        rewards == RewardsConfig(), "rewards", "set",
-        "the reward components apply to language-model GRPO (kind \"grpo\") only")
+    if kind != .grpo && rewards != RewardsConfig() {
+      // Each rewards key set, by name (and so by the layer that set it).
+      var unset = self
+      unset.rewards = RewardsConfig()
+      let tree = try? JSONValue(encoding: self)
+      for key in (try? ConfigLoader.differences(unset, self)) ?? ["rewards"] {
+        let value = tree?.value(at: key.split(separator: ".").map(String.init))?.compactText
+        check.require(
+          false, key, value ?? "set",
+          "the reward components apply to language-model GRPO (kind \"grpo\") only")
+      }
     }
     optimizer.validate(&check)
     checkpoint.validate(&check)
