@@ -46,7 +46,9 @@ func benchmarkSmolGRPOStep() {
   func allotStep() -> Step? {
     do {
       let m = try trainer.trainStep()
-      return (m["perf/sampleSeconds"] ?? 0, m["perf/trainSeconds"] ?? 0, m["completion/meanLength"] ?? 0)
+      return (
+        m["perf/sampleSeconds"] ?? 0, m["perf/trainSeconds"] ?? 0, m["completion/meanLength"] ?? 0
+      )
     } catch {
       print("  Allot step failed: \(error)")
       return nil
@@ -69,11 +71,13 @@ func benchmarkSmolGRPOStep() {
       + "\(g.groupSize) rollouts of up to \(g.maxCompletionLength) tokens, one thread")
   guard let warm = allotStep() else { return }
   print("  warm-up: " + describe("Allot", warm))
+  fflush(nil)
   var twinRatios: [Double] = []
   var trlRatios: [Double] = []
-  for round in 1...rounds {
+  for round in stride(from: 1, through: rounds, by: 1) {
     guard let allot = allotStep() else { return }
-    var line = String(format: "  round %d (load %.1f): ", round, loadAverage()) + describe("Allot", allot)
+    var line =
+      String(format: "  round %d (load %.1f): ", round, loadAverage()) + describe("Allot", allot)
     let total = allot.sample + allot.update
     for (name, script) in [("twin", "smol_grpo.py"), ("TRL", "smol_trl.py")] {
       guard let other = pythonStep(script) else { continue }
@@ -82,6 +86,7 @@ func benchmarkSmolGRPOStep() {
       line += "\n    " + describe(name, other) + String(format: "   %@/Allot = %.2f×", name, ratio)
     }
     print(line)
+    fflush(nil)  // each round as it ends: a run takes many minutes
   }
   for (name, ratios) in [("twin", twinRatios), ("TRL", trlRatios)] where !ratios.isEmpty {
     let sorted = ratios.sorted()

@@ -6,8 +6,10 @@ decoded back to text, drawn in TRL's own shuffled order; --group generations per
 a per-device batch of --prompts-per-step × --group completions (one generation and one
 optimizer step per step), up to --max-new tokens at --temperature (transformers'
 `generate`, stopping each row at EOS), β = 0, AdamW at --lr without weight decay,
-gradient-norm clip 1, one pass; the reward is 1 when the reply's last number equals the
-answer. Everything else is TRL's default (loss_type "dapo", group-scaled advantages).
+gradient-norm clip 1, one pass, and no gradient (activation) checkpointing, which
+GRPOConfig turns on by default and which would recompute the forward (neither Allot nor
+the twin does); the reward is 1 when the reply's last number equals the answer. Everything
+else is TRL's default (loss_type "dapo", group-scaled advantages).
 
 Prints, as the median of --steps timed steps after one warm-up: sample_seconds (TRL's
 _generate_and_score_completions: generation, decoding, rewards, advantages),
@@ -77,7 +79,7 @@ def main():
         max_completion_length=args.max_new, temperature=args.temperature, beta=0.0,
         learning_rate=args.lr, weight_decay=0.0, lr_scheduler_type="constant",
         warmup_steps=0, max_grad_norm=1.0, max_steps=args.steps + 1, logging_steps=1,
-        save_strategy="no", report_to="none", seed=0, dataloader_num_workers=0)
+        gradient_checkpointing=False, save_strategy="no", report_to="none", seed=0, dataloader_num_workers=0)
     trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=reward,
                           args=config, train_dataset=Dataset.from_list(rows))
     timer = StepTimer()
