@@ -44,7 +44,8 @@ class Layer(torch.nn.Module):
             cache[0][:, :, start:start + t] = k
             cache[1][:, :, start:start + t] = v
             k, v = cache[0][:, :, : start + t], cache[1][:, :, : start + t]
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and t > 1,
+        causal = mask is None and t > 1  # a mask, when given, holds causality itself
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                            enable_gqa=True)
         x = x + self.o(a.transpose(1, 2).reshape(b, t, H * HD))
         h = F.rms_norm(x, (D,), self.n2, EPS)

@@ -14,12 +14,9 @@ gradient-norm clip 1, and an AdamW step (--lr, no weight decay).
 Prints, as the median of --steps timed steps after one warm-up: sample_seconds,
 update_seconds, step_seconds, mean_length (completion tokens per row), and peak_rss_mb.
 """
-import argparse
 import json
 import os
 import random
-import re
-import resource
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -59,11 +56,6 @@ def attention_mask(valid, queries):
     return (mask | (k == q)[None])[:, None]
 
 
-def reward(text, answer):
-    numbers = re.findall(r"-?\d+(?:\.\d+)?", text.replace(",", ""))
-    return 1.0 if numbers and float(numbers[-1]) == float(answer) else 0.0
-
-
 def step(model, tokenizer, opt, prompts, args, eos):
     g, new = args.group, args.max_new
     started = time.perf_counter()
@@ -91,13 +83,15 @@ def step(model, tokenizer, opt, prompts, args, eos):
             done |= ended
             if bool(done.all()) or t == new - 1:
                 break
-            logits = model(token, p + t, caches, mask=attention_mask(valid[:, : p + t + 1], 1))[:, -1]
+            mask = attention_mask(valid[:, : p + t + 1], 1)
+            logits = model(token, p + t, caches, mask=mask)[:, -1]
     tokens, old = torch.stack(tokens, 1), torch.stack(old, 1)
     width = tokens.shape[1]
     completion_mask = torch.arange(width)[None] < lengths[:, None]
     texts = tokenizer.batch_decode([row[:n].tolist() for row, n in zip(tokens, lengths)],
                                    skip_special_tokens=True)
-    rewards = torch.tensor([reward(t, prompts[i // g]["answer"]) for i, t in enumerate(texts)])
+    rewards = torch.tensor([smol_hf.reward(text, prompts[i // g]["answer"])
+                            for i, text in enumerate(texts)])
     grouped = rewards.view(-1, g)
     advantages = ((grouped - grouped.mean(1, keepdim=True))
                   / (grouped.std(1, keepdim=True) + 1e-4)).view(-1)
@@ -127,17 +121,7 @@ def step(model, tokenizer, opt, prompts, args, eos):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--prompts", required=True, help="JSON list of {ids, answer}")
-    parser.add_argument("--prompts-per-step", type=int, default=4)
-    parser.add_argument("--group", type=int, default=8)
-    parser.add_argument("--max-new", type=int, default=48)
-    parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--lr", type=float, default=5e-6)
-    parser.add_argument("--chunk", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=1)
-    args = parser.parse_args()
+    args = smol_hf.step_arguments().parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     with open(args.prompts) as f:
@@ -151,13 +135,7 @@ def main():
     for i in range(args.steps + 1):
         batch = [pool[(i * n + j) % len(pool)] for j in range(n)]
         runs.append(step(model, tokenizer, opt, batch, args, eos))
-    runs = sorted(runs[1:], key=lambda r: r[0] + r[1])
-    sample, update, length = runs[len(runs) // 2]
-    print(f"sample_seconds={sample:.3f}")
-    print(f"update_seconds={update:.3f}")
-    print(f"step_seconds={sample + update:.3f}")
-    print(f"mean_length={length:.2f}")
-    print(f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+    smol_hf.report(runs[1:])
 
 
 if __name__ == "__main__":

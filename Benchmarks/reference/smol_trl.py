@@ -3,8 +3,10 @@
 
 Its prompts are the --prompts file's ids (the Allot trainer's chat-rendered prompts)
 decoded back to text, drawn in TRL's own shuffled order; --group generations per prompt,
-a per-device batch of --prompts-per-step × --group completions (one generation and one
-optimizer step per step), up to --max-new tokens at --temperature (transformers'
+--prompts-per-step × --group completions generated together per step and trained on in
+micro-batches of --chunk rows (gradient accumulation, as Allot and the twin chunk the
+update: one batch of 32 took 8.8 GB and was killed for memory on the shared machine),
+one optimizer step per step, up to --max-new tokens at --temperature (transformers'
 `generate`, stopping each row at EOS), β = 0, AdamW at --lr without weight decay,
 gradient-norm clip 1, one pass, and no gradient (activation) checkpointing, which
 GRPOConfig turns on by default and which would recompute the forward (neither Allot nor
@@ -17,11 +19,8 @@ update_seconds (the rest of the step: the forward and backward of the loss, the 
 the AdamW step), step_seconds, mean_length and peak_rss_mb. Start-up (imports, loading,
 building the trainer) is not timed.
 """
-import argparse
 import json
 import os
-import re
-import resource
 import tempfile
 import time
 
@@ -35,11 +34,7 @@ import smol_hf
 
 
 def reward(completions, answer, **kwargs):
-    out = []
-    for text, expected in zip(completions, answer):
-        numbers = re.findall(r"-?\d+(?:\.\d+)?", text.replace(",", ""))
-        out.append(1.0 if numbers and float(numbers[-1]) == float(expected) else 0.0)
-    return out
+    return [smol_hf.reward(text, expected) for text, expected in zip(completions, answer)]
 
 
 class StepTimer(TrainerCallback):
@@ -54,16 +49,7 @@ class StepTimer(TrainerCallback):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--prompts", required=True, help="JSON list of {ids, answer}")
-    parser.add_argument("--prompts-per-step", type=int, default=4)
-    parser.add_argument("--group", type=int, default=8)
-    parser.add_argument("--max-new", type=int, default=48)
-    parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--lr", type=float, default=5e-6)
-    parser.add_argument("--steps", type=int, default=1)
-    args = parser.parse_args()
+    args = smol_hf.step_arguments().parse_args()
     torch.set_num_threads(args.threads)
     model, tokenizer = smol_hf.load()
     with open(args.prompts) as f:
@@ -74,12 +60,14 @@ def main():
     print(f"prompts_reencoded_identically={same / len(pool):.3f}")
     config = GRPOConfig(
         output_dir=tempfile.mkdtemp(prefix="allot-trl-"), use_cpu=True, bf16=False,
-        per_device_train_batch_size=args.prompts_per_step * args.group,
-        gradient_accumulation_steps=1, num_generations=args.group,
+        per_device_train_batch_size=args.chunk,
+        gradient_accumulation_steps=args.prompts_per_step * args.group // args.chunk,
+        num_generations=args.group,
         max_completion_length=args.max_new, temperature=args.temperature, beta=0.0,
         learning_rate=args.lr, weight_decay=0.0, lr_scheduler_type="constant",
         warmup_steps=0, max_grad_norm=1.0, max_steps=args.steps + 1, logging_steps=1,
-        gradient_checkpointing=False, save_strategy="no", report_to="none", seed=0, dataloader_num_workers=0)
+        gradient_checkpointing=False, save_strategy="no", report_to="none", seed=0,
+        dataloader_num_workers=0)
     trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=reward,
                           args=config, train_dataset=Dataset.from_list(rows))
     timer = StepTimer()
@@ -96,13 +84,8 @@ def main():
 
     trainer._generate_and_score_completions = timed_generate
     trainer.train()
-    runs = sorted(zip(timer.steps[1:], sampling[1:], lengths[1:]))
-    step, sample, length = runs[len(runs) // 2]
-    print(f"sample_seconds={sample:.3f}")
-    print(f"update_seconds={step - sample:.3f}")
-    print(f"step_seconds={step:.3f}")
-    print(f"mean_length={length:.2f}")
-    print(f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+    smol_hf.report([(sample, step - sample, length)
+                    for step, sample, length in zip(timer.steps[1:], sampling[1:], lengths[1:])])
 
 
 if __name__ == "__main__":
