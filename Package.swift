@@ -70,7 +70,7 @@ let package = Package(
       name: "allot-bench",
       dependencies: [
         "TensorCore", "NN", "Optim", "Checkpoint", "CBLAS", "CGLPK", "Reasoning", "GRPO",
-        "TaskAllocation", "Pretrained",
+        "TaskAllocation", "Pretrained", "Training",
       ],
       path: "Benchmarks/AllotBench"),
 

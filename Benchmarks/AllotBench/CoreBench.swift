@@ -21,7 +21,9 @@ func pytorchReference(_ script: String, key: String, arguments: [String] = []) -
   pytorchReferenceValues(script, arguments: arguments)?[key]
 }
 
-/// Every `name=number` line a PyTorch reference script prints.
+/// Every `name=number` line a PyTorch reference script prints. Its standard error goes to a
+/// temporary file (a pipe nobody reads would stall a chatty script), whose last lines are
+/// shown when the script fails.
 func pytorchReferenceValues(_ script: String, arguments: [String] = []) -> [String: Double]? {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -29,7 +31,11 @@ func pytorchReferenceValues(_ script: String, arguments: [String] = []) -> [Stri
     ["python3", "Benchmarks/reference/\(script)", "--threads", "\(BLAS.threads)"] + arguments
   let pipe = Pipe()
   process.standardOutput = pipe
-  process.standardError = Pipe()
+  let errors = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "allot-bench-\(getpid())-stderr.txt")
+  _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+  defer { try? FileManager.default.removeItem(at: errors) }
+  process.standardError = try? FileHandle(forWritingTo: errors)
   do { try process.run() } catch {
     print("  (PyTorch reference skipped: \(error))")
     return nil
@@ -43,7 +49,11 @@ func pytorchReferenceValues(_ script: String, arguments: [String] = []) -> [Stri
     if parts.count == 2, let v = Double(parts[1]) { values[String(parts[0])] = v }
   }
   guard process.terminationStatus == 0, !values.isEmpty else {
-    print("  (PyTorch reference skipped: \(script) failed; is torch installed? pip install torch)")
+    let tail = (try? String(contentsOf: errors, encoding: .utf8))?.split(separator: "\n")
+      .suffix(3).joined(separator: " | ")
+    print(
+      "  (PyTorch reference skipped: \(script) failed with status \(process.terminationStatus)"
+        + " (is torch installed? pip install torch): \(tail ?? ""))")
     return nil
   }
   return values

@@ -40,6 +40,7 @@ let suites: [(String, () -> Void)] = [
   ("taskallocation-episodes", benchmarkTaskAllocationEpisodes),
   ("pretrained-load", benchmarkPretrainedLoad),
   ("pretrained-generate", benchmarkPretrainedGenerate),
+  ("smol-grpo-step", benchmarkSmolGRPOStep),
   ("pretrained-export", benchmarkPretrainedExport),
   ("tokenizer", benchmarkTokenizer),
 ]

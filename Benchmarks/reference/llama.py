@@ -17,14 +17,6 @@ import time
 import torch
 import torch.nn.functional as F
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--mode", choices=["sample", "train", "generate"], required=True)
-parser.add_argument("--threads", type=int, default=1)
-parser.add_argument("--repeats", type=int, default=3)
-args = parser.parse_args()
-torch.set_num_threads(args.threads)
-torch.manual_seed(0)
-
 V, L, D, I, H, KV, HD, THETA, EPS = 49152, 30, 576, 1536, 9, 3, 64, 100000.0, 1e-5
 B, PROMPT, NEW = 64, 16, 32
 
@@ -42,7 +34,7 @@ class Layer(torch.nn.Module):
         self.gate, self.up, self.down = lin(D, I), lin(D, I), lin(I, D)
         self.n1, self.n2 = torch.nn.Parameter(torch.ones(D)), torch.nn.Parameter(torch.ones(D))
 
-    def forward(self, x, cos, sin, cache=None, start=0):
+    def forward(self, x, cos, sin, cache=None, start=0, mask=None):
         b, t, _ = x.shape
         h = F.rms_norm(x, (D,), self.n1, EPS)
         q = rotate(self.q(h).view(b, t, H, HD).transpose(1, 2), cos, sin)
@@ -52,7 +44,9 @@ class Layer(torch.nn.Module):
             cache[0][:, :, start:start + t] = k
             cache[1][:, :, start:start + t] = v
             k, v = cache[0][:, :, : start + t], cache[1][:, :, : start + t]
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=t > 1, enable_gqa=True)
+        causal = mask is None and t > 1  # a mask, when given, holds causality itself
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                           enable_gqa=True)
         x = x + self.o(a.transpose(1, 2).reshape(b, t, H * HD))
         h = F.rms_norm(x, (D,), self.n2, EPS)
         return x + self.down(F.silu(self.gate(h)) * self.up(h))
@@ -69,16 +63,18 @@ class Llama(torch.nn.Module):
                 torch.nn.init.normal_(p, std=0.02)
         self.inv_freq = 1.0 / THETA ** (torch.arange(0, HD, 2).float() / HD)
 
-    def forward(self, ids, start=0, caches=None, last_only=False):
+    def forward(self, ids, start=0, caches=None, last_only=False, mask=None, rows=None):
         t = ids.shape[1]
         angles = torch.arange(start, start + t).float()[:, None] * self.inv_freq[None]
         angles = torch.cat([angles, angles], -1)
         cos, sin = angles.cos(), angles.sin()
         x = self.embed(ids)
         for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, None if caches is None else caches[i], start)
+            x = layer(x, cos, sin, None if caches is None else caches[i], start, mask)
         if last_only:
             x = x[:, -1:]
+        if rows is not None:  # only these positions' logits
+            x = x[:, rows]
         return F.rms_norm(x, (D,), self.norm, EPS) @ self.embed.weight.T
 
 
@@ -130,18 +126,27 @@ def make_generate():
     return generate
 
 
-if args.mode == "generate":
-    work = make_generate()
-else:
-    model = Llama()
-    print(f"parameters={sum(p.numel() for p in model.parameters())}")
-    work = (lambda: sample(model)) if args.mode == "sample" else make_train(model)
-work()
-rates = []
-for _ in range(args.repeats):
-    start = time.perf_counter()
-    tokens = work()
-    rates.append(tokens / (time.perf_counter() - start))
-rates.sort()
-print(f"tokens_per_sec={rates[len(rates) // 2]:.2f}")
-print(f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=["sample", "train", "generate"], required=True)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    if args.mode == "generate":
+        work = make_generate()
+    else:
+        model = Llama()
+        print(f"parameters={sum(p.numel() for p in model.parameters())}")
+        work = (lambda: sample(model)) if args.mode == "sample" else make_train(model)
+    work()
+    rates = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        tokens = work()
+        rates.append(tokens / (time.perf_counter() - start))
+    rates.sort()
+    print(f"tokens_per_sec={rates[len(rates) // 2]:.2f}")
+    print(f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
