@@ -11,9 +11,8 @@
 # evaluate` evaluates 4 prompts; a sweep runs one experiment of one seed; a run directory
 # written as `Checkpoints/<name>__seed0__…` is that run's newest in the scratch folder.
 # `… && swift test` (the test suite) is left to .ci/run. Prints each command, stops at the
-# first that fails. About 4 minutes after the build (2026-12-01, a busy 2-core machine:
-# the SmolLM2 GRPO steps take 95 s of it), so .ci/run does not run it; run it after
-# changing README.md or a command it lists.
+# first that fails. 2.5–4 minutes after the build (2026-12-01, a busy 2-core machine; the
+# SmolLM2 GRPO steps take up to 95 s of it). .ci/run runs it after the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
