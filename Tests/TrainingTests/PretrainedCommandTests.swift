@@ -358,7 +358,7 @@ private func newest(_ run: URL) throws -> (URL, CheckpointData) {
   let trainer = try PretrainedGRPOTrainer(config: run, pretrained: nil)
   #expect(trainer.task.planning?.phraseTexts == phrases)
   // A gram's embedding is the mean of the model's own token embedding rows.
-  let ids = try trainer.policy.tokenizer.encode(phrases[0])
+  let ids = trainer.policy.tokenizer.encode(phrases[0])
   let table = trainer.policy.model.tokenEmbeddings
   let width = table.shape[1]
   let mean = (0..<width).map { j in
