@@ -77,6 +77,8 @@ func clippedSurrogateUpdate(
     steps > 1
     ? []
     : stride(from: 0, to: order.count, by: size).map { tokens($0..<min($0 + size, order.count)) }
+  // The rollouts with a non-zero advantage somewhere (scored when skipping the others).
+  let informative = skipZeroAdvantage ? batch.advantages.map { $0.contains { $0 != 0 } } : []
   var statistics: [SurrogateStatistics] = []
   var ratioMeans: [Double] = []
   var gradNorms: [Float] = []
@@ -90,9 +92,7 @@ func clippedSurrogateUpdate(
         for (index, piece) in pieces.enumerated() where piece.part == p && piece.shard == shard {
           // A rollout with no non-zero advantage adds exactly 0 to the gradient (the caller
           // checked the loss has no KL or entropy term); its tokens still normalise the loss.
-          let rows = order[piece.positions].filter { r in
-            !skipZeroAdvantage || batch.advantages[r].contains { $0 != 0 }
-          }
+          let rows = order[piece.positions].filter { !skipZeroAdvantage || informative[$0] }
           guard !rows.isEmpty else { continue }
           let width = rows.map { batch.oldLogProbs[$0].count }.max() ?? 0
           guard width > 0 else { continue }

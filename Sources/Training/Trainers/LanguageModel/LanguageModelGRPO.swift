@@ -146,6 +146,30 @@ public final class LanguageModelTask<Model: CausalLanguageModel, Tok: TextTokeni
     self.evaluation = evaluation
   }
 
+  /// The GRPO contexts of `task` as `config` sets them up (its reward components, HICRA's
+  /// phrases, completions logging), evaluated by greedy pass@1 of `model` on `evaluated`,
+  /// `evaluationBatch` prompts at a time, split across `parallel`'s shards.
+  convenience init(
+    grpo config: ExperimentConfig, task: any ReasoningTask, model: Model, tokenizer: Tok,
+    encode: @escaping (TaskPrompt) throws -> [Int], evaluated: [TaskPrompt],
+    evaluationBatch: Int, parallel: DataParallel
+  ) throws {
+    let maxNewTokens = config.evaluation.maxNewTokens
+    try self.init(
+      task: task, tokenizer: tokenizer, encode: encode,
+      successThreshold: config.knapsack.successThreshold,
+      planning: try planningPhrases(config.hicra, task: task),
+      completionsLogged: config.grpo.completionsLogged, logEvery: config.logging.every,
+      evaluationMaxNewTokens: maxNewTokens,
+      evaluation: {
+        greedyPassAt1(
+          model, tokenizer: tokenizer, task: task, prompts: evaluated, encode: encode,
+          maxNewTokens: maxNewTokens, batchSize: evaluationBatch, parallel: parallel)
+      })
+    composite = CompositeReward(config, task: task)
+    evaluationBatchSize = evaluationBatch
+  }
+
   public var progressKeys: [String] { ["reward/mean", "eval/pass1"] }
 
   public func score(_ rollouts: [PolicyRollout<Completion>], batch: [Int]) throws -> RolloutScores {

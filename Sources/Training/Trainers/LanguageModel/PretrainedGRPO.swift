@@ -48,19 +48,9 @@ extension GRPOTrainer where Task == LanguageModelTask<LlamaModel, BPETokenizer> 
     let maxNewTokens = config.evaluation.maxNewTokens
     let parallel = try DataParallel(config.distributed)
     let contexts = try LanguageModelTask<LlamaModel, BPETokenizer>(
-      task: task, tokenizer: tokenizer, encode: encode,
-      successThreshold: config.knapsack.successThreshold,
-      planning: try planningPhrases(config.hicra, task: task),
-      completionsLogged: g.completionsLogged, logEvery: config.logging.every,
-      evaluationMaxNewTokens: maxNewTokens,
-      evaluation: {
-        greedyPassAt1(
-          model, tokenizer: tokenizer, task: task, prompts: evaluated, encode: encode,
-          maxNewTokens: maxNewTokens, batchSize: pretrainedEvaluationBatch, parallel: parallel)
-      })
-    contexts.composite = CompositeReward(config, task: task)
+      grpo: config, task: task, model: model, tokenizer: tokenizer, encode: encode,
+      evaluated: evaluated, evaluationBatch: pretrainedEvaluationBatch, parallel: parallel)
     contexts.savedStrings = [TrainingState.pretrainedDescriptorName: source.descriptor]
-    contexts.evaluationBatchSize = pretrainedEvaluationBatch
     let longest = (contexts.contexts + evaluatedIDs).map(\.count).max() ?? 0
     let context = source.config.contextLength
     let longestCompletion = max(g.maxCompletionLength, maxNewTokens)

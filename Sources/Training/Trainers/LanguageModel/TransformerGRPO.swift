@@ -46,21 +46,11 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
       key: "grpo.maxCompletionLength", tokenizer: tokenizer)
     let evaluated = try evaluationPrompts(
       task, config: config.evaluation, context: config.model.context, tokenizer: tokenizer)
-    let maxNewTokens = config.evaluation.maxNewTokens
     let parallel = try DataParallel(config.distributed)
     let encode = { (prompt: TaskPrompt) in try encodePrompt(prompt, tokenizer: tokenizer) }
     let contexts = try LanguageModelTask<TransformerLM, Tokenizer>(
-      task: task, tokenizer: tokenizer, encode: encode,
-      successThreshold: config.knapsack.successThreshold,
-      planning: try planningPhrases(config.hicra, task: task),
-      completionsLogged: g.completionsLogged, logEvery: config.logging.every,
-      evaluationMaxNewTokens: maxNewTokens,
-      evaluation: {
-        greedyPassAt1(
-          model, tokenizer: tokenizer, task: task, prompts: evaluated, encode: encode,
-          maxNewTokens: maxNewTokens, parallel: parallel)
-      })
-    contexts.composite = CompositeReward(config, task: task)
+      grpo: config, task: task, model: model, tokenizer: tokenizer, encode: encode,
+      evaluated: evaluated, evaluationBatch: transformerEvaluationBatch, parallel: parallel)
     let longest = contexts.contexts.map(\.count).max() ?? 0
     guard longest + g.maxCompletionLength <= config.model.context else {
       throw ConfigError(
@@ -130,3 +120,7 @@ func loadInitialPolicy(_ path: String, root: String, into policy: TransformerLM,
   }
   try loaded.state.restoreModel(into: policy.namedParameters(), file: found.url.path)
 }
+
+/// Rows per sampling batch when Allot's transformer is evaluated (periodically and by
+/// `allot evaluate`).
+let transformerEvaluationBatch = 256
