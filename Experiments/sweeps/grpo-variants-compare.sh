@@ -4,7 +4,8 @@
 #   - the Knapsack-RL paper's own optimisation, 8 optimizer steps per batch and dual clip
 #     10 (arith-grpo-short-knapsack-paper), against today's default (-knapsack);
 #   - dynamic sampling (-dynamic) vs Knapsack-RL (-knapsack) vs both (-knapsack-dynamic),
-#     with uniform GRPO (-uniform), at equal rollouts.
+#     with uniform GRPO (-uniform), at equal rollouts;
+#   - the README's GRPO path (-knapsack-hicra), re-measured over the same seeds.
 #
 #   bash Experiments/sweeps/grpo-variants-compare.sh [--jobs N] [--out DIR] [--seeds "0 1 2"] [--bin DIR]
 #        [--set KEY=VALUE]...
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 
 nice -n 5 bash Experiments/sweeps/grpo-variants.sh --family arith-short --out "$out" \
-  --variants "uniform knapsack knapsack-paper dynamic knapsack-dynamic" "${args[@]}"
+  --variants "uniform knapsack knapsack-hicra knapsack-paper dynamic knapsack-dynamic" "${args[@]}"
 
 bin=$(swift build -c release --show-bin-path)
 for metric in policy/ratioMean policy/clipFracLow dynamicSampling/rolloutsSpent dynamicSampling/draws; do
