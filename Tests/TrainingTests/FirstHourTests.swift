@@ -135,3 +135,28 @@ func evaluatingBeforeEveryStepTrainsTheSameBits(kind: String) throws {
   let fresh = progress.line(step: 100, metrics: ["eval/return": 20])
   #expect(fresh.hasSuffix("eval/return 20"), "\(fresh)")
 }
+
+@Test func knapsackWithoutRevisitsWarns() throws {
+  // 5 steps × 2 prompts = 10 draws: 8 training prompts are revisited, 20 are not.
+  var config = tinyConfig("grpo")
+  config.knapsack.enabled = true
+  let revisiting = try makeTrainer(config, restoring: true)
+  #expect(!revisiting.startupNotes.contains { $0.hasPrefix("warning: knapsack") })
+  config.task.trainSize = 20
+  let notes = try makeTrainer(config, restoring: true).startupNotes
+  let warning = try #require(notes.first { $0.hasPrefix("warning: knapsack.enabled") })
+  #expect(warning.contains("10 prompt draws (5 steps, 2 per step)"), "\(warning)")
+  #expect(warning.contains("20 training prompts") && warning.contains("uniform 2"), "\(warning)")
+  // Dynamic sampling's extra draws count: up to 4 × 2 × 5 = 40 > 20 — no warning.
+  config.dynamicSampling.enabled = true
+  #expect(
+    !(try makeTrainer(config, restoring: true)).startupNotes.contains {
+      $0.hasPrefix("warning: knapsack")
+    })
+  config.knapsack.enabled = false
+  config.dynamicSampling.enabled = false
+  #expect(
+    !(try makeTrainer(config, restoring: true)).startupNotes.contains {
+      $0.hasPrefix("warning: knapsack")
+    })
+}

@@ -66,6 +66,8 @@ extension GRPOTrainer where Task == LanguageModelTask<LlamaModel, BPETokenizer> 
       task: contexts, policy: policy(model), reference: reference, options: GRPOOptions(config),
       optimizer: optimizer, samplingRNG: samplingRNG, cursorSeed: cursorSeed)
     self.parallel = parallel
+    startupNotes =
+      taskNotes(task) + [knapsackRevisitWarning(steps: config.run.steps)].compactMap { $0 }
   }
 
   /// The descriptor a checkpoint of this trainer carries.

@@ -63,7 +63,8 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
       task: contexts, policy: policy(model), reference: reference, options: GRPOOptions(config),
       optimizer: optimizer, samplingRNG: samplingRNG, cursorSeed: cursorSeed)
     self.parallel = parallel
-    startupNotes = taskNotes(task)
+    startupNotes =
+      taskNotes(task) + [knapsackRevisitWarning(steps: config.run.steps)].compactMap { $0 }
     if loadingInitFrom && g.initFrom.isEmpty {
       startupNotes.append(
         "warning: grpo.initFrom is \"\": GRPO starts from untrained (random) weights, whose "

@@ -217,5 +217,6 @@ extension GRPOTrainer where Task == AllocationTask {
       reference: reference, options: GRPOOptions(config), optimizer: optimizer,
       samplingRNG: samplingRNG, cursorSeed: cursorSeed)
     parallel = try DataParallel(config.distributed)
+    startupNotes = [knapsackRevisitWarning(steps: config.run.steps)].compactMap { $0 }
   }
 }
