@@ -16,11 +16,14 @@ public struct JSONLTask: ReasoningTask {
     public var markedTest: Int
     /// The fraction of unmarked lines sent to test by the hash of their id.
     public var testFraction: Double
+    /// The training prompts kept (`trainLimit`); nil: all of them.
+    public var trainKept: Int? = nil
 
     public var description: String {
       "\(train) train and \(test) test prompts (\(markedTrain) marked train, \(markedTest) "
         + "marked test, the other \(train + test - markedTrain - markedTest) split by a hash of "
         + "their id with testFraction \(testFraction))"
+        + (trainKept.map { "; training on \($0) of the \(train)" } ?? "")
     }
   }
 
@@ -53,9 +56,12 @@ public struct JSONLTask: ReasoningTask {
   public let splitSummary: SplitSummary
 
   /// Reads and checks the whole file; malformed lines are reported by line number, and an
-  /// empty train or test split is an error naming the file.
+  /// empty train or test split is an error naming the file. `trainLimit` > 0 keeps that many
+  /// training prompts, those whose ids hash lowest (a fixed subset that mixes the file's
+  /// difficulties), in file order.
   public init(
-    path: String, verifier: Verifier = .exact, tolerance: Double = 1e-6, testFraction: Double = 0.1
+    path: String, verifier: Verifier = .exact, tolerance: Double = 1e-6, testFraction: Double = 0.1,
+    trainLimit: Int = 0
   ) throws {
     self.path = path
     self.verifier = verifier
@@ -181,13 +187,25 @@ public struct JSONLTask: ReasoningTask {
           + problems.prefix(20).map { "  - \($0)" }.joined(separator: "\n"))
     }
     if train.isEmpty && test.isEmpty { throw TaskError(message: "\(path): holds no prompts") }
-    let summary = SplitSummary(
+    var summary = SplitSummary(
       train: train.count, markedTrain: markedTrain, test: test.count, markedTest: markedTest,
       testFraction: testFraction)
     for (name, prompts) in [("train", train), ("test", test)] where prompts.isEmpty {
       throw TaskError(
         message: "\(path): the \(name) split is empty: \(summary); mark some lines "
           + "\"split\": \"\(name)\", add lines, or change task.testFraction")
+    }
+    if trainLimit > 0 {
+      guard trainLimit <= train.count else {
+        throw TaskError(
+          message: "\(path): task.trainPrompts is \(trainLimit), but the file has only "
+            + "\(train.count) training prompts (\(summary))")
+      }
+      let kept = Set(
+        train.map(\.id).sorted { (Self.stableHash($0), $0) < (Self.stableHash($1), $1) }
+          .prefix(trainLimit))
+      train = train.filter { kept.contains($0.id) }
+      summary.trainKept = trainLimit
     }
     self.train = train
     self.test = test

@@ -170,3 +170,24 @@ private func failure(_ body: () throws -> Void) -> String {
   #expect(text.contains("\(path):5: \"metadata\" must be an object of strings and numbers"))
   #expect(text.contains("\(path):6: answer \"one\" is not a number"), "\(text)")
 }
+
+@Test func aTrainLimitKeepsAFixedMixedSubsetInFileOrder() throws {
+  let lines = (0..<40).map { i in
+    "{\"id\": \"p\(i)\", \"prompt\": \"q\(i)\", \"answer\": \"\(i)\", \"difficulty\": \"\(i < 20 ? "easy" : "hard")\", \"split\": \"\(i < 36 ? "train" : "test")\"}"
+  }
+  let path = try jsonl(lines)
+  let all = try JSONLTask(path: path).prompts(.train)
+  let kept = try JSONLTask(path: path, trainLimit: 12)
+  let ids = kept.prompts(.train).map(\.id)
+  #expect(ids.count == 12)
+  #expect(try JSONLTask(path: path, trainLimit: 12).prompts(.train).map(\.id) == ids)
+  // File order, a subset of the full split, both difficulties, the test split untouched.
+  #expect(ids == all.map(\.id).filter { ids.contains($0) })
+  #expect(Set(kept.prompts(.train).map(\.difficulty)) == ["easy", "hard"])
+  #expect(kept.prompts(.test).count == 4)
+  #expect(kept.splitSummary.description.hasSuffix("; training on 12 of the 36"))
+  let error = #expect(throws: TaskError.self) { _ = try JSONLTask(path: path, trainLimit: 37) }
+  #expect(
+    error?.message.contains("task.trainPrompts is 37, but the file has only 36 training prompts")
+      == true)
+}

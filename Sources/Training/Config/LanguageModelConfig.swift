@@ -59,6 +59,9 @@ public struct TaskConfig: Codable, Equatable, Sendable {
   public var tolerance = 1e-6
   /// JSONL: the share of lines without a split that go to test.
   public var testFraction = 0.1
+  /// JSONL: train on only this many of the file's training prompts (a fixed subset by a
+  /// hash of their ids); 0: all.
+  public var trainPrompts = 0
   /// Pretrained models: `raw` feeds the prompt text as it is, `chat` renders it as a user
   /// message with the model's chat template.
   public var promptFormat = PromptStyle.raw
@@ -206,6 +209,10 @@ extension TaskConfig {
     check.require(tolerance.isFinite, "task.tolerance", tolerance, "must be finite")
     check.require(
       (0...1).contains(testFraction), "task.testFraction", testFraction, "must lie in [0, 1]")
+    check.require(trainPrompts >= 0, "task.trainPrompts", trainPrompts, "must be ≥ 0 (0: all)")
+    check.require(
+      name == .jsonl || trainPrompts == 0, "task.trainPrompts", trainPrompts,
+      "selects from a jsonl file's training prompts; a built-in task has task.trainSize")
   }
 
   /// The task this section names; with `instruction`, a `reasoningFormat` or an
@@ -229,7 +236,8 @@ extension TaskConfig {
         seed: UInt64(seed), wording: wording)
     case .jsonl:
       try JSONLTask(
-        path: path, verifier: verifier, tolerance: tolerance, testFraction: testFraction)
+        path: path, verifier: verifier, tolerance: tolerance, testFraction: testFraction,
+        trainLimit: trainPrompts)
     }
   }
 }
