@@ -117,6 +117,50 @@ public final class LlamaModel: CausalLanguageModel {
   /// backward at SmolLM2's size, so 128 positions bound a pass to about 170 MB.
   public var scoringChunkPositions: Int { 128 }
 
+  public var hasPromptPrefixes: Bool { true }
+
+  /// The prompt `ids` as one sequence at positions 0..<P: each layer's keys and values and
+  /// the last position's hidden state.
+  public func promptPrefix(_ ids: [Int]) -> PromptPrefix {
+    precondition(
+      !ids.isEmpty && ids.count <= config.contextLength,
+      "LlamaModel: a prompt prefix of \(ids.count) tokens (1...\(config.contextLength))")
+    let p = ids.count
+    let rotary = RotaryTable(positions: Array(0..<p), inverseFrequencies: inverseFrequencies)
+    var h = model.embedTokens(ids, shape: [1, p])
+    var keys: [Tensor] = []
+    var values: [Tensor] = []
+    for layer in model.layers.items {
+      let (out, k, v) = layer(h, rotary: rotary, prefix: nil)
+      (h, keys, values) = (out, keys + [k], values + [v])
+    }
+    let last = h.reshaped([p, config.hiddenSize]).slice(axis: 0, (p - 1)..<p)
+    return PromptPrefix(keys: keys, values: values, last: last, length: p)
+  }
+
+  /// Logits of tokens continuing `prefix` (see `CausalLanguageModel.logits(after:…)`).
+  public func logits(after prefix: PromptPrefix, _ ids: [Int], batch: Int, at rows: [Int])
+    -> Tensor
+  {
+    precondition(
+      batch > 0 && ids.count % batch == 0 && prefix.keys.count == config.layers
+        && prefix.length + ids.count / batch <= config.contextLength,
+      "LlamaModel: \(ids.count) ids for batch \(batch) after a prefix of \(prefix.length) "
+        + "positions and \(prefix.keys.count) layers")
+    let t = ids.count / batch
+    var hidden = prefix.last
+    if t > 0 {
+      let positions = (0..<batch).flatMap { _ in prefix.length..<(prefix.length + t) }
+      let rotary = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
+      var h = model.embedTokens(ids, shape: [batch, t])
+      for (i, layer) in model.layers.items.enumerated() {
+        h = layer(h, rotary: rotary, prefix: (prefix.keys[i], prefix.values[i])).output
+      }
+      hidden = Tensor.concat([hidden, h.reshaped([batch * t, config.hiddenSize])], axis: 0)
+    }
+    return head(hidden.indexSelect(axis: 0, rows))
+  }
+
   /// The last layer's output `[B, T, hidden]`, before the final norm.
   private func hiddenStates(
     _ ids: [Int], batch: Int, positions: [Int], keyPadding: [Int]?, caches: [AttentionCache]?

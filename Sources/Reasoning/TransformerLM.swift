@@ -83,6 +83,50 @@ public final class TransformerLM: CausalLanguageModel {
     return Tensor.matmul(h, tokens.weight, transposeB: true)
   }
 
+  public var hasPromptPrefixes: Bool { true }
+
+  /// The prompt `ids` as one sequence at positions 0..<P: each block's keys and values and
+  /// the last position's hidden state.
+  public func promptPrefix(_ ids: [Int]) -> PromptPrefix {
+    precondition(
+      !ids.isEmpty && ids.count <= shape.context,
+      "TransformerLM: a prompt prefix of \(ids.count) tokens (1...\(shape.context))")
+    let p = ids.count
+    var h = tokens(ids, shape: [1, p]) + positions(Array(0..<p), shape: [1, p])
+    var keys: [Tensor] = []
+    var values: [Tensor] = []
+    for block in blocks.items {
+      let (out, k, v) = block(h, prefix: nil)
+      (h, keys, values) = (out, keys + [k], values + [v])
+    }
+    let last = h.reshaped([p, shape.width]).slice(axis: 0, (p - 1)..<p)
+    return PromptPrefix(keys: keys, values: values, last: last, length: p)
+  }
+
+  /// Logits of tokens continuing `prefix` (see `CausalLanguageModel.logits(after:…)`).
+  public func logits(after prefix: PromptPrefix, _ ids: [Int], batch: Int, at rows: [Int])
+    -> Tensor
+  {
+    precondition(
+      batch > 0 && ids.count % batch == 0 && prefix.keys.count == shape.layers
+        && prefix.length + ids.count / batch <= shape.context,
+      "TransformerLM: \(ids.count) ids for batch \(batch) after a prefix of \(prefix.length) "
+        + "positions and \(prefix.keys.count) blocks")
+    let t = ids.count / batch
+    var hidden = prefix.last
+    if t > 0 {
+      let positionIDs = (0..<batch).flatMap { _ in prefix.length..<(prefix.length + t) }
+      var h = tokens(ids, shape: [batch, t]) + positions(positionIDs, shape: [batch, t])
+      for (i, block) in blocks.items.enumerated() {
+        h = block(h, prefix: (prefix.keys[i], prefix.values[i])).output
+      }
+      hidden = Tensor.concat([hidden, h.reshaped([batch * t, shape.width])], axis: 0)
+    }
+    let normed = finalNorm(hidden.indexSelect(axis: 0, rows))
+    if let head { return head(normed) }
+    return Tensor.matmul(normed, tokens.weight, transposeB: true)
+  }
+
   public var vocabularySize: Int { shape.vocabulary }
   public var contextLength: Int { shape.context }
   public var paddingToken: Int { Tokenizer.pad }
