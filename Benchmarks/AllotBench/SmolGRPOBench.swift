@@ -12,13 +12,15 @@ import Training
 /// per round. `SMOL_ROUNDS` sets the number of rounds (3). With `SMOL_COMPARE_SHARED=1`
 /// each round first times one Allot step without shared-prompt scoring
 /// (`grpo.sharedPromptScoring` false: every rollout scored whole, as before it existed), so
-/// that before and after are seconds apart too.
+/// that before and after are seconds apart too; `SMOL_REFERENCES=0` leaves out the twin and
+/// TRL. Every rollout is scored (`grpo.skipZeroAdvantage` false), as the twin and TRL do.
 func benchmarkSmolGRPOStep() {
   let file = "Experiments/smol-grpo-add.json"
   let config: ExperimentConfig
   let trainer: PretrainedGRPOTrainer
   do {
-    config = try ConfigLoader.resolve(file: file)
+    // Every rollout scored, as the twin and TRL do (the config skips zero-advantage groups).
+    config = try ConfigLoader.resolve(file: file, overrides: ["grpo.skipZeroAdvantage=false"])
     trainer = try PretrainedGRPOTrainer(config: config, pretrained: nil)
   } catch {
     print("  smol-grpo-step skipped: \(error)")
@@ -99,7 +101,8 @@ func benchmarkSmolGRPOStep() {
         format: "   whole/shared = %.2f× (update %.2f×)", wholeRatios.last!,
         whole.update / allot.update)
     }
-    for (name, script) in [("twin", "smol_grpo.py"), ("TRL", "smol_trl.py")] {
+    let references = ProcessInfo.processInfo.environment["SMOL_REFERENCES"] != "0"
+    for (name, script) in [("twin", "smol_grpo.py"), ("TRL", "smol_trl.py")] where references {
       guard let other = pythonStep(script) else { continue }
       let ratio = (other.sample + other.update) / total
       if name == "twin" { twinRatios.append(ratio) } else { trlRatios.append(ratio) }

@@ -331,10 +331,10 @@ private struct UpdateFixture {
 @Test func sharedPromptScoringLeavesTheUpdateUnchangedOnAnyShardCount() throws {
   // The fixture's update with each group's prompt scored once (deferred, its prefix flushed
   // after each group's chunks) against whole-sequence scoring: the same SGD step up to
-  // rounding, with minibatches of 5, chunks of 2 and one or two shards. Each shard's
-  // rollouts go by group, and every group's chunks end in one flush.
+  // rounding, with minibatches of 5, chunks of 2 rollouts (or of 5 decisions) and one or two
+  // shards. Each shard's rollouts go by group, and every group's chunks end in one flush.
   let fixture = UpdateFixture()
-  func update(shared: Bool, shards: Int) throws -> ([[Float]], Int) {
+  func update(shared: Bool, shards: Int, positions: Int = 0) throws -> ([[Float]], Int) {
     let (model, sgd, score) = fixture.model()
     let scorer = SharedPromptScorer(model: model, prompts: fixture.prompts, deferred: true)!
     var flushes = 0
@@ -344,7 +344,7 @@ private struct UpdateFixture {
       minibatch: 5, chunk: 2,
       parallel: try DataParallel(DistributedConfig(shards: shards, checkEvery: 0)),
       optimizer: sgd, parameters: model.parameters, gradClip: 0,
-      groups: shared ? fixture.indices : nil,
+      groups: shared ? fixture.indices : nil, chunkPositions: positions,
       finishGroup: {
         flushes += 1
         last = nil
@@ -355,6 +355,9 @@ private struct UpdateFixture {
         let group = fixture.indices[rows[0]]
         #expect(rows.allSatisfy { fixture.indices[$0] == group } && (last ?? group) == group)
         last = group
+        let lengths = rows.map { fixture.completions[$0].count }
+        #expect(lengths == lengths.sorted(by: >))
+        #expect(positions == 0 || rows.count == 1 || rows.count * lengths[0] <= positions)
         return scorer.logProbabilities(
           promptIndices: rows.map { fixture.indices[$0] },
           completions: rows.map { fixture.completions[$0] })
@@ -377,6 +380,9 @@ private struct UpdateFixture {
       }
     }
     #expect(flushes == 2 * runs, "\(shards) shards")
+    // Chunks of up to 5 decisions, padded to their longest rollout (longest first).
+    let (budgeted, _) = try update(shared: true, shards: shards, positions: 5)
+    for (a, e) in zip(budgeted, whole) { #expect(isClose(a, e, atol: 1e-6, rtol: 1e-5)) }
   }
 }
 

@@ -179,12 +179,12 @@ public struct SharedScoring {
   public var score: ([Int]) -> Tensor
   /// Completes the backward of the context scored since the last call.
   public var finishGroup: () -> Void
-  /// Rollouts per chunk (0: a minibatch at once).
-  public var rowsPerChunk: Int
+  /// Decisions per chunk, padded to the chunk's longest rollout (at least one rollout).
+  public var chunkPositions: Int
 
   public init(
-    score: @escaping ([Int]) -> Tensor, finishGroup: @escaping () -> Void, rowsPerChunk: Int
+    score: @escaping ([Int]) -> Tensor, finishGroup: @escaping () -> Void, chunkPositions: Int
   ) {
-    (self.score, self.finishGroup, self.rowsPerChunk) = (score, finishGroup, rowsPerChunk)
+    (self.score, self.finishGroup, self.chunkPositions) = (score, finishGroup, chunkPositions)
   }
 }

@@ -124,10 +124,11 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
           masks: rollouts.map(\.lossMask)),
         order: order, options: surrogate, epochs: options.epochs, steps: options.stepsPerBatch,
         minibatch: options.minibatchSize,
-        chunk: shared?.rowsPerChunk ?? policy.rowsPerChunk(rollouts, in: contexts),
+        chunk: policy.rowsPerChunk(rollouts, in: contexts),
         skipZeroAdvantage: options.skipZeroAdvantage,
         parallel: parallel, optimizer: optimizer, parameters: policy.parameters,
         gradClip: options.gradClip, groups: shared.map { _ in rollouts.map(\.context) },
+        chunkPositions: shared?.chunkPositions ?? 0,
         finishGroup: shared?.finishGroup ?? {}, score: score,
         reference: reference.map { frozen in
           { rows in

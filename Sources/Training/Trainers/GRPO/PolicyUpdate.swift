@@ -35,17 +35,19 @@ struct RolloutBatch {
 /// combined in shard order.
 ///
 /// With `groups` (each rollout's context; shared-prompt scoring) a minibatch is cut at the
-/// shard edges first, and each shard's rollouts are scored context by context (stably
-/// sorted by context, `chunk` rollouts of one context at a time); `finishGroup()` runs after
-/// the last chunk of each run of one context, so that `score` may keep a context's shared
-/// work until then. Only rounding changes. A non-finite loss, gradient or parameter throws
+/// shard edges first, and each shard's rollouts are scored context by context, longest
+/// first (ties by position), in chunks of one context: `chunk` rollouts, or with
+/// `chunkPositions` > 0 as many as fit `chunkPositions` decisions padded to the chunk's
+/// longest (at least one). `finishGroup()` runs after the last chunk of each run of one
+/// context, so that `score` may keep a context's shared work until then. Only rounding
+/// changes. A non-finite loss, gradient or parameter throws
 /// `NonFiniteError` before the update that would spread it. Returns each minibatch's
 /// statistics and mean importance ratio, and each optimizer step's gradient norm.
 func clippedSurrogateUpdate(
   _ batch: RolloutBatch, order: [Int], options: SurrogateOptions, epochs: Int, steps: Int = 1,
   minibatch: Int, chunk: Int = 0, skipZeroAdvantage: Bool = false,
   parallel: DataParallel = .single, optimizer: any Optimizer,
-  parameters: [Tensor], gradClip: Double, groups: [Int]? = nil,
+  parameters: [Tensor], gradClip: Double, groups: [Int]? = nil, chunkPositions: Int = 0,
   finishGroup: () -> Void = {}, score: ([Int]) -> Tensor,
   reference: (([Int]) -> [Float])?
 ) throws -> (statistics: [SurrogateStatistics], ratioMeans: [Double], gradNorms: [Float]) {
@@ -67,20 +69,24 @@ func clippedSurrogateUpdate(
           let lower = max(start, part.lowerBound + edges.lowerBound)
           let upper = min(end, part.lowerBound + edges.upperBound)
           guard lower < upper else { continue }
-          let sorted = (lower..<upper).sorted {
-            groups[order[$0]] != groups[order[$1]] ? groups[order[$0]] < groups[order[$1]] : $0 < $1
+          let length = { (r: Int) in batch.masks[r].count }
+          let sorted = (lower..<upper).sorted { a, b in
+            let (ra, rb) = (order[a], order[b])
+            if groups[ra] != groups[rb] { return groups[ra] < groups[rb] }
+            return length(ra) != length(rb) ? length(ra) > length(rb) : a < b
           }.map { order[$0] }
-          var runStart = 0
-          while runStart < sorted.count {
-            var runEnd = runStart
-            while runEnd < sorted.count && groups[sorted[runEnd]] == groups[sorted[runStart]] {
-              runEnd += 1
+          var first = 0
+          while first < sorted.count {
+            var next = first + 1
+            while next < sorted.count && groups[sorted[next]] == groups[sorted[first]]
+              && (chunkPositions > 0
+                ? (next - first + 1) * length(sorted[first]) <= chunkPositions
+                : next - first < chunkSize)
+            {
+              next += 1
             }
-            for chunkStart in stride(from: runStart, to: runEnd, by: chunkSize) {
-              pieces.append(
-                (p, m, shard, Array(sorted[chunkStart..<min(chunkStart + chunkSize, runEnd)])))
-            }
-            runStart = runEnd
+            pieces.append((p, m, shard, Array(sorted[first..<next])))
+            first = next
           }
         }
         continue

@@ -92,7 +92,8 @@ public final class LanguageModelPolicy<Model: CausalLanguageModel, Tok: TextToke
 
   /// With `sharedPromptScoring`: each prompt's prefix runs once per group of chunks and
   /// keeps the gradients of its completions until `finishGroup`; a chunk holds about the
-  /// model's `scoringChunkPositions` completion positions.
+  /// model's `scoringChunkPositions` completion positions (each row padded to the chunk's
+  /// longest).
   public func sharedScoring(_ rollouts: [PolicyRollout<Completion>], in contexts: [[Int]])
     -> SharedScoring?
   {
@@ -106,7 +107,7 @@ public final class LanguageModelPolicy<Model: CausalLanguageModel, Tok: TextToke
           promptIndices: rows.map { rollouts[$0].context },
           completions: rows.map { rollouts[$0].decisions.tokens })
       }, finishGroup: scorer.flush,
-      rowsPerChunk: model.rowsPerChunk(positions: rollouts.map(\.length).max() ?? 0))
+      chunkPositions: model.scoringChunkPositions)
   }
 
   public func lengthBudget(_ rollouts: [PolicyRollout<Completion>]) -> Int { sampling.maxNewTokens }
