@@ -125,17 +125,15 @@ public final class LlamaModel: CausalLanguageModel {
     precondition(
       !ids.isEmpty && ids.count <= config.contextLength,
       "LlamaModel: a prompt prefix of \(ids.count) tokens (1...\(config.contextLength))")
-    let p = ids.count
-    let rotary = RotaryTable(positions: Array(0..<p), inverseFrequencies: inverseFrequencies)
-    var h = model.embedTokens(ids, shape: [1, p])
-    var keys: [Tensor] = []
-    var values: [Tensor] = []
-    for layer in model.layers.items {
-      let (out, k, v) = layer(h, rotary: rotary, prefix: nil)
-      (h, keys, values) = (out, keys + [k], values + [v])
-    }
-    let last = h.reshaped([p, config.hiddenSize]).slice(axis: 0, (p - 1)..<p)
-    return PromptPrefix(keys: keys, values: values, last: last, length: p)
+    let rotary = RotaryTable(
+      positions: Array(0..<ids.count), inverseFrequencies: inverseFrequencies)
+    return PromptPrefix(
+      prompt: model.embedTokens(ids, shape: [1, ids.count]), layers: prefixLayers(rotary))
+  }
+
+  /// The layers with their rotary angles, as `PromptPrefix` runs them.
+  private func prefixLayers(_ rotary: RotaryTable) -> [PromptPrefix.Layer] {
+    model.layers.items.map { layer in { layer($0, rotary: rotary, prefix: $1) } }
   }
 
   /// Logits of tokens continuing `prefix` (see `CausalLanguageModel.logits(after:…)`).
@@ -148,17 +146,12 @@ public final class LlamaModel: CausalLanguageModel {
       "LlamaModel: \(ids.count) ids for batch \(batch) after a prefix of \(prefix.length) "
         + "positions and \(prefix.keys.count) layers")
     let t = ids.count / batch
-    var hidden = prefix.last
-    if t > 0 {
-      let positions = (0..<batch).flatMap { _ in prefix.length..<(prefix.length + t) }
-      let rotary = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
-      var h = model.embedTokens(ids, shape: [batch, t])
-      for (i, layer) in model.layers.items.enumerated() {
-        h = layer(h, rotary: rotary, prefix: (prefix.keys[i], prefix.values[i])).output
-      }
-      hidden = Tensor.concat([hidden, h.reshaped([batch * t, config.hiddenSize])], axis: 0)
-    }
-    return head(hidden.indexSelect(axis: 0, rows))
+    let positions = (0..<batch).flatMap { _ in prefix.length..<(prefix.length + t) }
+    let rotary = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
+    return head(
+      prefix.hiddenStates(
+        continuing: t > 0 ? model.embedTokens(ids, shape: [batch, t]) : nil,
+        layers: prefixLayers(rotary), at: rows))
   }
 
   /// The last layer's output `[B, T, hidden]`, before the final norm.

@@ -69,6 +69,41 @@ public struct PromptPrefix {
 
   /// The tensors in a fixed order: keys, values, then the last hidden state.
   var tensors: [Tensor] { keys + values + [last] }
+
+  /// One layer of a model: its input `[B, T, width]` and, for rows continuing a prefix,
+  /// that layer's prefix keys and values, to its output and its own keys and values.
+  public typealias Layer = (Tensor, (keys: Tensor, values: Tensor)?) -> (
+    output: Tensor, keys: Tensor, values: Tensor
+  )
+
+  /// A prompt's pass: its embedded tokens `[1, P, width]` through `layers`.
+  public init(prompt embedded: Tensor, layers: [Layer]) {
+    let (p, width) = (embedded.shape[1], embedded.shape[2])
+    var h = embedded
+    var keys: [Tensor] = []
+    var values: [Tensor] = []
+    for layer in layers {
+      let (out, k, v) = layer(h, nil)
+      (h, keys, values) = (out, keys + [k], values + [v])
+    }
+    let last = h.reshaped([p, width]).slice(axis: 0, (p - 1)..<p)
+    self.init(keys: keys, values: values, last: last, length: p)
+  }
+
+  /// The last layer's states `[rows.count, width]` of rows continuing this prefix: their
+  /// embedded tokens `[B, T, width]` (nil when T is 0) through `layers`; flat row 0 is the
+  /// prefix's last position, 1 + b·T + t row b's position t.
+  public func hiddenStates(continuing embedded: Tensor?, layers: [Layer], at rows: [Int])
+    -> Tensor
+  {
+    var hidden = last
+    if var h = embedded {
+      let (b, t, width) = (h.shape[0], h.shape[1], h.shape[2])
+      for (i, layer) in layers.enumerated() { h = layer(h, (keys[i], values[i])).output }
+      hidden = Tensor.concat([hidden, h.reshaped([b * t, width])], axis: 0)
+    }
+    return hidden.indexSelect(axis: 0, rows)
+  }
 }
 
 extension CausalLanguageModel {

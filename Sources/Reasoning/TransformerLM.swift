@@ -92,15 +92,14 @@ public final class TransformerLM: CausalLanguageModel {
       !ids.isEmpty && ids.count <= shape.context,
       "TransformerLM: a prompt prefix of \(ids.count) tokens (1...\(shape.context))")
     let p = ids.count
-    var h = tokens(ids, shape: [1, p]) + positions(Array(0..<p), shape: [1, p])
-    var keys: [Tensor] = []
-    var values: [Tensor] = []
-    for block in blocks.items {
-      let (out, k, v) = block(h, prefix: nil)
-      (h, keys, values) = (out, keys + [k], values + [v])
-    }
-    let last = h.reshaped([p, shape.width]).slice(axis: 0, (p - 1)..<p)
-    return PromptPrefix(keys: keys, values: values, last: last, length: p)
+    return PromptPrefix(
+      prompt: tokens(ids, shape: [1, p]) + positions(Array(0..<p), shape: [1, p]),
+      layers: prefixLayers)
+  }
+
+  /// The blocks as `PromptPrefix` runs them.
+  private var prefixLayers: [PromptPrefix.Layer] {
+    blocks.items.map { block in { block($0, prefix: $1) } }
   }
 
   /// Logits of tokens continuing `prefix` (see `CausalLanguageModel.logits(after:…)`).
@@ -113,16 +112,12 @@ public final class TransformerLM: CausalLanguageModel {
       "TransformerLM: \(ids.count) ids for batch \(batch) after a prefix of \(prefix.length) "
         + "positions and \(prefix.keys.count) blocks")
     let t = ids.count / batch
-    var hidden = prefix.last
-    if t > 0 {
-      let positionIDs = (0..<batch).flatMap { _ in prefix.length..<(prefix.length + t) }
-      var h = tokens(ids, shape: [batch, t]) + positions(positionIDs, shape: [batch, t])
-      for (i, block) in blocks.items.enumerated() {
-        h = block(h, prefix: (prefix.keys[i], prefix.values[i])).output
-      }
-      hidden = Tensor.concat([hidden, h.reshaped([batch * t, shape.width])], axis: 0)
-    }
-    let normed = finalNorm(hidden.indexSelect(axis: 0, rows))
+    let positionIDs = (0..<batch).flatMap { _ in prefix.length..<(prefix.length + t) }
+    let normed = finalNorm(
+      prefix.hiddenStates(
+        continuing: t > 0
+          ? tokens(ids, shape: [batch, t]) + positions(positionIDs, shape: [batch, t]) : nil,
+        layers: prefixLayers, at: rows))
     if let head { return head(normed) }
     return Tensor.matmul(normed, tokens.weight, transposeB: true)
   }
