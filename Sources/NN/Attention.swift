@@ -35,6 +35,32 @@ public final class AttentionCache {
     rows = kept.map { rows[$0] }
   }
 
+  /// Repeats stored rows: batch row i becomes a copy of current batch row `source[i]`, with
+  /// its positions and padding (a prompt prefilled once, then sampled several times).
+  public func repeatRows(_ source: [Int]) {
+    guard let oldKeys = keys, let oldValues = values else {
+      precondition(length == 0, "AttentionCache: rows to repeat but no buffers")
+      return
+    }
+    let d = oldKeys.shape[2]
+    let (newKeys, newValues) = (
+      Tensor.zeros([source.count, capacity, d]), Tensor.zeros([source.count, capacity, d])
+    )
+    for (old, new) in [(oldKeys, newKeys), (oldValues, newValues)] {
+      old.withUnsafeBufferPointer { src in
+        new.withUnsafeMutableBufferPointer { dst in
+          for (i, r) in source.enumerated() {
+            (dst.baseAddress! + i * capacity * d).update(
+              from: src.baseAddress! + rows[r] * capacity * d, count: length * d)
+          }
+        }
+      }
+    }
+    (keys, values) = (newKeys, newValues)
+    keyPadding = keyPadding.map { pads in source.map { pads[$0] } }
+    rows = Array(source.indices)
+  }
+
   /// Stores new keys and values `[B, T, Dk]` after the existing ones.
   func append(keys k: Tensor, values v: Tensor) {
     let (b, t, d) = (k.shape[0], k.shape[1], k.shape[2])
