@@ -75,7 +75,8 @@ let package = Package(
       path: "Benchmarks/AllotBench"),
 
     // Tests (Swift Testing).
-    .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
+    .target(
+      name: "TestSupport", dependencies: ["Reasoning", "TensorCore"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
     .testTarget(name: "NNTests", dependencies: ["NN", "Optim", "TensorCore", "TestSupport"]),
     .testTarget(

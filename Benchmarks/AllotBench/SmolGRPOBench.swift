@@ -9,13 +9,18 @@ import Training
 /// (Benchmarks/reference/smol_trl.py), both on the trainer's own prompt ids. The machine
 /// is shared, so each round times one Allot step, then one twin run and one TRL run (each
 /// its own start-up and warm-up step, untimed, then one timed step), and ratios are taken
-/// per round. `SMOL_ROUNDS` sets the number of rounds (3).
+/// per round. `SMOL_ROUNDS` sets the number of rounds (3). With `SMOL_COMPARE_SHARED=1`
+/// each round first times one Allot step without shared-prompt scoring
+/// (`grpo.sharedPromptScoring` false: every rollout scored whole, as before it existed), so
+/// that before and after are seconds apart too; `SMOL_REFERENCES=0` leaves out the twin and
+/// TRL. Every rollout is scored (`grpo.skipZeroAdvantage` false), as the twin and TRL do.
 func benchmarkSmolGRPOStep() {
   let file = "Experiments/smol-grpo-add.json"
   let config: ExperimentConfig
   let trainer: PretrainedGRPOTrainer
   do {
-    config = try ConfigLoader.resolve(file: file)
+    // Every rollout scored, as the twin and TRL do (the config skips zero-advantage groups).
+    config = try ConfigLoader.resolve(file: file, overrides: ["grpo.skipZeroAdvantage=false"])
     trainer = try PretrainedGRPOTrainer(config: config, pretrained: nil)
   } catch {
     print("  smol-grpo-step skipped: \(error)")
@@ -43,7 +48,11 @@ func benchmarkSmolGRPOStep() {
 
   /// One step's seconds (sampling, update) and mean completion length.
   typealias Step = (sample: Double, update: Double, length: Double)
-  func allotStep() -> Step? {
+  let compareShared = ProcessInfo.processInfo.environment["SMOL_COMPARE_SHARED"] == "1"
+  let shared = trainer.policy.sharedPromptScoring
+  func allotStep(shared on: Bool = shared) -> Step? {
+    trainer.policy.sharedPromptScoring = on
+    defer { trainer.policy.sharedPromptScoring = shared }
     do {
       let m = try trainer.trainStep()
       return (
@@ -74,12 +83,26 @@ func benchmarkSmolGRPOStep() {
   fflush(nil)
   var twinRatios: [Double] = []
   var trlRatios: [Double] = []
+  var wholeRatios: [Double] = []
   for round in stride(from: 1, through: rounds, by: 1) {
+    var line = String(format: "  round %d (load %.1f): ", round, loadAverage())
+    var whole: Step? = nil
+    if compareShared {
+      guard let w = allotStep(shared: false) else { return }
+      whole = w
+      line += describe("Allot, whole-sequence scoring", w) + "\n    "
+    }
     guard let allot = allotStep() else { return }
-    var line =
-      String(format: "  round %d (load %.1f): ", round, loadAverage()) + describe("Allot", allot)
+    line += describe(shared ? "Allot, shared-prompt scoring" : "Allot", allot)
     let total = allot.sample + allot.update
-    for (name, script) in [("twin", "smol_grpo.py"), ("TRL", "smol_trl.py")] {
+    if let whole {
+      wholeRatios.append((whole.sample + whole.update) / total)
+      line += String(
+        format: "   whole/shared = %.2f× (update %.2f×)", wholeRatios.last!,
+        whole.update / allot.update)
+    }
+    let references = ProcessInfo.processInfo.environment["SMOL_REFERENCES"] != "0"
+    for (name, script) in [("twin", "smol_grpo.py"), ("TRL", "smol_trl.py")] where references {
       guard let other = pythonStep(script) else { continue }
       let ratio = (other.sample + other.update) / total
       if name == "twin" { twinRatios.append(ratio) } else { trlRatios.append(ratio) }
@@ -88,7 +111,8 @@ func benchmarkSmolGRPOStep() {
     print(line)
     fflush(nil)  // each round as it ends: a run takes many minutes
   }
-  for (name, ratios) in [("twin", twinRatios), ("TRL", trlRatios)] where !ratios.isEmpty {
+  for (name, ratios) in [("whole", wholeRatios), ("twin", twinRatios), ("TRL", trlRatios)]
+  where !ratios.isEmpty {
     let sorted = ratios.sorted()
     print(
       String(

@@ -35,6 +35,32 @@ public final class AttentionCache {
     rows = kept.map { rows[$0] }
   }
 
+  /// Repeats stored rows: batch row i becomes a copy of current batch row `source[i]`, with
+  /// its positions and padding (a prompt prefilled once, then sampled several times).
+  public func repeatRows(_ source: [Int]) {
+    guard let oldKeys = keys, let oldValues = values else {
+      precondition(length == 0, "AttentionCache: rows to repeat but no buffers")
+      return
+    }
+    let d = oldKeys.shape[2]
+    let (newKeys, newValues) = (
+      Tensor.zeros([source.count, capacity, d]), Tensor.zeros([source.count, capacity, d])
+    )
+    for (old, new) in [(oldKeys, newKeys), (oldValues, newValues)] {
+      old.withUnsafeBufferPointer { src in
+        new.withUnsafeMutableBufferPointer { dst in
+          for (i, r) in source.enumerated() {
+            (dst.baseAddress! + i * capacity * d).update(
+              from: src.baseAddress! + rows[r] * capacity * d, count: length * d)
+          }
+        }
+      }
+    }
+    (keys, values) = (newKeys, newValues)
+    keyPadding = keyPadding.map { pads in source.map { pads[$0] } }
+    rows = Array(source.indices)
+  }
+
   /// Stores new keys and values `[B, T, Dk]` after the existing ones.
   func append(keys k: Tensor, values v: Tensor) {
     let (b, t, d) = (k.shape[0], k.shape[1], k.shape[2])
@@ -138,6 +164,22 @@ public final class CausalSelfAttention: Module {
     cache.append(keys: wk(x), values: wv(x))
     return wo(cache.attend(q, heads: heads))
   }
+
+  /// Attends over `x` `[B, T, width]` (with the tape) and also returns its keys and values.
+  /// With `prefix` keys and values `[1, P, width]` the tokens continue that prefix: every
+  /// row attends to the prefix's keys, broadcast to the rows, before its own causal block.
+  public func callAsFunction(_ x: Tensor, prefix: (keys: Tensor, values: Tensor)?) -> (
+    output: Tensor, keys: Tensor, values: Tensor
+  ) {
+    let (k, v) = (wk(x), wv(x))
+    var (keys, values) = (k, v)
+    if let prefix {
+      let shape = [x.shape[0], prefix.keys.shape[1], width]
+      keys = Tensor.concat([prefix.keys.broadcast(to: shape), k], axis: 1)
+      values = Tensor.concat([prefix.values.broadcast(to: shape), v], axis: 1)
+    }
+    return (wo(Tensor.attention(query: wq(x), key: keys, value: values, heads: heads)), k, v)
+  }
 }
 
 /// A pre-norm transformer block: `x + attn(ln1(x))`, then `x + mlp(ln2(x))` with a GELU
@@ -164,5 +206,15 @@ public final class TransformerBlock: Module {
   {
     let h = x + attn(ln1(x), cache: cache, keyPadding: keyPadding)
     return h + mlp(ln2(h))
+  }
+
+  /// The block over `x` continuing `prefix` (see `CausalSelfAttention`), with the tape;
+  /// also returns its attention's keys and values of `x`.
+  public func callAsFunction(_ x: Tensor, prefix: (keys: Tensor, values: Tensor)?) -> (
+    output: Tensor, keys: Tensor, values: Tensor
+  ) {
+    let (attended, k, v) = attn(ln1(x), prefix: prefix)
+    let h = x + attended
+    return (h + mlp(ln2(h)), k, v)
   }
 }

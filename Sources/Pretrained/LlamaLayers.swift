@@ -55,6 +55,28 @@ public final class LlamaAttention: Module {
         keyPadding: keyPadding)
     return oProj(attended)
   }
+
+  /// Attends over `x` `[B, T, hidden]` (with the tape) and also returns its keys and
+  /// values `[B, T, Dk]`. With `prefix` keys and values `[1, P, Dk]` the tokens continue
+  /// that prefix (absolute positions P..<P+T): every row attends to the prefix's keys,
+  /// broadcast to the rows, before its own causal block, so the rows' gradients add into
+  /// the prefix.
+  public func callAsFunction(
+    _ x: Tensor, rotary: RotaryTable, prefix: (keys: Tensor, values: Tensor)?
+  ) -> (output: Tensor, keys: Tensor, values: Tensor) {
+    let q = qProj(x).rotary(rotary, heads: heads)
+    let k = kProj(x).rotary(rotary, heads: keyValueHeads)
+    let v = vProj(x)
+    var (keys, values) = (k, v)
+    if let prefix {
+      let shape = [x.shape[0], prefix.keys.shape[1], k.shape[2]]
+      keys = Tensor.concat([prefix.keys.broadcast(to: shape), k], axis: 1)
+      values = Tensor.concat([prefix.values.broadcast(to: shape), v], axis: 1)
+    }
+    let attended = Tensor.attention(
+      query: q, key: keys, value: values, heads: heads, keyValueHeads: keyValueHeads)
+    return (oProj(attended), k, v)
+  }
 }
 
 /// The gated MLP `down(silu(gate(x)) · up(x))`.
@@ -106,6 +128,16 @@ public final class LlamaDecoderLayer: Module {
     let h =
       x + selfAttention(inputLayerNorm(x), rotary: rotary, cache: cache, keyPadding: keyPadding)
     return h + mlp(postAttentionLayerNorm(h))
+  }
+
+  /// The layer over `x` continuing `prefix` (see `LlamaAttention`), with the tape; also
+  /// returns this layer's keys and values of `x`.
+  public func callAsFunction(
+    _ x: Tensor, rotary: RotaryTable, prefix: (keys: Tensor, values: Tensor)?
+  ) -> (output: Tensor, keys: Tensor, values: Tensor) {
+    let (attended, k, v) = selfAttention(inputLayerNorm(x), rotary: rotary, prefix: prefix)
+    let h = x + attended
+    return (h + mlp(postAttentionLayerNorm(h)), k, v)
   }
 }
 

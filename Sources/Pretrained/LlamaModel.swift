@@ -117,6 +117,43 @@ public final class LlamaModel: CausalLanguageModel {
   /// backward at SmolLM2's size, so 128 positions bound a pass to about 170 MB.
   public var scoringChunkPositions: Int { 128 }
 
+  public var hasPromptPrefixes: Bool { true }
+
+  /// The prompt `ids` as one sequence at positions 0..<P: each layer's keys and values and
+  /// the last position's hidden state.
+  public func promptPrefix(_ ids: [Int]) -> PromptPrefix {
+    precondition(
+      !ids.isEmpty && ids.count <= config.contextLength,
+      "LlamaModel: a prompt prefix of \(ids.count) tokens (1...\(config.contextLength))")
+    let rotary = RotaryTable(
+      positions: Array(0..<ids.count), inverseFrequencies: inverseFrequencies)
+    return PromptPrefix(
+      prompt: model.embedTokens(ids, shape: [1, ids.count]), layers: prefixLayers(rotary))
+  }
+
+  /// The layers with their rotary angles, as `PromptPrefix` runs them.
+  private func prefixLayers(_ rotary: RotaryTable) -> [PromptPrefix.Layer] {
+    model.layers.items.map { layer in { layer($0, rotary: rotary, prefix: $1) } }
+  }
+
+  /// Logits of tokens continuing `prefix` (see `CausalLanguageModel.logits(after:…)`).
+  public func logits(after prefix: PromptPrefix, _ ids: [Int], batch: Int, at rows: [Int])
+    -> Tensor
+  {
+    precondition(
+      batch > 0 && ids.count % batch == 0 && prefix.keys.count == config.layers
+        && prefix.length + ids.count / batch <= config.contextLength,
+      "LlamaModel: \(ids.count) ids for batch \(batch) after a prefix of \(prefix.length) "
+        + "positions and \(prefix.keys.count) layers")
+    let t = ids.count / batch
+    let positions = (0..<batch).flatMap { _ in prefix.length..<(prefix.length + t) }
+    let rotary = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
+    return head(
+      prefix.hiddenStates(
+        continuing: t > 0 ? model.embedTokens(ids, shape: [batch, t]) : nil,
+        layers: prefixLayers(rotary), at: rows))
+  }
+
   /// The last layer's output `[B, T, hidden]`, before the final norm.
   private func hiddenStates(
     _ ids: [Int], batch: Int, positions: [Int], keyPadding: [Int]?, caches: [AttentionCache]?

@@ -39,9 +39,87 @@ public protocol CausalLanguageModel: Module {
   /// Positions per forward and backward pass when a batch is scored in chunks whose
   /// gradients add up: bounds the activations a pass keeps for its backward.
   var scoringChunkPositions: Int { get }
+
+  /// Whether `promptPrefix` and `logits(after:…)` work (otherwise completions are scored
+  /// whole).
+  var hasPromptPrefixes: Bool { get }
+
+  /// The prompt `ids` run once as a prefix that completions continue (with the tape when
+  /// grad mode is on).
+  func promptPrefix(_ ids: [Int]) -> PromptPrefix
+
+  /// Logits `[rows.count, vocabularySize]` (with the tape) for token ids `[B, T]` that
+  /// continue `prefix` at positions P..<P+T, each row attending to the prefix's keys
+  /// before its own. Flat index 0 of `rows` is the prefix's last position, 1 + b·T + t
+  /// row b's position t.
+  func logits(after prefix: PromptPrefix, _ ids: [Int], batch: Int, at rows: [Int]) -> Tensor
+}
+
+/// A prompt as its completions see it: each layer's keys and values `[1, P, Dk]` and the
+/// last position's hidden state `[1, width]` (before the final norm and the head).
+public struct PromptPrefix {
+  public var keys: [Tensor]
+  public var values: [Tensor]
+  public var last: Tensor
+  public var length: Int
+
+  public init(keys: [Tensor], values: [Tensor], last: Tensor, length: Int) {
+    (self.keys, self.values, self.last, self.length) = (keys, values, last, length)
+  }
+
+  /// The tensors in a fixed order: keys, values, then the last hidden state.
+  var tensors: [Tensor] { keys + values + [last] }
+
+  /// One layer of a model: its input `[B, T, width]` and, for rows continuing a prefix,
+  /// that layer's prefix keys and values, to its output and its own keys and values.
+  public typealias Layer = (Tensor, (keys: Tensor, values: Tensor)?) -> (
+    output: Tensor, keys: Tensor, values: Tensor
+  )
+
+  /// A prompt's pass: its embedded tokens `[1, P, width]` through `layers`.
+  public init(prompt embedded: Tensor, layers: [Layer]) {
+    let (p, width) = (embedded.shape[1], embedded.shape[2])
+    var h = embedded
+    var keys: [Tensor] = []
+    var values: [Tensor] = []
+    for layer in layers {
+      let (out, k, v) = layer(h, nil)
+      (h, keys, values) = (out, keys + [k], values + [v])
+    }
+    let last = h.reshaped([p, width]).slice(axis: 0, (p - 1)..<p)
+    self.init(keys: keys, values: values, last: last, length: p)
+  }
+
+  /// The last layer's states `[rows.count, width]` of rows continuing this prefix: their
+  /// embedded tokens `[B, T, width]` (nil when T is 0) through `layers`; flat row 0 is the
+  /// prefix's last position, 1 + b·T + t row b's position t.
+  public func hiddenStates(continuing embedded: Tensor?, layers: [Layer], at rows: [Int])
+    -> Tensor
+  {
+    var hidden = last
+    if var h = embedded {
+      let (b, t, width) = (h.shape[0], h.shape[1], h.shape[2])
+      for (i, layer) in layers.enumerated() { h = layer(h, (keys[i], values[i])).output }
+      hidden = Tensor.concat([hidden, h.reshaped([b * t, width])], axis: 0)
+    }
+    return hidden.indexSelect(axis: 0, rows)
+  }
 }
 
 extension CausalLanguageModel {
+  /// No shared prefixes: completions are scored whole.
+  public var hasPromptPrefixes: Bool { false }
+
+  public func promptPrefix(_ ids: [Int]) -> PromptPrefix {
+    preconditionFailure("\(type(of: self)) has no prompt prefixes")
+  }
+
+  public func logits(after prefix: PromptPrefix, _ ids: [Int], batch: Int, at rows: [Int])
+    -> Tensor
+  {
+    preconditionFailure("\(type(of: self)) has no prompt prefixes")
+  }
+
   /// Every position's logits, then the rows asked for.
   public func logits(
     _ ids: [Int], batch: Int, positions: [Int], keyPadding: [Int]?, at rows: [Int]

@@ -74,8 +74,9 @@ public struct Rollout: Equatable, Sendable {
 
 extension CausalLanguageModel {
   /// Samples `counts[i]` completions for each prompt `prompts[i]` (token ids, usually
-  /// starting with BOS), all in one batch: prompts are left-padded, decoding runs without
-  /// the tape and with a KV cache, and each row stops at EOS or `maxNewTokens`.
+  /// starting with BOS), all in one batch: prompts are left-padded and each is prefilled
+  /// once (its KV cache then repeated for its samples), decoding runs without the tape and
+  /// with a KV cache, and each row stops at EOS or `maxNewTokens`.
   public func sample(
     prompts: [[Int]], counts: [Int], options: SamplingOptions, rng: inout RandomState
   ) -> [Rollout] {
@@ -98,24 +99,30 @@ extension CausalLanguageModel {
       "sample: prompt (\(longest)) + maxNewTokens (\(options.maxNewTokens)) exceed the context \(contextLength)"
     )
     let pads = rows.map { longest - prompts[$0].count }
+    // Each prompt with samples is prefilled once; its cache rows are then repeated.
+    let prefilled = prompts.indices.filter { counts[$0] > 0 }
+    let prefillPads = prefilled.map { longest - prompts[$0].count }
     var ids: [Int] = []
     var positionIDs: [Int] = []
-    for (r, p) in zip(rows, pads) {
+    for (r, p) in zip(prefilled, prefillPads) {
       ids += [Int](repeating: paddingToken, count: p) + prompts[r]
       positionIDs += (0..<longest).map { max($0 - p, 0) }
     }
+    let source = rows.map { prefilled.firstIndex(of: $0)! }
     var out = rows.map {
       Rollout(promptIndex: $0, tokens: [], logProbs: [], entropies: [], finished: false)
     }
     let vocabulary = vocabularySize
     let ends = endTokens
     return withoutGrad {
-      let caches = makeCaches(capacity: capacity, keyPadding: pads)
+      let caches = makeCaches(capacity: capacity, keyPadding: prefillPads)
       // The prompt's last position (a model may return only that one when given caches).
       let promptLogits = self(
-        ids, batch: b, positions: positionIDs, keyPadding: nil, caches: caches)
+        ids, batch: prefilled.count, positions: positionIDs, keyPadding: nil, caches: caches)
       let t = promptLogits.shape[1]
-      var logits = t == 1 ? promptLogits : promptLogits.slice(axis: 1, (t - 1)..<t)
+      var logits = (t == 1 ? promptLogits : promptLogits.slice(axis: 1, (t - 1)..<t))
+        .indexSelect(axis: 0, source)
+      for cache in caches { cache.repeatRows(source) }
       var scratch = [Float](repeating: 0, count: vocabulary)
       let penalised = options.repetitionPenalty != 1
       var penaltyScratch = [Float](repeating: 0, count: penalised ? 2 * vocabulary : 0)

@@ -83,6 +83,45 @@ public final class TransformerLM: CausalLanguageModel {
     return Tensor.matmul(h, tokens.weight, transposeB: true)
   }
 
+  public var hasPromptPrefixes: Bool { true }
+
+  /// The prompt `ids` as one sequence at positions 0..<P: each block's keys and values and
+  /// the last position's hidden state.
+  public func promptPrefix(_ ids: [Int]) -> PromptPrefix {
+    precondition(
+      !ids.isEmpty && ids.count <= shape.context,
+      "TransformerLM: a prompt prefix of \(ids.count) tokens (1...\(shape.context))")
+    let p = ids.count
+    return PromptPrefix(
+      prompt: tokens(ids, shape: [1, p]) + positions(Array(0..<p), shape: [1, p]),
+      layers: prefixLayers)
+  }
+
+  /// The blocks as `PromptPrefix` runs them.
+  private var prefixLayers: [PromptPrefix.Layer] {
+    blocks.items.map { block in { block($0, prefix: $1) } }
+  }
+
+  /// Logits of tokens continuing `prefix` (see `CausalLanguageModel.logits(after:…)`).
+  public func logits(after prefix: PromptPrefix, _ ids: [Int], batch: Int, at rows: [Int])
+    -> Tensor
+  {
+    precondition(
+      batch > 0 && ids.count % batch == 0 && prefix.keys.count == shape.layers
+        && prefix.length + ids.count / batch <= shape.context,
+      "TransformerLM: \(ids.count) ids for batch \(batch) after a prefix of \(prefix.length) "
+        + "positions and \(prefix.keys.count) blocks")
+    let t = ids.count / batch
+    let positionIDs = (0..<batch).flatMap { _ in prefix.length..<(prefix.length + t) }
+    let normed = finalNorm(
+      prefix.hiddenStates(
+        continuing: t > 0
+          ? tokens(ids, shape: [batch, t]) + positions(positionIDs, shape: [batch, t]) : nil,
+        layers: prefixLayers, at: rows))
+    if let head { return head(normed) }
+    return Tensor.matmul(normed, tokens.weight, transposeB: true)
+  }
+
   public var vocabularySize: Int { shape.vocabulary }
   public var contextLength: Int { shape.context }
   public var paddingToken: Int { Tokenizer.pad }

@@ -167,6 +167,21 @@ private func randomModel(seed: UInt64) -> LlamaModel {
   }
 }
 
+@Test func sharedPromptScoringEqualsWholeSequenceScoring() {
+  // Prompts of 5, 2 and 3 tokens (left-padded when scored whole), rows of unequal lengths
+  // (1 to 6 tokens; prompt 2's one row of 1 token needs no row pass) interleaved across
+  // prompts, scored at once and deferred in chunks of one prompt's rows (two chunks share
+  // prompt 0's kept prefix).
+  let model = randomModel(seed: 9)
+  let d = sharedPromptDisagreement(
+    model, prompts: [[1, 5, 9, 4, 7], [1, 8], [1, 3, 3]], promptIndices: [0, 1, 0, 2, 1, 0],
+    completions: [[4, 6, 8, 2], [9, 3, 5], [7], [5], [6, 1, 2, 8, 3], [3, 4, 5, 6, 7, 8]],
+    temperature: 0.8, chunks: [[0, 2], [5], [1, 4], [3]])
+  #expect(d.values < 1e-5, "log-probabilities differ by \(d.values)")
+  #expect(d.largestGradient > 0.1)
+  #expect(d.gradients < 1e-5 * max(1, d.largestGradient), "gradients differ by \(d.gradients)")
+}
+
 // SmolLM2-135M-Instruct from its GGUF (.models/, fetched by .ci/setup; `smolLM2GGUF()` in
 // GGUFTests skips it when the file is absent outside CI).
 private struct SmolPrompt: Decodable {

@@ -234,3 +234,18 @@ private func greedyWithoutCache(_ model: TransformerLM, prompt: [Int], steps: In
     rng: &plainRNG)[0]
   #expect(plain.tokens != rollout.tokens, "the penalty should change this greedy reply")
 }
+
+@Test func sharedPromptScoringEqualsWholeSequenceScoringOnTheTransformer() {
+  // As for the Llama model (PretrainedTests): left padding, unequal rows, an empty one,
+  // an untied head; scored at once and deferred in chunks.
+  for tied in [true, false] {
+    let model = tinyModel(seed: 4, tied: tied)
+    let d = sharedPromptDisagreement(
+      model, prompts: [[0, 3, 4, 7], [0, 5]], promptIndices: [1, 0, 1, 0, 0],
+      completions: [[6, 7, 8], [9], [], [10, 11, 12, 13, 2], [3, 4]], temperature: 1,
+      chunks: [[1], [3, 4], [0, 2]])
+    #expect(d.values < 1e-5, "log-probabilities differ by \(d.values)")
+    #expect(d.largestGradient > 0.1)
+    #expect(d.gradients < 1e-5 * max(1, d.largestGradient), "gradients differ by \(d.gradients)")
+  }
+}

@@ -46,6 +46,20 @@ let llamaOpCases: [Case] = [
       query: $0[0], key: $0[1], value: $0[2], heads: 3, keyValueHeads: 1, keyLength: 4,
       keyPadding: [0, 1])
   },
+  Case(
+    "a query block over a prefix broadcast to its rows, then its own causal keys",
+    {
+      [
+        s([2, 3, 8], 15), s([1, 2, 4], 16), s([2, 3, 4], 17), s([1, 2, 4], 18), s([2, 3, 4], 19),
+      ]
+    }
+  ) {
+    // Shared-prompt scoring: rows at positions 2..<5 see the 2 prefix keys and their own.
+    Tensor.attention(
+      query: $0[0], key: Tensor.concat([$0[1].broadcast(to: [2, 2, 4]), $0[2]], axis: 1),
+      value: Tensor.concat([$0[3].broadcast(to: [2, 2, 4]), $0[4]], axis: 1), heads: 4,
+      keyValueHeads: 2)
+  },
 ]
 
 @Test(arguments: llamaOpCases) func llamaOpGradients(_ c: Case) { c.check() }

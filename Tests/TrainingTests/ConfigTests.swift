@@ -177,6 +177,18 @@ func problems(_ body: () throws -> Void) -> String {
     ])
 }
 
+@Test func sharedPromptScoringIsOnByDefaultAndABooleanByKey() throws {
+  #expect(try ConfigLoader.resolve(file: nil, overrides: ["kind=grpo"]).grpo.sharedPromptScoring)
+  let off = try ConfigLoader.resolve(
+    file: nil, overrides: ["kind=grpo", "grpo.sharedPromptScoring=false"])
+  #expect(!off.grpo.sharedPromptScoring)
+  let text = problems {
+    _ = try ConfigLoader.resolve(
+      file: nil, overrides: ["kind=grpo", "grpo.sharedPromptScoring=1"])
+  }
+  #expect(text.contains("'grpo.sharedPromptScoring'"), "\(text)")
+}
+
 @Test func samplingCutsAndThePresetAreValidatedByKey() throws {
   let grpo = ["kind=grpo"]
   let config = try ConfigLoader.resolve(

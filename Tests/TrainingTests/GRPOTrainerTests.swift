@@ -328,6 +328,64 @@ private struct UpdateFixture {
   }
 }
 
+@Test func sharedPromptScoringLeavesTheUpdateUnchangedOnAnyShardCount() throws {
+  // The fixture's update with each group's prompt scored once (deferred, its prefix flushed
+  // after each group's chunks) against whole-sequence scoring: the same SGD step up to
+  // rounding, with minibatches of 5, chunks of 2 rollouts (or of 5 decisions) and one or two
+  // shards. Each shard's rollouts go by group, and every group's chunks end in one flush.
+  let fixture = UpdateFixture()
+  func update(shared: Bool, shards: Int, positions: Int = 0) throws -> ([[Float]], Int) {
+    let (model, sgd, score) = fixture.model()
+    let scorer = SharedPromptScorer(model: model, prompts: fixture.prompts, deferred: true)!
+    var flushes = 0
+    var last: Int? = nil
+    _ = try clippedSurrogateUpdate(
+      fixture.batch, order: fixture.order, options: SurrogateOptions(), epochs: 2,
+      minibatch: 5, chunk: 2,
+      parallel: try DataParallel(DistributedConfig(shards: shards, checkEvery: 0)),
+      optimizer: sgd, parameters: model.parameters, gradClip: 0,
+      groups: shared ? fixture.indices : nil, chunkPositions: positions,
+      finishGroup: {
+        flushes += 1
+        last = nil
+        scorer.flush()
+      },
+      score: { rows in
+        guard shared else { return score(rows) }
+        let group = fixture.indices[rows[0]]
+        #expect(rows.allSatisfy { fixture.indices[$0] == group } && (last ?? group) == group)
+        last = group
+        let lengths = rows.map { fixture.completions[$0].count }
+        #expect(lengths == lengths.sorted(by: >))
+        #expect(positions == 0 || rows.count == 1 || rows.count * lengths[0] <= positions)
+        return scorer.logProbabilities(
+          promptIndices: rows.map { fixture.indices[$0] },
+          completions: rows.map { fixture.completions[$0] })
+      }, reference: nil)
+    #expect(!scorer.hasPendingPrefixes)
+    return (model.parameters.map(\.scalars), flushes)
+  }
+  let (whole, _) = try update(shared: false, shards: 1)
+  #expect(whole != fixture.model().0.parameters.map(\.scalars))
+  for shards in [1, 2] {
+    let (shared, flushes) = try update(shared: true, shards: shards)
+    for (a, e) in zip(shared, whole) { #expect(isClose(a, e, atol: 1e-6, rtol: 1e-5)) }
+    // One flush per epoch, minibatch, shard and group present in that shard's part of it.
+    var runs = 0
+    for minibatch in [0..<5, 5..<8] {
+      for shard in 0..<shards {
+        let lower = max(minibatch.lowerBound, shard * 8 / shards)
+        let upper = min(minibatch.upperBound, (shard + 1) * 8 / shards)
+        runs += Set((lower..<max(lower, upper)).map { fixture.indices[fixture.order[$0]] }).count
+      }
+    }
+    #expect(flushes == 2 * runs, "\(shards) shards")
+    // Chunks of up to 5 decisions, padded to their longest rollout (longest first).
+    let (budgeted, _) = try update(shared: true, shards: shards, positions: 5)
+    for (a, e) in zip(budgeted, whole) { #expect(isClose(a, e, atol: 1e-6, rtol: 1e-5)) }
+  }
+}
+
 /// A word-level tokenizer: each vocabulary word one token (what a pretrained model's
 /// subword tokenizer looks like to the GRPO step: tokens of several characters).
 struct WordTokenizer: TextTokenizer {

@@ -63,6 +63,10 @@ public struct GRPOConfig: Codable, Equatable, Sendable {
   /// gradient is exactly 0 (β = 0 or KL in the reward, no entropy bonus), so only float
   /// rounding changes, and the update costs in proportion to the informative rollouts.
   public var skipZeroAdvantage = false
+  /// Language models: score a group's completions after one pass of their shared prompt
+  /// (its keys and values broadcast to the rows) instead of each repeating it; the same
+  /// loss and gradients up to float rounding.
+  public var sharedPromptScoring = true
   /// Prompts per logged step whose completions go to completions.jsonl.
   public var completionsLogged = 2
   /// Optimizer steps per pass over each batch (k): the shuffled rollouts are cut into k

@@ -64,7 +64,7 @@ extension RewardsConfig {
     }
     check.require(
       !e.names.isEmpty, "rewards.external.names", "[]",
-      "must list the rewards the command answers (e.g. [\"correct\"])")
+      "must list the rewards the command rewards.external.command answers (e.g. [\"correct\"])")
     for name in e.names {
       check.require(
         !name.isEmpty && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" },

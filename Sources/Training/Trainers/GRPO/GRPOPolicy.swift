@@ -76,6 +76,10 @@ public protocol GRPOPolicy: AnyObject {
   /// Rollouts per forward and backward pass of the update (0: a minibatch at once); the
   /// chunks' gradients add up to the minibatch's.
   func rowsPerChunk(_ rollouts: [PolicyRollout<Decisions>], in contexts: [Context]) -> Int
+  /// Scoring for one update that shares each context's work among its rollouts across
+  /// chunks (see `SharedScoring`); nil (the default): `logProbabilities` scores each chunk.
+  func sharedScoring(_ rollouts: [PolicyRollout<Decisions>], in contexts: [Context])
+    -> SharedScoring?
   /// The length budget of `sequenceMeanTokenSumNorm`: the most decisions a rollout can take.
   func lengthBudget(_ rollouts: [PolicyRollout<Decisions>]) -> Int
   /// The trainable parameters by dotted name (checkpoints keep them under `model/`).
@@ -95,6 +99,9 @@ extension GRPOPolicy {
   public func rowsPerChunk(_ rollouts: [PolicyRollout<Decisions>], in contexts: [Context]) -> Int {
     0
   }
+  public func sharedScoring(_ rollouts: [PolicyRollout<Decisions>], in contexts: [Context])
+    -> SharedScoring?
+  { nil }
   public func savedState() -> [String: [Int64]] { [:] }
   public func stateProblems(_ state: TrainingState) -> [String] { [] }
 }
@@ -161,4 +168,23 @@ extension GRPOTask {
   public func save(into state: inout TrainingState) {}
   public func restorer(_ state: TrainingState, problems: inout [String]) -> () -> Void { {} }
   public func attach(runDirectory: URL, resumedAt step: Int?) throws {}
+}
+
+/// How an update scores rollouts when their contexts' work is shared (a prompt's prefix run
+/// once for its group): the update scores a context's rollouts in consecutive chunks, then
+/// calls `finishGroup`, which back-propagates the shared work those chunks' gradients
+/// reached.
+public struct SharedScoring {
+  /// log π of the rollouts at these indices with the tape, as `logProbabilities` gives it.
+  public var score: ([Int]) -> Tensor
+  /// Completes the backward of the context scored since the last call.
+  public var finishGroup: () -> Void
+  /// Decisions per chunk, padded to the chunk's longest rollout (at least one rollout).
+  public var chunkPositions: Int
+
+  public init(
+    score: @escaping ([Int]) -> Tensor, finishGroup: @escaping () -> Void, chunkPositions: Int
+  ) {
+    (self.score, self.finishGroup, self.chunkPositions) = (score, finishGroup, chunkPositions)
+  }
 }

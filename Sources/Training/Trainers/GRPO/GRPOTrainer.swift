@@ -110,9 +110,11 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
     let learningRate = optimizer.currentLearningRate
     var surrogate = options.surrogate
     surrogate.maxCompletionLength = policy.lengthBudget(rollouts)
-    let score = { (rows: [Int]) in
-      self.policy.logProbabilities(of: rows.map { rollouts[$0] }, in: contexts)
-    }
+    let shared = policy.sharedScoring(rollouts, in: contexts)
+    let score =
+      shared?.score ?? { (rows: [Int]) in
+        self.policy.logProbabilities(of: rows.map { rollouts[$0] }, in: contexts)
+      }
     let (statistics, ratioMeans, gradNorms) =
       rollouts.isEmpty
       ? ([], [], [])
@@ -121,10 +123,13 @@ public final class GRPOTrainer<Task: GRPOTask>: Trainer {
           oldLogProbs: rollouts.map(\.logProbs), advantages: credit,
           masks: rollouts.map(\.lossMask)),
         order: order, options: surrogate, epochs: options.epochs, steps: options.stepsPerBatch,
-        minibatch: options.minibatchSize, chunk: policy.rowsPerChunk(rollouts, in: contexts),
+        minibatch: options.minibatchSize,
+        chunk: policy.rowsPerChunk(rollouts, in: contexts),
         skipZeroAdvantage: options.skipZeroAdvantage,
         parallel: parallel, optimizer: optimizer, parameters: policy.parameters,
-        gradClip: options.gradClip, score: score,
+        gradClip: options.gradClip, groups: shared.map { _ in rollouts.map(\.context) },
+        chunkPositions: shared?.chunkPositions ?? 0,
+        finishGroup: shared?.finishGroup ?? {}, score: score,
         reference: reference.map { frozen in
           { rows in
             withoutGrad {

@@ -32,14 +32,23 @@ struct RolloutBatch {
 /// each pass's activations small enough to stay in the CPU caches. With more than one
 /// shard, each part is cut into `parallel.shards` pieces by position (chunks split at their
 /// edges), each rank computes its pieces' gradients and statistics, and the pieces are
-/// combined in shard order. A non-finite loss, gradient or parameter throws
+/// combined in shard order.
+///
+/// With `groups` (each rollout's context; shared-prompt scoring) a minibatch is cut at the
+/// shard edges first, and each shard's rollouts are scored context by context, longest
+/// first (ties by position), in chunks of one context: `chunk` rollouts, or with
+/// `chunkPositions` > 0 as many as fit `chunkPositions` decisions padded to the chunk's
+/// longest (at least one). `finishGroup()` runs after the last chunk of each run of one
+/// context, so that `score` may keep a context's shared work until then. Only rounding
+/// changes. A non-finite loss, gradient or parameter throws
 /// `NonFiniteError` before the update that would spread it. Returns each minibatch's
 /// statistics and mean importance ratio, and each optimizer step's gradient norm.
 func clippedSurrogateUpdate(
   _ batch: RolloutBatch, order: [Int], options: SurrogateOptions, epochs: Int, steps: Int = 1,
   minibatch: Int, chunk: Int = 0, skipZeroAdvantage: Bool = false,
   parallel: DataParallel = .single, optimizer: any Optimizer,
-  parameters: [Tensor], gradClip: Double, score: ([Int]) -> Tensor,
+  parameters: [Tensor], gradClip: Double, groups: [Int]? = nil, chunkPositions: Int = 0,
+  finishGroup: () -> Void = {}, score: ([Int]) -> Tensor,
   reference: (([Int]) -> [Float])?
 ) throws -> (statistics: [SurrogateStatistics], ratioMeans: [Double], gradNorms: [Float]) {
   let partCount = max(1, min(steps, order.count))
@@ -47,19 +56,48 @@ func clippedSurrogateUpdate(
     ($0 * order.count / partCount)..<(($0 + 1) * order.count / partCount)
   }
   // The pieces of one part: each minibatch's chunks, cut at the part's shard edges.
-  var pieces: [(part: Int, minibatch: Int, shard: Int, positions: Range<Int>)] = []
+  // With `groups`, the shard's rollouts of a minibatch, context by context, in chunks.
+  var pieces: [(part: Int, minibatch: Int, shard: Int, rows: [Int])] = []
   for (p, part) in parts.enumerated() {
     let size = minibatch > 0 ? minibatch : part.count
     let chunkSize = chunk > 0 ? chunk : size
     for (m, start) in stride(from: part.lowerBound, to: part.upperBound, by: size).enumerated() {
       let end = min(start + size, part.upperBound)
+      if let groups {
+        for shard in 0..<parallel.shards {
+          let edges = parallel.positions(of: shard, count: part.count)
+          let lower = max(start, part.lowerBound + edges.lowerBound)
+          let upper = min(end, part.lowerBound + edges.upperBound)
+          guard lower < upper else { continue }
+          let length = { (r: Int) in batch.masks[r].count }
+          let sorted = (lower..<upper).sorted { a, b in
+            let (ra, rb) = (order[a], order[b])
+            if groups[ra] != groups[rb] { return groups[ra] < groups[rb] }
+            return length(ra) != length(rb) ? length(ra) > length(rb) : a < b
+          }.map { order[$0] }
+          var first = 0
+          while first < sorted.count {
+            var next = first + 1
+            while next < sorted.count && groups[sorted[next]] == groups[sorted[first]]
+              && (chunkPositions > 0
+                ? (next - first + 1) * length(sorted[first]) <= chunkPositions
+                : next - first < chunkSize)
+            {
+              next += 1
+            }
+            pieces.append((p, m, shard, Array(sorted[first..<next])))
+            first = next
+          }
+        }
+        continue
+      }
       for chunkStart in stride(from: start, to: end, by: chunkSize) {
         let chunkEnd = min(chunkStart + chunkSize, end)
         for shard in 0..<parallel.shards {
           let edges = parallel.positions(of: shard, count: part.count)
           let lower = max(chunkStart, part.lowerBound + edges.lowerBound)
           let upper = min(chunkEnd, part.lowerBound + edges.upperBound)
-          if lower < upper { pieces.append((p, m, shard, lower..<upper)) }
+          if lower < upper { pieces.append((p, m, shard, Array(order[lower..<upper]))) }
         }
       }
     }
@@ -89,10 +127,20 @@ func clippedSurrogateUpdate(
       // (nothing when it is empty).
       var records: [Int: [Double]] = [:]
       _ = try parallel.accumulateGradients(parameters, extras: 0) { shard in
-        for (index, piece) in pieces.enumerated() where piece.part == p && piece.shard == shard {
+        let mine = pieces.indices.filter { pieces[$0].part == p && pieces[$0].shard == shard }
+        for (n, index) in mine.enumerated() {
+          let piece = pieces[index]
+          // A context's shared work is back-propagated after its run's last chunk.
+          defer {
+            if let groups,
+              n + 1 == mine.count || groups[pieces[mine[n + 1]].rows[0]] != groups[piece.rows[0]]
+            {
+              finishGroup()
+            }
+          }
           // A rollout with no non-zero advantage adds exactly 0 to the gradient (the caller
           // checked the loss has no KL or entropy term); its tokens still normalise the loss.
-          let rows = order[piece.positions].filter { !skipZeroAdvantage || informative[$0] }
+          let rows = piece.rows.filter { !skipZeroAdvantage || informative[$0] }
           guard !rows.isEmpty else { continue }
           let width = rows.map { batch.oldLogProbs[$0].count }.max() ?? 0
           guard width > 0 else { continue }

@@ -39,10 +39,13 @@ public final class LanguageModelPolicy<Model: CausalLanguageModel, Tok: TextToke
   public let fingerprint: String
   /// What a checkpoint keeps of the tokenizer (its alphabet), compared on restore.
   let tokenizerState: [Int64]?
+  /// Score a group's completions after one pass of their prompt (`SharedPromptScorer`)
+  /// when the model can; the same values and gradients up to rounding.
+  public var sharedPromptScoring: Bool
 
   public init(
     model: Model, tokenizer: Tok, sampling: SamplingOptions, maskTruncated: Bool,
-    fingerprint: String, tokenizerState: [Int64]? = nil
+    fingerprint: String, tokenizerState: [Int64]? = nil, sharedPromptScoring: Bool = false
   ) {
     self.model = model
     self.tokenizer = tokenizer
@@ -50,6 +53,7 @@ public final class LanguageModelPolicy<Model: CausalLanguageModel, Tok: TextToke
     self.maskTruncated = maskTruncated
     self.fingerprint = fingerprint
     self.tokenizerState = tokenizerState
+    self.sharedPromptScoring = sharedPromptScoring
   }
 
   public func sample(_ contexts: [[Int]], counts: [Int], rng: inout RandomState)
@@ -68,7 +72,14 @@ public final class LanguageModelPolicy<Model: CausalLanguageModel, Tok: TextToke
   public func logProbabilities(of rollouts: [PolicyRollout<Completion>], in contexts: [[Int]])
     -> Tensor
   {
-    model.logProbabilities(
+    if sharedPromptScoring,
+      let scorer = SharedPromptScorer(
+        model: model, prompts: contexts, temperature: sampling.temperature)
+    {
+      return scorer.logProbabilities(
+        promptIndices: rollouts.map(\.context), completions: rollouts.map(\.decisions.tokens))
+    }
+    return model.logProbabilities(
       prompts: contexts, promptIndices: rollouts.map(\.context),
       completions: rollouts.map(\.decisions.tokens), temperature: sampling.temperature
     ).logProbs
@@ -77,6 +88,26 @@ public final class LanguageModelPolicy<Model: CausalLanguageModel, Tok: TextToke
   public func rowsPerChunk(_ rollouts: [PolicyRollout<Completion>], in contexts: [[Int]]) -> Int {
     model.rowsPerChunk(
       positions: (contexts.map(\.count).max() ?? 0) + (rollouts.map(\.length).max() ?? 0))
+  }
+
+  /// With `sharedPromptScoring`: each prompt's prefix runs once per group of chunks and
+  /// keeps the gradients of its completions until `finishGroup`; a chunk holds about the
+  /// model's `scoringChunkPositions` completion positions (each row padded to the chunk's
+  /// longest).
+  public func sharedScoring(_ rollouts: [PolicyRollout<Completion>], in contexts: [[Int]])
+    -> SharedScoring?
+  {
+    guard sharedPromptScoring,
+      let scorer = SharedPromptScorer(
+        model: model, prompts: contexts, temperature: sampling.temperature, deferred: true)
+    else { return nil }
+    return SharedScoring(
+      score: { rows in
+        scorer.logProbabilities(
+          promptIndices: rows.map { rollouts[$0].context },
+          completions: rows.map { rollouts[$0].decisions.tokens })
+      }, finishGroup: scorer.flush,
+      chunkPositions: model.scoringChunkPositions)
   }
 
   public func lengthBudget(_ rollouts: [PolicyRollout<Completion>]) -> Int { sampling.maxNewTokens }

@@ -29,7 +29,7 @@ extension GRPOTrainer where Task == LanguageModelTask<LlamaModel, BPETokenizer> 
     func policy(_ model: LlamaModel) -> Policy {
       LanguageModelPolicy(
         model: model, tokenizer: tokenizer, sampling: sampling, maskTruncated: g.maskTruncated,
-        fingerprint: fingerprint)
+        fingerprint: fingerprint, sharedPromptScoring: g.sharedPromptScoring)
     }
     var reference: Policy? = nil
     if g.beta > 0 {

@@ -29,7 +29,8 @@ extension GRPOTrainer where Task == LanguageModelTask<TransformerLM, Tokenizer> 
     func policy(_ model: TransformerLM) -> Policy {
       LanguageModelPolicy(
         model: model, tokenizer: tokenizer, sampling: sampling, maskTruncated: g.maskTruncated,
-        fingerprint: transformerFingerprint(model), tokenizerState: tokenizer.savedAlphabet)
+        fingerprint: transformerFingerprint(model), tokenizerState: tokenizer.savedAlphabet,
+        sharedPromptScoring: g.sharedPromptScoring)
     }
     var reference: Policy? = nil
     if g.beta > 0 {
