@@ -3,29 +3,40 @@
 # so both runs compute the same bits), for the GRPO step on the character-level
 # transformer and for the SFT step, with the time split the metrics record. Runs
 # alternate K = 1 and K = 2 ("rounds" times) so that load from other users hits both.
-# Usage: bash Benchmarks/mpi-scaling.sh [rounds]   (from the repository root)
+# With SMOL_STEPS=N also the GRPO step on SmolLM2-135M-Instruct (Experiments/smol-grpo-add.json,
+# N steps, every rollout scored; the GGUF .ci/setup fetches; two ranks hold 3.7 GB each).
+# Usage: [SMOL_STEPS=4] bash Benchmarks/mpi-scaling.sh [rounds]   (from the repository root)
 set -euo pipefail
 rounds="${1:-2}"
 swift build -c release --product train >/dev/null 2>&1
 train="$PWD/.build/release/train"
 out="$(mktemp -d)"
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
-grpo=(--quiet --set kind=grpo --set run.steps=8 --set task.trainSize=256 --set grpo.promptsPerStep=16
+grpo=(--quiet --set logging.evalAtStart=false --set kind=grpo --set run.steps=8 --set task.trainSize=256 --set grpo.promptsPerStep=16
   --set grpo.groupSize=8 --set grpo.maxCompletionLength=64 --set evaluation.prompts=1
   --set evaluation.maxNewTokens=1 --set logging.every=1 --set logging.evalEvery=0
   --set checkpoint.every=0 --set distributed.shards=2)
-sft=(--quiet --set kind=sft --set run.steps=12 --set sft.batchSize=32 --set evaluation.prompts=1
+sft=(--quiet --set logging.evalAtStart=false --set kind=sft --set run.steps=12 --set sft.batchSize=32 --set evaluation.prompts=1
   --set evaluation.maxNewTokens=1 --set logging.every=1 --set logging.evalEvery=0
   --set checkpoint.every=0 --set distributed.shards=2)
+smol=(--quiet --config Experiments/smol-grpo-add.json --set logging.evalAtStart=false
+  --set run.steps="${SMOL_STEPS:-0}" --set grpo.skipZeroAdvantage=false --set logging.every=1
+  --set logging.evalEvery=0 --set checkpoint.every=0 --set distributed.shards=2)
+kinds="grpo sft"
+[ "${SMOL_STEPS:-0}" -gt 0 ] && kinds="grpo sft smol"
 for round in $(seq "$rounds"); do
   for k in 1 2; do
+    if [ "${SMOL_STEPS:-0}" -gt 0 ]; then
+      mpirun --allow-run-as-root --oversubscribe -np "$k" "$train" "${smol[@]}" \
+        --output "$out/smol-np$k-r$round" >/dev/null
+    fi
     mpirun --allow-run-as-root --oversubscribe -np "$k" "$train" "${grpo[@]}" \
       --output "$out/grpo-np$k-r$round" >/dev/null
     mpirun --allow-run-as-root --oversubscribe -np "$k" "$train" "${sft[@]}" \
       --output "$out/sft-np$k-r$round" >/dev/null
   done
 done
-python3 - "$out" <<'PY'
+python3 - "$out" $kinds <<'PY'
 import glob, json, statistics, sys
 root = sys.argv[1]
 def lines(pattern):
@@ -35,7 +46,7 @@ def lines(pattern):
     return rows
 keys = ["perf/stepSeconds", "perf/sampleSeconds", "perf/trainSeconds", "perf/commSeconds",
         "perf/idleSeconds", "perf/commBytes", "perf/cpuSeconds", "perf/commCPUSeconds"]
-for kind in ["grpo", "sft"]:
+for kind in sys.argv[2:]:
     rate, best, compute, alone = {}, {}, {}, {}
     for k in [1, 2]:
         rows = lines(f"{kind}-np{k}-r*")
