@@ -140,13 +140,9 @@ public final class LlamaModel: CausalLanguageModel {
   public func logits(after prefix: PromptPrefix, _ ids: [Int], batch: Int, at rows: [Int])
     -> Tensor
   {
-    precondition(
-      batch > 0 && ids.count % batch == 0 && prefix.keys.count == config.layers
-        && prefix.length + ids.count / batch <= config.contextLength,
-      "LlamaModel: \(ids.count) ids for batch \(batch) after a prefix of \(prefix.length) "
-        + "positions and \(prefix.keys.count) layers")
-    let t = ids.count / batch
-    let positions = (0..<batch).flatMap { _ in prefix.length..<(prefix.length + t) }
+    let (t, positions) = prefix.continuation(
+      of: ids, batch: batch, layers: config.layers, context: config.contextLength,
+      model: "LlamaModel")
     let rotary = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
     return head(
       prefix.hiddenStates(

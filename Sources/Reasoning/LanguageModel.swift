@@ -90,6 +90,21 @@ public struct PromptPrefix {
     self.init(keys: keys, values: values, last: last, length: p)
   }
 
+  /// The length T and positions (row-major `[batch, T]`) of `ids` continuing this prefix;
+  /// stops with a message naming `model` unless the ids fill `batch` rows, the prefix has
+  /// `layers` layers and the sequence fits in `context`.
+  public func continuation(
+    of ids: [Int], batch: Int, layers: Int, context: Int, model: String
+  ) -> (length: Int, positions: [Int]) {
+    precondition(
+      batch > 0 && ids.count % batch == 0 && keys.count == layers
+        && length + ids.count / batch <= context,
+      "\(model): \(ids.count) ids for batch \(batch) after a prefix of \(length) positions and "
+        + "\(keys.count) layers")
+    let t = ids.count / batch
+    return (t, (0..<batch).flatMap { _ in length..<(length + t) })
+  }
+
   /// The last layer's states `[rows.count, width]` of rows continuing this prefix: their
   /// embedded tokens `[B, T, width]` (nil when T is 0) through `layers`; flat row 0 is the
   /// prefix's last position, 1 + b·T + t row b's position t.

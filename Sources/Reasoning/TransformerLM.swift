@@ -106,13 +106,8 @@ public final class TransformerLM: CausalLanguageModel {
   public func logits(after prefix: PromptPrefix, _ ids: [Int], batch: Int, at rows: [Int])
     -> Tensor
   {
-    precondition(
-      batch > 0 && ids.count % batch == 0 && prefix.keys.count == shape.layers
-        && prefix.length + ids.count / batch <= shape.context,
-      "TransformerLM: \(ids.count) ids for batch \(batch) after a prefix of \(prefix.length) "
-        + "positions and \(prefix.keys.count) blocks")
-    let t = ids.count / batch
-    let positionIDs = (0..<batch).flatMap { _ in prefix.length..<(prefix.length + t) }
+    let (t, positionIDs) = prefix.continuation(
+      of: ids, batch: batch, layers: shape.layers, context: shape.context, model: "TransformerLM")
     let normed = finalNorm(
       prefix.hiddenStates(
         continuing: t > 0
