@@ -202,8 +202,8 @@ public struct JSONLTask: ReasoningTask {
             + "\(train.count) training prompts (\(summary))")
       }
       let kept = Set(
-        train.map(\.id).sorted { (Self.stableHash($0), $0) < (Self.stableHash($1), $1) }
-          .prefix(trainLimit))
+        train.map { (Self.stableHash($0.id), $0.id) }.sorted { $0 < $1 }.prefix(trainLimit)
+          .map(\.1))
       train = train.filter { kept.contains($0.id) }
       summary.trainKept = trainLimit
     }
