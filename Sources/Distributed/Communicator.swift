@@ -120,19 +120,20 @@ public final class Communicator: @unchecked Sendable {
     return out
   }
 
-  /// Swaps `values` with rank `partner`'s vector of the same length and returns it.
-  func exchange(_ values: [Float], with partner: Int) -> [Float] {
-    var received = [Float](repeating: 0, count: values.count)
-    values.withUnsafeBytes { send in
-      received.withUnsafeMutableBytes { receive in
-        check(
-          MPI_Sendrecv(
-            send.baseAddress, Int32(values.count), allot_mpi_float(), Int32(partner), 7,
-            receive.baseAddress, Int32(values.count), allot_mpi_float(), Int32(partner), 7,
-            allot_mpi_comm_world(), allot_mpi_status_ignore()), "exchange")
-      }
-    }
-    return received
+  /// Sends `values` to rank `partner` and receives its vector of the same length into
+  /// `received`.
+  func exchange(
+    _ values: UnsafeBufferPointer<Float>, into received: UnsafeMutableBufferPointer<Float>,
+    with partner: Int
+  ) {
+    precondition(
+      values.count == received.count && values.count <= Int(Int32.max),
+      "Communicator.exchange: \(values.count) values into \(received.count)")
+    check(
+      MPI_Sendrecv(
+        values.baseAddress, Int32(values.count), allot_mpi_float(), Int32(partner), 7,
+        received.baseAddress, Int32(values.count), allot_mpi_float(), Int32(partner), 7,
+        allot_mpi_comm_world(), allot_mpi_status_ignore()), "exchange")
   }
 
   private func check(_ code: Int32, _ operation: String) {

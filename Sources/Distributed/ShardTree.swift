@@ -34,47 +34,77 @@ public struct ShardTree: Sendable {
     return (rank * per)..<((rank + 1) * per)
   }
 
-  /// The tree sum over all shards, on every rank: `local` holds the vectors of the shards
-  /// this rank owns, in shard order (all of one length).
-  public func sum(_ local: [[Float]], communicator: Communicator) -> [Float] {
+  /// The tree sum over all shards, on every rank, left in `local[0]`: `local` holds the
+  /// vectors of the shards this rank owns, in shard order (all of one length), and is
+  /// overwritten. Works in place: the partner's subtree arrives in pieces of at most
+  /// `piece` values through `scratch`, and each piece is added while it is in cache, so a
+  /// step allocates nothing once `scratch` has grown and no message exceeds MPI's 32-bit
+  /// counts, whatever the model's size.
+  public func sum(
+    _ local: inout [[Float]], scratch: inout [Float], communicator: Communicator,
+    piece: Int = 1 << 20
+  ) {
     precondition(
       local.count == shards / ranks,
       "ShardTree: \(local.count) shard vectors for \(shards / ranks) owned shards")
     precondition(communicator.size == ranks, "ShardTree: built for \(ranks) ranks")
-    var subtree = Self.treeSum(local)
+    Self.treeSum(&local)
+    guard ranks > 1 else { return }
+    let count = local[0].count
+    if scratch.count < min(piece, count) {
+      scratch = [Float](repeating: 0, count: min(piece, count))
+    }
     var step = 1
     while step < ranks {
       let partner = communicator.rank ^ step
-      let other = communicator.exchange(subtree, with: partner)
-      Self.add(&subtree, other)
+      local[0].withUnsafeMutableBufferPointer { subtree in
+        scratch.withUnsafeMutableBufferPointer { other in
+          var start = 0
+          while start < count {
+            let n = min(piece, count - start)
+            let mine = UnsafeMutableBufferPointer(rebasing: subtree[start..<(start + n)])
+            let theirs = UnsafeMutableBufferPointer(rebasing: other[0..<n])
+            communicator.exchange(UnsafeBufferPointer(mine), into: theirs, with: partner)
+            Self.add(mine, UnsafeBufferPointer(theirs))
+            start += n
+          }
+        }
+      }
       step <<= 1
     }
-    return subtree
   }
 
   /// The complete binary tree sum of `vectors` (a power-of-two count), pairwise by level.
   public static func treeSum(_ vectors: [[Float]]) -> [Float] {
-    precondition(!vectors.isEmpty, "ShardTree.treeSum: no vectors")
     var level = vectors
-    while level.count > 1 {
-      precondition(
-        level.count % 2 == 0, "ShardTree.treeSum: \(vectors.count) is not a power of two")
-      level = stride(from: 0, to: level.count, by: 2).map { i in
-        var pair = level[i]
-        add(&pair, level[i + 1])
-        return pair
-      }
-    }
+    treeSum(&level)
     return level[0]
   }
 
-  static func add(_ a: inout [Float], _ b: [Float]) {
-    precondition(a.count == b.count, "ShardTree: vectors of \(a.count) and \(b.count) values")
-    a.withUnsafeMutableBufferPointer { x in
-      b.withUnsafeBufferPointer { y in
-        for i in 0..<x.count { x[i] += y[i] }
+  /// The complete binary tree sum of `vectors`, pairwise by level, left in `vectors[0]`
+  /// (the others are overwritten).
+  public static func treeSum(_ vectors: inout [[Float]]) {
+    precondition(!vectors.isEmpty, "ShardTree.treeSum: no vectors")
+    precondition(
+      vectors.count & (vectors.count - 1) == 0,
+      "ShardTree.treeSum: \(vectors.count) is not a power of two")
+    var stride = 1
+    while stride < vectors.count {
+      for i in Swift.stride(from: 0, to: vectors.count, by: 2 * stride) {
+        let right = vectors[i + stride]
+        precondition(
+          vectors[i].count == right.count,
+          "ShardTree: vectors of \(vectors[i].count) and \(right.count) values")
+        vectors[i].withUnsafeMutableBufferPointer { a in
+          right.withUnsafeBufferPointer { b in add(a, b) }
+        }
       }
+      stride <<= 1
     }
+  }
+
+  static func add(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) {
+    for i in 0..<a.count { a[i] += b[i] }
   }
 }
 

@@ -24,9 +24,7 @@ import Testing
     var level = (0..<ranks).map { ShardTree.treeSum(Array(shards[tree.owned(by: $0)])) }
     while level.count > 1 {
       level = stride(from: 0, to: level.count, by: 2).map { i in
-        var a = level[i]
-        ShardTree.add(&a, level[i + 1])
-        return a
+        zip(level[i], level[i + 1]).map { $0 + $1 }
       }
     }
     #expect(level[0] == whole, "ranks \(ranks)")

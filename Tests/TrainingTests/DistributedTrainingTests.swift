@@ -18,12 +18,14 @@ private func launch(ranks: Int, _ arguments: [String]) throws -> Process {
     ["-np", "\(ranks)", TrainProcess.executable.path] + TrainProcess.classifierByDefault(arguments))
 }
 
-/// `mpirun` (as root, oversubscribed, without the single-copy transport) with `arguments`.
+/// `mpirun` (as root, oversubscribed, without the single-copy transport) with `arguments`;
+/// gradients are exchanged in pieces of 1000 values, so that every exchange is cut.
 private func mpirunProcess(_ arguments: [String]) throws -> Process {
   let path = try #require(mpirun, "mpirun not found: bash .ci/setup installs Open MPI")
   let process = Process()
   process.executableURL = URL(fileURLWithPath: path)
-  process.arguments = ["--allow-run-as-root", "--oversubscribe"] + arguments
+  process.arguments =
+    ["--allow-run-as-root", "--oversubscribe", "-x", "ALLOT_EXCHANGE_PIECE=1000"] + arguments
   var environment = ProcessInfo.processInfo.environment
   environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
   process.environment = environment

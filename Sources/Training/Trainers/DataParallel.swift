@@ -17,6 +17,10 @@ final class DataParallel {
   private(set) var idleSeconds = 0.0
   /// The CPU time this rank spent in those calls and waits (MPI polls while it waits).
   private(set) var communicationCPUSeconds = 0.0
+  /// Reused from step to step (a large model's gradient is hundreds of megabytes): this
+  /// rank's shards' flat gradients, and the piece of the partner's that is being added.
+  private var shardVectors: [[Float]] = []
+  private var scratch: [Float] = []
 
   init(_ config: DistributedConfig, communicator: Communicator = .world) throws {
     do {
@@ -56,35 +60,54 @@ final class DataParallel {
   ) rethrows -> [Float] {
     guard shards > 1 else { return try accumulate(0) }
     let width = parameters.reduce(0) { $0 + $1.count + 1 } + extras
-    var local: [[Float]] = []
-    for shard in owned {
+    if shardVectors.count != owned.count || shardVectors.first?.count != width {
+      shardVectors = [[Float]](repeating: [], count: owned.count)
+      for i in shardVectors.indices { shardVectors[i] = [Float](repeating: 0, count: width) }
+    }
+    for (i, shard) in owned.enumerated() {
       for p in parameters { p.grad = nil }
       let extra = try accumulate(shard)
       precondition(extra.count == extras, "DataParallel: \(extra.count) extras for \(extras)")
-      var flat: [Float] = []
-      flat.reserveCapacity(width)
-      for p in parameters {
-        if let g = p.grad {
-          flat += g.scalars
-          flat.append(1)
-        } else {
-          flat += [Float](repeating: 0, count: p.count + 1)
+      shardVectors[i].withUnsafeMutableBufferPointer { flat in
+        var offset = 0
+        for p in parameters {
+          let values = UnsafeMutableBufferPointer(rebasing: flat[offset..<(offset + p.count)])
+          if let g = p.grad {
+            g.withUnsafeBufferPointer { _ = values.update(fromContentsOf: $0) }
+            flat[offset + p.count] = 1
+          } else {
+            values.update(repeating: 0)
+            flat[offset + p.count] = 0
+          }
+          offset += p.count + 1
         }
+        _ = UnsafeMutableBufferPointer(rebasing: flat[offset...]).update(fromContentsOf: extra)
       }
-      local.append(flat + extra)
     }
     waitForAll()
-    let sum = communicating(bytes: 2 * 4 * width * exchanges) {
-      tree.sum(local, communicator: communicator)
+    communicating(bytes: 2 * 4 * width * exchanges) {
+      tree.sum(
+        &shardVectors, scratch: &scratch, communicator: communicator, piece: Self.exchangePiece)
     }
-    var offset = 0
-    for p in parameters {
-      p.grad =
-        sum[offset + p.count] > 0
-        ? Tensor(Array(sum[offset..<(offset + p.count)]), shape: p.shape) : nil
-      offset += p.count + 1
+    // The sum goes into each parameter's last gradient (a fresh tensor no graph holds) or,
+    // where the last shard gave none, into a new one.
+    return shardVectors[0].withUnsafeBufferPointer { sum in
+      var offset = 0
+      for p in parameters {
+        if sum[offset + p.count] > 0 {
+          let values = UnsafeBufferPointer(rebasing: sum[offset..<(offset + p.count)])
+          if let g = p.grad {
+            g.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: values) }
+          } else {
+            p.grad = Tensor(Array(values), shape: p.shape)
+          }
+        } else {
+          p.grad = nil
+        }
+        offset += p.count + 1
+      }
+      return Array(sum[offset...])
     }
-    return Array(sum[offset...])
   }
 
   /// Every rank's bytes, in rank order, so in the order of the pieces they hold.
@@ -145,6 +168,13 @@ final class DataParallel {
     communicationBytes += bytes
     return result
   }
+
+  /// The values a gradient exchange sends per message: `ALLOT_EXCHANGE_PIECE` when set to
+  /// a positive integer (the tests use small pieces to exercise the cut), else 2²⁰ (4 MB).
+  static let exchangePiece: Int = {
+    let text = ProcessInfo.processInfo.environment["ALLOT_EXCHANGE_PIECE"] ?? ""
+    return Int(text).flatMap { $0 > 0 ? $0 : nil } ?? 1 << 20
+  }()
 
   /// Pairwise exchanges of a tree sum: log₂ of the rank count.
   private var exchanges: Int { communicator.size.trailingZeroBitCount }
