@@ -5,11 +5,16 @@
 # alternate K = 1 and K = 2 ("rounds" times) so that load from other users hits both.
 # With SMOL_STEPS=N also the GRPO step on SmolLM2-135M-Instruct (Experiments/smol-grpo-add.json,
 # N steps, every rollout scored; the GGUF .ci/setup fetches; two ranks hold 3.7 GB each).
-# Usage: [SMOL_STEPS=4] bash Benchmarks/mpi-scaling.sh [rounds]   (from the repository root)
+# TRAIN=PATH measures that train executable (another build, to compare) instead of building.
+# Usage: [SMOL_STEPS=4] [TRAIN=PATH] bash Benchmarks/mpi-scaling.sh [rounds]   (from the repository root)
 set -euo pipefail
 rounds="${1:-2}"
-swift build -c release --product train >/dev/null 2>&1
-train="$PWD/.build/release/train"
+if [ -n "${TRAIN:-}" ]; then
+  train="$TRAIN"
+else
+  swift build -c release --product train >/dev/null 2>&1
+  train="$PWD/.build/release/train"
+fi
 out="$(mktemp -d)"
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 grpo=(--quiet --set logging.evalAtStart=false --set kind=grpo --set run.steps=8 --set task.trainSize=256 --set grpo.promptsPerStep=16
