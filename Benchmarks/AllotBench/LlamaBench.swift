@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 import Optim
 import Pretrained
@@ -16,6 +17,43 @@ let smolLM2Shape = LlamaConfig(
 func benchmarkLlama() {
   benchmarkLlamaTraining()
   benchmarkLlamaSampling()
+}
+
+/// The floating-point operations of one token's pass through the weight matrices of
+/// `config`: 2 per weight of the attention projections, the MLP and the head (attention's
+/// own products, rotary and norms are left out: under 3 % here).
+func weightProductFLOPs(_ config: LlamaConfig, head: Bool = true) -> Double {
+  let (h, f) = (Double(config.hiddenSize), Double(config.intermediateSize))
+  let kv = Double(config.keyValueHeads * config.headDimension)
+  let q = Double(config.heads * config.headDimension)
+  let layer = h * q + 2 * h * kv + q * h + 3 * h * f
+  return 2 * (Double(config.layers) * layer + (head ? h * Double(config.vocabularySize) : 0))
+}
+
+/// This run's sgemm limit: one thread of `cblas_sgemm` on 1024 × 1024 × 1024 (row-major,
+/// no transposes, into a reused buffer), GFLOP/s, the median of three timings.
+func sgemmLimitGFLOPS() -> Double { sgemmGFLOPS(m: 1024, n: 1024, k: 1024, transposeB: false) }
+
+/// GFLOP/s of `cblas_sgemm` computing [m, k] · [k, n] (or · [n, k]ᵀ), the median of three.
+func sgemmGFLOPS(m: Int, n: Int, k: Int, transposeB: Bool) -> Double {
+  var rng = RandomState(seed: 3)
+  let a = Tensor.uniform([m, k], rng: &rng)
+  let b = Tensor.uniform(transposeB ? [n, k] : [k, n], rng: &rng)
+  let c = Tensor.zeros([m, n])
+  let iterations = max(2, 400_000_000 / (m * n * k))
+  let seconds = secondsPerCall(iterations: iterations, repeats: 3) {
+    a.withUnsafeBufferPointer { pa in
+      b.withUnsafeBufferPointer { pb in
+        c.withUnsafeMutableBufferPointer { pc in
+          cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m),
+            Int32(n), Int32(k), 1, pa.baseAddress, Int32(k), pb.baseAddress,
+            Int32(transposeB ? k : n), 0, pc.baseAddress, Int32(n))
+        }
+      }
+    }
+  }
+  return 2 * Double(m * n * k) / seconds / 1e9
 }
 
 /// The training step (run first in `llama`, so that the peak RSS it prints is that of the
@@ -53,6 +91,14 @@ func benchmarkLlamaTraining() {
     String(
       format: "  Allot    %8.1f tokens/s (%.2f s per step), peak RSS %.0f MB", training,
       stepSeconds, peakResidentMegabytes()))
+  // Forward, and twice the forward's products in the backward (inputs' and weights').
+  let limit = sgemmLimitGFLOPS()
+  let achieved = training * 3 * weightProductFLOPs(smolLM2Shape) / 1e9
+  print(
+    String(
+      format:
+        "  weight products %.1f GFLOP/s = %.0f %% of this run's sgemm limit (%.1f GFLOP/s, 1024³)",
+      achieved, 100 * achieved / limit, limit))
   if let torch = pytorchReferenceValues("llama.py", arguments: ["--mode", "train"]),
     let rate = torch["tokens_per_sec"]
   {
@@ -96,6 +142,19 @@ func benchmarkLlamaSampling() {
   if !ratios.isEmpty {
     print(String(format: "  median Allot/PyTorch = %.2f×", ratios.sorted()[ratios.count / 2]))
   }
+  // The last round's work: each prompt's 16 tokens through the layers once, then every new
+  // token through the layers and the head (the last prompt position's head gives token 1).
+  let flops =
+    Double(64 * 16) * weightProductFLOPs(smolLM2Shape, head: false)
+    + Double(64 * 32) * weightProductFLOPs(smolLM2Shape)
+  let achieved = sampling * flops / Double(64 * 32) / 1e9
+  let limit = sgemmLimitGFLOPS()
+  let decodeShape = sgemmGFLOPS(m: 64, n: 1536, k: 576, transposeB: true)
+  print(
+    String(
+      format:
+        "  last round: weight products %.1f GFLOP/s = %.0f %% of this run's sgemm limit (%.1f GFLOP/s, 1024³); sgemm alone at a decoding step's MLP shape (64 × 576 · 576 × 1536) %.1f GFLOP/s",
+      achieved, 100 * achieved / limit, limit, decodeShape))
   // Batch 1, greedy, against transformers' own generation path.
   let single = SamplingOptions(greedy: true, maxNewTokens: 32, stopAtEOS: false)
   let oneSeconds = secondsPerCall(iterations: 1, repeats: 3) {
