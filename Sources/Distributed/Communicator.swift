@@ -120,6 +120,15 @@ public final class Communicator: @unchecked Sendable {
     return out
   }
 
+  /// Swaps `values` (a few values) with rank `partner`'s vector of the same length.
+  public func exchange(_ values: [Float], with partner: Int) -> [Float] {
+    var received = [Float](repeating: 0, count: values.count)
+    values.withUnsafeBufferPointer { send in
+      received.withUnsafeMutableBufferPointer { exchange(send, into: $0, with: partner) }
+    }
+    return received
+  }
+
   /// Sends `values` to rank `partner` and receives its vector of the same length into
   /// `received`.
   func exchange(

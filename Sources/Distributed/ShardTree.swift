@@ -34,76 +34,62 @@ public struct ShardTree: Sendable {
     return (rank * per)..<((rank + 1) * per)
   }
 
-  /// The tree sum over all shards, on every rank, left in `local[0]`: `local` holds the
-  /// vectors of the shards this rank owns, in shard order (all of one length), and is
-  /// overwritten. Works in place: the partner's subtree arrives in pieces of at most
-  /// `piece` values through `scratch`, and each piece is added while it is in cache, so a
-  /// step allocates nothing once `scratch` has grown and no message exceeds MPI's 32-bit
-  /// counts, whatever the model's size.
-  public func sum(
-    _ local: inout [[Float]], scratch: inout [Float], communicator: Communicator,
-    piece: Int = 1 << 20
-  ) {
-    precondition(
-      local.count == shards / ranks,
-      "ShardTree: \(local.count) shard vectors for \(shards / ranks) owned shards")
-    precondition(communicator.size == ranks, "ShardTree: built for \(ranks) ranks")
-    Self.treeSum(&local)
-    guard ranks > 1 else { return }
-    let count = local[0].count
-    if scratch.count < min(piece, count) {
-      scratch = [Float](repeating: 0, count: min(piece, count))
-    }
+  /// The ranks this rank adds subtrees with, level by level: rank ^ 1, rank ^ 2, rank ^ 4, …
+  /// (log₂ of the rank count). After the exchange with each, in order, every rank holds
+  /// the whole tree's sum.
+  public func partners(of rank: Int) -> [Int] {
+    var partners: [Int] = []
     var step = 1
     while step < ranks {
-      let partner = communicator.rank ^ step
-      local[0].withUnsafeMutableBufferPointer { subtree in
-        scratch.withUnsafeMutableBufferPointer { other in
-          var start = 0
-          while start < count {
-            let n = min(piece, count - start)
-            let mine = UnsafeMutableBufferPointer(rebasing: subtree[start..<(start + n)])
-            let theirs = UnsafeMutableBufferPointer(rebasing: other[0..<n])
-            communicator.exchange(UnsafeBufferPointer(mine), into: theirs, with: partner)
-            Self.add(mine, UnsafeBufferPointer(theirs))
-            start += n
-          }
-        }
-      }
+      partners.append(rank ^ step)
       step <<= 1
+    }
+    return partners
+  }
+
+  /// Adds rank `partner`'s vector of the same length into `values` (one level of the
+  /// tree: the partner adds ours, and both get the same bits, addition being commutative).
+  /// The partner's values arrive through `scratch` in pieces of at most `piece`, each added
+  /// while it is in cache, so nothing of the vector's size is allocated and no message
+  /// exceeds MPI's 32-bit counts.
+  public func exchangeAndAdd(
+    _ values: UnsafeMutableBufferPointer<Float>, with partner: Int, scratch: inout [Float],
+    communicator: Communicator, piece: Int = 1 << 20
+  ) {
+    precondition(communicator.size == ranks, "ShardTree: built for \(ranks) ranks")
+    let size = min(piece, values.count)
+    if scratch.count < size { scratch = [Float](repeating: 0, count: size) }
+    scratch.withUnsafeMutableBufferPointer { other in
+      var start = 0
+      while start < values.count {
+        let n = min(piece, values.count - start)
+        let mine = UnsafeMutableBufferPointer(rebasing: values[start..<(start + n)])
+        let theirs = UnsafeMutableBufferPointer(rebasing: other[0..<n])
+        communicator.exchange(UnsafeBufferPointer(mine), into: theirs, with: partner)
+        Self.add(mine, UnsafeBufferPointer(theirs))
+        start += n
+      }
     }
   }
 
-  /// The complete binary tree sum of `vectors` (a power-of-two count), pairwise by level.
+  /// The complete binary tree sum of `vectors` (a power-of-two count), pairwise by level:
+  /// the order in which the trainers add shards.
   public static func treeSum(_ vectors: [[Float]]) -> [Float] {
+    precondition(!vectors.isEmpty, "ShardTree.treeSum: no vectors")
     var level = vectors
-    treeSum(&level)
+    while level.count > 1 {
+      precondition(
+        level.count % 2 == 0, "ShardTree.treeSum: \(vectors.count) is not a power of two")
+      level = Swift.stride(from: 0, to: level.count, by: 2).map { i in
+        precondition(level[i].count == level[i + 1].count, "ShardTree: vectors of unequal length")
+        return zip(level[i], level[i + 1]).map { $0 + $1 }
+      }
+    }
     return level[0]
   }
 
-  /// The complete binary tree sum of `vectors`, pairwise by level, left in `vectors[0]`
-  /// (the others are overwritten).
-  public static func treeSum(_ vectors: inout [[Float]]) {
-    precondition(!vectors.isEmpty, "ShardTree.treeSum: no vectors")
-    precondition(
-      vectors.count & (vectors.count - 1) == 0,
-      "ShardTree.treeSum: \(vectors.count) is not a power of two")
-    var stride = 1
-    while stride < vectors.count {
-      for i in Swift.stride(from: 0, to: vectors.count, by: 2 * stride) {
-        let right = vectors[i + stride]
-        precondition(
-          vectors[i].count == right.count,
-          "ShardTree: vectors of \(vectors[i].count) and \(right.count) values")
-        vectors[i].withUnsafeMutableBufferPointer { a in
-          right.withUnsafeBufferPointer { b in add(a, b) }
-        }
-      }
-      stride <<= 1
-    }
-  }
-
-  static func add(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) {
+  /// `a[i] += b[i]` for every i.
+  public static func add(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) {
     for i in 0..<a.count { a[i] += b[i] }
   }
 }

@@ -17,9 +17,7 @@ final class DataParallel {
   private(set) var idleSeconds = 0.0
   /// The CPU time this rank spent in those calls and waits (MPI polls while it waits).
   private(set) var communicationCPUSeconds = 0.0
-  /// Reused from step to step (a large model's gradient is hundreds of megabytes): this
-  /// rank's shards' flat gradients, and the piece of the partner's that is being added.
-  private var shardVectors: [[Float]] = []
+  /// The piece of the partner's gradient being added, reused from step to step.
   private var scratch: [Float] = []
 
   init(_ config: DistributedConfig, communicator: Communicator = .world) throws {
@@ -53,61 +51,75 @@ final class DataParallel {
 
   /// The whole batch's gradient in every parameter's `grad`, and `extras` floats summed the
   /// same way. `accumulate(shard)` adds one shard's gradients to the parameters (cleared
-  /// before each shard) and returns its extras. Shards are summed as `ShardTree`'s tree; a
-  /// parameter no shard reached keeps no gradient, as in a single process.
+  /// before each shard) and returns its extras. Shards are summed as `ShardTree`'s tree, in
+  /// place in the shards' own gradient tensors (a parameter a shard did not reach counts as
+  /// zeros there); a parameter no shard reached keeps no gradient, as in a single process.
   func accumulateGradients(
     _ parameters: [Tensor], extras: Int, _ accumulate: (Int) throws -> [Float]
   ) rethrows -> [Float] {
     guard shards > 1 else { return try accumulate(0) }
-    let width = parameters.reduce(0) { $0 + $1.count + 1 } + extras
-    if shardVectors.count != owned.count || shardVectors.first?.count != width {
-      shardVectors = [[Float]](repeating: [], count: owned.count)
-      for i in shardVectors.indices { shardVectors[i] = [Float](repeating: 0, count: width) }
-    }
-    for (i, shard) in owned.enumerated() {
+    // Each owned shard's gradients (nil where it reached no parameter) and its extras
+    // after them, then a flag per parameter: 1 where it has a gradient.
+    var local: [(grads: [Tensor?], small: [Float])] = []
+    for shard in owned {
       for p in parameters { p.grad = nil }
       let extra = try accumulate(shard)
       precondition(extra.count == extras, "DataParallel: \(extra.count) extras for \(extras)")
-      shardVectors[i].withUnsafeMutableBufferPointer { flat in
-        var offset = 0
-        for p in parameters {
-          let values = UnsafeMutableBufferPointer(rebasing: flat[offset..<(offset + p.count)])
-          if let g = p.grad {
-            g.withUnsafeBufferPointer { _ = values.update(fromContentsOf: $0) }
-            flat[offset + p.count] = 1
-          } else {
-            values.update(repeating: 0)
-            flat[offset + p.count] = 0
-          }
-          offset += p.count + 1
-        }
-        _ = UnsafeMutableBufferPointer(rebasing: flat[offset...]).update(fromContentsOf: extra)
-      }
+      let grads = parameters.map { $0.grad }
+      local.append((grads, extra + grads.map { $0 == nil ? 0 : 1 }))
     }
+    // This rank's subtree, pairwise by level, into local[0].
+    var stride = 1
+    while stride < local.count {
+      for i in Swift.stride(from: 0, to: local.count, by: 2 * stride) {
+        let right = local[i + stride]
+        for j in parameters.indices {
+          local[i].grads[j] = Self.sum(local[i].grads[j], right.grads[j])
+        }
+        Self.add(&local[i].small, right.small)
+      }
+      stride <<= 1
+    }
+    var (grads, small) = local[0]
+    local = []
     waitForAll()
-    communicating(bytes: 2 * 4 * width * exchanges) {
-      tree.sum(
-        &shardVectors, scratch: &scratch, communicator: communicator, piece: Self.exchangePiece)
-    }
-    // The sum goes into each parameter's last gradient (a fresh tensor no graph holds) or,
-    // where the last shard gave none, into a new one.
-    return shardVectors[0].withUnsafeBufferPointer { sum in
-      var offset = 0
-      for p in parameters {
-        if sum[offset + p.count] > 0 {
-          let values = UnsafeBufferPointer(rebasing: sum[offset..<(offset + p.count)])
-          if let g = p.grad {
-            g.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: values) }
-          } else {
-            p.grad = Tensor(Array(values), shape: p.shape)
+    let bytes = 2 * 4 * (parameters.reduce(0) { $0 + $1.count + 1 } + extras) * exchanges
+    communicating(bytes: bytes) {
+      for partner in tree.partners(of: communicator.rank) {
+        let theirs = communicator.exchange(small, with: partner)
+        for (j, p) in parameters.enumerated() where grads[j] != nil || theirs[extras + j] > 0 {
+          let mine = grads[j] ?? Tensor.zeros(p.shape)
+          mine.withUnsafeMutableBufferPointer {
+            tree.exchangeAndAdd(
+              $0, with: partner, scratch: &scratch, communicator: communicator,
+              piece: Self.exchangePiece)
           }
-        } else {
-          p.grad = nil
+          grads[j] = mine
         }
-        offset += p.count + 1
+        Self.add(&small, theirs)
       }
-      return Array(sum[offset...])
     }
+    for (p, g) in zip(parameters, grads) { p.grad = g }
+    return Array(small[..<extras])
+  }
+
+  /// `a + b` for gradients where nil means zeros, in `a`'s or `b`'s storage (both are
+  /// this step's own tensors): the same bits as adding zero-filled vectors.
+  private static func sum(_ a: Tensor?, _ b: Tensor?) -> Tensor? {
+    guard let target = a ?? b else { return nil }
+    let other = a == nil ? nil : b
+    target.withUnsafeMutableBufferPointer { x in
+      if let other {
+        other.withUnsafeBufferPointer { ShardTree.add(x, $0) }
+      } else {
+        for i in x.indices { x[i] += 0 }  // as adding a zero vector (−0 becomes +0)
+      }
+    }
+    return target
+  }
+
+  private static func add(_ a: inout [Float], _ b: [Float]) {
+    a.withUnsafeMutableBufferPointer { x in b.withUnsafeBufferPointer { ShardTree.add(x, $0) } }
   }
 
   /// Every rank's bytes, in rank order, so in the order of the pieces they hold.
