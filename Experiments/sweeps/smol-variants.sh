@@ -7,7 +7,10 @@
 #   bash Experiments/sweeps/smol-variants.sh [--jobs N] [--out DIR] [--seeds "0 1"] [--bin DIR]
 #        [--set KEY=VALUE]...
 #
-# Needs the model file (bash .ci/setup fetches it). Each run is 20-40 minutes on one core;
+# Needs the model file (bash .ci/setup fetches it) and about 26 GB of disk: each run keeps
+# its two newest checkpoints of 1.6 GB (weights and AdamW moments; a run stopped by a full
+# disk says so, keeps its last checkpoint and resumes when the sweep is run again). Each
+# run is 20-40 minutes on one core;
 # at most N at once (each prints its progress lines with its name; logs in DIR/logs/).
 # Re-running skips finished runs and resumes unfinished ones. Ends with the summary (a row
 # per variant, mean ± std over seeds), per difficulty, HICRA's metrics and plots.
