@@ -16,6 +16,7 @@ else
   train="$PWD/.build/release/train"
 fi
 out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT   # each SmolLM2 run leaves a 1.6 GB final checkpoint
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 grpo=(--quiet --set logging.evalAtStart=false --set kind=grpo --set run.steps=8 --set task.trainSize=256 --set grpo.promptsPerStep=16
   --set grpo.groupSize=8 --set grpo.maxCompletionLength=64 --set evaluation.prompts=1
