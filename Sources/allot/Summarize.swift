@@ -29,7 +29,10 @@ struct Summarize: ParsableCommand {
   )
   var aggregate: String?
 
-  @Flag(help: "Lower is better (for losses) for every --metric.")
+  @Flag(
+    help:
+      "Lower is better for every --metric (without it losses, gaps and times rank lowest first, and budgets, lengths and HICRA shares are not ranked)."
+  )
   var minimize = false
 
   func run() throws {
@@ -64,7 +67,9 @@ struct Summarize: ParsableCommand {
           return (kind, kinds[kind]!, headlines)
         }
       } else {
-        parts = [(nil, runs, metric.map { HeadlineMetric($0, how ?? .last, minimize: minimize) })]
+        parts = [
+          (nil, runs, metric.map { HeadlineMetric(named: $0, how ?? .last, minimize: minimize) })
+        ]
       }
       var sections: [String] = []
       var empty: [String] = []
@@ -94,11 +99,15 @@ struct Summarize: ParsableCommand {
         + "\(plural(runs.count, "run")) of \(plural(experiments, "experiment")) (mean ± std over seeds)",
       "",
     ]
-    var columns: [(table: SweepTable, minimize: Bool)] = []
+    var columns: [(table: SweepTable, minimize: Bool?)] = []
     var absent: [String] = []
     for m in chosen {
       let table = try SweepTable(runs: runs, metric: m.name, aggregate: m.aggregate)
-      if table.rows.isEmpty { absent.append(m.name) } else { columns.append((table, m.minimize)) }
+      if table.rows.isEmpty {
+        absent.append(m.name)
+      } else {
+        columns.append((table, m.ranked ? m.minimize : nil))
+      }
     }
     lines.append(SweepTable.markdown(columns))
     if !absent.isEmpty {

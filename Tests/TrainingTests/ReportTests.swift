@@ -139,6 +139,46 @@ private func allocation(_ name: String, _ method: TaskAllocationMethod, seed: In
   #expect(tie.best(minimize: false) == nil && !tie.markdown(minimize: false).contains("best"))
 }
 
+@Test func onlyMetricsThatScoreARunAreRanked() throws {
+  // Named on the command line: times and losses lowest first, descriptions not at all.
+  #expect(HeadlineMetric(named: "perf/sampleSeconds", .mean, minimize: false).minimize)
+  #expect(HeadlineMetric(named: "loss/policy", .mean, minimize: false).minimize)
+  #expect(!HeadlineMetric(named: "completion/meanLength", .mean, minimize: false).ranked)
+  #expect(!HeadlineMetric(named: "perf/commBytes", .mean, minimize: false).ranked)
+  let pass = HeadlineMetric(named: "eval/pass1", .last, minimize: false)
+  #expect(pass.ranked && !pass.minimize)
+  // A GRPO run's budgets, lengths and HICRA shares describe it: no best in either table.
+  let root = try scratch()
+  var config = ExperimentConfig()
+  config.kind = .grpo
+  for (i, length) in [10.0, 20.0].enumerated() {
+    config.run.seed = i
+    config.optimizer.learningRate = 0.01 * Double(i + 1)
+    try fakeRun(
+      root, config,
+      [
+        MetricsRecord(
+          step: 1, values: ["eval/pass1": 0.1 * Double(i + 1), "completion/meanLength": length])
+      ],
+      stamp: "20261201-00000\(i)")
+  }
+  let runs = try RunSummary.runs(in: root)
+  let columns =
+    try config.headlineMetrics.prefix(1).map {
+      (table: try SweepTable(runs: runs, metric: $0.name), minimize: Bool?($0.minimize))
+    } + [(table: try SweepTable(runs: runs, metric: "completion/meanLength"), minimize: nil)]
+  let table = SweepTable.markdown(columns)
+  #expect(table.components(separatedBy: "**best**").count - 1 == 1)
+  let report = RunReport(
+    config: config,
+    records: [
+      MetricsRecord(step: 1, values: ["completion/meanLength": 30]),
+      MetricsRecord(step: 2, values: ["completion/meanLength": 20]),
+    ], startStep: 0, seconds: 1
+  ).text
+  #expect(report.contains("completion/meanLength") && report.hasSuffix("20 (step 2)  –"))
+}
+
 @Test func plotTicksShareOneFormatPerAxis() {
   #expect(SVGPlot.tickLabels(SVGPlot.ticks(0, 10000)) == ["0", "2k", "4k", "6k", "8k", "10k"])
   #expect(

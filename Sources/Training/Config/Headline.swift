@@ -9,11 +9,31 @@ public struct HeadlineMetric: Sendable, Equatable {
   public var aggregate: Aggregate
   /// Lower is better (losses, gaps).
   public var minimize: Bool
+  /// Whether a best value means anything: false for what describes a run rather than
+  /// scores it (budgets, lengths, HICRA's shares), whose tables mark no best.
+  public var ranked: Bool
 
-  public init(_ name: String, _ aggregate: Aggregate = .last, minimize: Bool = false) {
+  public init(
+    _ name: String, _ aggregate: Aggregate = .last, minimize: Bool = false, ranked: Bool = true
+  ) {
     self.name = name
     self.aggregate = aggregate
     self.minimize = minimize
+    self.ranked = ranked
+  }
+
+  /// A metric named on the command line: losses, gaps and times rank lowest first; budgets,
+  /// lengths, counts, HICRA's and the communication's figures describe and are not ranked;
+  /// everything else ranks highest first (`minimize` forces lowest first).
+  public init(named name: String, _ aggregate: Aggregate, minimize: Bool) {
+    let descriptive = [
+      "budget/", "completion/", "hicra/", "knapsack/", "dynamicSampling/", "data/",
+    ]
+    let lower =
+      minimize || name.hasPrefix("loss/") || name.hasSuffix("/gap") || name.hasSuffix("Seconds")
+    self.init(
+      name, aggregate, minimize: lower,
+      ranked: minimize || !(descriptive.contains { name.hasPrefix($0) } || name.hasSuffix("Bytes")))
   }
 }
 
@@ -34,10 +54,11 @@ extension ExperimentConfig {
     case (.grpo, _):
       [
         HeadlineMetric("eval/pass1"), HeadlineMetric("reward/mean", .mean),
-        HeadlineMetric("grad/effectiveRatio", .mean), HeadlineMetric("budget/max", .mean),
-        HeadlineMetric("hicra/planningRatio", .mean),
-        HeadlineMetric("hicra/semanticEntropy", .mean),
-        HeadlineMetric("completion/meanLength", .mean),
+        HeadlineMetric("grad/effectiveRatio", .mean),
+        HeadlineMetric("budget/max", .mean, ranked: false),
+        HeadlineMetric("hicra/planningRatio", .mean, ranked: false),
+        HeadlineMetric("hicra/semanticEntropy", .mean, ranked: false),
+        HeadlineMetric("completion/meanLength", .mean, ranked: false),
       ]
     case (.taskAllocation, .grpo):
       [

@@ -198,8 +198,9 @@ public struct SweepTable: Sendable {
 
   /// One Markdown table of several metrics over the same runs: a row per experiment and
   /// setting, a column per metric (mean ± std over the seeds that logged it, the best of
-  /// each column marked); then the runs without a metric and what the experiments differ in.
-  public static func markdown(_ columns: [(table: SweepTable, minimize: Bool)]) -> String {
+  /// each column marked, lowest first where `minimize`, none where it is nil); then the runs
+  /// without a metric and what the experiments differ in.
+  public static func markdown(_ columns: [(table: SweepTable, minimize: Bool?)]) -> String {
     guard let first = columns.first?.table else { return "" }
     var order: [String] = []
     var rows: [String: Row] = [:]
@@ -216,7 +217,8 @@ public struct SweepTable: Sendable {
       let row = rows[label]!
       let cells = columns.map { table, minimize in
         guard let cell = table.rows.first(where: { $0.label == label }) else { return "–" }
-        let best = table.rows.count > 1 && table.best(minimize: minimize)?.label == label
+        let best =
+          minimize.map { table.rows.count > 1 && table.best(minimize: $0)?.label == label } ?? false
         return cell.text + (best ? " **best**" : "")
       }
       let runs = columns.compactMap { c in c.table.rows.first { $0.label == label }?.values.count }

@@ -34,7 +34,7 @@ public struct RunReport {
         (headline.minimize ? p.1 < b.1 : p.1 > b.1) ? p : b
       }
       func cell(_ p: (Int, Double)) -> String { String(format: "%.4g", p.1) + " (step \(p.0))" }
-      return [headline.name, cell(first), cell(last), cell(best)]
+      return [headline.name, cell(first), cell(last), headline.ranked ? cell(best) : "–"]
     }
     guard !rows.isEmpty else { return lines[0] }
     let table = [["metric", "first", "last", "best"]] + rows
