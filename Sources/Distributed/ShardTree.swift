@@ -90,6 +90,7 @@ public struct ShardTree: Sendable {
 
   /// `a[i] += b[i]` for every i.
   public static func add(_ a: UnsafeMutableBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) {
+    precondition(a.count == b.count, "ShardTree: vectors of \(a.count) and \(b.count) values")
     for i in 0..<a.count { a[i] += b[i] }
   }
 }
