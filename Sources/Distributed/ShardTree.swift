@@ -72,20 +72,30 @@ public struct ShardTree: Sendable {
     }
   }
 
-  /// The complete binary tree sum of `vectors` (a power-of-two count), pairwise by level:
-  /// the order in which the trainers add shards.
-  public static func treeSum(_ vectors: [[Float]]) -> [Float] {
-    precondition(!vectors.isEmpty, "ShardTree.treeSum: no vectors")
-    var level = vectors
-    while level.count > 1 {
-      precondition(
-        level.count % 2 == 0, "ShardTree.treeSum: \(vectors.count) is not a power of two")
-      level = Swift.stride(from: 0, to: level.count, by: 2).map { i in
-        precondition(level[i].count == level[i + 1].count, "ShardTree: vectors of unequal length")
-        return zip(level[i], level[i + 1]).map { $0 + $1 }
+  /// Adds `items` (a power-of-two count) pairwise by level — (0 + 1), (2 + 3), then
+  /// (0 + 2), … — into `items[0]`, with `add(&a, b)` meaning a += b: the order of the whole
+  /// tree over the shards, and of each rank's subtree over the shards it owns.
+  public static func combine<T>(_ items: inout [T], _ add: (inout T, T) -> Void) {
+    precondition(
+      !items.isEmpty && items.count & (items.count - 1) == 0,
+      "ShardTree.combine: \(items.count) items is not a power of two")
+    var stride = 1
+    while stride < items.count {
+      for i in Swift.stride(from: 0, to: items.count, by: 2 * stride) {
+        let right = items[i + stride]
+        add(&items[i], right)
       }
+      stride <<= 1
     }
-    return level[0]
+  }
+
+  /// The complete binary tree sum of `vectors` (a power-of-two count): `combine` on vectors.
+  public static func treeSum(_ vectors: [[Float]]) -> [Float] {
+    var sums = vectors
+    combine(&sums) { a, b in
+      a.withUnsafeMutableBufferPointer { x in b.withUnsafeBufferPointer { add(x, $0) } }
+    }
+    return sums[0]
   }
 
   /// `a[i] += b[i]` for every i.

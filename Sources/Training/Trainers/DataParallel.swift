@@ -68,17 +68,10 @@ final class DataParallel {
       let grads = parameters.map { $0.grad }
       local.append((grads, extra + grads.map { $0 == nil ? 0 : 1 }))
     }
-    // This rank's subtree, pairwise by level, into local[0].
-    var stride = 1
-    while stride < local.count {
-      for i in Swift.stride(from: 0, to: local.count, by: 2 * stride) {
-        let right = local[i + stride]
-        for j in parameters.indices {
-          local[i].grads[j] = Self.sum(local[i].grads[j], right.grads[j])
-        }
-        Self.add(&local[i].small, right.small)
-      }
-      stride <<= 1
+    // This rank's subtree, into local[0].
+    ShardTree.combine(&local) { a, b in
+      for j in a.grads.indices { a.grads[j] = Self.sum(a.grads[j], b.grads[j]) }
+      Self.add(&a.small, b.small)
     }
     var (grads, small) = local[0]
     local = []
