@@ -15,6 +15,9 @@ public final class AttentionCache {
   public private(set) var rows: [Int] = []
   private var keys: Tensor?
   private var values: Tensor?
+  /// The model's weights packed for this sampling call's products (shared by the caches of
+  /// one call and dropped with them), when the model packs them.
+  public var packedWeights: PackedWeights?
 
   /// A cache for up to `capacity` positions.
   public init(capacity: Int, keyPadding: [Int]? = nil) {

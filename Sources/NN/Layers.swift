@@ -30,6 +30,12 @@ public final class Linear: Module {
   public func callAsFunction(_ x: Tensor) -> Tensor {
     Tensor.linear(x, weight: weight, bias: bias)
   }
+
+  /// The same product, with `packed`'s copy of the weight when it holds one (sampling).
+  public func callAsFunction(_ x: Tensor, packed: PackedWeights?) -> Tensor {
+    guard let packed else { return self(x) }
+    return packed.linear(x, weight: weight, bias: bias)
+  }
 }
 
 /// A lookup table of `count` learned vectors of size `width`, initialised N(0, std²).

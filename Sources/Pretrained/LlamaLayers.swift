@@ -41,20 +41,25 @@ public final class LlamaAttention: Module {
   }
 
   /// Attends over `x` `[B, T, hidden]` whose tokens have the rotary angles of `rotary`.
-  /// With a `cache` (sampling only, no tape) the tokens continue the cached sequence.
+  /// With a `cache` (sampling only, no tape) the tokens continue the cached sequence, and
+  /// the projections use the cache's packed weights.
   public func callAsFunction(
     _ x: Tensor, rotary: RotaryTable, cache: AttentionCache?, keyPadding: [Int]?
   ) -> Tensor {
-    let q = qProj(x).rotary(rotary, heads: heads)
-    let k = kProj(x).rotary(rotary, heads: keyValueHeads)
-    let v = vProj(x)
+    let packed = cache?.packedWeights
+    let q = qProj(x, packed: packed).rotary(rotary, heads: heads)
+    let k = kProj(x, packed: packed).rotary(rotary, heads: keyValueHeads)
+    let v = vProj(x, packed: packed)
     let attended =
       cache?.attend(query: q, newKeys: k, newValues: v, heads: heads, keyValueHeads: keyValueHeads)
       ?? Tensor.attention(
         query: q, key: k, value: v, heads: heads, keyValueHeads: keyValueHeads,
         keyPadding: keyPadding)
-    return oProj(attended)
+    return oProj(attended, packed: packed)
   }
+
+  /// The weight matrices, in the order q, k, v, o.
+  public var matrices: [Tensor] { [qProj.weight, kProj.weight, vProj.weight, oProj.weight] }
 
   /// Attends over `x` `[B, T, hidden]` (with the tape) and also returns its keys and
   /// values `[B, T, Dk]`. With `prefix` keys and values `[1, P, Dk]` the tokens continue
@@ -93,9 +98,15 @@ public final class LlamaMLP: Module {
     [("gate_proj", gateProj), ("up_proj", upProj), ("down_proj", downProj)]
   }
 
-  public func callAsFunction(_ x: Tensor) -> Tensor {
-    downProj(Tensor.swiglu(gate: gateProj(x), up: upProj(x)))
+  /// The MLP of `x`, with `packed`'s copies of its weights when given (sampling).
+  public func callAsFunction(_ x: Tensor, packed: PackedWeights? = nil) -> Tensor {
+    downProj(
+      Tensor.swiglu(gate: gateProj(x, packed: packed), up: upProj(x, packed: packed)),
+      packed: packed)
   }
+
+  /// The weight matrices, in the order gate, up, down.
+  public var matrices: [Tensor] { [gateProj.weight, upProj.weight, downProj.weight] }
 }
 
 /// One decoder layer: `h = x + attn(norm₁(x))`, then `h + mlp(norm₂(h))`.
@@ -127,7 +138,7 @@ public final class LlamaDecoderLayer: Module {
   ) -> Tensor {
     let h =
       x + selfAttention(inputLayerNorm(x), rotary: rotary, cache: cache, keyPadding: keyPadding)
-    return h + mlp(postAttentionLayerNorm(h))
+    return h + mlp(postAttentionLayerNorm(h), packed: cache?.packedWeights)
   }
 
   /// The layer over `x` continuing `prefix` (see `LlamaAttention`), with the tape; also
