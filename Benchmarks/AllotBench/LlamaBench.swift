@@ -56,6 +56,21 @@ func sgemmGFLOPS(m: Int, n: Int, k: Int, transposeB: Bool) -> Double {
   return 2 * Double(m * n * k) / seconds / 1e9
 }
 
+/// GFLOP/s of `PackedWeights.linear` (Allot's decoding kernel) computing [m, k] · [n, k]ᵀ
+/// with the weight packed once, the median of three (nil where the CPU lacks the kernel).
+func packedGFLOPS(m: Int, n: Int, k: Int) -> Double? {
+  guard PackedWeights.isAvailable else { return nil }
+  var rng = RandomState(seed: 3)
+  let x = Tensor.uniform([m, k], rng: &rng)
+  let weight = Tensor.uniform([n, k], rng: &rng)
+  let packed = PackedWeights([weight])
+  let iterations = max(2, 400_000_000 / (m * n * k))
+  let seconds = secondsPerCall(iterations: iterations, repeats: 3) {
+    withoutGrad { _ = packed.linear(x, weight: weight, bias: nil) }
+  }
+  return 2 * Double(m * n * k) / seconds / 1e9
+}
+
 /// The training step (run first in `llama`, so that the peak RSS it prints is that of the
 /// training step with its AdamW state, not of sampling).
 func benchmarkLlamaTraining() {
@@ -155,6 +170,14 @@ func benchmarkLlamaSampling() {
       format:
         "  last round: weight products %.1f GFLOP/s = %.0f %% of this run's sgemm limit (%.1f GFLOP/s, 1024³); sgemm alone at a decoding step's MLP shape (64 × 576 · 576 × 1536) %.1f GFLOP/s",
       achieved, 100 * achieved / limit, limit, decodeShape))
+  if let packed = packedGFLOPS(m: 64, n: 1536, k: 576) {
+    print(
+      String(
+        format: "  the packed kernel alone at that shape (PackedWeights, weight packed once) %.1f GFLOP/s",
+        packed))
+  } else {
+    print("  decoding products go to OpenBLAS (no packed kernel: CPU or ALLOT_PACKED_WEIGHTS=0)")
+  }
   // Batch 1, greedy, against transformers' own generation path.
   let single = SamplingOptions(greedy: true, maxNewTokens: 32, stopAtEOS: false)
   let oneSeconds = secondsPerCall(iterations: 1, repeats: 3) {
