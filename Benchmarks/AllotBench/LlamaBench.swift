@@ -173,8 +173,8 @@ func benchmarkLlamaSampling() {
   if let packed = packedGFLOPS(m: 64, n: 1536, k: 576) {
     print(
       String(
-        format: "  the packed kernel alone at that shape (PackedWeights, weight packed once) %.1f GFLOP/s",
-        packed))
+        format: "  the packed kernel alone at that shape (PackedWeights, weight packed once)"
+          + " %.1f GFLOP/s", packed))
   } else {
     print("  decoding products go to OpenBLAS (no packed kernel: CPU or ALLOT_PACKED_WEIGHTS=0)")
   }

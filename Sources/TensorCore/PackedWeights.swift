@@ -40,32 +40,18 @@ public final class PackedWeights {
   public var count: Int { packed.count }
 
   /// `x · Wᵀ + bias` for `x` `[..., in]`, as `Tensor.linear` computes it: with the packed
-  /// copy of `weight` when there is one and the tape is off, otherwise by `Tensor.linear`.
+  /// copy of `weight` when there is one and the tape is off, otherwise (and for empty or
+  /// mismatched shapes, which it reports) by `Tensor.linear`.
   public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-    guard let entry = packed[ObjectIdentifier(weight)], !GradMode.enabled else {
-      return Tensor.linear(x, weight: weight, bias: bias)
-    }
     let (n, k) = (weight.shape[0], weight.shape[1])
-    require(
-      x.rank >= 1 && x.shape[x.rank - 1] == k,
-      "linear: input \(x.shape) does not match weight [out, in] = \(weight.shape)")
-    require(
-      bias == nil || bias!.shape == [n], "linear: bias shape \(bias!.shape) should be [\(n)]")
+    guard let entry = packed[ObjectIdentifier(weight)], !GradMode.enabled,
+      x.rank >= 1, x.shape[x.rank - 1] == k, bias == nil || bias!.shape == [n],
+      k > 0, n > 0, x.count > 0
+    else { return Tensor.linear(x, weight: weight, bias: bias) }
     let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])
-    let rows = x.count / Swift.max(k, 1)
-    if k == 0 {
-      for r in 0..<rows {
-        if let bias {
-          (out.pointer + r * n).update(from: bias.pointer, count: n)
-        } else {
-          (out.pointer + r * n).update(repeating: 0, count: n)
-        }
-      }
-    } else if rows > 0 && n > 0 {
-      allot_packed_product(
-        x.pointer, entry.panels.pointer, bias.map { UnsafePointer($0.pointer) }, out.pointer, rows,
-        n, k)
-    }
+    allot_packed_product(
+      x.pointer, entry.panels.pointer, bias.map { UnsafePointer($0.pointer) }, out.pointer,
+      x.count / k, n, k)
     return out
   }
 }
